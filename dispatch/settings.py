@@ -1,0 +1,178 @@
+"""One settings object: the TOML file named by ``SANSHE_CONFIG``, overridden by ``SANSHE_*`` variables.
+
+Environment variables use ``__`` between a section and its key: ``SANSHE_TWILIO__AUTH_TOKEN``.
+``SANSHE_DATABASE_URL`` is the one most deployments set. Unknown keys and wrong types stop
+start-up with a message that names the key (see :func:`load_settings`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+CONFIG_ENV = "SANSHE_CONFIG"
+DEFAULT_SQLITE_URL = "sqlite:///var/sanshe.db"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerSettings(Section):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    # Run the tracking loop (APScheduler) inside the web process.
+    tracking_loop: bool = True
+    # Start the telephony simulator (development and the demo only).
+    simulator: bool = True
+    # Seconds between simulated calls when the simulator runs.
+    simulator_interval_seconds: float = Field(45.0, gt=0)
+
+
+class AuthSettings(Section):
+    # HMAC key for access tokens. Set a long random value in production.
+    jwt_secret: str = Field("change-me-demo-only-secret-change-me", min_length=16)
+    token_minutes: int = Field(720, ge=1, le=60 * 24 * 30)
+
+
+class LocaleSettings(Section):
+    # Region used to read phone numbers written without a country code.
+    default_region: str = Field("CN", min_length=2, max_length=2)
+    # Time zone of the call centre: working hours, working days and order numbers use it.
+    timezone: str = "Asia/Shanghai"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class DispatchSettings(Section):
+    # Offer new orders automatically to the best candidate.
+    auto_dispatch: bool = True
+    # After this many returns (declined or expired offers) an order waits for a supervisor.
+    max_returns: int = Field(3, ge=1)
+    # A check-in farther than this from the order address is flagged.
+    checkin_far_meters: float = Field(300.0, gt=0)
+
+
+class TrackingSettings(Section):
+    # Seconds between tracking-loop ticks.
+    tick_seconds: float = Field(30.0, gt=0)
+    # Minutes before a deadline when a reminder is sent.
+    remind_before_minutes: int = Field(30, ge=0)
+    # Satisfaction counts ratings >= this many stars (4, or 3 to include 基本满意).
+    satisfied_min_stars: int = Field(4, ge=1, le=5)
+
+
+class TwilioSettings(Section):
+    enabled: bool = False
+    account_sid: str = ""
+    auth_token: str = ""
+    from_number: str = ""
+    # The public https URL Twilio calls; webhook signatures are checked against it + path.
+    public_base_url: str = ""
+
+
+class AsteriskSettings(Section):
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(5038, ge=1, le=65535)
+    username: str = ""
+    secret: str = ""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SANSHE_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
+    )
+
+    # SQLAlchemy URL. SQLite (embedded default) or postgresql+psycopg://user:pw@host/db.
+    database_url: str = DEFAULT_SQLITE_URL
+    # development | production: production refuses the demo JWT secret.
+    environment: Literal["development", "production"] = "development"
+    server: ServerSettings = ServerSettings()
+    auth: AuthSettings = AuthSettings()
+    locale: LocaleSettings = LocaleSettings()
+    dispatch: DispatchSettings = DispatchSettings()
+    tracking: TrackingSettings = TrackingSettings()
+    twilio: TwilioSettings = TwilioSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
+
+    @field_validator("database_url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        try:
+            url = make_url(value)
+        except ArgumentError as exc:
+            raise ValueError(f"not a database URL: {value!r}") from exc
+        if url.get_backend_name() not in ("sqlite", "postgresql"):
+            raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = os.environ.get(CONFIG_ENV)
+        if path:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
+        return tuple(sources)
+
+
+class ConfigError(Exception):
+    """Configuration that cannot be used; the message names the key."""
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"])
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    path = os.environ.get(CONFIG_ENV)
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{CONFIG_ENV}={path}: no such file")
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        where = f" in {path}" if path else ""
+        raise ConfigError(f"invalid configuration{where}:\n{_describe(exc)}") from None
+    except ValueError as exc:  # a TOML syntax error
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    if settings.environment == "production" and settings.auth.jwt_secret == AuthSettings().jwt_secret:
+        raise ConfigError("auth.jwt_secret: set a secret of your own in production")
+    return settings
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

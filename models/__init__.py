@@ -1,0 +1,72 @@
+"""SQLAlchemy 2 models, one module per aggregate. Importing this package registers them all."""
+
+from models.area import Area, AreaKind, Place, PlaceKind
+from models.base import Base, UTCDateTime, utcnow
+from models.call import Call, CallDirection, Disposition, call_order
+from models.catalogue import Category, ClockKind, Item, SlaClass
+from models.order import (
+    OPEN_STATUSES,
+    Channel,
+    DispatchMode,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Priority,
+    Rating,
+    RatingOutcome,
+    Supervision,
+)
+from models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
+from models.provider import Provider, ProviderCommunity, ProviderKind, ProviderService, ProviderStatus
+from models.resident import PhoneKind, Resident, ResidentPhone
+from models.system import CalendarDay, IdempotencyKey, InboundReceipt, Lease
+from models.user import Role, User
+
+__all__ = [
+    "OPEN_STATUSES",
+    "Area",
+    "AreaKind",
+    "Base",
+    "CalendarDay",
+    "Call",
+    "CallDirection",
+    "Category",
+    "Channel",
+    "ClockKind",
+    "DispatchMode",
+    "Disposition",
+    "IdempotencyKey",
+    "InboundReceipt",
+    "Item",
+    "Lease",
+    "Offer",
+    "OfferStatus",
+    "Order",
+    "OrderEvent",
+    "OrderStatus",
+    "OutboxChannel",
+    "OutboxMessage",
+    "OutboxStatus",
+    "PhoneKind",
+    "Place",
+    "PlaceKind",
+    "Priority",
+    "Provider",
+    "ProviderCommunity",
+    "ProviderKind",
+    "ProviderService",
+    "ProviderStatus",
+    "Rating",
+    "RatingOutcome",
+    "Resident",
+    "ResidentPhone",
+    "Role",
+    "SlaClass",
+    "Supervision",
+    "UTCDateTime",
+    "User",
+    "call_order",
+    "utcnow",
+]

@@ -1,0 +1,49 @@
+"""Residents (personal data) and their phone numbers."""
+
+from __future__ import annotations
+
+import enum
+
+from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from models.base import Base, Timestamped, str_enum
+
+
+class PhoneKind(enum.StrEnum):
+    MOBILE = "mobile"
+    LANDLINE = "landline"
+    OTHER = "other"
+
+
+class Resident(Timestamped, Base):
+    __tablename__ = "resident"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(50), index=True)
+    address: Mapped[str] = mapped_column(String(300), default="")
+    lat: Mapped[float | None]
+    lon: Mapped[float | None]
+    community_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"), index=True)
+    grid_id: Mapped[int | None] = mapped_column(ForeignKey("area.id"))
+    # Vulnerability tags (独居老人, 残疾, 低保, …) raise an order's priority.
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    consent: Mapped[bool] = mapped_column(Boolean, default=False)
+    note: Mapped[str] = mapped_column(Text, default="")
+
+    phones: Mapped[list[ResidentPhone]] = relationship(
+        back_populates="resident", cascade="all, delete-orphan", order_by="ResidentPhone.id"
+    )
+
+
+class ResidentPhone(Base):
+    __tablename__ = "resident_phone"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), index=True)
+    # E.164, normalised with phonenumbers; one number belongs to one resident.
+    e164: Mapped[str] = mapped_column(String(20), unique=True)
+    kind: Mapped[PhoneKind] = mapped_column(str_enum(PhoneKind), default=PhoneKind.MOBILE)
+    is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    resident: Mapped[Resident] = relationship(back_populates="phones")

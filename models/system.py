@@ -1,0 +1,58 @@
+"""Infrastructure rows: working-day calendar, scheduler leases, idempotency keys, inbound receipts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, Boolean, Date, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, UTCDateTime, utcnow
+
+
+class CalendarDay(Base):
+    """One day whose working status differs from the plain Mon–Fri rule, or is pinned by an admin.
+
+    Seeded from ``chinese-calendar`` (holidays and 调休 make-up working weekends); days not in
+    the table follow Mon–Fri.
+    """
+
+    __tablename__ = "calendar_day"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    is_workday: Mapped[bool] = mapped_column(Boolean)
+    name: Mapped[str] = mapped_column(String(50), default="")
+    source: Mapped[str] = mapped_column(String(20), default="chinese-calendar")
+
+
+class Lease(Base):
+    """A named lease so only one instance runs a singleton job (the tracking loop)."""
+
+    __tablename__ = "lease"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKey(Base):
+    """A request replayed with the same Idempotency-Key gets the first answer again."""
+
+    __tablename__ = "idempotency_key"
+
+    scope: Mapped[str] = mapped_column(String(50), primary_key=True)  # e.g. "orders:user:7"
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InboundReceipt(Base):
+    """A webhook or telephony event already processed (Twilio MessageSid/CallSid + status…)."""
+
+    __tablename__ = "inbound_receipt"
+
+    source: Mapped[str] = mapped_column(String(20), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(120), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
