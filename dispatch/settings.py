@@ -43,7 +43,7 @@ class ServerSettings(Section):
 
 class AuthSettings(Section):
     # HMAC key for access tokens. Set a long random value in production.
-    jwt_secret: str = Field("change-me-demo-only-secret-change-me", min_length=16)
+    jwt_secret: str = Field("change-me-demo-only-secret-change-me", min_length=32)
     token_minutes: int = Field(720, ge=1, le=60 * 24 * 30)
 
 

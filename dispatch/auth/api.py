@@ -1,0 +1,62 @@
+"""Sign-in (OAuth2 password flow) and the current user."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from fastapi.security import OAuth2PasswordRequestForm
+from pydantic import BaseModel
+from sqlalchemy import select
+
+from dispatch.auth.security import issue_token, verify_password
+from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
+from dispatch.errors import NotAuthenticated
+from models import User
+
+router = APIRouter(prefix="/api/v1", tags=["auth"])
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    display_name: str
+    role: str
+    provider_id: int | None
+    extension: str | None
+
+
+@router.post("/auth/token", response_model=TokenOut)
+def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: Db) -> TokenOut:
+    user = db.scalar(select(User).where(User.username == form.username))
+    if user is None or not user.active or not verify_password(user.password_hash, form.password):
+        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
+    minutes = ctx.settings.auth.token_minutes
+    access = issue_token(
+        user_id=user.id,
+        role=user.role.value,
+        secret=ctx.settings.auth.jwt_secret,
+        # Token lifetimes follow the real clock, not the business clock tests may freeze.
+        now=datetime.now(UTC),
+        minutes=minutes,
+    )
+    return TokenOut(access_token=access, expires_in=minutes * 60)
+
+
+@router.get("/me", response_model=MeOut)
+def me(user: Annotated[User, Depends(require_roles(*ALL_ROLES))]) -> MeOut:
+    return MeOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role.value,
+        provider_id=user.provider_id,
+        extension=user.extension,
+    )

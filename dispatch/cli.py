@@ -1,0 +1,163 @@
+"""The ``sanshe`` command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import NoReturn
+
+from dispatch import __version__
+from dispatch.settings import ConfigError, Settings, load_settings
+
+
+class CliError(Exception):
+    """A failure to report in one line and exit non-zero."""
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    print(f"sanshe: {message}", file=sys.stderr)
+    raise SystemExit(code)
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+def cmd_version(_: argparse.Namespace) -> None:
+    print(f"sanshe {__version__}")
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from dispatch import migrate
+
+    settings = _settings()
+    migrate.upgrade(settings.database_url, args.revision)
+    print(f"database at {args.revision}: {_safe_url(settings.database_url)}")
+
+
+def cmd_seed_demo(_: argparse.Namespace) -> None:
+    from dispatch.clock import Clock
+    from dispatch.context import AppContext
+    from dispatch.db import transaction
+    from dispatch.seed.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
+
+    ctx = AppContext.build(_settings())
+    _require_current_schema(ctx)
+    with transaction(ctx.sessions) as session:
+        report = seed_demo(session, now=Clock().now())
+    counts = ", ".join(f"{v} {k}" for k, v in report.counts.items())
+    print(("seeded demo data: " if report.created else "demo data already present: ") + counts)
+    print(f"demo-only staff accounts (password {DEMO_PASSWORD!r}):")
+    for username, role, note in DEMO_USERS:
+        print(f"  {username:<12} {role:<11} {note}")
+    ctx.close()
+
+
+def cmd_user_add(args: argparse.Namespace) -> None:
+    from dispatch.context import AppContext
+    from dispatch.db import transaction
+    from dispatch.users import UserError, create_user
+
+    ctx = AppContext.build(_settings())
+    _require_current_schema(ctx)
+    try:
+        with transaction(ctx.sessions) as session:
+            user = create_user(
+                session,
+                username=args.name,
+                role=args.role,
+                password=args.password,
+                provider_id=args.provider,
+                display_name=args.display_name or args.name,
+                extension=args.extension,
+            )
+    except UserError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        ctx.close()
+    print(f"user {user.username} ({user.role.value}) created with id {user.id}")
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from dispatch.app import create_app
+
+    overrides = {}
+    if args.no_tracking:
+        overrides["tracking_loop"] = False
+    if args.no_simulator:
+        overrides["simulator"] = False
+    settings = _settings()
+    if overrides:
+        settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
+    host = args.host or settings.server.host
+    port = args.port or settings.server.port
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _require_current_schema(ctx: object) -> None:
+    from dispatch import migrate
+
+    if not migrate.is_current(ctx.engine):  # type: ignore[attr-defined]
+        raise CliError("the database is not migrated to the latest version: run `sanshe migrate` first")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sanshe", description="Community-service call centre backend.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, handler: Callable[[argparse.Namespace], None], help_: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_, description=help_)
+        p.set_defaults(handler=handler)
+        return p
+
+    add("version", cmd_version, "print the version")
+
+    p = add("serve", cmd_serve, "serve the API and console")
+    p.add_argument("--host", help="address to listen on (default: [server] host)")
+    p.add_argument("--port", type=int, help="port to listen on (default: [server] port)")
+    p.add_argument("--no-tracking", action="store_true", help="do not run the tracking loop in this process")
+    p.add_argument("--no-simulator", action="store_true", help="do not start the telephony simulator")
+
+    p = add("migrate", cmd_migrate, "upgrade the database schema")
+    p.add_argument("--revision", default="head", help="target revision (default: head)")
+
+    add("seed-demo", cmd_seed_demo, "load the demo district, providers, residents and history (once)")
+
+    p = add("user", lambda a: None, "manage staff accounts")
+    user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
+    ua = user_sub.add_parser("add", help="create a staff account")
+    ua.set_defaults(handler=cmd_user_add)
+    ua.add_argument("name", help="user name used to sign in")
+    ua.add_argument(
+        "--role", required=True, choices=["admin", "supervisor", "operator", "org_admin", "worker"]
+    )
+    ua.add_argument("--password", required=True, help="at least 8 characters")
+    ua.add_argument("--provider", type=int, help="provider id (required for org_admin and worker)")
+    ua.add_argument("--display-name", help="name shown in the console")
+    ua.add_argument("--extension", help="operator's phone extension (screen pop)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        args.handler(args)
+    except ConfigError as exc:
+        _fail(str(exc), code=2)
+    except CliError as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        _fail("interrupted", code=130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Staff accounts."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.auth.security import hash_password
+from models import Provider, ProviderKind, Role, User
+
+MIN_PASSWORD_LENGTH = 8
+
+
+class UserError(ValueError):
+    """A staff account that cannot be created as asked."""
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    role: str | Role,
+    password: str,
+    provider_id: int | None = None,
+    display_name: str = "",
+    extension: str | None = None,
+) -> User:
+    username = username.strip()
+    if not username or len(username) > 50:
+        raise UserError("the user name must have 1 to 50 characters")
+    try:
+        role = Role(role)
+    except ValueError:
+        raise UserError(f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}") from None
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    if session.scalar(select(User.id).where(User.username == username)) is not None:
+        raise UserError(f"a user named {username!r} already exists")
+    if role in (Role.WORKER, Role.ORG_ADMIN):
+        if provider_id is None:
+            raise UserError(f"a {role.value} account needs --provider (the provider it acts for)")
+        provider = session.get(Provider, provider_id)
+        if provider is None:
+            raise UserError(f"no provider with id {provider_id}")
+        if role == Role.ORG_ADMIN and provider.kind != ProviderKind.ORGANISATION:
+            raise UserError(f"provider {provider_id} is a worker, not an organisation")
+        if role == Role.WORKER and provider.kind != ProviderKind.WORKER:
+            raise UserError(f"provider {provider_id} is an organisation, not a worker")
+    elif provider_id is not None:
+        raise UserError(f"a {role.value} account does not belong to a provider")
+    if extension and session.scalar(select(User.id).where(User.extension == extension)) is not None:
+        raise UserError(f"extension {extension} already belongs to another user")
+    user = User(
+        username=username,
+        role=role,
+        password_hash=hash_password(password),
+        provider_id=provider_id,
+        display_name=display_name or username,
+        extension=extension or None,
+    )
+    session.add(user)
+    session.flush()
+    return user
