@@ -1,0 +1,150 @@
+"""The sanshe command: migrate, user add, version, and clear failures."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from dispatch.cli import main
+from dispatch.db import make_engine, make_sessionmaker
+from models import Provider, ProviderKind, Role, User
+
+
+@pytest.fixture
+def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.delenv("SANSHE_CONFIG", raising=False)
+    monkeypatch.setenv("SANSHE_DATABASE_URL", url)
+    return url
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    try:
+        main(list(argv))
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys) -> None:
+    code, out, _ = run(capsys, "version")
+    assert code == 0
+    assert out.startswith("sanshe ")
+
+
+def test_migrate_then_user_add(fresh_db: str, capsys) -> None:
+    code, out, _ = run(capsys, "migrate")
+    assert code == 0, out
+    code, out, err = run(
+        capsys,
+        "user",
+        "add",
+        "wang",
+        "--role",
+        "operator",
+        "--password",
+        "long-enough",
+        "--extension",
+        "1009",
+    )
+    assert code == 0, err
+    assert "wang (operator) created" in out
+    sessions = make_sessionmaker(make_engine(fresh_db))
+    with sessions() as s:
+        user = s.scalar(select(User).where(User.username == "wang"))
+        assert user is not None and user.role == Role.OPERATOR and user.extension == "1009"
+        assert user.password_hash.startswith("$argon2")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--role", "operator", "--password", "short"], "at least 8"),
+        (["--role", "worker", "--password", "long-enough"], "needs --provider"),
+        (["--role", "worker", "--password", "long-enough", "--provider", "999"], "no provider with id 999"),
+        (
+            ["--role", "operator", "--password", "long-enough", "--provider", "1"],
+            "does not belong to a provider",
+        ),
+    ],
+)
+def test_user_add_errors(fresh_db: str, capsys, args: list[str], message: str) -> None:
+    run(capsys, "migrate")
+    sessions = make_sessionmaker(make_engine(fresh_db))
+    with sessions() as s:
+        s.add(Provider(kind=ProviderKind.ORGANISATION, name="org", lat=30.0, lon=120.0))
+        s.commit()
+    code, _, err = run(capsys, "user", "add", "li", *args)
+    assert code == 1
+    assert message in err
+    with sessions() as s:
+        assert s.scalar(select(User).where(User.username == "li")) is None
+
+
+def test_duplicate_user_and_worker_for_organisation(fresh_db: str, capsys) -> None:
+    run(capsys, "migrate")
+    sessions = make_sessionmaker(make_engine(fresh_db))
+    with sessions() as s:
+        org = Provider(kind=ProviderKind.ORGANISATION, name="org", lat=30.0, lon=120.0)
+        s.add(org)
+        s.commit()
+        org_id = org.id
+    assert (
+        run(
+            capsys,
+            "user",
+            "add",
+            "zhao",
+            "--role",
+            "org_admin",
+            "--password",
+            "long-enough",
+            "--provider",
+            str(org_id),
+        )[0]
+        == 0
+    )
+    code, _, err = run(capsys, "user", "add", "zhao", "--role", "supervisor", "--password", "long-enough")
+    assert code == 1 and "already exists" in err
+    code, _, err = run(
+        capsys,
+        "user",
+        "add",
+        "qian",
+        "--role",
+        "worker",
+        "--password",
+        "long-enough",
+        "--provider",
+        str(org_id),
+    )
+    assert code == 1 and "is an organisation" in err
+
+
+def test_commands_refuse_an_unmigrated_database(fresh_db: str, capsys) -> None:
+    code, _, err = run(capsys, "user", "add", "wang", "--role", "operator", "--password", "long-enough")
+    assert code == 1
+    assert "sanshe migrate" in err
+
+
+def test_bad_config_exits_2_naming_the_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[server]\nport = 0\n")
+    monkeypatch.setenv("SANSHE_CONFIG", str(cfg))
+    code, _, err = run(capsys, "migrate")
+    assert code == 2
+    assert "server.port" in err
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("sanshe")
+    result = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0
+    for command in ("serve", "migrate", "seed-demo", "user", "version"):
+        assert command in result.stdout
