@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -83,6 +83,23 @@ class TrackingSettings(Section):
     satisfied_min_stars: int = Field(4, ge=1, le=5)
 
 
+class GeocodingSettings(Section):
+    # Online geocoders tried, in order, when the offline gazetteer finds nothing: "nominatim", "baidu".
+    online: list[Literal["nominatim", "baidu"]] = []
+    # Text put before the address for online geocoders (the city and district).
+    query_prefix: str = ""
+    nominatim_domain: str = "nominatim.openstreetmap.org"
+    nominatim_user_agent: str = "sanshe"
+    baidu_api_key: str = ""
+    timeout_seconds: float = Field(3.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _baidu_needs_key(self) -> GeocodingSettings:
+        if "baidu" in self.online and not self.baidu_api_key:
+            raise ValueError("baidu_api_key is required when online includes baidu")
+        return self
+
+
 class TwilioSettings(Section):
     enabled: bool = False
     account_sid: str = ""
@@ -114,6 +131,7 @@ class Settings(BaseSettings):
     locale: LocaleSettings = LocaleSettings()
     dispatch: DispatchSettings = DispatchSettings()
     tracking: TrackingSettings = TrackingSettings()
+    geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
 

@@ -21,7 +21,7 @@ from models.order import (
 from models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from models.provider import Provider, ProviderCommunity, ProviderKind, ProviderService, ProviderStatus
 from models.resident import PhoneKind, Resident, ResidentPhone
-from models.system import CalendarDay, IdempotencyKey, InboundReceipt, Lease
+from models.system import CalendarDay, IdempotencyKey, InboundReceipt, Lease, OrderCounter
 from models.user import Role, User
 
 __all__ = [
@@ -44,6 +44,7 @@ __all__ = [
     "Offer",
     "OfferStatus",
     "Order",
+    "OrderCounter",
     "OrderEvent",
     "OrderStatus",
     "OutboxChannel",

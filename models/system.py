@@ -56,3 +56,12 @@ class InboundReceipt(Base):
     source: Mapped[str] = mapped_column(String(20), primary_key=True)
     external_id: Mapped[str] = mapped_column(String(120), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class OrderCounter(Base):
+    """Per-day sequence behind order numbers (20261122-0042), incremented with a locked update."""
+
+    __tablename__ = "order_counter"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    last: Mapped[int] = mapped_column(Integer, default=0)

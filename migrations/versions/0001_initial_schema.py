@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 07:23:27.113687
+Create Date: 2026-11-23 07:30:27.441023
 """
 
 from collections.abc import Sequence
@@ -95,6 +95,12 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(length=100), nullable=False),
         sa.Column("expires_at", models.base.UTCDateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_lease")),
+    )
+    op.create_table(
+        "order_counter",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("last", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_order_counter")),
     )
     op.create_table(
         "provider",
@@ -790,6 +796,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_provider_organisation_id"))
 
     op.drop_table("provider")
+    op.drop_table("order_counter")
     op.drop_table("lease")
     op.drop_table("inbound_receipt")
     op.drop_table("idempotency_key")

@@ -1,0 +1,72 @@
+"""The order lifecycle as a table (pure: no database, no I/O).
+
+received → offered → accepted → in_service → completed → closed, and cancelled; see DESIGN.md.
+Supervision level, overdue and extension are attributes, not states.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from models import OPEN_STATUSES, OrderStatus
+
+S = OrderStatus
+
+
+class Action(enum.StrEnum):
+    OFFER = "offer"  # dispatch: an offer goes to a provider
+    ACCEPT = "accept"  # the provider signs for it (签收)
+    DECLINE = "decline"  # the provider returns it (退单)
+    EXPIRE = "expire"  # nobody signed for it in time
+    CHECK_IN = "check_in"  # the worker is at the door
+    COMPLETE = "complete"  # 办结 after the service
+    COMPLETE_DIRECT = "complete_direct"  # 直接办结 on the call (a consultation), no dispatch
+    CLOSE = "close"  # callback/rating arrived or the callback window passed
+    REOPEN = "reopen"  # 重办: the resident is not satisfied
+    CANCEL = "cancel"  # 撤销
+
+
+TRANSITIONS: dict[Action, tuple[frozenset[OrderStatus], OrderStatus]] = {
+    Action.OFFER: (frozenset({S.RECEIVED}), S.OFFERED),
+    Action.ACCEPT: (frozenset({S.OFFERED}), S.ACCEPTED),
+    Action.DECLINE: (frozenset({S.OFFERED}), S.RECEIVED),
+    Action.EXPIRE: (frozenset({S.OFFERED}), S.RECEIVED),
+    Action.CHECK_IN: (frozenset({S.ACCEPTED}), S.IN_SERVICE),
+    Action.COMPLETE: (frozenset({S.ACCEPTED, S.IN_SERVICE}), S.COMPLETED),
+    Action.COMPLETE_DIRECT: (frozenset({S.RECEIVED}), S.COMPLETED),
+    Action.CLOSE: (frozenset({S.COMPLETED}), S.CLOSED),
+    Action.REOPEN: (frozenset({S.COMPLETED, S.CLOSED}), S.RECEIVED),
+    Action.CANCEL: (frozenset(OPEN_STATUSES), S.CANCELLED),
+}
+
+LABELS_ZH = {
+    S.RECEIVED: "已受理",
+    S.OFFERED: "待签收",
+    S.ACCEPTED: "已签收",
+    S.IN_SERVICE: "服务中",
+    S.COMPLETED: "已办结",
+    S.CLOSED: "已归档",
+    S.CANCELLED: "已撤销",
+}
+
+
+class IllegalTransition(Exception):
+    def __init__(self, action: Action, current: OrderStatus) -> None:
+        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[action][0]))
+        super().__init__(
+            f"cannot {action.value.replace('_', ' ')} an order that is {current.value} "
+            f"({LABELS_ZH[current]}); allowed from: {allowed}"
+        )
+        self.action = action
+        self.current = current
+
+
+def next_status(action: Action, current: OrderStatus) -> OrderStatus:
+    allowed, target = TRANSITIONS[action]
+    if current not in allowed:
+        raise IllegalTransition(action, current)
+    return target
+
+
+def allowed_actions(current: OrderStatus) -> list[Action]:
+    return [a for a, (sources, _) in TRANSITIONS.items() if current in sources]

@@ -1,0 +1,60 @@
+"""Phone numbers to E.164 with ``phonenumbers``: +86, 0086, 86…, spaces, dashes and brackets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberType
+
+from models import PhoneKind
+
+_MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
+_LANDLINE_TYPES = {PhoneNumberType.FIXED_LINE, PhoneNumberType.VOIP}
+
+
+class InvalidPhone(ValueError):
+    """A phone number that cannot be read; the message says why in words an operator understands."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phone:
+    e164: str
+    kind: PhoneKind
+
+
+def normalise_phone(raw: str, region: str = "CN") -> Phone:
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhone("the phone number is empty")
+    if len(text) > 32:
+        raise InvalidPhone("the phone number is too long")
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException as exc:
+        raise InvalidPhone(f"{raw!r} is not a phone number ({exc})") from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+    kind_type = phonenumbers.number_type(number)
+    if kind_type in _MOBILE_TYPES:
+        kind = PhoneKind.MOBILE
+    elif kind_type in _LANDLINE_TYPES:
+        kind = PhoneKind.LANDLINE
+    else:
+        kind = PhoneKind.OTHER
+    return Phone(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), kind)
+
+
+def try_normalise(raw: str, region: str = "CN") -> str | None:
+    """E.164 when the text is a valid number, else None (for searches and caller-id display)."""
+    try:
+        return normalise_phone(raw, region).e164
+    except InvalidPhone:
+        return None
+
+
+def mask(e164: str) -> str:
+    """+8613800138000 → +86138****8000, for places that should not show a whole number."""
+    if len(e164) < 8:
+        return e164
+    return e164[:-8] + "****" + e164[-4:]
