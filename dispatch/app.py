@@ -17,7 +17,9 @@ from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.context import AppContext
 from dispatch.errors import AppError
+from dispatch.orders.api import router as orders_router
 from dispatch.providers.api import router as providers_router
+from dispatch.residents.api import router as residents_router
 from dispatch.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -96,4 +98,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(auth_router)
     app.include_router(catalogue_router)
     app.include_router(providers_router)
+    app.include_router(residents_router)
+    app.include_router(orders_router)
     return app

@@ -79,6 +79,79 @@ def cmd_user_add(args: argparse.Namespace) -> None:
     print(f"user {user.username} ({user.role.value}) created with id {user.id}")
 
 
+def cmd_catalogue_import(args: argparse.Namespace) -> None:
+    from dispatch.catalogue.csvio import CatalogueFormatError, read_catalogue
+    from dispatch.catalogue.service import import_catalogue
+    from dispatch.context import AppContext
+    from dispatch.db import transaction
+
+    try:
+        rows = read_catalogue(args.file)
+    except (OSError, CatalogueFormatError) as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    ctx = AppContext.build(_settings())
+    _require_current_schema(ctx)
+    try:
+        with transaction(ctx.sessions) as session:
+            report = import_catalogue(session, rows)
+    finally:
+        ctx.close()
+    print(
+        f"categories: {report.categories_created} created, {report.categories_updated} updated; "
+        f"items: {report.items_created} created, {report.items_updated} updated"
+    )
+
+
+def cmd_catalogue_export(args: argparse.Namespace) -> None:
+    from dispatch.catalogue.csvio import format_catalogue
+    from dispatch.catalogue.service import export_rows
+    from dispatch.context import AppContext
+
+    ctx = AppContext.build(_settings())
+    _require_current_schema(ctx)
+    try:
+        with ctx.sessions() as session:
+            text = format_catalogue(export_rows(session))
+    finally:
+        ctx.close()
+    if args.file in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.file, "w", encoding="utf-8", newline="") as fh:
+            fh.write(text)
+        print(f"wrote {text.count(chr(10)) - 1} items to {args.file}")
+
+
+def cmd_eval_intake(args: argparse.Namespace) -> None:
+    import time
+
+    from dispatch.catalogue.csvio import read_catalogue
+    from dispatch.catalogue.evaluate import evaluate, format_result, read_eval_csv
+    from dispatch.catalogue.suggest import ItemText, Suggester
+
+    try:
+        rows = read_eval_csv(args.file)
+    except (OSError, ValueError, KeyError) as exc:
+        raise CliError(f"{args.file}: {exc}") from None
+    if args.from_db:
+        from dispatch.catalogue.index import load_item_texts
+        from dispatch.context import AppContext
+
+        ctx = AppContext.build(_settings())
+        _require_current_schema(ctx)
+        with ctx.sessions() as session:
+            items = load_item_texts(session)
+        ctx.close()
+    else:
+        items = [ItemText.from_row(r) for r in read_catalogue()]
+    suggester = Suggester(items)
+    started = time.perf_counter()
+    result = evaluate(suggester, rows)
+    elapsed_ms = (time.perf_counter() - started) * 1000
+    print(format_result(result))
+    print(f"mean time per request: {elapsed_ms / max(1, result.n):.2f} ms")
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -131,6 +204,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--revision", default="head", help="target revision (default: head)")
 
     add("seed-demo", cmd_seed_demo, "load the demo district, providers, residents and history (once)")
+
+    p = add("catalogue", lambda a: None, "import or export the service catalogue (CSV)")
+    cat_sub = p.add_subparsers(dest="catalogue_command", required=True, metavar="ACTION")
+    ci = cat_sub.add_parser("import", help="create or update categories and items from a CSV file")
+    ci.set_defaults(handler=cmd_catalogue_import)
+    ci.add_argument("file", help="CSV laid out like dispatch/catalogue/data/catalogue.csv")
+    ce = cat_sub.add_parser("export", help="write the catalogue as CSV")
+    ce.set_defaults(handler=cmd_catalogue_export)
+    ce.add_argument("file", nargs="?", help="output file (default: standard output)")
+
+    p = add("eval-intake", cmd_eval_intake, "measure category suggestion on a labelled CSV (text,acceptable)")
+    p.add_argument("file", help="CSV with columns text and acceptable (item codes separated by |)")
+    p.add_argument("--from-db", action="store_true", help="use the database's catalogue (with admin edits)")
 
     p = add("user", lambda a: None, "manage staff accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")

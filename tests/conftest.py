@@ -166,17 +166,28 @@ def client(app):
 
 
 @pytest.fixture
-def login(client, session_factory):
-    """``login(role)`` → Authorization headers for a new user of that role."""
-    from tests.factories import PASSWORD, make_user
+def login(client, session_factory, settings):
+    """``login(role)`` → Authorization headers for a new user of that role.
+
+    The token is minted directly (argon2 verification is slow on purpose); the sign-in endpoint
+    itself is tested in test_auth.py.
+    """
+    from datetime import UTC, datetime
+
+    from dispatch.auth.security import issue_token
+    from tests.factories import make_user
 
     def _login(role, **kw) -> dict[str, str]:
         with session_factory() as s:
             user = make_user(s, role=role, **kw)
             s.commit()
-            username = user.username
-        r = client.post("/api/v1/auth/token", data={"username": username, "password": PASSWORD})
-        assert r.status_code == 200, r.text
-        return {"Authorization": f"Bearer {r.json()['access_token']}"}
+        token = issue_token(
+            user_id=user.id,
+            role=user.role.value,
+            secret=settings.auth.jwt_secret,
+            now=datetime.now(UTC),
+            minutes=60,
+        )
+        return {"Authorization": f"Bearer {token}"}
 
     return _login

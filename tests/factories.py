@@ -48,3 +48,67 @@ def make_provider(
     session.add(provider)
     session.flush()
     return provider
+
+
+def load_catalogue(session: Session) -> None:
+    from dispatch.catalogue.csvio import read_catalogue
+    from dispatch.catalogue.service import import_catalogue
+
+    import_catalogue(session, read_catalogue())
+
+
+def make_small_district(session: Session) -> dict[str, int]:
+    """A street office, two communities with a grid each, a road, two compounds with buildings."""
+    from models import Area, AreaKind, Place, PlaceKind
+
+    district = Area(kind=AreaKind.DISTRICT, code="TD", name="测试区", lat=30.27, lon=120.13)
+    session.add(district)
+    session.flush()
+    street = Area(
+        kind=AreaKind.STREET, code="TS1", name="翠苑街道", parent_id=district.id, lat=30.29, lon=120.12
+    )
+    session.add(street)
+    session.flush()
+    c1 = Area(
+        kind=AreaKind.COMMUNITY, code="TC1", name="翠苑一区社区", parent_id=street.id, lat=30.290, lon=120.120
+    )
+    c2 = Area(
+        kind=AreaKind.COMMUNITY, code="TC2", name="文新社区", parent_id=street.id, lat=30.300, lon=120.100
+    )
+    session.add_all([c1, c2])
+    session.flush()
+    g1 = Area(
+        kind=AreaKind.GRID, code="TG1", name="翠苑一区第1网格", parent_id=c1.id, lat=30.291, lon=120.121
+    )
+    g2 = Area(kind=AreaKind.GRID, code="TG2", name="文新第1网格", parent_id=c2.id, lat=30.301, lon=120.101)
+    session.add_all([g1, g2])
+    session.flush()
+    road = Place(
+        kind=PlaceKind.ROAD, name="文三路", community_id=c1.id, grid_id=g1.id, lat=30.285, lon=120.125
+    )
+    sun = Place(
+        kind=PlaceKind.COMPOUND,
+        name="阳光花园",
+        aliases="阳光小区",
+        community_id=c1.id,
+        grid_id=g1.id,
+        lat=30.2905,
+        lon=120.1205,
+    )
+    wx = Place(
+        kind=PlaceKind.COMPOUND, name="文新家园", community_id=c2.id, grid_id=g2.id, lat=30.3005, lon=120.1005
+    )
+    session.add_all([road, sun, wx])
+    session.flush()
+    b3 = Place(
+        kind=PlaceKind.BUILDING,
+        name="3幢",
+        parent_id=sun.id,
+        community_id=c1.id,
+        grid_id=g1.id,
+        lat=30.2906,
+        lon=120.1206,
+    )
+    session.add(b3)
+    session.flush()
+    return {"c1": c1.id, "c2": c2.id, "g1": g1.id, "g2": g2.id, "sun": sun.id, "b3": b3.id, "wx": wx.id}

@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from dispatch.deps import ALL_ROLES, Db, require_roles
-from models import Category, Item
+from dispatch.catalogue.schemas import (
+    CategoryIn,
+    CategoryPatch,
+    ItemIn,
+    ItemPatch,
+    SuggestionItem,
+    SuggestOut,
+)
+from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
+from dispatch.errors import BadRequest, Conflict, NotFound
+from dispatch.services import suggestions
+from models import Category, Item, Role, SlaClass
 
 router = APIRouter(
     prefix="/api/v1/catalogue", tags=["catalogue"], dependencies=[Depends(require_roles(*ALL_ROLES))]
 )
+# Editing the catalogue is an admin's job; reading it is everyone's.
+Admin = Depends(require_roles(Role.ADMIN))
 
 
 class ItemOut(BaseModel):
@@ -76,3 +88,101 @@ def get_catalogue(db: Db, include_inactive: bool = False) -> CatalogueOut:
 
 
 ItemsRead = Annotated[list[ItemOut], Depends(get_catalogue)]
+
+
+@router.get("/suggest", response_model=SuggestOut)
+def suggest(
+    db: Db,
+    ctx: Ctx,
+    q: Annotated[str, Query(min_length=1, max_length=500, description="what the resident said")],
+    limit: Annotated[int, Query(ge=1, le=20)] = 3,
+) -> SuggestOut:
+    """Catalogue items for free text, best first (empty when nothing matches)."""
+    found = suggestions(ctx).suggest(db, q, limit)
+    return SuggestOut(
+        suggestions=[
+            SuggestionItem(
+                item_code=s.item_code, category_code=s.category_code, name=s.name, score=round(s.score, 4)
+            )
+            for s in found
+        ]
+    )
+
+
+def _category(db: Db, code: str) -> Category:
+    cat = db.scalar(select(Category).where(Category.code == code))
+    if cat is None:
+        raise NotFound(f"no category {code}")
+    return cat
+
+
+def _item(db: Db, code: str) -> Item:
+    item = db.scalar(select(Item).where(Item.code == code))
+    if item is None:
+        raise NotFound(f"no item {code}")
+    return item
+
+
+@router.post("/categories", status_code=201, response_model=CategoryOut, dependencies=[Admin])
+def create_category(body: CategoryIn, db: Db) -> CategoryOut:
+    if db.scalar(select(Category.id).where(Category.code == body.code)) is not None:
+        raise Conflict(f"category {body.code} already exists")
+    cat = Category(code=body.code, name_zh=body.name_zh, name_en=body.name_en)
+    db.add(cat)
+    db.flush()
+    return CategoryOut(code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=[])
+
+
+@router.patch("/categories/{code}", response_model=CategoryOut, dependencies=[Admin])
+def update_category(code: str, body: CategoryPatch, db: Db) -> CategoryOut:
+    cat = _category(db, code)
+    for key, value in body.model_dump(exclude_unset=True).items():
+        if value is not None:
+            setattr(cat, key, value)
+    db.flush()
+    codes = list(db.scalars(select(Item.code).where(Item.category_id == cat.id).order_by(Item.code)))
+    return CategoryOut(code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=codes)
+
+
+@router.post("/items", status_code=201, response_model=ItemOut, dependencies=[Admin])
+def create_item(body: ItemIn, db: Db) -> ItemOut:
+    cat = db.scalar(select(Category).where(Category.code == body.category_code))
+    if cat is None:
+        raise BadRequest(f"category_code: no category {body.category_code}", code="unknown_category")
+    if db.scalar(select(Item.id).where(Item.code == body.code)) is not None:
+        raise Conflict(f"item {body.code} already exists")
+    item = Item(
+        code=body.code,
+        category_id=cat.id,
+        name_zh=body.name_zh,
+        name_en=body.name_en,
+        sla_class_code=body.sla_class,
+        home_visit=body.home_visit,
+        keywords="|".join(body.keywords),
+        notice=body.notice,
+    )
+    db.add(item)
+    db.flush()
+    return item_out(item, cat.code)
+
+
+@router.patch("/items/{code}", response_model=ItemOut, dependencies=[Admin])
+def update_item(code: str, body: ItemPatch, db: Db) -> ItemOut:
+    item = _item(db, code)
+    changes = body.model_dump(exclude_unset=True)
+    if "sla_class" in changes:
+        sla = changes.pop("sla_class")
+        if sla is not None:
+            if db.get(SlaClass, sla) is None:
+                raise BadRequest(f"sla_class: unknown class {sla}", code="unknown_sla_class")
+            item.sla_class_code = sla
+    if "keywords" in changes:
+        words = changes.pop("keywords")
+        if words is not None:
+            item.keywords = "|".join(words)
+    for key, value in changes.items():
+        if value is not None or key in ("sign_for_limit", "complete_limit"):
+            setattr(item, key, value)
+    db.flush()
+    cat = db.get_one(Category, item.category_id)
+    return item_out(item, cat.code)

@@ -9,9 +9,11 @@ from pydantic import BaseModel
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
-from dispatch.deps import Db, require_roles
+from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import NotFound
 from dispatch.pagination import Page, paginate
+from dispatch.providers import service
+from dispatch.providers.schemas import ProviderCreate, ProviderPatch
 from models import Category, Item, Provider, ProviderKind, ProviderStatus, Role, User
 
 router = APIRouter(prefix="/api/v1/providers", tags=["providers"])
@@ -36,6 +38,7 @@ class ProviderOut(BaseModel):
     rating_count: int
     items: list[str]
     categories: list[str]
+    communities: list[int]
     working_hours: dict[str, list[list[str]]]
 
 
@@ -69,8 +72,8 @@ def provider_out(p: Provider, item_codes: dict[int, str], category_codes: dict[i
 
 
 def _code_maps(db: Db) -> tuple[dict[int, str], dict[int, str]]:
-    return dict(db.execute(select(Item.id, Item.code)).tuples()), dict(
-        db.execute(select(Category.id, Category.code)).tuples()
+    return dict(db.execute(select(Item.id, Item.code)).all()), dict(
+        db.execute(select(Category.id, Category.code)).all()
     )
 
 
@@ -84,7 +87,11 @@ def list_providers(
     organisation_id: int | None = None,
     q: Annotated[str | None, Query(max_length=50, description="part of the name")] = None,
 ) -> ProviderList:
-    stmt = select(Provider).options(selectinload(Provider.services)).order_by(Provider.id)
+    stmt = (
+        select(Provider)
+        .options(selectinload(Provider.services), selectinload(Provider.communities))
+        .order_by(Provider.id)
+    )
     if user.role == Role.ORG_ADMIN:
         # An organisation's admin sees the organisation and its own workers only.
         stmt = stmt.where(or_(Provider.id == user.provider_id, Provider.organisation_id == user.provider_id))
@@ -101,9 +108,29 @@ def list_providers(
     return ProviderList(items=[provider_out(p, items, cats) for p in rows], total=total)
 
 
+Manager = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.ORG_ADMIN))]
+
+
+@router.post("", status_code=201, response_model=ProviderOut)
+def register_provider(body: ProviderCreate, db: Db, ctx: Ctx, user: Manager) -> ProviderOut:
+    """Register an organisation or a worker (org admins: workers of their own organisation)."""
+    p = service.create_provider(db, body, actor=user, region=ctx.settings.locale.default_region)
+    items, cats = _code_maps(db)
+    return provider_out(p, items, cats)
+
+
+@router.patch("/{provider_id}", response_model=ProviderOut)
+def edit_provider(provider_id: int, body: ProviderPatch, db: Db, ctx: Ctx, user: Manager) -> ProviderOut:
+    p = service.update_provider(db, provider_id, body, actor=user, region=ctx.settings.locale.default_region)
+    items, cats = _code_maps(db)
+    return provider_out(p, items, cats)
+
+
 @router.get("/{provider_id}", response_model=ProviderOut)
 def get_provider(provider_id: int, db: Db, user: Reader) -> ProviderOut:
-    p = db.get(Provider, provider_id, options=[selectinload(Provider.services)])
+    p = db.get(
+        Provider, provider_id, options=[selectinload(Provider.services), selectinload(Provider.communities)]
+    )
     visible = p is not None and (user.role != Role.ORG_ADMIN or user.provider_id in (p.id, p.organisation_id))
     if p is None or not visible:
         raise NotFound(f"no provider {provider_id}")

@@ -139,7 +139,7 @@ def history(session: Session, resident: Resident, *, limit: int = 20) -> History
     )
     item_ids = {o.item_id for o in orders}
     codes = (
-        dict(session.execute(select(Item.id, Item.code).where(Item.id.in_(item_ids))).tuples())
+        dict(session.execute(select(Item.id, Item.code).where(Item.id.in_(item_ids))).all())
         if item_ids
         else {}
     )

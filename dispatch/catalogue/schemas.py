@@ -1,0 +1,77 @@
+"""Catalogue payloads for admin edits."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CODE_PATTERN = r"^[A-Z][A-Z0-9-]{1,19}$"
+
+
+def _clean_keywords(words: list[str] | None) -> list[str] | None:
+    if words is None:
+        return None
+    cleaned = []
+    for w in words:
+        w = w.strip()
+        if not w:
+            continue
+        if "|" in w:
+            raise ValueError(f"keyword {w!r} must not contain '|'")
+        if len(w) > 40:
+            raise ValueError(f"keyword {w!r} is longer than 40 characters")
+        cleaned.append(w)
+    return list(dict.fromkeys(cleaned))
+
+
+class CategoryIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str = Field(pattern=CODE_PATTERN)
+    name_zh: str = Field(min_length=1, max_length=50)
+    name_en: str = Field("", max_length=100)
+
+
+class CategoryPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name_zh: str | None = Field(None, min_length=1, max_length=50)
+    name_en: str | None = Field(None, max_length=100)
+    active: bool | None = None
+
+
+class ItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    code: str = Field(pattern=CODE_PATTERN)
+    category_code: str = Field(min_length=1, max_length=20)
+    name_zh: str = Field(min_length=1, max_length=50)
+    name_en: str = Field("", max_length=100)
+    sla_class: str = Field(pattern="^(urgent|priority|normal|consult)$")
+    home_visit: bool = True
+    keywords: list[str] = Field(default_factory=list, max_length=200)
+    notice: str = Field("", max_length=1000)
+
+    _kw = field_validator("keywords")(_clean_keywords)
+
+
+class ItemPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name_zh: str | None = Field(None, min_length=1, max_length=50)
+    name_en: str | None = Field(None, max_length=100)
+    sla_class: str | None = Field(None, pattern="^(urgent|priority|normal|consult)$")
+    home_visit: bool | None = None
+    keywords: list[str] | None = Field(None, max_length=200)
+    notice: str | None = Field(None, max_length=1000)
+    active: bool | None = None
+    sign_for_limit: int | None = Field(None, ge=1, le=100_000)
+    complete_limit: int | None = Field(None, ge=1, le=100_000)
+
+    _kw = field_validator("keywords")(_clean_keywords)
+
+
+class SuggestionItem(BaseModel):
+    item_code: str
+    category_code: str
+    name: str
+    score: float
+
+
+class SuggestOut(BaseModel):
+    suggestions: list[SuggestionItem]

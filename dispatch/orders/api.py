@@ -1,0 +1,234 @@
+"""Order intake and reading (actions on orders live with the lifecycle)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from dispatch.deps import ALL_ROLES, Db, require_roles
+from dispatch.errors import BadRequest, Forbidden, NotFound
+from dispatch.idempotency import run_once
+from dispatch.orders import repository
+from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
+from dispatch.orders.schemas import (
+    OrderCreate,
+    OrderCreated,
+    OrderDetail,
+    OrderList,
+    OrderOut,
+    SuggestionOut,
+    TimelineEntry,
+)
+from dispatch.pagination import Page, paginate
+from dispatch.residents.phones import InvalidPhone, normalise_phone
+from dispatch.services import intake_services
+from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, User
+
+router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
+
+Intaker = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.WORKER))]
+Reader = Annotated[User, Depends(require_roles(*ALL_ROLES))]
+
+
+def _codes(db: Db, orders: list[Order]) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
+    items = {o.item_id for o in orders}
+    cats = {o.category_id for o in orders}
+    dups = {o.possible_duplicate_of_id for o in orders if o.possible_duplicate_of_id}
+    item_codes = dict(db.execute(select(Item.id, Item.code).where(Item.id.in_(items))).all()) if items else {}
+    cat_codes = (
+        dict(db.execute(select(Category.id, Category.code).where(Category.id.in_(cats))).all())
+        if cats
+        else {}
+    )
+    numbers = dict(db.execute(select(Order.id, Order.number).where(Order.id.in_(dups))).all()) if dups else {}
+    return item_codes, cat_codes, numbers
+
+
+def order_fields(
+    o: Order, item_code: str, category_code: str, duplicate_number: str | None
+) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "number": o.number,
+        "status": o.status.value,
+        "channel": o.channel.value,
+        "priority": o.priority.value,
+        "item_code": item_code,
+        "category_code": category_code,
+        "description": o.description,
+        "caller_phone": o.caller_phone,
+        "resident_id": o.resident_id,
+        "address": o.address,
+        "lat": o.lat,
+        "lon": o.lon,
+        "community_id": o.community_id,
+        "grid_id": o.grid_id,
+        "provider_id": o.provider_id,
+        "worker_id": o.worker_id,
+        "sign_by": o.sign_by,
+        "complete_by": o.complete_by,
+        "supervision": o.supervision.value,
+        "overdue": o.overdue,
+        "reopen_count": o.reopen_count,
+        "return_count": o.return_count,
+        "supervisor_queue_reason": o.supervisor_queue_reason,
+        "rating_stars": o.rating_stars,
+        "possible_duplicate_of": duplicate_number,
+        "created_at": o.created_at,
+        "completed_at": o.completed_at,
+        "closed_at": o.closed_at,
+    }
+
+
+@router.post("", status_code=201, response_model=OrderCreated)
+def create(
+    body: OrderCreate,
+    request: Request,
+    db: Db,
+    user: Intaker,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Any:
+    """Take a request: classify (when no item_code), match the resident, locate, set deadlines."""
+    if user.role == Role.WORKER and body.channel != Channel.VISIT:
+        raise Forbidden('workers log requests met on a home visit only (channel "visit")')
+    ctx = request.app.state.ctx
+    try:
+        phone = normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
+    except InvalidPhone as exc:
+        raise BadRequest(f"caller_phone: {exc}", code="invalid_phone") from None
+    now = ctx.clock.now()
+
+    def work() -> tuple[int, dict[str, Any]]:
+        req = IntakeRequest(
+            phone=phone,
+            description=body.description,
+            channel=body.channel,
+            resident_name=body.resident_name,
+            address=body.address,
+            lat=body.lat,
+            lon=body.lon,
+            coord_system=body.coord_system,
+            item_code=body.item_code,
+            priority=body.priority,
+            call_id=body.call_id,
+        )
+        try:
+            result = create_order(db, req, actor=user, now=now, services=intake_services(ctx, db))
+        except IntakeError as exc:
+            raise BadRequest(str(exc), code=exc.code) from None
+        o = result.order
+        out = OrderCreated(
+            **order_fields(
+                o,
+                result.item.code,
+                result.category.code,
+                result.possible_duplicate_of.number if result.possible_duplicate_of else None,
+            ),
+            safety_notice=result.item.notice,
+            suggestions=[
+                SuggestionOut(
+                    item_code=s.item_code, category_code=s.category_code, name=s.name, score=s.score
+                )
+                for s in result.suggestions
+            ],
+            resident_created=result.resident_created,
+            name_mismatch=result.name_mismatch,
+            location_precision=result.location.precision if result.location else None,
+            location_source=result.location.source if result.location else None,
+        )
+        return 201, out.model_dump(mode="json")
+
+    status, payload, replayed = run_once(
+        db,
+        scope=f"orders:user:{user.id}",
+        key=idempotency_key,
+        payload=body.model_dump(mode="json"),
+        now=now,
+        work=work,
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(payload, status_code=status, headers=headers)
+
+
+@router.get("", response_model=OrderList)
+def list_orders(
+    db: Db,
+    user: Reader,
+    page: Page,
+    status: OrderStatus | None = None,
+    item_code: Annotated[str | None, Query(max_length=20)] = None,
+    provider_id: int | None = None,
+    resident_id: int | None = None,
+    from_: Annotated[
+        datetime | None, Query(alias="from", description="created at or after (ISO 8601)")
+    ] = None,
+    to: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
+    queue: Annotated[
+        str | None, Query(pattern="^supervisor$", description="supervisor: waiting for a supervisor")
+    ] = None,
+    overdue: bool | None = None,
+) -> OrderList:
+    for name, value in (("from", from_), ("to", to)):
+        if value is not None and value.tzinfo is None:
+            raise BadRequest(
+                f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)", code="invalid_time"
+            )
+    stmt = repository.list_stmt(
+        db,
+        user,
+        status=status,
+        item_code=item_code,
+        provider_id=provider_id,
+        resident_id=resident_id,
+        created_from=from_,
+        created_to=to,
+        supervisor_queue=queue == "supervisor",
+        overdue=overdue,
+    )
+    rows, total = paginate(db, stmt, page)
+    items, cats, dups = _codes(db, rows)
+    return OrderList(
+        items=[
+            OrderOut(
+                **order_fields(
+                    o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0)
+                )
+            )
+            for o in rows
+        ],
+        total=total,
+    )
+
+
+@router.get("/{order_id}", response_model=OrderDetail)
+def get_order(order_id: int, db: Db, user: Reader) -> OrderDetail:
+    o = repository.get_visible(db, user, order_id)
+    if o is None:
+        raise NotFound(f"no order {order_id}")
+    items, cats, dups = _codes(db, [o])
+    item = db.get_one(Item, o.item_id)
+    events = db.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id))
+    return OrderDetail(
+        **order_fields(o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0)),
+        safety_notice=item.notice,
+        suggestions=list(o.suggestions or []),
+        completion_note=o.completion_note,
+        checkin_distance_m=o.checkin_distance_m,
+        checkin_far=o.checkin_far,
+        timeline=[
+            TimelineEntry(
+                at=e.at,
+                action=e.action,
+                from_status=e.from_status.value if e.from_status else None,
+                to_status=e.to_status.value if e.to_status else None,
+                actor=e.actor,
+                note=e.note,
+                data=e.data or {},
+            )
+            for e in events
+        ],
+    )

@@ -1,0 +1,222 @@
+"""Order intake: classify, match the resident, locate, prioritise, set deadlines, flag repeats.
+
+Priority rule: the operator's choice wins; otherwise an order is urgent when its item's SLA class
+is urgent, or when the resident is high-risk (独居老人, 失能, 残疾, 特困 …) and the item is a
+home visit of the urgent or priority class. An urgent order runs on the urgent time limits unless
+its item is a consultation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import desc, select
+from sqlalchemy.orm import Session
+
+from dispatch.catalogue.suggest import Suggestion
+from dispatch.geo.coords import CoordSystem, to_wgs84
+from dispatch.geo.geocoding import AddressLocator, Located
+from dispatch.orders.numbers import next_number
+from dispatch.orders.timeline import record_event
+from dispatch.residents.phones import Phone
+from dispatch.residents.service import LocationFacts, match_or_create
+from dispatch.tracking.calendar import WorkCalendar
+from dispatch.tracking.deadlines import limits_for, order_deadlines
+from models import OPEN_STATUSES, Category, Channel, Item, Order, OrderStatus, Priority, SlaClass, User
+
+HIGH_RISK_TAGS = frozenset({"独居老人", "高龄老人", "失能", "残疾", "特困"})
+DUPLICATE_WINDOW = timedelta(days=7)
+
+
+class IntakeError(ValueError):
+    """Input that cannot become an order; ``field`` names the offending field."""
+
+    def __init__(self, field_name: str, message: str, code: str = "invalid_input") -> None:
+        super().__init__(f"{field_name}: {message}")
+        self.field = field_name
+        self.code = code
+
+
+@dataclass
+class IntakeRequest:
+    phone: Phone
+    description: str
+    channel: Channel
+    resident_name: str | None = None
+    address: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    coord_system: CoordSystem = "wgs84"
+    item_code: str | None = None
+    priority: Priority | None = None
+    call_id: int | None = None
+
+
+@dataclass
+class IntakeResult:
+    order: Order
+    item: Item
+    category: Category
+    resident_created: bool
+    name_mismatch: bool
+    possible_duplicate_of: Order | None
+    location: Located | None
+    suggestions: list[Suggestion] = field(default_factory=list)
+
+
+@dataclass
+class IntakeServices:
+    """What intake needs beyond the session: long-lived, thread-safe services."""
+
+    suggest: object  # callable(session, text, limit) -> list[Suggestion]
+    locator: AddressLocator
+    calendar: WorkCalendar
+    tz: ZoneInfo
+
+
+def _choose_item(session: Session, req: IntakeRequest, suggestions: list[Suggestion]) -> Item:
+    code = req.item_code or (suggestions[0].item_code if suggestions else None)
+    if code is None:
+        raise IntakeError(
+            "item_code",
+            "the description matches no catalogue item: choose one (item_code)",
+            "cannot_classify",
+        )
+    item = session.scalar(select(Item).where(Item.code == code))
+    if item is None or not item.active:
+        raise IntakeError("item_code", f"unknown catalogue item {code!r}", "unknown_item")
+    return item
+
+
+def _locate(session: Session, req: IntakeRequest, locator: AddressLocator) -> Located | None:
+    if req.lat is not None and req.lon is not None:
+        try:
+            lat, lon = to_wgs84(req.lat, req.lon, req.coord_system)
+        except ValueError as exc:
+            raise IntakeError("lat", str(exc)) from None
+        community, grid = locator.area_of(session, lat, lon)
+        return Located(lat, lon, "given", req.coord_system, req.address or "", community, grid)
+    if req.address:
+        return locator.locate_address(session, req.address)
+    return None
+
+
+def _priority(req: IntakeRequest, item: Item, tags: list[str]) -> Priority:
+    if req.priority is not None:
+        return req.priority
+    if item.sla_class_code == "urgent":
+        return Priority.URGENT
+    if item.home_visit and item.sla_class_code == "priority" and HIGH_RISK_TAGS.intersection(tags):
+        return Priority.URGENT
+    return Priority.NORMAL
+
+
+def _duplicate_of(session: Session, resident_id: int, category_id: int, now: datetime) -> Order | None:
+    stmt = (
+        select(Order)
+        .where(
+            Order.resident_id == resident_id,
+            Order.category_id == category_id,
+            Order.status.in_(OPEN_STATUSES),
+            Order.created_at >= now - DUPLICATE_WINDOW,
+        )
+        .order_by(desc(Order.created_at))
+        .limit(1)
+    )
+    return session.scalar(stmt)
+
+
+def create_order(
+    session: Session, req: IntakeRequest, *, actor: User, now: datetime, services: IntakeServices
+) -> IntakeResult:
+    suggestions = services.suggest(session, req.description, 3)  # type: ignore[operator]
+    item = _choose_item(session, req, suggestions)
+    category = session.get_one(Category, item.category_id)
+    located = _locate(session, req, services.locator)
+
+    where = LocationFacts(address=req.address or "")
+    if located is not None:
+        where = LocationFacts(
+            req.address or "", located.lat, located.lon, located.community_id, located.grid_id
+        )
+    match = match_or_create(session, phone=req.phone, name=req.resident_name, where=where)
+    resident = match.resident
+    if located is None and not req.address and resident.lat is not None:
+        # Nothing said about the place: the service goes to the resident's registered address.
+        located = Located(
+            resident.lat,
+            resident.lon,
+            "resident",
+            "resident",
+            resident.address,
+            resident.community_id,
+            resident.grid_id,
+        )
+
+    priority = _priority(req, item, list(resident.tags or []))
+    sla = session.get_one(
+        SlaClass,
+        "urgent" if priority == Priority.URGENT and item.sla_class_code != "consult" else item.sla_class_code,
+    )
+    limits = limits_for(sla, item if sla.code == item.sla_class_code else None)
+    deadlines = order_deadlines(now, limits, services.calendar)
+    duplicate = _duplicate_of(session, resident.id, category.id, now)
+
+    order = Order(
+        number=next_number(session, now, services.tz),
+        channel=req.channel,
+        status=OrderStatus.RECEIVED,
+        priority=priority,
+        resident_id=resident.id,
+        caller_phone=req.phone.e164,
+        call_id=req.call_id,
+        item_id=item.id,
+        category_id=category.id,
+        description=req.description,
+        suggestions=[{"item_code": s.item_code, "score": round(s.score, 4)} for s in suggestions],
+        address=req.address or resident.address,
+        lat=located.lat if located else None,
+        lon=located.lon if located else None,
+        community_id=located.community_id if located else None,
+        grid_id=located.grid_id if located else None,
+        created_by_id=actor.id,
+        possible_duplicate_of_id=duplicate.id if duplicate else None,
+        sign_by=deadlines.sign_by,
+        complete_by=deadlines.complete_by,
+        next_check_at=deadlines.sign_by or deadlines.complete_by,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(order)
+    session.flush()
+    note = "classified automatically" if not req.item_code else ""
+    record_event(
+        session,
+        order,
+        action="create",
+        to_status=OrderStatus.RECEIVED,
+        actor=actor,
+        at=now,
+        note=note,
+        data={
+            "channel": req.channel.value,
+            "item_code": item.code,
+            "priority": priority.value,
+            "location": located.precision if located else None,
+            "resident_created": match.created,
+            "name_mismatch": match.name_mismatch,
+            "possible_duplicate_of": duplicate.number if duplicate else None,
+        },
+    )
+    return IntakeResult(
+        order=order,
+        item=item,
+        category=category,
+        resident_created=match.created,
+        name_mismatch=match.name_mismatch,
+        possible_duplicate_of=duplicate,
+        location=located,
+        suggestions=suggestions,
+    )

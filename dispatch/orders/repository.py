@@ -1,0 +1,68 @@
+"""Order queries, including who may see which orders."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Select, or_, select
+from sqlalchemy.orm import Session
+
+from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, Role, User
+
+
+def provider_scope(session: Session, user: User) -> list[int] | None:
+    """Provider ids whose orders the user may see; None means every order (staff)."""
+    if user.role in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
+        return None
+    if user.provider_id is None:
+        return []
+    if user.role == Role.ORG_ADMIN:
+        workers = session.scalars(select(Provider.id).where(Provider.organisation_id == user.provider_id))
+        return [user.provider_id, *workers]
+    return [user.provider_id]
+
+
+def visible(stmt: Select, session: Session, user: User) -> Select:
+    scope = provider_scope(session, user)
+    if scope is None:
+        return stmt
+    offered = select(Offer.order_id).where(Offer.provider_id.in_(scope), Offer.status == OfferStatus.PENDING)
+    return stmt.where(or_(Order.provider_id.in_(scope), Order.worker_id.in_(scope), Order.id.in_(offered)))
+
+
+def list_stmt(
+    session: Session,
+    user: User,
+    *,
+    status: OrderStatus | None = None,
+    item_code: str | None = None,
+    provider_id: int | None = None,
+    resident_id: int | None = None,
+    created_from: datetime | None = None,
+    created_to: datetime | None = None,
+    supervisor_queue: bool = False,
+    overdue: bool | None = None,
+) -> Select:
+    stmt = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
+    stmt = visible(stmt, session, user)
+    if status is not None:
+        stmt = stmt.where(Order.status == status)
+    if item_code:
+        stmt = stmt.where(Order.item_id.in_(select(Item.id).where(Item.code == item_code)))
+    if provider_id is not None:
+        stmt = stmt.where(or_(Order.provider_id == provider_id, Order.worker_id == provider_id))
+    if resident_id is not None:
+        stmt = stmt.where(Order.resident_id == resident_id)
+    if created_from is not None:
+        stmt = stmt.where(Order.created_at >= created_from)
+    if created_to is not None:
+        stmt = stmt.where(Order.created_at < created_to)
+    if supervisor_queue:
+        stmt = stmt.where(Order.supervisor_queue_reason.is_not(None), Order.status == OrderStatus.RECEIVED)
+    if overdue is not None:
+        stmt = stmt.where(Order.overdue.is_(overdue))
+    return stmt
+
+
+def get_visible(session: Session, user: User, order_id: int) -> Order | None:
+    return session.scalar(visible(select(Order).where(Order.id == order_id), session, user))

@@ -1,0 +1,113 @@
+"""Order payloads (the HTTP contract in DESIGN.md)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models import Channel, Priority
+
+MAX_DESCRIPTION = 2000
+
+
+class OrderCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    caller_phone: str = Field(min_length=1, max_length=32)
+    resident_name: str | None = Field(None, max_length=50)
+    address: str | None = Field(None, max_length=300)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    description: str = Field(min_length=1, max_length=MAX_DESCRIPTION)
+    item_code: str | None = Field(None, min_length=1, max_length=20)
+    priority: Priority | None = None
+    channel: Channel
+    call_id: int | None = Field(None, ge=1, description="the call this order was taken on")
+
+    @field_validator("description")
+    @classmethod
+    def _not_blank(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("must not be empty")
+        return v
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> OrderCreate:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        return self
+
+
+class SuggestionOut(BaseModel):
+    item_code: str
+    category_code: str
+    name: str
+    score: float
+
+
+class TimelineEntry(BaseModel):
+    at: datetime
+    action: str
+    from_status: str | None
+    to_status: str | None
+    actor: str
+    note: str
+    data: dict[str, object] = {}
+
+
+class OrderOut(BaseModel):
+    id: int
+    number: str
+    status: str
+    channel: str
+    priority: str
+    item_code: str
+    category_code: str
+    description: str
+    caller_phone: str
+    resident_id: int | None
+    address: str
+    lat: float | None
+    lon: float | None
+    community_id: int | None
+    grid_id: int | None
+    provider_id: int | None
+    worker_id: int | None
+    sign_by: datetime | None
+    complete_by: datetime | None
+    supervision: str
+    overdue: bool
+    reopen_count: int
+    return_count: int
+    supervisor_queue_reason: str | None
+    rating_stars: int | None
+    possible_duplicate_of: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    closed_at: datetime | None
+
+
+class OrderCreated(OrderOut):
+    safety_notice: str
+    suggestions: list[SuggestionOut]
+    resident_created: bool
+    name_mismatch: bool
+    location_precision: str | None
+    location_source: str | None
+
+
+class OrderDetail(OrderOut):
+    safety_notice: str
+    suggestions: list[dict[str, object]]
+    completion_note: str
+    checkin_distance_m: float | None
+    checkin_far: bool
+    timeline: list[TimelineEntry]
+
+
+class OrderList(BaseModel):
+    items: list[OrderOut]
+    total: int

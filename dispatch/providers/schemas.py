@@ -1,0 +1,84 @@
+"""Provider payloads."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from models import ProviderKind, ProviderStatus
+
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+WorkingHours = dict[str, list[tuple[str, str]]]
+
+
+def _check_hours(hours: WorkingHours | None) -> WorkingHours | None:
+    if hours is None:
+        return None
+    for day, spans in hours.items():
+        if day not in DAYS:
+            raise ValueError(f"unknown day {day!r}; use {', '.join(DAYS)}")
+        for start, end in spans:
+            if not _HHMM.match(start) or not _HHMM.match(end):
+                raise ValueError(f"{day}: times must be HH:MM, got {start!r}-{end!r}")
+            if start >= end:
+                raise ValueError(f"{day}: {start}-{end} ends before it starts")
+    return hours
+
+
+class ProviderBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ProviderCreate(ProviderBase):
+    kind: ProviderKind
+    name: str = Field(min_length=1, max_length=100)
+    phone: str = Field("", max_length=32)
+    items: list[str] = Field(default_factory=list, max_length=120)
+    categories: list[str] = Field(default_factory=list, max_length=12)
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    address: str = Field("", max_length=300)
+    radius_km: float = Field(5.0, gt=0, le=100)
+    communities: list[int] = Field(default_factory=list, max_length=200)
+    capacity: int = Field(5, ge=0, le=1000)
+    organisation_id: int | None = None
+    working_hours: WorkingHours = Field(default_factory=dict)
+
+    _hours = field_validator("working_hours")(_check_hours)
+
+    @model_validator(mode="after")
+    def _serves_something(self) -> ProviderCreate:
+        if not self.items and not self.categories:
+            raise ValueError("items: give at least one item or category the provider serves")
+        if self.kind == ProviderKind.ORGANISATION and self.organisation_id is not None:
+            raise ValueError("organisation_id: an organisation does not belong to another organisation")
+        return self
+
+
+class ProviderPatch(ProviderBase):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    phone: str | None = Field(None, max_length=32)
+    items: list[str] | None = Field(None, max_length=120)
+    categories: list[str] | None = Field(None, max_length=12)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+    address: str | None = Field(None, max_length=300)
+    radius_km: float | None = Field(None, gt=0, le=100)
+    communities: list[int] | None = Field(None, max_length=200)
+    capacity: int | None = Field(None, ge=0, le=1000)
+    status: ProviderStatus | None = None
+    working_hours: WorkingHours | None = None
+
+    _hours = field_validator("working_hours")(_check_hours)
+
+    @model_validator(mode="after")
+    def _both_or_neither(self) -> ProviderPatch:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("give both lat and lon, or neither")
+        return self
