@@ -85,7 +85,8 @@ def import_catalogue(session: Session, rows: Iterable[CatalogueRow]) -> ImportRe
 
 
 def export_rows(session: Session) -> list[CatalogueRow]:
-    stmt = select(Item).options(selectinload(Item.category)).order_by(Item.code)
+    # The order they were imported in (category, then item), so an export diffs cleanly against its source.
+    stmt = select(Item).join(Category).options(selectinload(Item.category)).order_by(Category.id, Item.id)
     return [
         CatalogueRow(
             category_code=i.category.code,
