@@ -243,6 +243,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         _fail(str(exc))
     except KeyboardInterrupt:
         _fail("interrupted", code=130)
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        sys.stderr.close()
 
 
 if __name__ == "__main__":
