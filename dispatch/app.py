@@ -17,6 +17,7 @@ from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.context import AppContext
 from dispatch.errors import AppError
+from dispatch.orders.actions import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.providers.api import router as providers_router
 from dispatch.residents.api import router as residents_router
@@ -100,4 +101,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(providers_router)
     app.include_router(residents_router)
     app.include_router(orders_router)
+    app.include_router(actions_router)
     return app

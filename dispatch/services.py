@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dispatch.catalogue.index import SuggestionService
 from dispatch.context import AppContext
 from dispatch.geo.geocoding import AddressLocator, build_online_geocoders
+from dispatch.matching.service import ProviderIndexService
 from dispatch.orders.intake import IntakeServices
 from dispatch.tracking.calendar import WorkCalendar, load_calendar
 from models import CalendarDay
@@ -63,6 +64,10 @@ def locator(ctx: AppContext) -> AddressLocator:
 
 def calendars(ctx: AppContext) -> CalendarService:
     return _service(ctx, "calendar", lambda: CalendarService(ZoneInfo(ctx.settings.locale.timezone)))
+
+
+def provider_index(ctx: AppContext) -> ProviderIndexService:
+    return _service(ctx, "provider_index", ProviderIndexService)
 
 
 def intake_services(ctx: AppContext, session: Session) -> IntakeServices:

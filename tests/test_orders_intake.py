@@ -60,7 +60,9 @@ def test_create_classifies_locates_and_sets_deadlines(client, district, operator
     assert (datetime.fromisoformat(o["sign_by"]) - created).total_seconds() == 30 * 60
     assert (datetime.fromisoformat(o["complete_by"]) - created).total_seconds() == 24 * 3600
     detail = client.get(f"/api/v1/orders/{o['id']}", headers=operator).json()
-    assert [e["action"] for e in detail["timeline"]] == ["create"]
+    # No provider is registered in this district: auto-dispatch hands the order to a supervisor.
+    assert [e["action"] for e in detail["timeline"]] == ["create", "to_supervisor"]
+    assert detail["supervisor_queue_reason"]
     assert detail["timeline"][0]["to_status"] == "received"
     assert detail["timeline"][0]["actor"].startswith("operator:")
 

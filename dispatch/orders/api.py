@@ -12,7 +12,9 @@ from sqlalchemy import select
 from dispatch.deps import ALL_ROLES, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
+from dispatch.matching.offers import auto_dispatch
 from dispatch.orders import repository
+from dispatch.orders.actions import dispatch_context
 from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
 from dispatch.orders.schemas import (
     OrderCreate,
@@ -121,6 +123,9 @@ def create(
         except IntakeError as exc:
             raise BadRequest(str(exc), code=exc.code) from None
         o = result.order
+        if ctx.settings.dispatch.auto_dispatch and result.item.home_visit and o.lat is not None:
+            # Home visits go straight to the best provider; consultations wait for the operator.
+            auto_dispatch(db, o, ctx=dispatch_context(ctx, db), now=now)
         out = OrderCreated(
             **order_fields(
                 o,

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from dispatch.errors import InvalidTransition
@@ -43,14 +43,13 @@ def transition(
         update(Order)
         .where(Order.id == order.id, Order.status == expected)
         .values(**values)
-        .execution_options(synchronize_session="fetch")
+        .execution_options(synchronize_session=False)
     )
+    # Re-read the row either way: the caller goes on with what the database now holds.
+    session.refresh(order)
     if result.rowcount != 1:
-        current = session.scalar(
-            select(Order.status).where(Order.id == order.id).execution_options(populate_existing=True)
-        )
-        session.refresh(order)
-        label = f"{current.value} ({LABELS_ZH[current]})" if current else "gone"
+        current = order.status
+        label = f"{current.value} ({LABELS_ZH[current]})"
         raise InvalidTransition(
             f"order {order.number} changed while you were working on it: it is now {label}; reload and retry"
         )
