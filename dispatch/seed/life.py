@@ -1,0 +1,397 @@
+"""One order's life in the demo history, cut off at ``now``.
+
+An order goes through the real lifecycle (create → offer → decline/expire/accept → check-in →
+complete → rate → close, with cancellations and reopenings) with timestamps drawn from plausible
+delays. Any step that would happen after ``now`` does not happen, and the life stops there, so the
+most recent orders are left received, offered (with a pending offer), accepted, in service or
+awaiting their callback, as a live system would hold them.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from dispatch.seed import texts
+from dispatch.seed.choosing import Chooser, Pick
+from dispatch.seed.district import haversine_km, offset
+from dispatch.seed.timing import TZ, add_working_days, complete_deadline, daytime, minutes, sign_deadline
+from dispatch.seed.world import ItemFacts, ResidentFacts
+from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutcome, Supervision
+
+S = OrderStatus
+BATCH_HOURS = (9, 14)
+RETURNS = (0, 1, 2, 3)
+RETURN_WEIGHTS = (78, 15, 5, 2)
+
+
+@dataclass
+class Draft:
+    """One order being simulated: its columns, and its child rows without ids yet."""
+
+    created_at: datetime
+    number: str
+    item: ItemFacts
+    resident: ResidentFacts
+    sla: str
+    creator: tuple[str, int | None]  # actor label, user id
+    status: OrderStatus | None = None
+    cols: dict[str, Any] = field(default_factory=dict)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    offers: list[dict[str, Any]] = field(default_factory=list)
+    ratings: list[dict[str, Any]] = field(default_factory=list)
+    clock_start: datetime | None = None  # creation, or the last reopening: deadlines run from here
+
+
+def reset_service_columns(o: Draft) -> None:
+    """The service-specific columns, blank (at creation and again on reopening)."""
+    o.cols.update(
+        provider_id=None, worker_id=None, accepted_at=None, arrived_at=None, checkin_lat=None,
+        checkin_lon=None, checkin_distance_m=None, checkin_far=False, completed_at=None,
+        completion_note="", closed_at=None, cancelled_at=None, rating_stars=None, callback_due_at=None,
+    )  # fmt: skip
+
+
+class Life:
+    def __init__(self, rng: random.Random, now: datetime, users: dict[str, int], chooser: Chooser) -> None:
+        self.rng, self.now, self.users, self.chooser = rng, now, users, chooser
+
+    def _step(
+        self,
+        o: Draft,
+        at: datetime,
+        action: str,
+        to: OrderStatus | None = None,
+        *,
+        actor: tuple[str, int | None] = ("system", None),
+        note: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record one event (and status change) unless it lies in the future: then stop the life."""
+        if at > self.now:
+            return False
+        o.events.append(
+            {
+                "at": at,
+                "action": action,
+                "from_status": o.status if to is not None else None,
+                "to_status": to,
+                "actor": actor[0],
+                "actor_id": actor[1],
+                "note": note,
+                "data": data or {},
+            }
+        )
+        if to is not None:
+            o.status = to
+        o.cols["updated_at"] = at
+        return True
+
+    def _operator(self) -> tuple[str, int]:
+        name = self.rng.choice(("operator1", "operator2"))
+        return f"operator:{name}", self.users[name]
+
+    def live(self, o: Draft) -> None:
+        rng, t = self.rng, o.created_at
+        data = {
+            "channel": o.cols["channel"].value,
+            "item_code": o.item.code,
+            "priority": o.cols["priority"].value,
+        }
+        self._step(o, t, "create", S.RECEIVED, actor=o.creator, data=data)
+        direct = o.cols["channel"] != Channel.VISIT and (
+            (o.item.sla == "consult" and rng.random() < 0.85)
+            or (not o.item.home_visit and rng.random() < 0.35)
+        )
+        if direct:
+            t += minutes(rng, 1, 6)
+            note = rng.choice(texts.DIRECT_NOTES)
+            actor = o.creator if o.creator[1] is not None else self._operator()
+            if self._step(o, t, "complete_direct", S.COMPLETED, actor=actor, note=note):
+                o.cols.update(completed_at=t, completion_note=note)
+                self._callback(o, t)
+        else:
+            self._serve(o, t)
+        self.chooser.settle(o)
+        self._finish(o)
+
+    def _finish(self, o: Draft) -> None:
+        """Attributes that follow from where the life stopped: overdue, supervision, next check."""
+        cols, now = o.cols, self.now
+        deadline = cols["complete_by"]
+        limit = deadline - (o.clock_start or o.created_at)
+        done = cols["completed_at"]
+        open_ = o.status in OPEN_STATUSES
+        late_by = (done - deadline) if done is not None else (now - deadline) if open_ else timedelta(0)
+        cols["status"] = o.status
+        cols["overdue"] = late_by > timedelta(0)
+        # Yellow card at the deadline, red at twice the time limit (DESIGN.md escalation ladder).
+        cols["supervision"] = Supervision.NONE
+        if late_by > timedelta(0):
+            cols["supervision"] = Supervision.RED if late_by > limit else Supervision.YELLOW
+        upcoming: list[datetime] = []
+        if o.status in (S.RECEIVED, S.OFFERED):
+            pending = [f["sign_by"] for f in o.offers if f["status"] == OfferStatus.PENDING and f["sign_by"]]
+            upcoming += pending or ([cols["sign_by"]] if cols["sign_by"] else [])
+        if open_:
+            upcoming += [deadline, deadline + limit]
+        if o.status == S.COMPLETED and done is not None:
+            upcoming += [cols["callback_due_at"], add_working_days(done, 3)]
+        future = [t for t in upcoming if t > now]
+        cols["next_check_at"] = min(future) if future else (now if open_ or o.status == S.COMPLETED else None)
+
+    def _serve(self, o: Draft, t: datetime, previous: int | None = None) -> None:
+        rng = self.rng
+        cancel = rng.choice(("received", "received", "offered", "accepted")) if rng.random() < 0.035 else None
+        if cancel == "received":
+            self._cancel(o, t + minutes(rng, 10, 240))
+            return
+        returns = rng.choices(RETURNS, weights=RETURN_WEIGHTS)[0]
+        excluded = {previous} if previous is not None and rng.random() < 0.5 else set()
+        for attempt in range(returns + 1):
+            actor, mode, t = self._dispatcher(o, t, attempt)
+            pick = self.chooser.pick(o, t, excluded)
+            if pick is None:  # everyone who serves it is full: a supervisor has to step in
+                o.cols["supervisor_queue_reason"] = "无可派单位（均已满负荷）"
+                return
+            if not self._offer(o, t, pick, mode, actor):
+                return
+            o.cols["supervisor_queue_reason"] = None
+            offer = o.offers[-1]
+            window = (offer["sign_by"] - t) if offer["sign_by"] else timedelta(hours=4)
+            if attempt < returns:
+                if rng.random() < 0.7:
+                    rt = t + min(window * 0.9, minutes(rng, 2, 90))
+                    reason = rng.choice(texts.DECLINE_REASONS)
+                    ok = self._step(
+                        o,
+                        rt,
+                        "decline",
+                        S.RECEIVED,
+                        actor=(f"provider:{pick.provider.id}", None),
+                        note=reason,
+                    )
+                    outcome = OfferStatus.DECLINED
+                else:
+                    rt, reason, outcome = t + window, "超时未签收", OfferStatus.EXPIRED
+                    ok = self._step(o, rt, "expire", S.RECEIVED, note=reason)
+                if not ok:
+                    return
+                offer.update(status=outcome, responded_at=rt, reason=reason)
+                o.cols["return_count"] += 1
+                excluded.add(pick.provider.id)
+                t = rt
+                continue
+            if cancel == "offered":
+                ct = t + min(window * 0.8, minutes(rng, 5, 60))
+                if self._cancel(o, ct):
+                    offer.update(status=OfferStatus.WITHDRAWN, responded_at=ct, reason="工单已撤销")
+                return
+            t = t + min(window * 0.95, self._accept_delay(o.sla))
+            if not self._step(o, t, "accept", S.ACCEPTED, actor=(f"provider:{pick.provider.id}", None)):
+                return
+            offer.update(status=OfferStatus.ACCEPTED, responded_at=t)
+            o.cols.update(provider_id=pick.provider.id, worker_id=pick.worker_id, accepted_at=t)
+        if cancel == "accepted":
+            self._cancel(o, t + minutes(rng, 30, 240))
+            return
+        self._work(o, t)
+
+    def _dispatcher(
+        self, o: Draft, t: datetime, attempt: int
+    ) -> tuple[tuple[str, int | None], str, datetime]:
+        """Who offers the order next, how, and when."""
+        rng = self.rng
+        if attempt == 3:  # three returns: no more auto-dispatch, it waits in the supervisor's queue
+            o.cols["supervisor_queue_reason"] = "退单3次，转督办人工派单"
+            return ("supervisor:supervisor", self.users["supervisor"]), "manual", t + minutes(rng, 20, 180)
+        if attempt == 0 and o.sla == "normal" and rng.random() < 0.2:
+            return ("supervisor:supervisor", self.users["supervisor"]), "batch", self._next_batch(t)
+        unhurried = o.sla in ("normal", "consult")
+        if attempt == 0 and unhurried and rng.random() < 0.08:  # the operator checks details first
+            return self._operator(), "manual", t + minutes(rng, 30, 240)
+        if rng.random() < 0.15:
+            return self._operator(), "manual", t + (minutes(rng, 3, 30) if unhurried else minutes(rng, 1, 5))
+        t += minutes(rng, 0.2, 5)
+        # Unhurried orders taken at night wait for the providers' morning.
+        return ("system", None), "auto", daytime(t, rng, start=8, end=21) if unhurried else t
+
+    def _next_batch(self, t: datetime) -> datetime:
+        """Unhurried orders are batch-assigned at 09:00 and 14:00 local time."""
+        local = t.astimezone(TZ)
+        for day in range(3):
+            for hour in BATCH_HOURS:
+                slot = (local + timedelta(days=day)).replace(
+                    hour=hour, minute=0, second=self.rng.randrange(5, 60)
+                )
+                if slot > local:
+                    return slot.astimezone(t.tzinfo)
+        raise AssertionError("unreachable: there is always a batch within three days")
+
+    def _accept_delay(self, sla: str) -> timedelta:
+        rng = self.rng
+        if sla == "urgent":
+            return minutes(rng, 1, 12)
+        if sla == "priority":
+            return minutes(rng, 3, 25)
+        return minutes(rng, 5, 60) if rng.random() < 0.6 else minutes(rng, 60, 600)
+
+    def _offer(self, o: Draft, t: datetime, pick: Pick, mode: str, actor: tuple[str, int | None]) -> bool:
+        data = {"provider_id": pick.provider.id, "distance_km": round(pick.distance_km, 2), "mode": mode}
+        if not self._step(o, t, "offer", S.OFFERED, actor=actor, data=data):
+            return False
+        o.offers.append(
+            {
+                "provider_id": pick.provider.id,
+                "status": OfferStatus.PENDING,
+                "mode": mode,
+                "offered_at": t,
+                "sign_by": sign_deadline(t, o.sla),
+                "responded_at": None,
+                "reason": "",
+                "distance_km": round(pick.distance_km, 2),
+                "score": pick.score,
+                "reasons": pick.reasons,
+                "out_of_hours": pick.out_of_hours,
+                "offered_by_id": actor[1],
+            }
+        )
+        self.chooser.offered(pick.provider.id, t)
+        return True
+
+    def _cancel(self, o: Draft, at: datetime) -> bool:
+        reason = self.rng.choice(texts.CANCEL_REASONS)
+        if not self._step(o, at, "cancel", S.CANCELLED, actor=self._operator(), note=reason):
+            return False
+        o.cols["cancelled_at"] = at
+        return True
+
+    def _work(self, o: Draft, accepted: datetime) -> None:
+        """Check in (home visits), complete — on time mostly, late sometimes — then the callback."""
+        rng, cols = self.rng, o.cols
+        start, deadline = o.clock_start or o.created_at, cols["complete_by"]
+        span = deadline - start
+        if rng.random() < 0.07:
+            target = deadline + span * rng.uniform(0.05, 0.8)
+        else:
+            target = start + span * rng.betavariate(1.4, 3.5)
+        quick = o.sla == "urgent"
+        target = max(target, accepted + minutes(rng, 20, 50) if quick else accepted + minutes(rng, 40, 180))
+        worker = cols["worker_id"] or cols["provider_id"]
+        actor = (f"provider:{worker}", None)
+        if o.item.home_visit:
+            arrive = accepted + (target - accepted) * rng.uniform(0.25, 0.75)
+            if not quick:
+                arrive = daytime(arrive, rng)
+            far = rng.random() < 0.04
+            lat, lon = offset(cols["lat"], cols["lon"], *self._scatter(far))
+            metres = round(haversine_km(cols["lat"], cols["lon"], lat, lon) * 1000, 1)
+            if not self._step(o, arrive, "check_in", S.IN_SERVICE, actor=actor, data={"distance_m": metres}):
+                return
+            cols.update(
+                arrived_at=arrive,
+                checkin_lat=lat,
+                checkin_lon=lon,
+                checkin_distance_m=metres,
+                checkin_far=metres > 500,
+            )
+            target = max(target, arrive + minutes(rng, 15, 120))
+        if not quick:
+            target = daytime(target, rng)
+        note = rng.choice(texts.COMPLETION_NOTES[o.item.category_code])
+        if self._step(o, target, "complete", S.COMPLETED, actor=actor, note=note):
+            cols.update(completed_at=target, completion_note=note)
+            self._callback(o, target)
+
+    def _scatter(self, far: bool) -> tuple[float, float]:
+        r = self.rng.uniform(600, 1500) if far else self.rng.uniform(5, 120)
+        return self.rng.choice((-1, 1)) * r * 0.6, self.rng.choice((-1, 1)) * r * 0.8
+
+    def _callback(self, o: Draft, completed: datetime) -> None:
+        rng, cols = self.rng, o.cols
+        due = add_working_days(completed, 1)
+        auto_close = add_working_days(completed, 3)
+        cols["callback_due_at"] = due
+        roll = rng.random()
+        provider = cols["provider_id"]
+        if roll < 0.72:
+            if rng.random() < 0.25:
+                at, channel, actor = (
+                    completed + minutes(rng, 5, 120),
+                    "sms",
+                    (f"sms:{cols['caller_phone']}", None),
+                )
+            else:
+                at = daytime(completed + (due - completed) * rng.uniform(0.1, 0.9), rng, start=9)
+                channel, actor = "phone", self._operator()
+            stars = self.chooser.stars(provider, late=completed > cols["complete_by"])
+            comment = rng.choice(texts.RATING_COMMENTS[stars])
+            if not self._step(
+                o, at, "rate", actor=actor, note=f"{stars}星 {comment}".strip(), data={"stars": stars}
+            ):
+                return
+            self._rating(o, at, RatingOutcome.RATED, stars, comment, channel, actor[1])
+            cols["rating_stars"] = stars
+            if not self._close(o, at, actor, "回访完成"):
+                return
+            if stars <= 2 and cols["reopen_count"] == 0 and rng.random() < 0.6:
+                self._reopen(o, at + minutes(rng, 10, 1200))
+        elif roll < 0.87:
+            at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
+            actor = self._operator()
+            if self._step(
+                o, at, "rate", actor=actor, note="回访电话无人接听", data={"outcome": "unreachable"}
+            ):
+                self._rating(o, at, RatingOutcome.UNREACHABLE, None, "", "phone", actor[1])
+                self._close(o, auto_close, ("system", None), "回访未接通，期满自动归档")
+        elif roll < 0.91:
+            at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
+            actor = self._operator()
+            if self._step(o, at, "rate", actor=actor, note="居民不愿评价", data={"outcome": "declined"}):
+                self._rating(o, at, RatingOutcome.DECLINED, None, "", "phone", actor[1])
+                self._close(o, at, actor, "居民不愿评价，归档")
+        else:
+            self._close(o, auto_close, ("system", None), "回访期满，自动归档（无评价）")
+
+    def _rating(
+        self,
+        o: Draft,
+        at: datetime,
+        outcome: RatingOutcome,
+        stars: int | None,
+        comment: str,
+        channel: str,
+        by: int | None,
+    ) -> None:
+        o.ratings.append(
+            {
+                "provider_id": o.cols["provider_id"],
+                "outcome": outcome,
+                "stars": stars,
+                "comment": comment,
+                "channel": channel,
+                "recorded_by_id": by,
+                "created_at": at,
+            }
+        )
+
+    def _close(self, o: Draft, at: datetime, actor: tuple[str, int | None], note: str) -> bool:
+        if not self._step(o, at, "close", S.CLOSED, actor=actor, note=note):
+            return False
+        o.cols["closed_at"] = at
+        return True
+
+    def _reopen(self, o: Draft, at: datetime) -> None:
+        reason = self.rng.choice(texts.REOPEN_REASONS)
+        actor = ("supervisor:supervisor", self.users["supervisor"])
+        previous = o.cols["provider_id"]
+        if not self._step(o, at, "reopen", S.RECEIVED, actor=actor, note=reason):
+            return
+        reset_service_columns(o)
+        o.clock_start = at
+        o.cols.update(
+            reopen_count=1, sign_by=sign_deadline(at, o.sla), complete_by=complete_deadline(at, o.sla)
+        )
+        self._serve(o, at, previous)
