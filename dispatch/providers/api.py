@@ -67,6 +67,7 @@ def provider_out(p: Provider, item_codes: dict[int, str], category_codes: dict[i
         categories=sorted(
             category_codes[s.category_id] for s in p.services if s.item_id is None and s.category_id
         ),
+        communities=sorted(c.community_id for c in p.communities),
         working_hours=p.working_hours or {},
     )
 
