@@ -152,6 +152,23 @@ def cmd_eval_intake(args: argparse.Namespace) -> None:
     print(f"mean time per request: {elapsed_ms / max(1, result.n):.2f} ms")
 
 
+def cmd_eval_geocode(args: argparse.Namespace) -> None:
+    from dispatch.context import AppContext
+    from dispatch.geo.evaluate import evaluate_geocoder
+    from dispatch.geo.gazetteer import Gazetteer
+
+    ctx = AppContext.build(_settings())
+    _require_current_schema(ctx)
+    with ctx.sessions() as session:
+        gazetteer = Gazetteer.load(session)
+    ctx.close()
+    if not gazetteer.places:
+        raise CliError(
+            "the gazetteer is empty: run `sanshe seed-demo` or import your district's places first"
+        )
+    print(evaluate_geocoder(gazetteer, per_compound=args.per_compound).format())
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -217,6 +234,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("eval-intake", cmd_eval_intake, "measure category suggestion on a labelled CSV (text,acceptable)")
     p.add_argument("file", help="CSV with columns text and acceptable (item codes separated by |)")
     p.add_argument("--from-db", action="store_true", help="use the database's catalogue (with admin edits)")
+
+    p = add(
+        "eval-geocode", cmd_eval_geocode, "measure offline geocoding on the gazetteer's own addresses, varied"
+    )
+    p.add_argument("--per-compound", type=int, default=3, help="buildings sampled per compound (default 3)")
 
     p = add("user", lambda a: None, "manage staff accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")

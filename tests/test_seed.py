@@ -331,3 +331,15 @@ def test_same_demo_on_postgresql(
     finally:
         engine.dispose()
         drop_postgres_database(postgres_server_url, url)
+
+
+def test_demo_addresses_geocode_offline(db: Session) -> None:
+    """Every resident's address resolves to its building; varied spellings too; outsiders to nothing."""
+    from dispatch.geo.evaluate import evaluate_geocoder
+    from dispatch.geo.gazetteer import Gazetteer
+
+    gazetteer = Gazetteer.load(db)
+    result = evaluate_geocoder(gazetteer)
+    assert result.cases > 1000
+    assert result.building / result.cases >= 0.98, result.format()
+    assert result.wrong == 0 and result.false_positives == 0, result.format()
