@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import NoReturn
@@ -169,6 +170,31 @@ def cmd_eval_geocode(args: argparse.Namespace) -> None:
     print(evaluate_geocoder(gazetteer, per_compound=args.per_compound).format())
 
 
+BENCHES = ("suggest", "dispatch", "intake")
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    import platform
+
+    chosen = BENCHES if args.which == "all" else (args.which,)
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    for name in chosen:
+        print(f"\n== {name} ==", flush=True)
+        if name == "suggest":
+            from dispatch.benchmarks.suggest import bench_suggest, format_suggest
+
+            print(format_suggest(bench_suggest()))
+        elif name == "dispatch":
+            from dispatch.matching.bench import bench_matching, format_table
+
+            sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+            print(format_table(bench_matching(sizes=sizes, queries=200 if args.quick else 500)))
+        elif name == "intake":
+            from dispatch.benchmarks.intake import bench_intake, format_intake
+
+            print(format_intake(bench_intake(seconds=3.0 if args.quick else 10.0)))
+
+
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
@@ -239,6 +265,12 @@ def build_parser() -> argparse.ArgumentParser:
         "eval-geocode", cmd_eval_geocode, "measure offline geocoding on the gazetteer's own addresses, varied"
     )
     p.add_argument("--per-compound", type=int, default=3, help="buildings sampled per compound (default 3)")
+
+    p = add("bench", cmd_bench, "run the benchmarks (speed is measured here, not in the tests)")
+    p.add_argument(
+        "which", nargs="?", default="all", choices=["all", *BENCHES], help="which benchmark (default all)"
+    )
+    p.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs")
 
     p = add("user", lambda a: None, "manage staff accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
