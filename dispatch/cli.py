@@ -35,6 +35,19 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     settings = _settings()
     migrate.upgrade(settings.database_url, args.revision)
     print(f"database at {args.revision}: {_safe_url(settings.database_url)}")
+    if args.revision == "head":
+        from dispatch.context import AppContext
+        from dispatch.db import transaction
+        from dispatch.tracking.calendar import library_years, seed_calendar
+
+        ctx = AppContext.build(settings)
+        try:
+            with transaction(ctx.sessions) as session:
+                added = seed_calendar(session, library_years())
+        finally:
+            ctx.close()
+        years = library_years()
+        print(f"working-day calendar: {added} days added from chinese-calendar ({min(years)}–{max(years)})")
 
 
 def cmd_seed_demo(_: argparse.Namespace) -> None:

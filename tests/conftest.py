@@ -145,7 +145,7 @@ def settings(db_url: str):
 
     return Settings(
         database_url=db_url,
-        server={"tracking_loop": False, "simulator": False},
+        server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
         auth={"jwt_secret": "test-secret-test-secret-test-secret-0123"},
     )
 

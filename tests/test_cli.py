@@ -41,6 +41,13 @@ def test_version(capsys) -> None:
 def test_migrate_then_user_add(fresh_db: str, capsys) -> None:
     code, out, _ = run(capsys, "migrate")
     assert code == 0, out
+    assert "days added from chinese-calendar" in out
+    with make_sessionmaker(make_engine(fresh_db))() as s:
+        from models import CalendarDay
+
+        national_day = s.get(CalendarDay, __import__("datetime").date(2025, 10, 1))
+        assert national_day is not None and national_day.is_workday is False
+    assert "0 days added" in run(capsys, "migrate")[1]  # idempotent
     code, out, err = run(
         capsys,
         "user",

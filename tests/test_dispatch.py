@@ -31,7 +31,7 @@ def clock() -> FrozenClock:
 def settings(db_url: str) -> Settings:
     return Settings(
         database_url=db_url,
-        server={"tracking_loop": False, "simulator": False},
+        server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
         auth={"jwt_secret": "test-secret-test-secret-test-secret-0123"},
         dispatch={"auto_dispatch": False},
     )

@@ -134,8 +134,9 @@ def create_category(body: CategoryIn, db: Db) -> CategoryOut:
 
 
 @router.patch("/categories/{code}", response_model=CategoryOut, dependencies=[Admin])
-def update_category(code: str, body: CategoryPatch, db: Db) -> CategoryOut:
+def update_category(code: str, body: CategoryPatch, db: Db, ctx: Ctx) -> CategoryOut:
     cat = _category(db, code)
+    suggestions(ctx).cache.invalidate()
     for key, value in body.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(cat, key, value)
@@ -145,7 +146,7 @@ def update_category(code: str, body: CategoryPatch, db: Db) -> CategoryOut:
 
 
 @router.post("/items", status_code=201, response_model=ItemOut, dependencies=[Admin])
-def create_item(body: ItemIn, db: Db) -> ItemOut:
+def create_item(body: ItemIn, db: Db, ctx: Ctx) -> ItemOut:
     cat = db.scalar(select(Category).where(Category.code == body.category_code))
     if cat is None:
         raise BadRequest(f"category_code: no category {body.category_code}", code="unknown_category")
@@ -163,11 +164,12 @@ def create_item(body: ItemIn, db: Db) -> ItemOut:
     )
     db.add(item)
     db.flush()
+    suggestions(ctx).cache.invalidate()
     return item_out(item, cat.code)
 
 
 @router.patch("/items/{code}", response_model=ItemOut, dependencies=[Admin])
-def update_item(code: str, body: ItemPatch, db: Db) -> ItemOut:
+def update_item(code: str, body: ItemPatch, db: Db, ctx: Ctx) -> ItemOut:
     item = _item(db, code)
     changes = body.model_dump(exclude_unset=True)
     if "sla_class" in changes:
@@ -184,5 +186,6 @@ def update_item(code: str, body: ItemPatch, db: Db) -> ItemOut:
         if value is not None or key in ("sign_for_limit", "complete_limit"):
             setattr(item, key, value)
     db.flush()
+    suggestions(ctx).cache.invalidate()  # this process sees its own edit at once
     cat = db.get_one(Category, item.category_id)
     return item_out(item, cat.code)

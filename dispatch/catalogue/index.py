@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch.cache import StampedCache
 from dispatch.catalogue.suggest import ItemText, Suggester, Suggestion
 from models import Category, Item
 
@@ -54,26 +55,22 @@ def build_suggester(items: list[ItemText]) -> Suggester:
     return built
 
 
+def catalogue_stamp(session: Session) -> tuple[Any, ...]:
+    items = session.execute(select(func.count(Item.id), func.max(Item.updated_at))).one()
+    cats = session.execute(select(func.count(Category.id), func.max(Category.updated_at))).one()
+    return (*items, *cats)
+
+
 class SuggestionService:
-    """Thread-safe holder; the stamp query costs one indexed aggregate per call."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._suggester: Suggester | None = None
-        self._stamp: tuple[Any, ...] | None = None
-
-    def _current_stamp(self, session: Session) -> tuple[Any, ...]:
-        items = session.execute(select(func.count(Item.id), func.max(Item.updated_at))).one()
-        cats = session.execute(select(func.count(Category.id), func.max(Category.updated_at))).one()
-        return (*items, *cats)
+    def __init__(self, check_every: float = 0.0) -> None:
+        self.cache = StampedCache(
+            stamp=catalogue_stamp,
+            build=lambda s: build_suggester(load_item_texts(s)),
+            check_every=check_every,
+        )
 
     def suggester(self, session: Session) -> Suggester:
-        stamp = self._current_stamp(session)
-        with self._lock:
-            if self._suggester is None or stamp != self._stamp:
-                self._suggester = build_suggester(load_item_texts(session))
-                self._stamp = stamp
-            return self._suggester
+        return self.cache.get(session)
 
     def suggest(self, session: Session, text: str, limit: int = 3) -> list[Suggestion]:
         return self.suggester(session).suggest(text, limit=limit)

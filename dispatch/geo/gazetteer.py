@@ -174,7 +174,10 @@ class Gazetteer:
 
     def _best(self, kind: PlaceKind, text: str) -> tuple[GazetteerPlace, float, int] | None:
         scored: dict[int, tuple[float, int, int, GazetteerPlace]] = {}
-        for name, place in self._names[kind]:
+        # Names said exactly are the common case and cheap to find; the fuzzy window scan runs
+        # only when no name appears as it is.
+        exact = [(name, place) for name, place in self._names[kind] if name in text]
+        for name, place in exact or self._names[kind]:
             score, end = _similarity(name, text)
             if score < FUZZY_CUTOFF:
                 continue

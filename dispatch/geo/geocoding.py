@@ -8,7 +8,6 @@ nothing. Baidu answers in BD-09 and is converted to WGS-84; Nominatim answers in
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -18,6 +17,7 @@ from geopy.location import Location
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch.cache import StampedCache
 from dispatch.geo.coords import CoordSystem, to_wgs84
 from dispatch.geo.gazetteer import Gazetteer
 from dispatch.settings import GeocodingSettings
@@ -81,23 +81,20 @@ def build_online_geocoders(settings: GeocodingSettings) -> list[OnlineGeocoder]:
     return built
 
 
+def gazetteer_stamp(session: Session) -> tuple[Any, ...]:
+    places = session.execute(select(func.count(Place.id), func.max(Place.id))).one()
+    return (*places, session.scalar(select(func.count(Area.id))))
+
+
 class AddressLocator:
     """Thread-safe; reloads the gazetteer when the place table changes."""
 
-    def __init__(self, online: list[OnlineGeocoder] | None = None) -> None:
+    def __init__(self, online: list[OnlineGeocoder] | None = None, *, check_every: float = 0.0) -> None:
         self.online = online or []
-        self._gazetteer: Gazetteer | None = None
-        self._stamp: tuple[Any, ...] | None = None
-        self._lock = threading.Lock()
+        self.cache = StampedCache(stamp=gazetteer_stamp, build=Gazetteer.load, check_every=check_every)
 
     def gazetteer(self, session: Session) -> Gazetteer:
-        places = session.execute(select(func.count(Place.id), func.max(Place.id))).one()
-        stamp = (*places, session.scalar(select(func.count(Area.id))))
-        with self._lock:
-            if self._gazetteer is None or stamp != self._stamp:
-                self._gazetteer = Gazetteer.load(session)
-                self._stamp = stamp
-            return self._gazetteer
+        return self.cache.get(session)
 
     def locate_address(self, session: Session, text: str) -> Located | None:
         gaz = self.gazetteer(session)

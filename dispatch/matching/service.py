@@ -7,7 +7,6 @@ query; no process needs to tell the others.
 
 from __future__ import annotations
 
-import threading
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from dispatch.cache import StampedCache
 from dispatch.matching.eligibility import LiveFacts, Verdict, judge
 from dispatch.matching.index import ProviderIndex, ProviderPoint
 from dispatch.matching.ranking import CandidateFacts, RankedCandidate, rank
@@ -68,26 +68,21 @@ def load_points(session: Session) -> list[ProviderPoint]:
     ]
 
 
-class ProviderIndexService:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._index: ProviderIndex | None = None
-        self._stamp: tuple[Any, ...] | None = None
+def providers_stamp(session: Session) -> tuple[Any, ...]:
+    providers = session.execute(select(func.count(Provider.id), func.max(Provider.updated_at))).one()
+    services = session.execute(select(func.count(ProviderService.id), func.max(ProviderService.id))).one()
+    communities = session.scalar(select(func.count()).select_from(ProviderCommunity))
+    return (*providers, *services, communities)
 
-    @staticmethod
-    def stamp(session: Session) -> tuple[Any, ...]:
-        providers = session.execute(select(func.count(Provider.id), func.max(Provider.updated_at))).one()
-        services = session.execute(select(func.count(ProviderService.id), func.max(ProviderService.id))).one()
-        communities = session.scalar(select(func.count()).select_from(ProviderCommunity))
-        return (*providers, *services, communities)
+
+class ProviderIndexService:
+    def __init__(self, check_every: float = 0.0) -> None:
+        self.cache = StampedCache(
+            stamp=providers_stamp, build=lambda s: ProviderIndex(load_points(s)), check_every=check_every
+        )
 
     def index(self, session: Session) -> ProviderIndex:
-        stamp = self.stamp(session)
-        with self._lock:
-            if self._index is None or stamp != self._stamp:
-                self._index = ProviderIndex(load_points(session))
-                self._stamp = stamp
-            return self._index
+        return self.cache.get(session)
 
 
 @dataclass(frozen=True, slots=True)
