@@ -183,6 +183,30 @@ def cmd_eval_geocode(args: argparse.Namespace) -> None:
     print(evaluate_geocoder(gazetteer, per_compound=args.per_compound).format())
 
 
+def cmd_dispatch_batch(_: argparse.Namespace) -> None:
+    from dispatch.context import AppContext
+    from dispatch.db import transaction
+    from dispatch.matching.batching import run_batch
+    from dispatch.orders.actions import dispatch_context
+
+    ctx = AppContext.build(_settings())
+    _require_current_schema(ctx)
+    try:
+        with transaction(ctx.sessions) as session:
+            report = run_batch(
+                session, ctx=dispatch_context(ctx, session), now=ctx.clock.now(), actor="cli:batch"
+            )
+    finally:
+        ctx.close()
+    print(
+        f"{report.orders} waiting orders: {len(report.assigned)} offered, {len(report.unassigned)} without a "
+        f"free eligible provider, {len(report.failed)} failed; total {report.total_km:.1f} km "
+        f"(greedy nearest-first: {report.greedy_km:.1f} km for {report.greedy_assigned} orders)"
+    )
+    for number, reason in report.failed.items():
+        print(f"  {number}: {reason}")
+
+
 BENCHES = ("suggest", "dispatch", "intake")
 
 
@@ -278,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
         "eval-geocode", cmd_eval_geocode, "measure offline geocoding on the gazetteer's own addresses, varied"
     )
     p.add_argument("--per-compound", type=int, default=3, help="buildings sampled per compound (default 3)")
+
+    p = add("dispatch", lambda a: None, "dispatch operations")
+    d_sub = p.add_subparsers(dest="dispatch_command", required=True, metavar="ACTION")
+    db_ = d_sub.add_parser("batch", help="offer every waiting order at once, minimising total distance")
+    db_.set_defaults(handler=cmd_dispatch_batch)
 
     p = add("bench", cmd_bench, "run the benchmarks (speed is measured here, not in the tests)")
     p.add_argument(

@@ -155,3 +155,38 @@ def test_console_script_is_installed() -> None:
     assert result.returncode == 0
     for command in ("serve", "migrate", "seed-demo", "user", "version"):
         assert command in result.stdout
+
+
+def test_dispatch_batch_command(fresh_db: str, capsys) -> None:
+    from datetime import UTC, datetime
+
+    from models import Channel, Item, Order, OrderStatus
+    from tests.factories import load_catalogue, make_provider, make_small_district
+
+    run(capsys, "migrate")
+    sessions = make_sessionmaker(make_engine(fresh_db))
+    with sessions() as s:
+        load_catalogue(s)
+        make_small_district(s)
+        item = s.scalar(select(Item).where(Item.code == "HOME-06"))  # 日常保洁: a normal, home-visit item
+        make_provider(s, lat=30.2906, lon=120.1206, item_ids=(item.id,), capacity=2, working_hours={})
+        for i in range(3):
+            s.add(
+                Order(
+                    number=f"20250101-000{i}",
+                    channel=Channel.PHONE,
+                    item_id=item.id,
+                    category_id=item.category_id,
+                    description="打扫卫生",
+                    lat=30.2906 + i * 0.001,
+                    lon=120.1206,
+                    created_at=datetime(2025, 1, 1, tzinfo=UTC),
+                )
+            )
+        s.commit()
+    code, out, err = run(capsys, "dispatch", "batch")
+    assert code == 0, err
+    assert "3 waiting orders: 2 offered, 1 without a free eligible provider" in out
+    with sessions() as s:
+        statuses = sorted(s.scalars(select(Order.status)))
+        assert statuses.count(OrderStatus.OFFERED) == 2
