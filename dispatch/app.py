@@ -79,9 +79,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
         app.state.ctx = ctx
+        loop = None
+        if settings.server.tracking_loop:
+            from dispatch.tracking.scheduler import TrackingLoop
+
+            loop = TrackingLoop(ctx)
+            loop.start()
         try:
             yield
         finally:
+            if loop is not None:
+                loop.stop()
             ctx.close()
 
     app = FastAPI(

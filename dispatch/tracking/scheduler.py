@@ -1,0 +1,140 @@
+"""The tracking loop: every job registered in one place, run by APScheduler under a lease.
+
+Each tick first takes (or renews) the ``tracking`` lease row with one conditional UPDATE — held by
+this process, or expired — so with several processes on one database exactly one runs the jobs;
+if it dies, another takes over when the lease expires. Each job runs in its own transaction and a
+failing job is logged, never allowed to stop the others or the loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import insert, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dispatch.context import AppContext
+from dispatch.db import transaction
+from models import Lease
+
+log = logging.getLogger(__name__)
+LEASE_NAME = "tracking"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    run: Callable[[Session, AppContext, datetime], int]  # returns how many items it handled
+
+
+def _expire_offers(session: Session, ctx: AppContext, now: datetime) -> int:
+    from dispatch.orders.actions import dispatch_context
+    from dispatch.tracking.jobs import expire_offers
+
+    return expire_offers(
+        session,
+        now=now,
+        ctx=dispatch_context(ctx, session),
+        auto_redispatch=ctx.settings.dispatch.auto_dispatch,
+    )
+
+
+# The registry: the tracking loop runs exactly these, in this order, every tick.
+JOBS: tuple[Job, ...] = (Job("expire_offers", _expire_offers),)
+
+
+def holder_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def acquire_lease(
+    session: Session, *, holder: str, now: datetime, ttl: timedelta, name: str = LEASE_NAME
+) -> bool:
+    """Take or renew the lease; True when ``holder`` holds it until ``now + ttl``."""
+    renewed = session.execute(
+        update(Lease)
+        .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
+        .values(holder=holder, expires_at=now + ttl)
+        .execution_options(synchronize_session=False)
+    )
+    if renewed.rowcount == 1:
+        return True
+    try:
+        with session.begin_nested():
+            session.execute(insert(Lease).values(name=name, holder=holder, expires_at=now + ttl))
+        return True
+    except IntegrityError:  # someone else holds it
+        return False
+
+
+def release_lease(session: Session, *, holder: str, name: str = LEASE_NAME) -> None:
+    session.execute(
+        update(Lease)
+        .where(Lease.name == name, Lease.holder == holder)
+        .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
+        .execution_options(synchronize_session=False)
+    )
+
+
+class TrackingLoop:
+    def __init__(self, ctx: AppContext, *, jobs: tuple[Job, ...] = JOBS, holder: str | None = None) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+        self.holder = holder or holder_id()
+        interval = ctx.settings.tracking.tick_seconds
+        # Long enough to survive a slow tick, short enough that a dead holder is replaced soon.
+        self.ttl = timedelta(seconds=max(3 * interval, 30))
+        self._scheduler: BackgroundScheduler | None = None
+
+    def tick(self) -> dict[str, int] | None:
+        """Run every job once if this process holds the lease; None when another one does."""
+        now = self.ctx.clock.now()
+        with transaction(self.ctx.sessions) as session:
+            if not acquire_lease(session, holder=self.holder, now=now, ttl=self.ttl):
+                return None
+        handled: dict[str, int] = {}
+        for job in self.jobs:
+            try:
+                with transaction(self.ctx.sessions) as session:
+                    handled[job.name] = job.run(session, self.ctx, now)
+            except Exception:
+                log.exception("tracking job %s failed; the next tick retries it", job.name)
+                handled[job.name] = -1
+        return handled
+
+    def start(self) -> None:
+        self._scheduler = BackgroundScheduler(timezone="UTC")
+        self._scheduler.add_job(
+            self._safe_tick,
+            "interval",
+            seconds=self.ctx.settings.tracking.tick_seconds,
+            id="tracking-tick",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=self.ctx.clock.now(),
+        )
+        self._scheduler.start()
+
+    def _safe_tick(self) -> None:
+        try:
+            self.tick()
+        except Exception:  # the database may be briefly unreachable; APScheduler must keep ticking
+            log.exception("tracking tick failed")
+
+    def stop(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=True)
+            self._scheduler = None
+        try:
+            with transaction(self.ctx.sessions) as session:
+                release_lease(session, holder=self.holder)
+        except Exception:
+            log.exception("could not release the tracking lease; it expires by itself")
