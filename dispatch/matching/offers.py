@@ -20,10 +20,11 @@ from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
 from dispatch.orders.lifecycle import transition
+from dispatch.orders.sla import order_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
 from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import add_limit, limits_for
+from dispatch.tracking.deadlines import add_limit
 from models import (
     DispatchMode,
     Item,
@@ -36,7 +37,6 @@ from models import (
     Provider,
     ProviderKind,
     ProviderStatus,
-    SlaClass,
     User,
 )
 
@@ -86,14 +86,7 @@ def pending_offer(session: Session, order: Order) -> Offer | None:
 
 
 def _offer_deadline(session: Session, order: Order, now: datetime, calendar: WorkCalendar) -> datetime:
-    item = session.get_one(Item, order.item_id)
-    sla_code = (
-        "urgent"
-        if order.priority.value == "urgent" and item.sla_class_code != "consult"
-        else item.sla_class_code
-    )
-    sla = session.get_one(SlaClass, sla_code)
-    limits = limits_for(sla, item if sla.code == item.sla_class_code else None)
+    limits = order_limits(session, order)
     if limits.sign_for is None:
         return now + DEFAULT_SIGN_FOR
     return add_limit(now, limits.sign_for, limits.clock, calendar)

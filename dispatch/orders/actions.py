@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query
@@ -12,13 +12,17 @@ from sqlalchemy.orm import Session
 from dispatch.context import AppContext
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import Forbidden, NotFound
+from dispatch.geo.coords import to_wgs84
 from dispatch.matching import offers
 from dispatch.matching.batching import BatchReport, run_batch
 from dispatch.matching.offers import DispatchContext
 from dispatch.matching.service import candidates
 from dispatch.orders import repository
+from dispatch.orders import service as lifecycle
+from dispatch.orders.sla import order_limits
 from dispatch.services import calendars, provider_index
-from models import Order, Provider, Role, User
+from dispatch.tracking.deadlines import order_deadlines
+from models import Order, OrderStatus, Provider, RatingOutcome, Role, User
 
 router = APIRouter(prefix="/api/v1", tags=["order actions"])
 
@@ -201,3 +205,198 @@ def batch(db: Db, ctx: Ctx, user: Supervisors) -> BatchOut:
     """Offer every waiting order at once, minimising total distance (reports greedy for comparison)."""
     report: BatchReport = run_batch(db, ctx=dispatch_context(ctx, db), now=ctx.clock.now(), actor=user)
     return BatchOut(**report.__dict__)
+
+
+# --- after sign-for: check-in, completion, rating, cancel, reopen, extend, urge -------------------
+
+AnyStaffOrProvider = Annotated[User, Depends(require_roles(*list(Role)))]
+CallCentre = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))]
+
+
+def _check_assigned(db: Session, user: User, order: Order) -> None:
+    """Workers act on orders assigned to them; org admins on their organisation's."""
+    if user.role in (Role.ADMIN, Role.SUPERVISOR):
+        return
+    if user.role in (Role.WORKER, Role.ORG_ADMIN) and user.provider_id is not None:
+        holders = {order.provider_id, order.worker_id} - {None}
+        if user.provider_id in holders:
+            return
+        if user.role == Role.ORG_ADMIN:
+            orgs = {db.get_one(Provider, h).organisation_id for h in holders}
+            if user.provider_id in orgs:
+                return
+    raise Forbidden("this order is not assigned to you")
+
+
+class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class RateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    stars: int | None = Field(None, ge=1, le=5)
+    outcome: RatingOutcome = RatingOutcome.RATED
+    comment: str = Field("", max_length=1000)
+    channel: Literal["phone", "sms", "ivr", "web", "app", "visit"] = "phone"
+    reopen: bool = Field(False, description="the resident asks for rework (1–2 stars only)")
+
+
+class ExtendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    working_days: int = Field(ge=1, le=10)
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class UrgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field("", max_length=300)
+
+
+class ActionOut(BaseModel):
+    order_id: int
+    number: str
+    status: str
+    supervision: str
+    complete_by: Any = None
+    extension_days: int = 0
+    reopen_count: int = 0
+    rating_stars: int | None = None
+    checkin_distance_m: float | None = None
+    checkin_far: bool = False
+
+
+def _out(order: Order) -> ActionOut:
+    return ActionOut(
+        order_id=order.id,
+        number=order.number,
+        status=order.status.value,
+        supervision=order.supervision.value,
+        complete_by=order.complete_by,
+        extension_days=order.extension_days,
+        reopen_count=order.reopen_count,
+        rating_stars=order.rating_stars,
+        checkin_distance_m=order.checkin_distance_m,
+        checkin_far=order.checkin_far,
+    )
+
+
+@router.post("/orders/{order_id}/check-in", response_model=ActionOut)
+def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: AnyStaffOrProvider) -> ActionOut:
+    order = load_order(db, user, order_id)
+    _check_assigned(db, user, order)
+    lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
+    lifecycle.check_in(
+        db,
+        order,
+        lat=lat,
+        lon=lon,
+        now=ctx.clock.now(),
+        actor=user,
+        far_m=ctx.settings.dispatch.checkin_far_meters,
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/complete", response_model=ActionOut)
+def complete(order_id: int, body: NoteIn, db: Db, ctx: Ctx, user: AnyStaffOrProvider) -> ActionOut:
+    """办结 by the provider after the service, or 直接办结 on the call by the call centre."""
+    order = load_order(db, user, order_id)
+    if order.status == OrderStatus.RECEIVED:
+        if user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
+            raise Forbidden("only the call centre completes a request directly on the call")
+    elif user.role == Role.OPERATOR:
+        raise Forbidden("the provider completes an order it has signed for")
+    else:
+        _check_assigned(db, user, order)
+    lifecycle.complete(
+        db, order, note=body.note, now=ctx.clock.now(), actor=user, cal=calendars(ctx).calendar(db)
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/rate", response_model=ActionOut)
+def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CallCentre) -> ActionOut:
+    """The resident's rating (1–5) or a callback outcome without one (unreachable / declined)."""
+    order = load_order(db, user, order_id)
+    lifecycle.rate(
+        db,
+        order,
+        stars=body.stars,
+        outcome=body.outcome,
+        comment=body.comment,
+        channel=body.channel,
+        now=ctx.clock.now(),
+        actor=user,
+        reopen=body.reopen,
+        cal=calendars(ctx).calendar(db),
+    )
+    if body.reopen:
+        _after_reopen(db, ctx, order)
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=ActionOut)
+def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CallCentre) -> ActionOut:
+    order = load_order(db, user, order_id)
+    lifecycle.cancel(db, order, reason=body.reason, now=ctx.clock.now(), actor=user)
+    return _out(order)
+
+
+def _after_reopen(db: Session, ctx: AppContext, order: Order) -> None:
+    cal = calendars(ctx).calendar(db)
+    deadlines = order_deadlines(ctx.clock.now(), order_limits(db, order), cal)
+    order.sign_by, order.complete_by, order.next_check_at = (
+        deadlines.sign_by,
+        deadlines.complete_by,
+        deadlines.complete_by,
+    )
+    if ctx.settings.dispatch.auto_dispatch and order.lat is not None:
+        offers.auto_dispatch(db, order, ctx=dispatch_context(ctx, db), now=ctx.clock.now())
+
+
+@router.post("/orders/{order_id}/reopen", response_model=ActionOut)
+def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: Supervisors) -> ActionOut:
+    order = load_order(db, user, order_id)
+    lifecycle.reopen_order(
+        db, order, reason=body.reason, now=ctx.clock.now(), actor=user, cal=calendars(ctx).calendar(db)
+    )
+    _after_reopen(db, ctx, order)
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/extend", response_model=ActionOut)
+def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: Supervisors) -> ActionOut:
+    """延期, approved by the supervisor who grants it (10 working days in all at most)."""
+    order = load_order(db, user, order_id)
+    lifecycle.extend(
+        db,
+        order,
+        working_days=body.working_days,
+        reason=body.reason,
+        now=ctx.clock.now(),
+        actor=user,
+        cal=calendars(ctx).calendar(db),
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/urge", response_model=ActionOut)
+def urge(order_id: int, db: Db, ctx: Ctx, user: Supervisors, body: UrgeIn | None = None) -> ActionOut:
+    order = load_order(db, user, order_id)
+    lifecycle.urge(
+        db,
+        order,
+        note=body.note if body else "",
+        now=ctx.clock.now(),
+        actor=user,
+        tz=ZoneInfo(ctx.settings.locale.timezone),
+    )
+    return _out(order)

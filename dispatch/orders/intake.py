@@ -19,12 +19,13 @@ from dispatch.catalogue.suggest import Suggestion
 from dispatch.geo.coords import CoordSystem, to_wgs84
 from dispatch.geo.geocoding import AddressLocator, Located
 from dispatch.orders.numbers import next_number
+from dispatch.orders.sla import effective_limits
 from dispatch.orders.timeline import record_event
 from dispatch.residents.phones import Phone
 from dispatch.residents.service import LocationFacts, match_or_create
 from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import limits_for, order_deadlines
-from models import OPEN_STATUSES, Category, Channel, Item, Order, OrderStatus, Priority, SlaClass, User
+from dispatch.tracking.deadlines import order_deadlines
+from models import OPEN_STATUSES, Category, Channel, Item, Order, OrderStatus, Priority, User
 
 HIGH_RISK_TAGS = frozenset({"独居老人", "高龄老人", "失能", "残疾", "特困"})
 DUPLICATE_WINDOW = timedelta(days=7)
@@ -156,11 +157,7 @@ def create_order(
         )
 
     priority = _priority(req, item, list(resident.tags or []))
-    sla = session.get_one(
-        SlaClass,
-        "urgent" if priority == Priority.URGENT and item.sla_class_code != "consult" else item.sla_class_code,
-    )
-    limits = limits_for(sla, item if sla.code == item.sla_class_code else None)
+    limits = effective_limits(session, item, priority)
     deadlines = order_deadlines(now, limits, services.calendar)
     duplicate = _duplicate_of(session, resident.id, category.id, now)
 
