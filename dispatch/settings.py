@@ -84,6 +84,10 @@ class TrackingSettings(Section):
     remind_before_minutes: int = Field(30, ge=0)
     # Satisfaction counts ratings >= this many stars (4, or 3 to include 基本满意).
     satisfied_min_stars: int = Field(4, ge=1, le=5)
+    # A provider whose star level stays below this, over at least suspend_min_ratings ratings,
+    # is suspended automatically (its admin is notified). 0 turns automatic suspension off.
+    suspend_below_stars: float = Field(2.5, ge=0, le=5)
+    suspend_min_ratings: int = Field(10, ge=1)
 
 
 class GeocodingSettings(Section):

@@ -206,7 +206,6 @@ def dispatch_order(
             "provider_id": provider_id,
             "worker_id": provider_id if provider.kind == ProviderKind.WORKER else None,
             "supervisor_queue_reason": None,
-            "next_check_at": min(filter(None, (sign_by, order.complete_by))),
         },
         outbox=outbox,
     )
@@ -242,7 +241,7 @@ def accept(session: Session, order: Order, *, now: datetime, actor: User | str |
         actor=actor,
         note=f"{provider.name} 已签收",
         data={"provider_id": provider.id, "on_time": offer.sign_by is None or now <= offer.sign_by},
-        changes={"accepted_at": now, "next_check_at": order.complete_by},
+        changes={"accepted_at": now},
     )
     return offer
 
@@ -285,7 +284,6 @@ def return_offer(
             "worker_id": None,
             "return_count": returns,
             "supervisor_queue_reason": queue_reason,
-            "next_check_at": order.complete_by,
         },
     )
     if queue_reason is not None or not auto_redispatch:

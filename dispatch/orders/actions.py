@@ -19,9 +19,7 @@ from dispatch.matching.offers import DispatchContext
 from dispatch.matching.service import candidates
 from dispatch.orders import repository
 from dispatch.orders import service as lifecycle
-from dispatch.orders.sla import order_limits
 from dispatch.services import calendars, provider_index
-from dispatch.tracking.deadlines import order_deadlines
 from models import Order, OrderStatus, Provider, RatingOutcome, Role, User
 
 router = APIRouter(prefix="/api/v1", tags=["order actions"])
@@ -351,13 +349,6 @@ def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CallCentre) ->
 
 
 def _after_reopen(db: Session, ctx: AppContext, order: Order) -> None:
-    cal = calendars(ctx).calendar(db)
-    deadlines = order_deadlines(ctx.clock.now(), order_limits(db, order), cal)
-    order.sign_by, order.complete_by, order.next_check_at = (
-        deadlines.sign_by,
-        deadlines.complete_by,
-        deadlines.complete_by,
-    )
     if ctx.settings.dispatch.auto_dispatch and order.lat is not None:
         offers.auto_dispatch(db, order, ctx=dispatch_context(ctx, db), now=ctx.clock.now())
 

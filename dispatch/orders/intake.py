@@ -182,7 +182,7 @@ def create_order(
         possible_duplicate_of_id=duplicate.id if duplicate else None,
         sign_by=deadlines.sign_by,
         complete_by=deadlines.complete_by,
-        next_check_at=deadlines.sign_by or deadlines.complete_by,
+        next_check_at=now,  # the tracking sweep works out the first reminder/escalation time
         created_at=now,
         updated_at=now,
     )

@@ -123,7 +123,7 @@ def rate(
     now: datetime,
     actor: User | str,
     reopen: bool = False,
-    cal: WorkCalendar | None = None,
+    cal: WorkCalendar,
 ) -> Rating:
     """A rating (1–5) or a callback outcome without one (unreachable, declined to rate).
 
@@ -198,7 +198,12 @@ def rate(
         if stars is None or stars > 2:
             raise BadRequest("reopen: only a rating of 1 or 2 stars reopens an order", code="invalid_reopen")
         reopen_order(
-            session, order, reason=f"居民不满意（{stars}星）：{comment}".strip("："), now=now, actor=actor
+            session,
+            order,
+            reason=f"居民不满意（{stars}星）：{comment}".strip("："),
+            now=now,
+            actor=actor,
+            cal=cal,
         )
     session.flush()
     return rating
@@ -211,7 +216,7 @@ def reopen_order(
     reason: str,
     now: datetime,
     actor: User | str,
-    cal: WorkCalendar | None = None,
+    cal: WorkCalendar,
 ) -> None:
     """重办: back to received with fresh deadlines; the tracking loop and dispatch take it from there."""
     changes: dict[str, object] = {
@@ -225,11 +230,8 @@ def reopen_order(
         "accepted_at": None,
         "arrived_at": None,
     }
-    if cal is not None:
-        deadlines = order_deadlines(now, order_limits(session, order), cal)
-        changes.update(
-            sign_by=deadlines.sign_by, complete_by=deadlines.complete_by, next_check_at=deadlines.complete_by
-        )
+    deadlines = order_deadlines(now, order_limits(session, order), cal)
+    changes.update(sign_by=deadlines.sign_by, complete_by=deadlines.complete_by, next_check_at=now)
     transition(session, order, Action.REOPEN, at=now, actor=actor, note=reason, changes=changes)
 
 
@@ -287,7 +289,7 @@ def extend(
     new = cal.add_working_days(old, working_days) if old is not None else None
     order.extension_days = total
     order.complete_by = new
-    order.next_check_at = min(filter(None, (order.next_check_at, new))) if new else order.next_check_at
+    order.next_check_at = now  # the sweep recomputes the ladder for the new deadline
     if order.supervision != Supervision.NONE and new is not None and new > now:
         order.supervision, order.overdue = Supervision.NONE, False
     order.updated_at = now

@@ -1,22 +1,48 @@
 """Tracking-loop jobs. Each is a plain function of (session, now, …) that a test can call directly;
-the scheduler registry wires them to APScheduler. Each reads only what is due (indexed queries),
-so its cost grows with due items, not with open orders.
+``scheduler.JOBS`` wires them to APScheduler. Each reads only what is due through an index
+(``offer(status, sign_by)``, ``order(next_check_at)``), so its cost grows with due items, not with
+open orders.
+
+Every order keeps ``next_check_at``: the next moment something may be due for it (a reminder,
+yellow or red supervision, the callback, the auto-close). The sweep handles what is due and sets
+the next moment, or None when nothing more can happen without a person acting.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
 from dispatch.matching.offers import DispatchContext, return_offer
-from models import Offer, OfferStatus, Order
+from dispatch.orders.lifecycle import transition
+from dispatch.orders.sla import order_limits
+from dispatch.orders.state import Action
+from dispatch.orders.timeline import record_event
+from dispatch.tracking.calendar import WorkCalendar
+from dispatch.tracking.deadlines import auto_close_at, ladder
+from models import (
+    Offer,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    OutboxChannel,
+    OutboxMessage,
+    Provider,
+    ProviderStatus,
+    Supervision,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 500
+OPEN = (OrderStatus.RECEIVED, OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE)
+# Star level: the average of ratings pulled towards 4★ with the weight of this many ratings, so a
+# provider is not judged on its first one or two answers.
+PRIOR_STARS, PRIOR_WEIGHT = 4.0, 5
 
 
 def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext, auto_redispatch: bool) -> int:
@@ -48,3 +74,188 @@ def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext, auto
         except AppError as exc:  # answered meanwhile by the provider: nothing to expire
             log.info("offer for order %s not expired: %s", order.number, exc.detail)
     return expired
+
+
+def _enqueue_once(session: Session, message: OutboxMessage) -> bool:
+    """Add the message unless one with its dedupe key exists (the loop runs in one place at a time)."""
+    if message.dedupe_key and session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == message.dedupe_key)
+    ):
+        return False
+    session.add(message)
+    return True
+
+
+def _message(
+    channel: OutboxChannel, to: str, body: str, order: Order, now: datetime, key: str
+) -> OutboxMessage:
+    return OutboxMessage(
+        channel=channel,
+        recipient=to,
+        body=body,
+        order_id=order.id,
+        payload={"kind": key.split(":")[0]},
+        dedupe_key=key,
+        next_attempt_at=now,
+        created_at=now,
+    )
+
+
+def _escalate(
+    session: Session, order: Order, now: datetime, cal: WorkCalendar, remind_before: timedelta, tz: ZoneInfo
+) -> None:
+    if order.complete_by is None:
+        order.next_check_at = None
+        return
+    limits = order_limits(session, order)
+    steps = ladder(order.created_at, order.complete_by, limits.clock, cal, remind_before=remind_before)
+    stamp = order.complete_by.isoformat()
+    due_local = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M")
+    if now >= steps.red_at and order.supervision != Supervision.RED:
+        order.supervision, order.overdue = Supervision.RED, True
+        record_event(
+            session,
+            order,
+            action="escalate",
+            at=now,
+            note=f"红牌：超过办结时限（{due_local}）过久",
+            data={"level": "red"},
+        )
+        _enqueue_once(
+            session,
+            _message(
+                OutboxChannel.NOTIFY,
+                "role:supervisor",
+                f"红牌督办：工单{order.number}严重超时",
+                order,
+                now,
+                f"red:{order.id}:{stamp}",
+            ),
+        )
+    elif now >= steps.yellow_at and order.supervision == Supervision.NONE:
+        order.supervision, order.overdue = Supervision.YELLOW, True
+        record_event(
+            session,
+            order,
+            action="escalate",
+            at=now,
+            note=f"黄牌：已超过办结时限（{due_local}）",
+            data={"level": "yellow"},
+        )
+        _enqueue_once(
+            session,
+            _message(
+                OutboxChannel.NOTIFY,
+                "role:supervisor",
+                f"黄牌督办：工单{order.number}已超时",
+                order,
+                now,
+                f"yellow:{order.id}:{stamp}",
+            ),
+        )
+    elif steps.remind_at is not None and steps.remind_at <= now < steps.yellow_at:
+        holder = session.get(Provider, order.worker_id or order.provider_id) if order.provider_id else None
+        if holder is not None and holder.phone:
+            body = f"【提醒】工单{order.number}将于{due_local}到期，请及时办结。"
+            sent = _enqueue_once(
+                session,
+                _message(OutboxChannel.SMS, holder.phone, body, order, now, f"remind:{order.id}:{stamp}"),
+            )
+        else:  # nobody holds it yet: the operators must find someone
+            body = f"工单{order.number}将于{due_local}到期，尚未派出"
+            sent = _enqueue_once(
+                session,
+                _message(
+                    OutboxChannel.NOTIFY, "role:operator", body, order, now, f"remind:{order.id}:{stamp}"
+                ),
+            )
+        if sent:
+            record_event(session, order, action="remind", at=now, note=body)
+    upcoming = [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None and t > now]
+    order.next_check_at = min(upcoming) if upcoming else None
+
+
+def _callback_or_close(session: Session, order: Order, now: datetime, cal: WorkCalendar) -> None:
+    if order.completed_at is None:
+        order.next_check_at = None
+        return
+    close_at = auto_close_at(order.completed_at, cal)
+    if now >= close_at:
+        transition(
+            session,
+            order,
+            Action.CLOSE,
+            at=now,
+            actor="system",
+            note="回访期满，未获评价，自动归档",
+            changes={"closed_at": now, "next_check_at": None},
+        )
+        return
+    key = f"callback:{order.id}:{order.reopen_count}"
+    body = f"请回访工单{order.number}的居民并记录评价（{order.caller_phone}）"
+    if _enqueue_once(session, _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)):
+        if order.caller_phone:
+            session.add(
+                _message(OutboxChannel.CALL, order.caller_phone, "rating_callback", order, now, f"call-{key}")
+            )
+        record_event(session, order, action="callback_requested", at=now, note="已安排回访")
+    order.next_check_at = close_at
+
+
+def sweep_orders(
+    session: Session, *, now: datetime, cal: WorkCalendar, remind_before: timedelta, tz: ZoneInfo
+) -> int:
+    """Reminders, yellow/red supervision, callback requests and auto-close for every due order."""
+    due = list(
+        session.scalars(
+            select(Order).where(Order.next_check_at <= now).order_by(Order.next_check_at).limit(BATCH)
+        )
+    )
+    for order in due:
+        try:
+            with session.begin_nested():
+                if order.status in OPEN:
+                    _escalate(session, order, now, cal, remind_before, tz)
+                elif order.status == OrderStatus.COMPLETED:
+                    _callback_or_close(session, order, now, cal)
+                else:
+                    order.next_check_at = None
+                session.flush()
+        except AppError as exc:  # changed meanwhile by a person: it is looked at again next tick
+            log.info("order %s skipped this tick: %s", order.number, exc.detail)
+    return len(due)
+
+
+def refresh_star_levels(session: Session, *, now: datetime, floor: float, min_ratings: int) -> int:
+    """Star level from the rating counters; suspend providers that stay below the floor."""
+    changed = 0
+    rated = session.scalars(select(Provider).where(Provider.rating_count > 0))
+    for p in rated:
+        level = round((p.rating_sum + PRIOR_STARS * PRIOR_WEIGHT) / (p.rating_count + PRIOR_WEIGHT), 2)
+        if abs(level - p.star_level) >= 0.005:
+            p.star_level = level
+            changed += 1
+        if (
+            floor > 0
+            and p.status == ProviderStatus.ACTIVE
+            and p.rating_count >= min_ratings
+            and level < floor
+        ):
+            p.status = ProviderStatus.SUSPENDED
+            changed += 1
+            recipient = f"org-admins:{p.organisation_id or p.id}"
+            session.add(
+                OutboxMessage(
+                    channel=OutboxChannel.NOTIFY,
+                    recipient=recipient,
+                    body=f"{p.name} 的服务评价为 {level}★（{p.rating_count} 条评价），低于 {floor}★，已暂停派单，请联系督办恢复。",
+                    payload={"kind": "suspended", "provider_id": p.id},
+                    next_attempt_at=now,
+                    created_at=now,
+                )
+            )
+            log.warning(
+                "provider %s (%s) suspended: %.2f★ over %d ratings", p.id, p.name, level, p.rating_count
+            )
+    session.flush()
+    return changed

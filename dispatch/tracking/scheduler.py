@@ -47,8 +47,36 @@ def _expire_offers(session: Session, ctx: AppContext, now: datetime) -> int:
     )
 
 
+def _sweep_orders(session: Session, ctx: AppContext, now: datetime) -> int:
+    from zoneinfo import ZoneInfo
+
+    from dispatch.services import calendars
+    from dispatch.tracking.jobs import sweep_orders
+
+    return sweep_orders(
+        session,
+        now=now,
+        cal=calendars(ctx).calendar(session),
+        remind_before=timedelta(minutes=ctx.settings.tracking.remind_before_minutes),
+        tz=ZoneInfo(ctx.settings.locale.timezone),
+    )
+
+
+def _refresh_star_levels(session: Session, ctx: AppContext, now: datetime) -> int:
+    from dispatch.tracking.jobs import refresh_star_levels
+
+    t = ctx.settings.tracking
+    return refresh_star_levels(
+        session, now=now, floor=t.suspend_below_stars, min_ratings=t.suspend_min_ratings
+    )
+
+
 # The registry: the tracking loop runs exactly these, in this order, every tick.
-JOBS: tuple[Job, ...] = (Job("expire_offers", _expire_offers),)
+JOBS: tuple[Job, ...] = (
+    Job("expire_offers", _expire_offers),
+    Job("sweep_orders", _sweep_orders),
+    Job("refresh_star_levels", _refresh_star_levels),
+)
 
 
 def holder_id() -> str:

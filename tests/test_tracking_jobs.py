@@ -1,0 +1,130 @@
+# ruff: noqa: F811 - the dispatcher fixtures are imported from test_dispatch and used as arguments
+"""Reminders, yellow/red supervision, callbacks, auto-close and star levels, with a frozen clock."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from dispatch.db import transaction
+from dispatch.tracking.scheduler import TrackingLoop
+from models import Order, OutboxChannel, OutboxMessage, Provider, ProviderStatus, Role, Supervision
+from tests.test_dispatch import add_provider, app, clock, new_order, operator, settings, world  # noqa: F401
+from tests.test_lifecycle import assigned  # noqa: F401
+
+
+def tick(app) -> dict[str, int] | None:
+    return TrackingLoop(app.state.ctx, holder="test").tick()
+
+
+def outbox(session_factory, **where) -> list[OutboxMessage]:
+    with session_factory() as s:
+        stmt = select(OutboxMessage).order_by(OutboxMessage.id)
+        for key, value in where.items():
+            stmt = stmt.where(getattr(OutboxMessage, key) == value)
+        return list(s.scalars(stmt))
+
+
+def order_row(session_factory, order_id: int) -> Order:
+    with session_factory() as s:
+        return s.get_one(Order, order_id)
+
+
+def test_reminder_then_yellow_then_red(client, assigned, app, clock, session_factory, operator) -> None:
+    order, _, _ = assigned  # HOME-01, "priority": 24 h to complete, remind 30 min before
+    created = order_row(session_factory, order["id"])
+    deadline = created.complete_by
+    clock.set(deadline - timedelta(minutes=29))
+    tick(app)
+    reminders = [
+        m for m in outbox(session_factory, channel=OutboxChannel.SMS) if m.body.startswith("【提醒】")
+    ]
+    assert len(reminders) == 1 and reminders[0].recipient == "+8613911112222"
+    tick(app)  # the same moment again: nothing twice
+    assert (
+        len([m for m in outbox(session_factory, channel=OutboxChannel.SMS) if m.body.startswith("【提醒】")])
+        == 1
+    )
+    clock.set(deadline + timedelta(minutes=1))
+    tick(app)
+    row = order_row(session_factory, order["id"])
+    assert row.supervision == Supervision.YELLOW and row.overdue is True
+    assert [m.recipient for m in outbox(session_factory, channel=OutboxChannel.NOTIFY)] == ["role:supervisor"]
+    clock.set(deadline + (deadline - created.created_at) + timedelta(minutes=1))  # twice the limit
+    tick(app)
+    assert order_row(session_factory, order["id"]).supervision == Supervision.RED
+    timeline = client.get(f"/api/v1/orders/{order['id']}", headers=operator).json()["timeline"]
+    assert [e["action"] for e in timeline if e["action"] in ("remind", "escalate")] == [
+        "remind",
+        "escalate",
+        "escalate",
+    ]
+    assert (
+        order_row(session_factory, order["id"]).next_check_at is None
+    )  # nothing further can happen by itself
+    overdue = client.get("/api/v1/orders", params={"overdue": True}, headers=operator).json()
+    assert [o["id"] for o in overdue["items"]] == [order["id"]]
+
+
+def test_extension_clears_supervision(client, assigned, app, clock, session_factory, login) -> None:
+    order, _, _ = assigned
+    clock.set(order_row(session_factory, order["id"]).complete_by + timedelta(minutes=5))
+    tick(app)
+    assert order_row(session_factory, order["id"]).supervision == Supervision.YELLOW
+    r = client.post(
+        f"/api/v1/orders/{order['id']}/extend",
+        json={"working_days": 2, "reason": "等配件"},
+        headers=login(Role.SUPERVISOR),
+    )
+    assert r.json()["supervision"] == "none"
+
+
+def test_callback_then_auto_close(client, assigned, app, clock, session_factory, operator) -> None:
+    order, worker, _ = assigned
+    client.post(f"/api/v1/orders/{order['id']}/complete", json={"note": "修好了"}, headers=worker)
+    tick(app)
+    assert outbox(session_factory, channel=OutboxChannel.CALL) == []  # not due yet
+    clock.advance(days=1, minutes=1)  # Wednesday → Thursday: one working day later
+    tick(app)
+    calls = outbox(session_factory, channel=OutboxChannel.CALL)
+    assert len(calls) == 1 and calls[0].recipient == "+8613800138000"
+    assert any(
+        m.recipient == "role:operator" and "回访" in m.body
+        for m in outbox(session_factory, channel=OutboxChannel.NOTIFY)
+    )
+    clock.advance(days=5)  # past three working days (a weekend in between)
+    tick(app)
+    detail = client.get(f"/api/v1/orders/{order['id']}", headers=operator).json()
+    assert detail["status"] == "closed" and detail["rating_stars"] is None
+    assert detail["timeline"][-1]["note"].startswith("回访期满")
+
+
+def test_star_levels_and_automatic_suspension(client, app, world, session_factory) -> None:
+    steady = add_provider(session_factory, world, km=1)
+    poor = add_provider(session_factory, world, km=2)
+    new = add_provider(session_factory, world, km=3)
+    with session_factory() as s:
+        s.get(Provider, steady).rating_count, s.get(Provider, steady).rating_sum = 20, 95
+        s.get(Provider, poor).rating_count, s.get(Provider, poor).rating_sum = 12, 14
+        s.get(Provider, new).rating_count, s.get(Provider, new).rating_sum = 2, 2  # too few ratings to judge
+        s.commit()
+    tick(app)
+    with session_factory() as s:
+        assert s.get(Provider, steady).star_level == round((95 + 20) / 25, 2)
+        assert s.get(Provider, poor).status == ProviderStatus.SUSPENDED
+        assert s.get(Provider, new).status == ProviderStatus.ACTIVE
+    notices = outbox(session_factory, channel=OutboxChannel.NOTIFY)
+    assert len(notices) == 1 and "已暂停派单" in notices[0].body
+
+
+def test_the_sweep_reads_only_due_orders(app, client, world, operator, clock, session_factory) -> None:
+    for i in range(30):
+        new_order(client, operator, caller_phone=f"1390000{i:04d}")
+    with transaction(app.state.ctx.sessions) as s:
+        due = list(s.scalars(select(Order).limit(3)))
+        for o in due:
+            o.next_check_at = clock.now() - timedelta(seconds=1)
+        for o in s.scalars(select(Order).where(Order.id.not_in([d.id for d in due]))):
+            o.next_check_at = clock.now() + timedelta(hours=5)
+    assert tick(app)["sweep_orders"] == 3
