@@ -207,7 +207,7 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
         print(f"  {number}: {reason}")
 
 
-BENCHES = ("suggest", "dispatch", "intake")
+BENCHES = ("suggest", "dispatch", "intake", "tracking")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -230,6 +230,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
             from dispatch.benchmarks.intake import bench_intake, format_intake
 
             print(format_intake(bench_intake(seconds=3.0 if args.quick else 10.0)))
+        elif name == "tracking":
+            from dispatch.benchmarks.tracking import bench_tracking, format_tracking
+
+            print(format_tracking(bench_tracking(open_orders=10_000 if args.quick else 100_000)))
 
 
 def cmd_serve(args: argparse.Namespace) -> None:

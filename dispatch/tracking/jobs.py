@@ -20,25 +20,27 @@ from sqlalchemy.orm import Session
 from dispatch.errors import AppError
 from dispatch.matching.offers import DispatchContext, return_offer
 from dispatch.orders.lifecycle import transition
-from dispatch.orders.sla import order_limits
+from dispatch.orders.sla import effective_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
 from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import auto_close_at, ladder
+from dispatch.tracking.deadlines import Limits, auto_close_at, ladder
 from models import (
+    Item,
     Offer,
     OfferStatus,
     Order,
     OrderStatus,
     OutboxChannel,
     OutboxMessage,
+    Priority,
     Provider,
     ProviderStatus,
     Supervision,
 )
 
 log = logging.getLogger(__name__)
-BATCH = 500
+BATCH = 5000  # per job and tick; the rest waits for the next tick
 OPEN = (OrderStatus.RECEIVED, OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE)
 # Star level: the average of ratings pulled towards 4★ with the weight of this many ratings, so a
 # provider is not judged on its first one or two answers.
@@ -101,75 +103,48 @@ def _message(
     )
 
 
+def _notify_supervisors(
+    session: Session, order: Order, level: str, note: str, now: datetime, stamp: str
+) -> None:
+    record_event(session, order, action="escalate", at=now, note=note, data={"level": level})
+    # The supervision level itself keeps this from repeating: no look-up needed.
+    text = f"{'红牌' if level == 'red' else '黄牌'}督办：工单{order.number}{'严重超时' if level == 'red' else '已超时'}"
+    session.add(
+        _message(OutboxChannel.NOTIFY, "role:supervisor", text, order, now, f"{level}:{order.id}:{stamp}")
+    )
+
+
 def _escalate(
-    session: Session, order: Order, now: datetime, cal: WorkCalendar, remind_before: timedelta, tz: ZoneInfo
+    session: Session,
+    order: Order,
+    now: datetime,
+    limits: Limits,
+    cal: WorkCalendar,
+    remind_before: timedelta,
+    tz: ZoneInfo,
 ) -> None:
     if order.complete_by is None:
         order.next_check_at = None
         return
-    limits = order_limits(session, order)
     steps = ladder(order.created_at, order.complete_by, limits.clock, cal, remind_before=remind_before)
     stamp = order.complete_by.isoformat()
     due_local = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M")
     if now >= steps.red_at and order.supervision != Supervision.RED:
         order.supervision, order.overdue = Supervision.RED, True
-        record_event(
-            session,
-            order,
-            action="escalate",
-            at=now,
-            note=f"红牌：超过办结时限（{due_local}）过久",
-            data={"level": "red"},
-        )
-        _enqueue_once(
-            session,
-            _message(
-                OutboxChannel.NOTIFY,
-                "role:supervisor",
-                f"红牌督办：工单{order.number}严重超时",
-                order,
-                now,
-                f"red:{order.id}:{stamp}",
-            ),
-        )
+        _notify_supervisors(session, order, "red", f"红牌：超过办结时限（{due_local}）过久", now, stamp)
     elif now >= steps.yellow_at and order.supervision == Supervision.NONE:
         order.supervision, order.overdue = Supervision.YELLOW, True
-        record_event(
-            session,
-            order,
-            action="escalate",
-            at=now,
-            note=f"黄牌：已超过办结时限（{due_local}）",
-            data={"level": "yellow"},
-        )
-        _enqueue_once(
-            session,
-            _message(
-                OutboxChannel.NOTIFY,
-                "role:supervisor",
-                f"黄牌督办：工单{order.number}已超时",
-                order,
-                now,
-                f"yellow:{order.id}:{stamp}",
-            ),
-        )
+        _notify_supervisors(session, order, "yellow", f"黄牌：已超过办结时限（{due_local}）", now, stamp)
     elif steps.remind_at is not None and steps.remind_at <= now < steps.yellow_at:
         holder = session.get(Provider, order.worker_id or order.provider_id) if order.provider_id else None
+        key = f"remind:{order.id}:{stamp}"
         if holder is not None and holder.phone:
             body = f"【提醒】工单{order.number}将于{due_local}到期，请及时办结。"
-            sent = _enqueue_once(
-                session,
-                _message(OutboxChannel.SMS, holder.phone, body, order, now, f"remind:{order.id}:{stamp}"),
-            )
+            message = _message(OutboxChannel.SMS, holder.phone, body, order, now, key)
         else:  # nobody holds it yet: the operators must find someone
             body = f"工单{order.number}将于{due_local}到期，尚未派出"
-            sent = _enqueue_once(
-                session,
-                _message(
-                    OutboxChannel.NOTIFY, "role:operator", body, order, now, f"remind:{order.id}:{stamp}"
-                ),
-            )
-        if sent:
+            message = _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)
+        if _enqueue_once(session, message):
             record_event(session, order, action="remind", at=now, note=body)
     upcoming = [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None and t > now]
     order.next_check_at = min(upcoming) if upcoming else None
@@ -211,18 +186,26 @@ def sweep_orders(
             select(Order).where(Order.next_check_at <= now).order_by(Order.next_check_at).limit(BATCH)
         )
     )
-    for order in due:
-        try:
-            with session.begin_nested():
-                if order.status in OPEN:
-                    _escalate(session, order, now, cal, remind_before, tz)
-                elif order.status == OrderStatus.COMPLETED:
-                    _callback_or_close(session, order, now, cal)
-                else:
-                    order.next_check_at = None
-                session.flush()
-        except AppError as exc:  # changed meanwhile by a person: it is looked at again next tick
-            log.info("order %s skipped this tick: %s", order.number, exc.detail)
+    limits: dict[tuple[int, Priority], Limits] = {}
+    # One flush at the end: autoflushing before every look-up would cost more than the work itself.
+    with session.no_autoflush:
+        for order in due:
+            if order.status in OPEN:
+                key = (order.item_id, order.priority)
+                if key not in limits:
+                    limits[key] = effective_limits(
+                        session, session.get_one(Item, order.item_id), order.priority
+                    )
+                _escalate(session, order, now, limits[key], cal, remind_before, tz)
+            elif order.status == OrderStatus.COMPLETED:
+                try:
+                    with session.begin_nested():  # closing is a compare-and-set: a person may have rated it
+                        _callback_or_close(session, order, now, cal)
+                except AppError as exc:
+                    log.info("order %s skipped this tick: %s", order.number, exc.detail)
+            else:
+                order.next_check_at = None
+    session.flush()
     return len(due)
 
 
