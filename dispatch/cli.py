@@ -233,7 +233,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
         elif name == "tracking":
             from dispatch.benchmarks.tracking import bench_tracking, format_tracking
 
-            print(format_tracking(bench_tracking(open_orders=10_000 if args.quick else 100_000)))
+            print(
+                format_tracking(
+                    bench_tracking(
+                        open_orders=10_000 if args.quick else 100_000, database_url=args.database_url
+                    )
+                )
+            )
 
 
 def cmd_serve(args: argparse.Namespace) -> None:
@@ -317,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
         "which", nargs="?", default="all", choices=["all", *BENCHES], help="which benchmark (default all)"
     )
     p.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs")
+    p.add_argument(
+        "--database-url",
+        help="run the database benchmarks (tracking, stats) on this empty database instead of a temporary SQLite file",
+    )
 
     p = add("user", lambda a: None, "manage staff accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
