@@ -72,12 +72,28 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
+def wire_adapters(ctx: AppContext) -> None:
+    """The one place concrete adapters are chosen: Twilio when configured, logging otherwise."""
+    from dispatch.outbox.adapters import LogCalls, LogNotifier, LogSms
+
+    twilio = ctx.settings.twilio
+    if twilio.enabled:
+        from telephony.twilio_sms import TwilioSms
+
+        ctx.services["sms"] = TwilioSms(twilio.account_sid, twilio.auth_token, twilio.from_number)
+    else:
+        ctx.services["sms"] = LogSms()
+    ctx.services.setdefault("calls", LogCalls())
+    ctx.services.setdefault("notifier", LogNotifier())
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
+        wire_adapters(ctx)
         app.state.ctx = ctx
         loop = None
         if settings.server.tracking_loop:

@@ -108,12 +108,21 @@ class GeocodingSettings(Section):
 
 
 class TwilioSettings(Section):
+    # Send SMS through Twilio (and, with the telephony adapters, take its webhooks).
     enabled: bool = False
     account_sid: str = ""
     auth_token: str = ""
     from_number: str = ""
     # The public https URL Twilio calls; webhook signatures are checked against it + path.
     public_base_url: str = ""
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> TwilioSettings:
+        if self.enabled:
+            missing = [k for k in ("account_sid", "auth_token", "from_number") if not getattr(self, k)]
+            if missing:
+                raise ValueError(f"enabled needs {', '.join(missing)}")
+        return self
 
 
 class AsteriskSettings(Section):

@@ -53,7 +53,9 @@ def test_example_config_comments_every_key() -> None:
 
 def test_file_then_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = write(
-        tmp_path, 'database_url = "sqlite:///a.db"\n[server]\nport = 9001\n[twilio]\nenabled = true\n'
+        tmp_path,
+        'database_url = "sqlite:///a.db"\n[server]\nport = 9001\n'
+        '[twilio]\nenabled = true\naccount_sid = "AC1"\nauth_token = "t"\nfrom_number = "+8613800000000"\n',
     )
     monkeypatch.setenv("SANSHE_CONFIG", str(path))
     monkeypatch.setenv("SANSHE_DATABASE_URL", "postgresql+psycopg://u:p@h/db")
@@ -75,6 +77,7 @@ def test_file_then_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch)
         ("colour = 1\n", "colour"),
         ('[locale]\ntimezone = "Mars/Base"\n', "locale.timezone"),
         ('[auth]\njwt_secret = "short"\n', "auth.jwt_secret"),
+        ("[twilio]\nenabled = true\n", "twilio"),
     ],
 )
 def test_bad_values_name_the_key(

@@ -71,11 +71,19 @@ def _refresh_star_levels(session: Session, ctx: AppContext, now: datetime) -> in
     )
 
 
-# The registry: the tracking loop runs exactly these, in this order, every tick.
+def _send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
+    from dispatch.outbox.sender import send_outbox
+
+    return send_outbox(session, ctx, now)
+
+
+# The registry: the tracking loop runs exactly these, in this order, every tick. The outbox goes
+# last so what the other jobs wrote in this tick is sent in this tick.
 JOBS: tuple[Job, ...] = (
     Job("expire_offers", _expire_offers),
     Job("sweep_orders", _sweep_orders),
     Job("refresh_star_levels", _refresh_star_levels),
+    Job("send_outbox", _send_outbox),
 )
 
 

@@ -1,0 +1,450 @@
+"""Enqueue outbox messages inside the caller's transaction; send the due ones after it commits.
+
+Writing: ``enqueue_sms`` / ``enqueue_call`` / ``enqueue_notify`` add a row to the session the change
+is made in, so a message exists exactly when the change it announces was committed. A
+``dedupe_key`` makes enqueueing idempotent (a retried job or request adds nothing the second time).
+
+Sending: :func:`send_due` takes due PENDING rows oldest first, ``CLAIM_CHUNK`` at a time::
+
+    claim    (transaction 1, committed)  attempts += 1, external_id = "claim:<token>",
+                                         next_attempt_at = now + claim_timeout
+    deliver  (no transaction open)       adapter call: Twilio, AMI, the console …
+    record   (transaction 2, committed)  SENT / retry later / FAILED, only if the row still carries
+                                         our token (compare-and-set)
+
+Concurrent senders: the claim selects with ``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two senders
+take disjoint rows without waiting on each other; once claimed, a row is no longer due (its
+next_attempt_at is in the future) for anyone. SQLite ignores the clause; its single writer (``BEGIN
+IMMEDIATE``, see ``dispatch.db``) runs one claim at a time, and the next claim sees the last one.
+No transaction is open while an adapter talks to the network: a slow provider never holds the
+SQLite write lock or row locks.
+
+Delivery guarantee — at most once for SMS and calls, at least once for console notifications.
+The dangerous moment is a crash after the provider accepted a message and before the outcome was
+recorded. Twilio's Messages and Calls APIs take no idempotency key, so resending then would text or
+ring a resident twice — for an elderly resident a repeated rating call is worse than a missed one,
+and a worker with two identical offer texts does not know which to answer. So the claim is
+committed *before* sending: a row still carrying a claim token after ``claim_timeout`` belonged to
+a sender that died mid-send; its outcome is unknown and it is set FAILED with that reason (kept,
+visible to a supervisor, never silently dropped) instead of being sent again. Notifications are
+ours end to end: the payload carries ``outbox_id`` and receivers deduplicate on it, so an orphaned
+notification is simply sent again. The price of at-most-once is that a crash in the window (one
+adapter call, normally well under a second) can leave one message undelivered but flagged; the
+alternative would double-send. An adapter that reports a *temporary* failure says the provider
+did not take the message (a read timeout is the one "may have" case, see ``telephony.twilio_sms``),
+and that message is retried with backoff.
+
+``send_due`` commits: it is a runner, like the tracking loop, not a service. It refuses a session
+that already has a transaction open.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from dispatch.outbox.adapters import LogCalls, LogNotifier, LogSms
+from dispatch.ports import CallPlacer, DeliveryError, Notifier, SmsSender
+from models import OutboxChannel, OutboxMessage, OutboxStatus
+
+if TYPE_CHECKING:
+    from dispatch.context import AppContext
+
+log = logging.getLogger(__name__)
+
+CLAIM_PREFIX = "claim:"
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=1)
+# Far longer than a chunk of adapter calls can take (10 sends x 10 s HTTP timeout), so a row is
+# treated as orphaned only when its sender is really gone.
+DEFAULT_CLAIM_TIMEOUT = timedelta(minutes=15)
+CLAIM_CHUNK = 10
+# Channels whose receivers deduplicate on outbox_id: resending after a crash is harmless.
+AT_LEAST_ONCE = frozenset({OutboxChannel.NOTIFY})
+
+
+@dataclass
+class SendReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def handled(self) -> int:
+        return self.sent + self.retried + self.failed
+
+
+@dataclass(frozen=True, slots=True)
+class _Claim:
+    id: int
+    channel: OutboxChannel
+    recipient: str
+    body: str
+    payload: dict[str, Any]
+    attempts: int  # including this one
+    token: str
+
+
+def retry_delay(attempts: int, message_id: int) -> timedelta:
+    """Wait before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min … at most 1 h.
+
+    Each delay is shortened by up to 20 %, by an amount derived from the message id and attempt:
+    reproducible in tests, yet messages that failed together (a provider outage) come back spread
+    out instead of all in the same second.
+    """
+    exponent = min(max(attempts, 1) - 1, 16)
+    base = min(RETRY_BASE * 2**exponent, RETRY_CAP)
+    digest = hashlib.blake2b(f"{message_id}:{attempts}".encode(), digest_size=4).digest()
+    fraction = int.from_bytes(digest, "big") / 0xFFFFFFFF
+    return timedelta(seconds=round(base.total_seconds() * (1 - 0.2 * fraction)))
+
+
+# --- enqueue ---------------------------------------------------------------------------------
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: OutboxChannel,
+    recipient: str,
+    body: str = "",
+    payload: dict[str, Any] | None = None,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Add a message to the caller's transaction; None when ``dedupe_key`` was already used."""
+    if not recipient or len(recipient) > 64:
+        raise ValueError(f"outbox recipient must be 1-64 characters: {recipient!r}")
+    if dedupe_key is not None and not 0 < len(dedupe_key) <= 120:
+        raise ValueError("dedupe_key must be 1-120 characters")
+    message = OutboxMessage(
+        channel=channel,
+        recipient=recipient,
+        body=body,
+        payload=dict(payload or {}),
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        status=OutboxStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        last_error="",
+        external_id="",
+        created_at=now,
+    )
+    if dedupe_key is None:
+        session.add(message)
+        session.flush()
+        return message
+    # The unique index decides, also against a concurrent transaction enqueueing the same key
+    # (PostgreSQL makes the second one wait for the first, then fail); the savepoint keeps the
+    # caller's transaction usable after the violation.
+    try:
+        with session.begin_nested():
+            session.add(message)
+    except IntegrityError:
+        return None
+    return message
+
+
+def enqueue_sms(
+    session: Session,
+    *,
+    to: str,
+    body: str,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    payload: dict[str, Any] | None = None,
+    now: datetime,
+) -> OutboxMessage | None:
+    return enqueue(
+        session,
+        channel=OutboxChannel.SMS,
+        recipient=to,
+        body=body,
+        payload=payload,
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        now=now,
+    )
+
+
+def enqueue_call(
+    session: Session,
+    *,
+    to: str,
+    payload: dict[str, Any],
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    body: str = "",
+    now: datetime,
+) -> OutboxMessage | None:
+    return enqueue(
+        session,
+        channel=OutboxChannel.CALL,
+        recipient=to,
+        body=body,
+        payload=payload,
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        now=now,
+    )
+
+
+def enqueue_notify(
+    session: Session,
+    *,
+    recipient: str,
+    body: str,
+    payload: dict[str, Any] | None = None,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """``recipient`` names a user (``user:12``) or a role (``role:supervisor``)."""
+    return enqueue(
+        session,
+        channel=OutboxChannel.NOTIFY,
+        recipient=recipient,
+        body=body,
+        payload=payload,
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        now=now,
+    )
+
+
+# --- send ------------------------------------------------------------------------------------
+
+
+def send_due(
+    session: Session,
+    *,
+    now: datetime,
+    sms: SmsSender,
+    calls: CallPlacer,
+    notifier: Notifier,
+    batch: int = 100,
+    max_attempts: int = 8,
+    claim_timeout: timedelta = DEFAULT_CLAIM_TIMEOUT,
+    time_budget: float | None = 20.0,
+) -> SendReport:
+    """Send up to ``batch`` due messages; commits after each claim and each outcome.
+
+    Stops early after ``time_budget`` seconds of wall time (checked between chunks of
+    ``CLAIM_CHUNK``) so a slow provider cannot hold up the tracking loop's other jobs; the rest
+    waits for the next run.
+    """
+    if session.in_transaction():
+        # Committing the claim would commit the caller's unfinished work with it.
+        raise RuntimeError("send_due commits as it goes; call it with a session that has no open transaction")
+    report = SendReport()
+    started = time.monotonic()
+    while report.handled < batch:
+        if time_budget is not None and time.monotonic() - started > time_budget:
+            break
+        limit = min(CLAIM_CHUNK, batch - report.handled)
+        selected, claims = _claim(
+            session,
+            now=now,
+            limit=limit,
+            max_attempts=max_attempts,
+            claim_timeout=claim_timeout,
+            report=report,
+        )
+        session.commit()
+        for i, claim in enumerate(claims):
+            try:
+                _send_one(
+                    session,
+                    claim,
+                    now=now,
+                    sms=sms,
+                    calls=calls,
+                    notifier=notifier,
+                    max_attempts=max_attempts,
+                    report=report,
+                )
+            except BaseException:
+                # Interrupted (shutdown, a database error): the rest of the chunk was never sent,
+                # so hand it back now rather than let it look orphaned later.
+                _release(session, claims[i + 1 :], now=now)
+                raise
+        if selected < limit:
+            break
+    return report
+
+
+def _claim(
+    session: Session,
+    *,
+    now: datetime,
+    limit: int,
+    max_attempts: int,
+    claim_timeout: timedelta,
+    report: SendReport,
+) -> tuple[int, list[_Claim]]:
+    """Take up to ``limit`` due rows; returns how many were selected and the ones to send."""
+    m = OutboxMessage
+    rows = session.execute(
+        select(m.id, m.channel, m.recipient, m.body, m.payload, m.attempts, m.external_id)
+        .where(m.status == OutboxStatus.PENDING, m.next_attempt_at <= now)
+        .order_by(m.next_attempt_at, m.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    token = CLAIM_PREFIX + secrets.token_hex(8)
+    claims: list[_Claim] = []
+    for row in rows:
+        orphaned = row.external_id.startswith(CLAIM_PREFIX)
+        if orphaned and (row.channel not in AT_LEAST_ONCE or row.attempts >= max_attempts):
+            # Keep the old token: should that sender still be alive, its true outcome wins.
+            session.execute(
+                update(m)
+                .where(m.id == row.id)
+                .values(
+                    status=OutboxStatus.FAILED,
+                    next_attempt_at=now,
+                    last_error=_orphan_error(row.channel, row.attempts),
+                )
+                .execution_options(synchronize_session=False)
+            )
+            log.warning("outbox %s: orphaned %s send marked failed (outcome unknown)", row.id, row.channel)
+            report.failed += 1
+            continue
+        claims.append(
+            _Claim(
+                id=row.id,
+                channel=OutboxChannel(row.channel),
+                recipient=row.recipient,
+                body=row.body,
+                payload=dict(row.payload or {}),
+                attempts=row.attempts + 1,
+                token=token,
+            )
+        )
+    if claims:
+        session.execute(
+            update(m)
+            .where(m.id.in_([c.id for c in claims]))
+            .values(external_id=token, attempts=m.attempts + 1, next_attempt_at=now + claim_timeout)
+            .execution_options(synchronize_session=False)
+        )
+    return len(rows), claims
+
+
+def _release(session: Session, claims: list[_Claim], *, now: datetime) -> None:
+    if not claims:
+        return
+    m = OutboxMessage
+    try:
+        session.rollback()
+        session.execute(
+            update(m)
+            .where(m.id.in_([c.id for c in claims]), m.external_id == claims[0].token)
+            .values(external_id="", attempts=m.attempts - 1, next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    except Exception:  # best effort: if this fails too, the claims expire and are handled then
+        log.exception("outbox: could not release %d unsent claims", len(claims))
+        session.rollback()
+
+
+def _orphan_error(channel: OutboxChannel, attempts: int) -> str:
+    if channel in AT_LEAST_ONCE:
+        return f"gave up after {attempts} attempts; the last sender stopped before recording its outcome"
+    return (
+        f"attempt {attempts}: outcome unknown — the sender stopped before recording whether the "
+        "provider took the message; not resent, to avoid a duplicate"
+    )
+
+
+def _deliver(claim: _Claim, *, sms: SmsSender, calls: CallPlacer, notifier: Notifier) -> str:
+    if claim.channel is OutboxChannel.SMS:
+        return sms.send_sms(claim.recipient, claim.body)
+    payload = {**claim.payload, "outbox_id": claim.id}
+    if claim.channel is OutboxChannel.CALL:
+        return calls.place_call(claim.recipient, payload)
+    return notifier.notify(claim.recipient, claim.body, payload)
+
+
+def _send_one(
+    session: Session,
+    claim: _Claim,
+    *,
+    now: datetime,
+    sms: SmsSender,
+    calls: CallPlacer,
+    notifier: Notifier,
+    max_attempts: int,
+    report: SendReport,
+) -> None:
+    error: DeliveryError | None = None
+    external_id = ""
+    try:
+        external_id = str(_deliver(claim, sms=sms, calls=calls, notifier=notifier))
+    except DeliveryError as exc:
+        error = exc
+    except Exception as exc:  # an adapter bug or a vendor failure it did not map: retry, bounded
+        log.exception("outbox %s: %s adapter raised an unexpected error", claim.id, claim.channel)
+        error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
+
+    values: dict[str, Any] = {"next_attempt_at": now, "external_id": ""}
+    if error is None:
+        outcome = "sent"
+        values.update(status=OutboxStatus.SENT, sent_at=now, external_id=external_id[:64])
+    elif error.permanent or claim.attempts >= max_attempts:
+        outcome = "failed"
+        prefix = (
+            f"attempt {claim.attempts}" if error.permanent else f"gave up after {claim.attempts} attempts"
+        )
+        values.update(status=OutboxStatus.FAILED, last_error=f"{prefix}: {error}")
+    else:
+        outcome = "retried"
+        values.update(
+            status=OutboxStatus.PENDING,
+            last_error=f"attempt {claim.attempts}: {error}",
+            next_attempt_at=now + retry_delay(claim.attempts, claim.id),
+        )
+
+    m = OutboxMessage
+    recorded = session.execute(
+        update(m)
+        .where(m.id == claim.id, m.external_id == claim.token)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    if recorded.rowcount != 1:
+        # Only after claim_timeout ran out while this sender was still busy.
+        log.warning("outbox %s: outcome %r not recorded, the row was taken over meanwhile", claim.id, outcome)
+        return
+    if error is not None:
+        log.warning("outbox %s (%s) %s: %s", claim.id, claim.channel, outcome, error)
+    setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+# --- the tracking-loop job --------------------------------------------------------------------
+
+
+def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
+    """Tracking-loop job: send what is due with the adapters wired into ``ctx.services``
+    (``"sms"``, ``"calls"``, ``"notifier"``); the logging adapters stand in for any not wired."""
+    report = send_due(
+        session,
+        now=now,
+        sms=ctx.services.get("sms") or LogSms(),
+        calls=ctx.services.get("calls") or LogCalls(),
+        notifier=ctx.services.get("notifier") or LogNotifier(),
+    )
+    return report.handled
