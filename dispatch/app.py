@@ -22,6 +22,7 @@ from dispatch.orders.api import router as orders_router
 from dispatch.providers.api import router as providers_router
 from dispatch.residents.api import router as residents_router
 from dispatch.settings import Settings, get_settings
+from dispatch.tracking.api import router as calendar_router
 
 log = logging.getLogger(__name__)
 
@@ -126,4 +127,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(residents_router)
     app.include_router(orders_router)
     app.include_router(actions_router)
+    app.include_router(calendar_router)
     return app

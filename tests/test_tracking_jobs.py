@@ -65,6 +65,11 @@ def test_reminder_then_yellow_then_red(client, assigned, app, clock, session_fac
     )  # nothing further can happen by itself
     overdue = client.get("/api/v1/orders", params={"overdue": True}, headers=operator).json()
     assert [o["id"] for o in overdue["items"]] == [order["id"]]
+    red = client.get("/api/v1/orders", params={"supervision": "red"}, headers=operator).json()
+    assert [o["id"] for o in red["items"]] == [order["id"]]
+    assert (
+        client.get("/api/v1/orders", params={"supervision": "yellow"}, headers=operator).json()["total"] == 0
+    )
 
 
 def test_extension_clears_supervision(client, assigned, app, clock, session_factory, login) -> None:
@@ -128,3 +133,34 @@ def test_the_sweep_reads_only_due_orders(app, client, world, operator, clock, se
         for o in s.scalars(select(Order).where(Order.id.not_in([d.id for d in due]))):
             o.next_check_at = clock.now() + timedelta(hours=5)
     assert tick(app)["sweep_orders"] == 3
+
+
+def test_admins_edit_the_calendar_and_new_deadlines_follow(client, world, operator, login, clock) -> None:
+    admin = login(Role.ADMIN)
+    # A normal item (5 working days) created on Wednesday 2025-11-12 is due Wednesday 2025-11-19.
+    before = new_order(
+        client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000001"
+    )
+    assert before["complete_by"].startswith("2025-11-19")
+    r = client.put(
+        "/api/v1/calendar/2025-11-17", json={"is_workday": False, "name": "临时停工"}, headers=admin
+    )
+    assert r.status_code == 200 and r.json()["source"] == "manual"
+    after = new_order(
+        client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000002"
+    )
+    assert after["complete_by"].startswith("2025-11-20")  # one working day fewer in that week
+    days = client.get(
+        "/api/v1/calendar", params={"from": "2025-11-01", "to": "2025-11-30"}, headers=operator
+    ).json()
+    assert [d["day"] for d in days["items"]] == ["2025-11-17"]
+    assert (
+        client.put("/api/v1/calendar/2025-11-18", json={"is_workday": False}, headers=operator).status_code
+        == 403
+    )
+    assert (
+        client.get(
+            "/api/v1/calendar", params={"from": "2025-12-01", "to": "2025-11-01"}, headers=admin
+        ).status_code
+        == 400
+    )

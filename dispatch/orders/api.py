@@ -28,7 +28,7 @@ from dispatch.orders.schemas import (
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
 from dispatch.services import intake_services
-from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, User
+from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, Supervision, User
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -176,6 +176,7 @@ def list_orders(
         str | None, Query(pattern="^supervisor$", description="supervisor: waiting for a supervisor")
     ] = None,
     overdue: bool | None = None,
+    supervision: Annotated[Supervision | None, Query(description="yellow or red: escalated orders")] = None,
 ) -> OrderList:
     for name, value in (("from", from_), ("to", to)):
         if value is not None and value.tzinfo is None:
@@ -193,6 +194,7 @@ def list_orders(
         created_to=to,
         supervisor_queue=queue == "supervisor",
         overdue=overdue,
+        supervision=supervision,
     )
     rows, total = paginate(db, stmt, page)
     items, cats, dups = _codes(db, rows)

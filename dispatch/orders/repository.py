@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, Role, User
+from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, Role, Supervision, User
 
 
 def provider_scope(session: Session, user: User) -> list[int] | None:
@@ -42,6 +42,7 @@ def list_stmt(
     created_to: datetime | None = None,
     supervisor_queue: bool = False,
     overdue: bool | None = None,
+    supervision: Supervision | None = None,
 ) -> Select:
     stmt = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
     stmt = visible(stmt, session, user)
@@ -61,6 +62,8 @@ def list_stmt(
         stmt = stmt.where(Order.supervisor_queue_reason.is_not(None), Order.status == OrderStatus.RECEIVED)
     if overdue is not None:
         stmt = stmt.where(Order.overdue.is_(overdue))
+    if supervision is not None:
+        stmt = stmt.where(Order.supervision == supervision)
     return stmt
 
 
