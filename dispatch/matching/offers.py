@@ -23,6 +23,7 @@ from dispatch.orders.lifecycle import transition
 from dispatch.orders.sla import order_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
+from dispatch.outbox.sender import build_message
 from dispatch.tracking.calendar import WorkCalendar
 from dispatch.tracking.deadlines import add_limit
 from models import (
@@ -33,7 +34,6 @@ from models import (
     Order,
     OrderStatus,
     OutboxChannel,
-    OutboxMessage,
     Provider,
     ProviderKind,
     ProviderStatus,
@@ -180,13 +180,12 @@ def dispatch_order(
     outbox = []
     if provider.phone:
         outbox.append(
-            OutboxMessage(
+            build_message(
                 channel=OutboxChannel.SMS,
                 recipient=provider.phone,
                 body=offer_sms(order, item, sign_by, ctx.tz),
                 payload={"kind": "offer", "provider_id": provider_id},
-                next_attempt_at=now,
-                created_at=now,
+                now=now,
             )
         )
     transition(

@@ -20,6 +20,7 @@ from dispatch.orders.lifecycle import transition
 from dispatch.orders.sla import order_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
+from dispatch.outbox.sender import build_message
 from dispatch.tracking.calendar import WorkCalendar
 from dispatch.tracking.deadlines import MAX_EXTENSION_WORKING_DAYS, callback_due, order_deadlines
 from models import (
@@ -44,14 +45,13 @@ def _sms(to: str, body: str, now: datetime, kind: str, dedupe_key: str | None = 
     if not to:
         return []
     return [
-        OutboxMessage(
+        build_message(
             channel=OutboxChannel.SMS,
             recipient=to,
             body=body,
             payload={"kind": kind},
             dedupe_key=dedupe_key,
-            next_attempt_at=now,
-            created_at=now,
+            now=now,
         )
     ]
 

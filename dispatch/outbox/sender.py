@@ -111,8 +111,7 @@ def retry_delay(attempts: int, message_id: int) -> timedelta:
 # --- enqueue ---------------------------------------------------------------------------------
 
 
-def enqueue(
-    session: Session,
+def build_message(
     *,
     channel: OutboxChannel,
     recipient: str,
@@ -121,13 +120,14 @@ def enqueue(
     order_id: int | None = None,
     dedupe_key: str | None = None,
     now: datetime,
-) -> OutboxMessage | None:
-    """Add a message to the caller's transaction; None when ``dedupe_key`` was already used."""
+) -> OutboxMessage:
+    """A pending outbox row, not yet added: for callers that add it with a status change
+    (``lifecycle.transition(outbox=[…])``) or in bulk."""
     if not recipient or len(recipient) > 64:
         raise ValueError(f"outbox recipient must be 1-64 characters: {recipient!r}")
     if dedupe_key is not None and not 0 < len(dedupe_key) <= 120:
         raise ValueError("dedupe_key must be 1-120 characters")
-    message = OutboxMessage(
+    return OutboxMessage(
         channel=channel,
         recipient=recipient,
         body=body,
@@ -140,6 +140,29 @@ def enqueue(
         last_error="",
         external_id="",
         created_at=now,
+    )
+
+
+def enqueue(
+    session: Session,
+    *,
+    channel: OutboxChannel,
+    recipient: str,
+    body: str = "",
+    payload: dict[str, Any] | None = None,
+    order_id: int | None = None,
+    dedupe_key: str | None = None,
+    now: datetime,
+) -> OutboxMessage | None:
+    """Add a message to the caller's transaction; None when ``dedupe_key`` was already used."""
+    message = build_message(
+        channel=channel,
+        recipient=recipient,
+        body=body,
+        payload=payload,
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        now=now,
     )
     if dedupe_key is None:
         session.add(message)

@@ -23,6 +23,7 @@ from dispatch.orders.lifecycle import transition
 from dispatch.orders.sla import effective_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
+from dispatch.outbox.sender import build_message, enqueue
 from dispatch.tracking.calendar import WorkCalendar
 from dispatch.tracking.deadlines import Limits, auto_close_at, ladder
 from models import (
@@ -78,28 +79,34 @@ def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext, auto
     return expired
 
 
-def _enqueue_once(session: Session, message: OutboxMessage) -> bool:
-    """Add the message unless one with its dedupe key exists (the loop runs in one place at a time)."""
-    if message.dedupe_key and session.scalar(
-        select(OutboxMessage.id).where(OutboxMessage.dedupe_key == message.dedupe_key)
-    ):
-        return False
-    session.add(message)
-    return True
+def _enqueue(session: Session, message: OutboxMessage) -> bool:
+    """Add a message unless its dedupe key was already used (the unique index decides)."""
+    return (
+        enqueue(
+            session,
+            channel=message.channel,
+            recipient=message.recipient,
+            body=message.body,
+            payload=message.payload,
+            order_id=message.order_id,
+            dedupe_key=message.dedupe_key,
+            now=message.created_at,
+        )
+        is not None
+    )
 
 
 def _message(
     channel: OutboxChannel, to: str, body: str, order: Order, now: datetime, key: str
 ) -> OutboxMessage:
-    return OutboxMessage(
+    return build_message(
         channel=channel,
         recipient=to,
         body=body,
         order_id=order.id,
         payload={"kind": key.split(":")[0]},
         dedupe_key=key,
-        next_attempt_at=now,
-        created_at=now,
+        now=now,
     )
 
 
@@ -144,7 +151,7 @@ def _escalate(
         else:  # nobody holds it yet: the operators must find someone
             body = f"工单{order.number}将于{due_local}到期，尚未派出"
             message = _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)
-        if _enqueue_once(session, message):
+        if _enqueue(session, message):
             record_event(session, order, action="remind", at=now, note=body)
     upcoming = [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None and t > now]
     order.next_check_at = min(upcoming) if upcoming else None
@@ -168,7 +175,7 @@ def _callback_or_close(session: Session, order: Order, now: datetime, cal: WorkC
         return
     key = f"callback:{order.id}:{order.reopen_count}"
     body = f"请回访工单{order.number}的居民并记录评价（{order.caller_phone}）"
-    if _enqueue_once(session, _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)):
+    if _enqueue(session, _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)):
         if order.caller_phone:
             session.add(
                 _message(OutboxChannel.CALL, order.caller_phone, "rating_callback", order, now, f"call-{key}")
@@ -228,13 +235,12 @@ def refresh_star_levels(session: Session, *, now: datetime, floor: float, min_ra
             changed += 1
             recipient = f"org-admins:{p.organisation_id or p.id}"
             session.add(
-                OutboxMessage(
+                build_message(
                     channel=OutboxChannel.NOTIFY,
                     recipient=recipient,
                     body=f"{p.name} 的服务评价为 {level}★（{p.rating_count} 条评价），低于 {floor}★，已暂停派单，请联系督办恢复。",
                     payload={"kind": "suspended", "provider_id": p.id},
-                    next_attempt_at=now,
-                    created_at=now,
+                    now=now,
                 )
             )
             log.warning(
