@@ -20,6 +20,7 @@ from dispatch.errors import AppError
 from dispatch.orders.actions import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.providers.api import router as providers_router
+from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
 from dispatch.settings import Settings, get_settings
 from dispatch.tracking.api import router as calendar_router
@@ -128,4 +129,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(orders_router)
     app.include_router(actions_router)
     app.include_router(calendar_router)
+    app.include_router(stats_router)
     return app

@@ -207,7 +207,7 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
         print(f"  {number}: {reason}")
 
 
-BENCHES = ("suggest", "dispatch", "intake", "tracking")
+BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -230,6 +230,11 @@ def cmd_bench(args: argparse.Namespace) -> None:
             from dispatch.benchmarks.intake import bench_intake, format_intake
 
             print(format_intake(bench_intake(seconds=3.0 if args.quick else 10.0)))
+        elif name == "stats":
+            from dispatch.reports.bench import bench_stats, format_stats
+
+            orders = 100_000 if args.quick else 1_000_000
+            print(format_stats(bench_stats(orders=orders, backend_url=args.database_url)), flush=True)
         elif name == "tracking":
             from dispatch.benchmarks.tracking import bench_tracking, format_tracking
 

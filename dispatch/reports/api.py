@@ -1,0 +1,128 @@
+"""Supervisor KPIs over HTTP: ``GET /api/v1/stats/summary`` and the same as CSV (``export.csv``).
+
+Admins, supervisors and operators may read them (operators watch the call-centre figures:
+answer and abandon rates); organisation admins and workers may not — the figures compare
+providers with each other.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, Query, Response
+
+from dispatch.deps import Ctx, Db, require_roles
+from dispatch.errors import BadRequest
+from dispatch.reports.kpis import GroupBy, Summary, summarise
+from models import Role, User
+
+router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
+
+Reader = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))]
+DEFAULT_PERIOD = timedelta(days=30)
+MAX_DAY_GROUPS = 1000
+EXAMPLE_TIME = "2025-03-01T00:00:00+08:00"
+# "…T09:00:00 08:00": a "+" sent unencoded in a query string arrives as a space.
+_UNENCODED_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
+
+FromParam = Annotated[
+    str | None,
+    Query(
+        alias="from", description=f"orders created at or after, ISO 8601 with a time zone ({EXAMPLE_TIME})"
+    ),
+]
+ToParam = Annotated[str | None, Query(description="orders created before (default: now)")]
+GroupParam = Annotated[
+    GroupBy | None, Query(description="one group per category, item, provider, community or day")
+]
+
+
+def _parse_time(name: str, value: str | None) -> datetime | None:
+    if value is None or not value.strip():
+        return None
+    text = _UNENCODED_PLUS.sub(r"\1+\2", value.strip())
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise BadRequest(f"{name}: not an ISO 8601 time (e.g. {EXAMPLE_TIME})", code="invalid_time") from None
+    if moment.tzinfo is None:
+        raise BadRequest(f"{name}: give a time zone (e.g. {EXAMPLE_TIME})", code="invalid_time")
+    return moment
+
+
+def _summary(ctx: Ctx, db: Db, from_: str | None, to: str | None, group_by: GroupBy | None) -> Summary:
+    end = _parse_time("to", to) or ctx.clock.now()
+    start = _parse_time("from", from_) or end - DEFAULT_PERIOD
+    if start >= end:
+        raise BadRequest("from: must be before to", code="invalid_period")
+    if group_by == GroupBy.DAY and end - start > timedelta(days=MAX_DAY_GROUPS):
+        raise BadRequest(f"to: group_by=day covers at most {MAX_DAY_GROUPS} days", code="invalid_period")
+    return summarise(
+        db,
+        start=start,
+        end=end,
+        group_by=group_by,
+        timezone=ctx.settings.locale.timezone,
+        satisfied_min_stars=ctx.settings.tracking.satisfied_min_stars,
+    )
+
+
+def _period(summary: Summary, timezone: str) -> dict[str, str]:
+    zone = ZoneInfo(timezone)
+    return {
+        "from": summary.start.astimezone(zone).isoformat(),
+        "to": summary.end.astimezone(zone).isoformat(),
+    }
+
+
+@router.get("/summary")
+def stats_summary(
+    ctx: Ctx, db: Db, _user: Reader, from_: FromParam = None, to: ToParam = None, group_by: GroupParam = None
+) -> dict[str, Any]:
+    """The supervisor metrics (DESIGN.md) for orders created in [from, to); default the last 30 days.
+
+    Without ``group_by``: one object with every metric. With it: ``{"groups": [{"key", "label",
+    …metrics}]}``; category/item keys are codes, provider/community keys ids (null: none), day
+    keys local dates. Call metrics appear overall and per day only. Rates are null when nothing
+    was there to count.
+    """
+    summary = _summary(ctx, db, from_, to, group_by)
+    head: dict[str, Any] = _period(summary, ctx.settings.locale.timezone)
+    head["satisfied_min_stars"] = summary.satisfied_min_stars
+    if group_by is None:
+        return head | summary.groups[0].metrics
+    groups = [{"key": g.key, "label": g.label} | g.metrics for g in summary.groups]
+    return head | {"group_by": group_by.value, "groups": groups}
+
+
+@router.get("/export.csv", response_class=Response)
+def stats_export(
+    ctx: Ctx, db: Db, _user: Reader, from_: FromParam = None, to: ToParam = None, group_by: GroupParam = None
+) -> Response:
+    """The same figures as ``/summary``, one row per group (or one row), for Excel.
+
+    UTF-8 with a byte-order mark: without it Excel reads the file in the local ANSI code page and
+    the Chinese names come out garbled.
+    """
+    summary = _summary(ctx, db, from_, to, group_by)
+    period = _period(summary, ctx.settings.locale.timezone)
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["from", "to", "group_by", "key", "label", *summary.metric_names])
+    for g in summary.groups:
+        cells = [g.metrics[name] for name in summary.metric_names]
+        writer.writerow(
+            [period["from"], period["to"], group_by or "", g.key, g.label, *cells]  # None → empty cell
+        )
+    days = "-".join(period[k][:10].replace("-", "") for k in ("from", "to"))
+    filename = f"sanshe-stats-{group_by or 'overall'}-{days}.csv"
+    return Response(
+        content=("\ufeff" + out.getvalue()).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,615 @@
+"""Supervisor KPIs: every metric, overall and grouped, against an independent computation.
+
+The data set is written down as plain specs; the expected figures are worked out from the specs
+with ordinary Python (``expected``) following DESIGN.md, not by calling the report code.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import select
+
+from dispatch.catalogue.service import ensure_sla_classes
+from dispatch.reports.api import router
+from dispatch.reports.kpis import GroupBy, summarise
+from models import (
+    Area,
+    AreaKind,
+    Call,
+    CallDirection,
+    Category,
+    Channel,
+    Disposition,
+    Item,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    Rating,
+    RatingOutcome,
+    Role,
+)
+from tests.factories import make_provider
+
+SH = ZoneInfo("Asia/Shanghai")
+START = datetime(2025, 3, 1, tzinfo=SH)
+END = datetime(2025, 3, 8, tzinfo=SH)
+PERIOD = {"from": START.isoformat(), "to": END.isoformat()}
+MIN = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+S, OS, A, R = OrderStatus, OfferStatus, Disposition.ANSWERED, Disposition.ABANDONED
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2025, 3, day, hour, minute, tzinfo=SH)
+
+
+@dataclass
+class O_:  # an order
+    name: str
+    item: str
+    community: str | None
+    provider: str | None
+    status: OrderStatus
+    created: datetime
+    accepted: timedelta | None = None
+    arrived: timedelta | None = None
+    completed: timedelta | None = None
+    complete_by: timedelta | None = None
+    reopen_count: int = 0
+
+
+@dataclass
+class F_:  # an offer (times after the order's creation)
+    order: str
+    provider: str
+    status: OfferStatus
+    responded: timedelta | None
+    sign_by: timedelta | None
+
+
+@dataclass
+class R_:  # a rating
+    order: str
+    provider: str
+    stars: int | None
+    outcome: RatingOutcome = RatingOutcome.RATED
+
+
+@dataclass
+class K_:  # a call
+    caller: str
+    started: datetime
+    disposition: Disposition | None
+    answered_after: float | None = None  # seconds
+    direction: CallDirection = CallDirection.INBOUND
+
+
+ITEMS = {
+    "LIFE-01": ("LIFE", "水管维修"),
+    "LIFE-02": ("LIFE", "家电维修"),
+    "HEALTH-01": ("HEALTH", "上门护理"),
+}
+CATEGORIES = {"LIFE": "生活服务", "HEALTH": "医疗健康"}
+COMMUNITIES = ("翠苑一区社区", "文新社区")
+PROVIDERS = ("安心家政", "李师傅")
+P1, P2 = PROVIDERS
+C1, C2 = COMMUNITIES
+
+ORDERS = [
+    O_("o1", "LIFE-01", C1, P1, S.CLOSED, at(2, 9), 10 * MIN, 60 * MIN, 120 * MIN, DAY),
+    O_("o2", "LIFE-01", C1, P2, S.COMPLETED, at(2, 10), 40 * MIN, 3 * HOUR, 2 * DAY, DAY),  # late
+    O_("o3", "LIFE-02", C2, P1, S.CLOSED, at(3, 8), 5 * MIN, 30 * MIN, 90 * MIN, 3 * DAY, reopen_count=1),
+    O_("o4", "HEALTH-01", C2, P2, S.CLOSED, at(4, 14), 20 * MIN, 50 * MIN, 200 * MIN, None),  # no deadline
+    O_("o5", "HEALTH-01", None, None, S.CANCELLED, at(5, 9)),
+    O_("o6", "LIFE-02", C1, None, S.RECEIVED, at(6, 11)),
+    O_("o7", "HEALTH-01", C1, P1, S.IN_SERVICE, at(7, 0, 30), 15 * MIN, 45 * MIN, None, DAY),  # UTC: 6 March
+    O_("o8", "LIFE-01", C2, None, S.OFFERED, at(1, 0, 10)),  # UTC: 28 February
+    O_("o9", "LIFE-02", C1, P2, S.ACCEPTED, at(1, 15), 25 * MIN, None, None, DAY),
+    # outside the period: a minute before it, and exactly at its (exclusive) end
+    O_("x1", "LIFE-01", C1, P1, S.CLOSED, START - MIN, MIN, 2 * MIN, 3 * MIN, DAY),
+    O_("x2", "HEALTH-01", C2, P2, S.COMPLETED, END, MIN, 2 * MIN, 3 * MIN, DAY),
+]
+OFFERS = [
+    F_("o1", P1, OS.ACCEPTED, 10 * MIN, 30 * MIN),
+    F_("o2", P1, OS.DECLINED, 5 * MIN, 30 * MIN),
+    F_("o2", P2, OS.ACCEPTED, 40 * MIN, 35 * MIN),  # signed late
+    F_("o3", P1, OS.ACCEPTED, 5 * MIN, 30 * MIN),
+    F_("o3", P2, OS.EXPIRED, 2 * DAY, 2 * DAY),
+    F_("o3", P1, OS.ACCEPTED, 2 * DAY + 10 * MIN, 2 * DAY + 30 * MIN),
+    F_("o4", P2, OS.ACCEPTED, 20 * MIN, None),
+    F_("o5", P1, OS.WITHDRAWN, HOUR, 30 * MIN),
+    F_("o6", P2, OS.EXPIRED, 30 * MIN, 30 * MIN),
+    F_("o7", P1, OS.ACCEPTED, 15 * MIN, 15 * MIN),  # exactly at the limit: in time
+    F_("o8", P2, OS.PENDING, None, 30 * MIN),
+    F_("o9", P2, OS.ACCEPTED, 25 * MIN, 30 * MIN),
+    F_("x1", P1, OS.ACCEPTED, MIN, 30 * MIN),
+    F_("x2", P2, OS.DECLINED, MIN, 30 * MIN),
+]
+RATINGS = [
+    R_("o1", P1, 5),
+    R_("o1", P1, None, RatingOutcome.UNREACHABLE),
+    R_("o2", P2, 3),
+    R_("o3", P1, 2),  # the rating that reopened it
+    R_("o3", P1, 4),
+    R_("o4", P2, 1),
+    R_("x1", P1, 1),
+    R_("x2", P2, 5),
+]
+NUM_A, NUM_B, NUM_C, NUM_D, NUM_E, NUM_F = (f"+861380000000{n}" for n in range(1, 7))
+CALLS = [
+    K_(NUM_A, at(2, 9), A, 10),
+    K_(NUM_B, at(2, 10), A, 20),
+    K_(NUM_C, at(3, 11), R),
+    K_(NUM_D, at(3, 12), Disposition.MISSED),
+    K_(NUM_A, at(2, 20), A, 15),  # 11 h after A's first call: a repeat, answered at exactly 15 s
+    K_(NUM_B, at(3, 11), A, 5),  # 25 h after B's first call: not a repeat
+    K_(NUM_E, START - 2 * HOUR, A, 3),  # before the period …
+    K_(NUM_E, at(1, 1), Disposition.VOICEMAIL),  # … but makes this one a repeat
+    K_(NUM_A, at(4, 9), A, 2, CallDirection.OUTBOUND),  # outbound: neither counted nor a "previous" call
+    K_(NUM_A, at(4, 10), Disposition.MISSED),  # A's previous inbound call was 38 h before
+    K_("", at(5, 9), Disposition.MISSED),  # withheld numbers are never repeats of each other
+    K_("", at(5, 9, 30), R),
+    K_(NUM_F, END, A, 4),  # at the end: outside
+]
+
+
+# --- the independent computation ----------------------------------------------------------------
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _p90(values: list[float]) -> float | None:
+    return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _minutes(delta: timedelta) -> float:
+    return delta.total_seconds() / 60
+
+
+def order_figures(orders: list[O_], offers: list[F_], ratings: list[R_], min_stars: int) -> dict:
+    done = [o for o in orders if o.status in (S.COMPLETED, S.CLOSED)]
+    on_time = [o for o in done if o.complete_by is None or o.completed <= o.complete_by]
+    cancelled = sum(o.status == S.CANCELLED for o in orders)
+    reopened = sum(o.reopen_count >= 1 for o in orders)
+    accepted = [f for f in offers if f.status == OS.ACCEPTED]
+    in_time = [f for f in accepted if f.sign_by is None or f.responded <= f.sign_by]
+    returned = [f for f in offers if f.status in (OS.DECLINED, OS.EXPIRED)]
+    stars = [r.stars for r in ratings if r.outcome == RatingOutcome.RATED and r.stars is not None]
+    figures = {
+        "received": len(orders),
+        "cancelled": cancelled,
+        "completed": len(done),
+        "completed_on_time": len(on_time),
+        "closure_rate": _rate(len(done), len(orders) - cancelled),
+        "on_time_rate": _rate(len(on_time), len(done)),
+        "reopened": reopened,
+        "reopen_rate": _rate(reopened, len(done)),
+        "offers": len(offers),
+        "offers_accepted": len(accepted),
+        "offers_accepted_on_time": len(in_time),
+        "offers_returned": len(returned),
+        "sign_on_time_rate": _rate(len(in_time), len(accepted)),
+        "return_rate": _rate(len(returned), len(offers)),
+        "ratings": len(stars),
+        "ratings_satisfied": sum(s >= min_stars for s in stars),
+        "satisfaction_rate": _rate(sum(s >= min_stars for s in stars), len(stars)),
+        "avg_rating": _mean(stars),
+    }
+    durations = {
+        "accept": [_minutes(o.accepted) for o in orders if o.accepted is not None],
+        "arrive": [_minutes(o.arrived) for o in orders if o.arrived is not None],
+        "complete": [_minutes(o.completed) for o in done],
+    }
+    for name, values in durations.items():
+        figures[f"mean_minutes_to_{name}"] = _mean(values)
+        figures[f"p90_minutes_to_{name}"] = _p90(values)
+    return figures
+
+
+def call_figures(calls: list[K_], start: datetime, end: datetime) -> dict:
+    inbound = [c for c in CALLS if c.direction == CallDirection.INBOUND]
+
+    def repeat(c: K_) -> bool:
+        return c.caller != "" and any(
+            p.caller == c.caller and c.started - DAY <= p.started < c.started for p in inbound
+        )
+
+    mine = [c for c in calls if c.direction == CallDirection.INBOUND and start <= c.started < end]
+    answered = [c for c in mine if c.disposition == A]
+    quick = [c for c in answered if c.answered_after <= 15]
+    abandoned = [c for c in mine if c.disposition == R]
+    repeats = [c for c in mine if repeat(c)]
+    return {
+        "calls_inbound": len(mine),
+        "calls_answered": len(answered),
+        "calls_answered_15s": len(quick),
+        "calls_abandoned": len(abandoned),
+        "calls_repeat": len(repeats),
+        "answer_rate": _rate(len(answered), len(mine)),
+        "answered_15s_rate": _rate(len(quick), len(answered)),
+        "abandon_rate": _rate(len(abandoned), len(mine)),
+        "repeat_call_rate": _rate(len(repeats), len(mine)),
+    }
+
+
+def local_day(moment: datetime) -> str:
+    return moment.astimezone(SH).date().isoformat()
+
+
+def expected(group_by: str | None, min_stars: int = 4) -> dict:
+    """{group key: figures}; keys: category/item code, provider/community name, local day."""
+    orders = [o for o in ORDERS if START <= o.created < END]
+    by_name = {o.name: o for o in orders}
+    offers = [f for f in OFFERS if f.order in by_name]
+    ratings = [r for r in RATINGS if r.order in by_name]
+    if group_by is None:
+        return {None: order_figures(orders, offers, ratings, min_stars) | call_figures(CALLS, START, END)}
+    order_key = {
+        "category": lambda o: ITEMS[o.item][0],
+        "item": lambda o: o.item,
+        "provider": lambda o: o.provider,
+        "community": lambda o: o.community,
+        "day": lambda o: local_day(o.created),
+    }[group_by]
+    offer_key = (lambda f: f.provider) if group_by == "provider" else (lambda f: order_key(by_name[f.order]))
+    rating_key = (lambda r: r.provider) if group_by == "provider" else (lambda r: order_key(by_name[r.order]))
+    keys = {order_key(o) for o in orders} | {offer_key(f) for f in offers} | {rating_key(r) for r in ratings}
+    if group_by == "day":
+        keys |= {(START.date() + timedelta(days=n)).isoformat() for n in range(7)}
+    out = {}
+    for k in keys:
+        out[k] = order_figures(
+            [o for o in orders if order_key(o) == k],
+            [f for f in offers if offer_key(f) == k],
+            [r for r in ratings if rating_key(r) == k],
+            min_stars,
+        )
+        if group_by == "day":
+            day_start = datetime.fromisoformat(k).replace(tzinfo=SH)
+            out[k] |= call_figures(CALLS, day_start, day_start + DAY)
+    return out
+
+
+def assert_figures(got: dict, want: dict) -> None:
+    for name, value in want.items():
+        if isinstance(value, float):
+            assert got[name] == pytest.approx(value, rel=1e-9), name
+        else:
+            assert got[name] == value, name
+
+
+# --- the data in the database -------------------------------------------------------------------
+
+
+@pytest.fixture
+def app(app):
+    """The app with the stats router, until dispatch.app includes it itself."""
+    if not any(getattr(r, "path", "").startswith("/api/v1/stats") for r in app.routes):
+        app.include_router(router)
+    return app
+
+
+@pytest.fixture
+def world(session_factory) -> dict[str, dict[str, int]]:
+    with session_factory() as s:
+        ensure_sla_classes(s)
+        cats = {code: Category(code=code, name_zh=name) for code, name in CATEGORIES.items()}
+        s.add_all(cats.values())
+        s.flush()
+        items = {
+            code: Item(code=code, category_id=cats[cat].id, name_zh=name, sla_class_code="normal")
+            for code, (cat, name) in ITEMS.items()
+        }
+        district = Area(kind=AreaKind.DISTRICT, code="TD", name="测试区", lat=30.27, lon=120.13)
+        s.add_all([*items.values(), district])
+        s.flush()
+        areas = {
+            n: Area(kind=AreaKind.COMMUNITY, code=n, name=n, parent_id=district.id, lat=0, lon=0)
+            for n in COMMUNITIES
+        }
+        s.add_all(areas.values())
+        s.flush()
+        providers = {name: make_provider(s, name=name).id for name in PROVIDERS}
+        orders: dict[str, int] = {}
+        for n, o in enumerate(ORDERS):
+            after = lambda d, o=o: o.created + d if d is not None else None  # noqa: E731
+            order = Order(
+                number=f"T{n:04d}",
+                channel=Channel.PHONE,
+                status=o.status,
+                item_id=items[o.item].id,
+                category_id=items[o.item].category_id,
+                description="test",
+                community_id=areas[o.community].id if o.community else None,
+                provider_id=providers[o.provider] if o.provider else None,
+                created_at=o.created,
+                accepted_at=after(o.accepted),
+                arrived_at=after(o.arrived),
+                completed_at=after(o.completed),
+                complete_by=after(o.complete_by),
+                reopen_count=o.reopen_count,
+            )
+            s.add(order)
+            s.flush()
+            orders[o.name] = order.id
+        created = {o.name: o.created for o in ORDERS}
+        for f in OFFERS:
+            base = created[f.order]
+            s.add(
+                Offer(
+                    order_id=orders[f.order],
+                    provider_id=providers[f.provider],
+                    status=f.status,
+                    offered_at=base,
+                    responded_at=base + f.responded if f.responded is not None else None,
+                    sign_by=base + f.sign_by if f.sign_by is not None else None,
+                )
+            )
+        for r in RATINGS:
+            s.add(
+                Rating(
+                    order_id=orders[r.order],
+                    provider_id=providers[r.provider],
+                    stars=r.stars,
+                    outcome=r.outcome,
+                )
+            )
+        for n, c in enumerate(CALLS):
+            answered = (
+                c.started + timedelta(seconds=c.answered_after) if c.answered_after is not None else None
+            )
+            s.add(
+                Call(
+                    source="test",
+                    external_id=f"call-{n}",
+                    direction=c.direction,
+                    caller=c.caller,
+                    started_at=c.started,
+                    answered_at=answered,
+                    disposition=c.disposition,
+                )
+            )
+        s.commit()
+        return {"providers": providers, "communities": {n: a.id for n, a in areas.items()}}
+
+
+def get_summary(client, login, role: Role = Role.SUPERVISOR, **params) -> dict:
+    r = client.get("/api/v1/stats/summary", params=PERIOD | params, headers=login(role))
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+# --- tests --------------------------------------------------------------------------------------
+
+
+def test_overall_matches_the_independent_computation(client, login, world) -> None:
+    body = get_summary(client, login)
+    assert body["from"] == "2025-03-01T00:00:00+08:00" and body["to"] == "2025-03-08T00:00:00+08:00"
+    assert body["satisfied_min_stars"] == 4
+    want = expected(None)[None]
+    assert_figures(body, want)
+    # Spot checks of the hand-made data, so a mistake in `expected` cannot hide one in the code.
+    assert (body["received"], body["cancelled"], body["completed"], body["completed_on_time"]) == (9, 1, 4, 3)
+    assert body["closure_rate"] == pytest.approx(4 / 8) and body["reopen_rate"] == pytest.approx(1 / 4)
+    assert (
+        body["offers"],
+        body["offers_accepted"],
+        body["offers_accepted_on_time"],
+        body["offers_returned"],
+    ) == (
+        12,
+        7,
+        6,
+        3,
+    )
+    assert body["satisfaction_rate"] == pytest.approx(2 / 5) and body["avg_rating"] == pytest.approx(3.0)
+    assert body["p90_minutes_to_complete"] == pytest.approx(2 * 24 * 60)
+    assert (body["calls_inbound"], body["calls_answered"], body["calls_answered_15s"]) == (10, 4, 3)
+    assert (body["calls_abandoned"], body["calls_repeat"]) == (2, 2)
+
+
+@pytest.mark.parametrize("group_by", ["category", "item", "provider", "community", "day"])
+def test_grouped_matches_the_independent_computation(client, login, world, group_by: str) -> None:
+    body = get_summary(client, login, group_by=group_by)
+    assert body["group_by"] == group_by
+    want = expected(group_by)
+    by_name = group_by in ("provider", "community")  # the spec names them; the API keys them by id
+    got = {(g["label"] if by_name else g["key"]): g for g in body["groups"]}
+    assert set(got) == set(want)
+    for key, figures in want.items():
+        assert_figures(got[key], figures)
+        if group_by not in ("day",):
+            assert "answer_rate" not in got[key]  # calls belong to no category or provider
+    ids = world["providers"] if group_by == "provider" else world["communities"]
+    for g in body["groups"]:
+        if by_name:
+            assert g["key"] == (ids[g["label"]] if g["label"] is not None else None)
+        elif group_by in ("category", "item"):
+            assert g["label"] == (CATEGORIES.get(g["key"]) or ITEMS[g["key"]][1])
+        else:
+            assert g["label"] == g["key"]
+    keys = [g["key"] for g in body["groups"]]
+    assert keys[-1:] == [None] or None not in keys  # "no provider/community" comes last
+
+
+def test_day_groups_use_the_local_date_and_list_every_day(client, login, world) -> None:
+    body = get_summary(client, login, group_by="day")
+    days = {g["key"]: g for g in body["groups"]}
+    assert list(days) == [f"2025-03-0{d}" for d in range(1, 8)]
+    assert days["2025-03-01"]["received"] == 2  # o8 was created on 28 February in UTC
+    assert days["2025-03-07"]["received"] == 1
+    assert days["2025-03-01"]["calls_repeat"] == 1  # repeat of a call from before the period
+
+
+def test_satisfaction_threshold_can_include_basically_satisfied(client, login, world, settings) -> None:
+    settings.tracking.satisfied_min_stars = 3
+    body = get_summary(client, login)
+    assert body["satisfied_min_stars"] == 3
+    assert body["satisfaction_rate"] == pytest.approx(3 / 5)
+    assert_figures(body, expected(None, min_stars=3)[None])
+    grouped = get_summary(client, login, group_by="provider")
+    for key, figures in expected("provider", min_stars=3).items():
+        assert_figures(next(g for g in grouped["groups"] if g["label"] == key), figures)
+
+
+def test_empty_period_has_null_rates(client, login, world) -> None:
+    params = {"from": "2020-01-01T00:00:00+08:00", "to": "2020-01-02T00:00:00+08:00"}
+    body = get_summary(client, login, **params)
+    assert body["received"] == 0 and body["calls_inbound"] == 0
+    for name in ("closure_rate", "on_time_rate", "sign_on_time_rate", "return_rate", "satisfaction_rate"):
+        assert body[name] is None, name
+    for name in (
+        "avg_rating",
+        "answer_rate",
+        "repeat_call_rate",
+        "p90_minutes_to_accept",
+        "mean_minutes_to_complete",
+    ):
+        assert body[name] is None, name
+    assert get_summary(client, login, group_by="category", **params)["groups"] == []
+    (day,) = get_summary(client, login, group_by="day", **params)["groups"]
+    assert day["key"] == "2020-01-01" and day["received"] == 0 and day["answer_rate"] is None
+
+
+def test_default_period_is_the_last_30_days(client, login, world, session_factory) -> None:
+    now = datetime.now(UTC)
+    with session_factory() as s:
+        item = s.scalars(select(Item)).first()
+        for n, age in enumerate((timedelta(days=1), timedelta(days=40))):
+            s.add(
+                Order(
+                    number=f"D{n}",
+                    channel=Channel.PHONE,
+                    item_id=item.id,
+                    category_id=item.category_id,
+                    description="recent" if n == 0 else "old",
+                    created_at=now - age,
+                )
+            )
+        s.commit()
+    r = client.get("/api/v1/stats/summary", headers=login(Role.OPERATOR))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["received"] == 1
+    span = datetime.fromisoformat(body["to"]) - datetime.fromisoformat(body["from"])
+    assert span == timedelta(days=30)
+    only_from = client.get(
+        "/api/v1/stats/summary",
+        params={"from": (now - timedelta(days=2)).isoformat()},
+        headers=login(Role.ADMIN),
+    )
+    assert only_from.status_code == 200 and only_from.json()["received"] == 1
+
+
+def test_csv_export_matches_the_summary(client, login, world) -> None:
+    headers = login(Role.SUPERVISOR)
+    r = client.get("/api/v1/stats/export.csv", params=PERIOD | {"group_by": "category"}, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    assert r.content.startswith(b"\xef\xbb\xbf")  # the BOM Excel needs to read UTF-8
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    summary = get_summary(client, login, group_by="category")
+    assert [row["key"] for row in rows] == [g["key"] for g in summary["groups"]]
+    for row, group in zip(rows, summary["groups"], strict=True):
+        assert row["label"] == group["label"] and row["group_by"] == "category"
+        assert "answer_rate" not in row
+        for name, value in group.items():
+            if name in ("key", "label"):
+                continue
+            if value is None:
+                assert row[name] == "", name
+            else:
+                assert float(row[name]) == pytest.approx(value, rel=1e-12), name
+    overall = client.get("/api/v1/stats/export.csv", params=PERIOD, headers=headers)
+    (row,) = list(csv.DictReader(io.StringIO(overall.content.decode("utf-8-sig"))))
+    assert row["from"] == PERIOD["from"] and row["key"] == "" and int(row["calls_inbound"]) == 10
+    assert float(row["closure_rate"]) == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "field"),
+    [
+        ({"from": "2025-03-01T00:00:00", "to": "2025-03-08T00:00:00+08:00"}, 400, "from"),
+        ({"from": "2025-03-01T00:00:00+08:00", "to": "2025-03-08"}, 400, "to"),
+        ({"from": "2025-03-08T00:00:00+08:00", "to": "2025-03-01T00:00:00+08:00"}, 400, "from"),
+        ({"from": "2025-03-01T00:00:00+08:00", "to": "2025-03-01T00:00:00+08:00"}, 400, "from"),
+        ({"from": "yesterday"}, 400, "from"),
+        ({"group_by": "week"}, 422, "group_by"),
+        ({"from": "2000-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z", "group_by": "day"}, 400, "to"),
+    ],
+)
+def test_bad_parameters(client, login, world, params: dict, status: int, field: str) -> None:
+    for path in ("/api/v1/stats/summary", "/api/v1/stats/export.csv"):
+        r = client.get(path, params=params, headers=login(Role.SUPERVISOR))
+        assert r.status_code == status, r.text
+        body = r.json()
+        assert set(body) == {"error", "detail"} and body["detail"].startswith(f"{field}:"), body
+
+
+def test_unencoded_plus_in_the_offset_is_understood(client, login, world) -> None:
+    url = "/api/v1/stats/summary?from=2025-03-01T00:00:00 08:00&to=2025-03-08T00:00:00 08:00"
+    r = client.get(url, headers=login(Role.SUPERVISOR))
+    assert r.status_code == 200, r.text
+    assert r.json()["received"] == 9
+
+
+@pytest.mark.parametrize("role", [Role.WORKER, Role.ORG_ADMIN])
+def test_workers_and_organisations_may_not_read_stats(client, login, world, role: Role) -> None:
+    for path in ("/api/v1/stats/summary", "/api/v1/stats/export.csv"):
+        r = client.get(path, params=PERIOD, headers=login(role))
+        assert r.status_code == 403 and r.json()["error"] == "forbidden"
+    assert client.get("/api/v1/stats/summary", params=PERIOD).status_code == 401
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR])
+def test_staff_may_read_stats(client, login, world, role: Role) -> None:
+    assert get_summary(client, login, role)["received"] == 9
+
+
+def test_days_follow_daylight_saving_time(session_factory, world) -> None:
+    """Local days in a zone with DST: the UTC offset changes inside the period."""
+    ny = ZoneInfo("America/New_York")  # DST began 2025-03-09 02:00
+    moments = [datetime(2025, 3, 8, 23, 30, tzinfo=ny), datetime(2025, 3, 9, 23, 30, tzinfo=ny)]
+    moments.append(datetime(2025, 3, 10, 0, 30, tzinfo=ny))
+    with session_factory() as s:
+        item = s.scalars(select(Item)).first()
+        for n, moment in enumerate(moments):
+            s.add(
+                Order(
+                    number=f"NY{n}",
+                    channel=Channel.PHONE,
+                    item_id=item.id,
+                    category_id=item.category_id,
+                    description="dst",
+                    created_at=moment,
+                )
+            )
+        s.commit()
+        summary = summarise(
+            s,
+            start=datetime(2025, 3, 8, tzinfo=ny),
+            end=datetime(2025, 3, 11, tzinfo=ny),
+            group_by=GroupBy.DAY,
+            timezone="America/New_York",
+        )
+    assert [(g.key, g.metrics["received"]) for g in summary.groups] == [
+        ("2025-03-08", 1),
+        ("2025-03-09", 1),
+        ("2025-03-10", 1),
+    ]
