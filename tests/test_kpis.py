@@ -613,3 +613,13 @@ def test_days_follow_daylight_saving_time(session_factory, world) -> None:
         ("2025-03-09", 1),
         ("2025-03-10", 1),
     ]
+
+
+def test_benchmark_runs_at_a_small_size() -> None:
+    from dispatch.reports.bench import bench_stats, format_stats
+
+    result = bench_stats(orders=3000)
+    assert result["rows"]["orders"] == 3000 and result["month_orders"] > 0
+    assert set(result["timings"]) == {"category", "provider", "overall", "day", "item", "community"}
+    assert result["timings"]["day"]["groups"] == 28
+    assert "category" in format_stats(result)

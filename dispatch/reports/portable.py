@@ -1,7 +1,8 @@
 """SQL pieces the KPI queries need that SQLite and PostgreSQL spell differently.
 
 SQLite keeps timestamps as naive UTC text (see ``models.base.UTCDateTime``) and knows no time
-zones; PostgreSQL has ``timestamptz``. Each construct below compiles to the right text for both.
+zones; PostgreSQL has ``timestamptz``. Each construct below compiles to the right text for both;
+local dates are worked out in Python from UTC instants and the zone's offsets (``offset_pieces``).
 """
 
 from __future__ import annotations
@@ -11,9 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BigInteger, case, func, literal
+from sqlalchemy import BigInteger, literal
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -109,29 +109,3 @@ def offset_pieces(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[
         if at < end:
             pieces.append((at, _offset_minutes(zone, at)))
     return pieces
-
-
-def local_date(session: Session, column: Any, zone: ZoneInfo, start: datetime, end: datetime) -> Any:
-    """The local calendar date ('YYYY-MM-DD') of a UTC timestamp column, exact for [start, end).
-
-    SQLite has no time zones: the date is ``date(column, '+480 minutes')`` with the zone's offset
-    in each piece of the period where it does not change (one piece unless the zone has DST).
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        # Inlined, not bound: PostgreSQL matches a GROUP BY expression to the selected one only
-        # when both are the same text, and two bind parameters are two different texts.
-        tz = literal(zone.key, literal_execute=True)
-        return func.to_char(func.timezone(tz, column), literal("YYYY-MM-DD", literal_execute=True))
-    pieces = offset_pieces(zone, start, end)
-    shifted = [func.date(column, f"{minutes:+d} minutes") for _, minutes in pieces]
-    if len(pieces) == 1:
-        return shifted[0]
-    whens = [(column < pieces[i + 1][0], shifted[i]) for i in range(len(pieces) - 1)]
-    return case(*whens, else_=shifted[-1])
-
-
-def days_between(zone: ZoneInfo, start: datetime, end: datetime) -> list[str]:
-    """Every local date that [start, end) touches, as 'YYYY-MM-DD'."""
-    first = start.astimezone(zone).date()
-    last = (end - timedelta(microseconds=1)).astimezone(zone).date()
-    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
