@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -13,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
+from dispatch.calls.api import calls_router, events_router, ingest_router
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.context import AppContext
@@ -75,7 +77,9 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def wire_adapters(ctx: AppContext) -> None:
-    """The one place concrete adapters are chosen: Twilio when configured, logging otherwise."""
+    """The one place concrete adapters are chosen: Twilio when configured, logging otherwise;
+    console notifications go to the live event stream when the server has one."""
+    from dispatch.calls.hub import EventHub, HubNotifier
     from dispatch.outbox.adapters import LogCalls, LogNotifier, LogSms
 
     twilio = ctx.settings.twilio
@@ -85,8 +89,47 @@ def wire_adapters(ctx: AppContext) -> None:
         ctx.services["sms"] = TwilioSms(twilio.account_sid, twilio.auth_token, twilio.from_number)
     else:
         ctx.services["sms"] = LogSms()
+    hub = ctx.services.get("hub")
     ctx.services.setdefault("calls", LogCalls())
-    ctx.services.setdefault("notifier", LogNotifier())
+    ctx.services.setdefault("notifier", HubNotifier(hub) if isinstance(hub, EventHub) else LogNotifier())
+
+
+def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> list[Callable[[], None]]:
+    """The live event hub, the call ingest worker and the configured telephony adapters.
+
+    Returns the functions that stop them, in the order to call them.
+    """
+    from dispatch.calls.hub import EventHub
+    from dispatch.calls.ingest import CallIngest
+
+    hub: EventHub = ctx.services.setdefault("hub", EventHub())
+    hub.bind(loop)
+    ingest = CallIngest(ctx.sessions, hub, region=ctx.settings.locale.default_region)
+    ingest.start()
+    ctx.services["call_ingest"] = ingest
+    stops: list[Callable[[], None]] = []
+    ami = ctx.settings.asterisk
+    if ami.enabled:
+        from telephony.ami_mapping import AmiCallTracker
+        from telephony.asterisk import AmiAdapter, AmiCalls
+
+        adapter = AmiAdapter(
+            ami.host,
+            ami.port,
+            ami.username,
+            ami.secret,
+            ingest,
+            ping_interval=ami.ping_interval_seconds,
+            ping_timeout=ami.ping_interval_seconds / 2,
+            tracker=AmiCallTracker(contexts=set(ami.contexts) or None),
+        )
+        adapter.start()
+        ctx.services["ami"] = adapter
+        if ami.callback_channel:
+            ctx.services["calls"] = AmiCalls(adapter, ami)
+        stops.append(adapter.stop)
+    stops.append(ingest.stop)
+    return stops
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -95,6 +138,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
+        stop_telephony = start_telephony(ctx, asyncio.get_running_loop())
         wire_adapters(ctx)
         app.state.ctx = ctx
         loop = None
@@ -108,6 +152,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         finally:
             if loop is not None:
                 loop.stop()
+            for stop in stop_telephony:
+                stop()
             ctx.close()
 
     app = FastAPI(
@@ -130,4 +176,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(actions_router)
     app.include_router(calendar_router)
     app.include_router(stats_router)
+    app.include_router(calls_router)
+    app.include_router(ingest_router)
+    app.include_router(events_router)
     return app

@@ -207,7 +207,7 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
         print(f"  {number}: {reason}")
 
 
-BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats")
+BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats", "telephony")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -235,6 +235,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
             orders = 100_000 if args.quick else 1_000_000
             print(format_stats(bench_stats(orders=orders, backend_url=args.database_url)), flush=True)
+        elif name == "telephony":
+            from dispatch.benchmarks.telephony import bench_telephony, format_telephony
+
+            print(format_telephony(bench_telephony(calls=100 if args.quick else 300)))
         elif name == "tracking":
             from dispatch.benchmarks.tracking import bench_tracking, format_tracking
 

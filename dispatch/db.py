@@ -36,12 +36,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 _LOCK_KEY = "sanshe_write_lock"
+READ_ONLY = "sanshe_read_only"  # execution option: a deferred read transaction (see read_only)
 
 
 def _install_sqlite_transactions(engine: Engine) -> None:
     lock = threading.Lock()
 
     def begin(conn: Any) -> None:
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")  # WAL: readers see the last commit and wait for no one
+            return
         if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
             raise TimeoutError("the database stayed busy too long; try again")
         conn.info[_LOCK_KEY] = True
@@ -81,6 +85,21 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
+
+
+@contextmanager
+def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A session for reads that must not queue behind writers (the screen pop).
+
+    On SQLite it begins a deferred transaction outside the writer lock (WAL readers never wait);
+    on PostgreSQL it is an ordinary transaction. It is rolled back at the end: write nothing.
+    """
+    with factory() as session:
+        session.connection(execution_options={READ_ONLY: True})
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 @contextmanager

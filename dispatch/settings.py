@@ -131,6 +131,23 @@ class AsteriskSettings(Section):
     port: int = Field(5038, ge=1, le=65535)
     username: str = ""
     secret: str = ""
+    # Dialplan contexts where residents' calls enter (e.g. ["from-trunk"]); empty: every call.
+    contexts: list[str] = []
+    ping_interval_seconds: float = Field(20.0, gt=0, le=300)
+    # Rating callbacks by AMI Originate: the channel to dial, with {number} (E.164) or {digits}
+    # (E.164 without "+"), e.g. "PJSIP/{digits}@trunk". Empty: no callback calls through Asterisk.
+    callback_channel: str = ""
+    callback_context: str = "sanshe-rating"
+    callback_exten: str = "s"
+    callback_caller_id: str = ""
+
+    @model_validator(mode="after")
+    def _complete_when_enabled(self) -> AsteriskSettings:
+        if self.enabled and not (self.username and self.secret):
+            raise ValueError("asterisk.username and asterisk.secret are needed when enabled")
+        if self.callback_channel and not any(k in self.callback_channel for k in ("{number}", "{digits}")):
+            raise ValueError("asterisk.callback_channel must contain {number} or {digits}")
+        return self
 
 
 class Settings(BaseSettings):

@@ -60,5 +60,7 @@ class Call(Base):
     talk_seconds: Mapped[int] = mapped_column(Integer, default=0)
     disposition: Mapped[Disposition | None] = mapped_column(str_enum(Disposition))
     recording_url: Mapped[str] = mapped_column(String(500), default="")
+    # What the caller keyed in the IVR menu (Twilio Gather, AMI UserEvent), e.g. "2" for a category.
+    ivr_digits: Mapped[str] = mapped_column(String(20), default="", server_default="")
 
     orders: Mapped[list[Order]] = relationship(secondary=call_order)

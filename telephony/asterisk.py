@@ -56,16 +56,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from asterisk.ami import AMIClient
 from asterisk.ami.action import Action, LoginAction
 from asterisk.ami.event import Event
 from asterisk.ami.response import Response
 
+from dispatch.ports import DeliveryError
 from telephony.ami_mapping import AmiCallTracker
 from telephony.events import CallEvent, EventSink
 
-__all__ = ["AmiAdapter"]
+if TYPE_CHECKING:
+    from dispatch.settings import AsteriskSettings
+
+__all__ = ["AmiAdapter", "AmiCalls"]
 
 log = logging.getLogger(__name__)
 
@@ -449,3 +454,35 @@ class AmiAdapter:
                     self._sink(call_event)
                 except Exception:
                     log.exception("AMI: sink raised on %s; event dropped", type(call_event).__name__)
+
+
+class AmiCalls:
+    """Rating callbacks placed by AMI ``Originate`` (a :class:`dispatch.ports.CallPlacer`).
+
+    The answered call enters the dialplan at ``callback_context``/``callback_exten`` with the
+    channel variables ``SANSHE_ORDER`` and ``SANSHE_OUTBOX`` set, so the deployment's rating IVR
+    knows which order it is about. Not connected, or refused by Asterisk: a temporary failure
+    (the outbox tries again later).
+    """
+
+    def __init__(self, adapter: AmiAdapter, settings: AsteriskSettings) -> None:
+        self.adapter = adapter
+        self.channel = settings.callback_channel
+        self.context = settings.callback_context
+        self.exten = settings.callback_exten
+        self.caller_id = settings.callback_caller_id
+
+    def place_call(self, to: str, payload: dict[str, Any]) -> str:
+        channel = self.channel.format(number=to, digits=to.lstrip("+"))
+        variables = {
+            "SANSHE_ORDER": payload.get("order_id", ""),
+            "SANSHE_OUTBOX": payload.get("outbox_id", ""),
+        }
+        try:
+            queued = self.adapter.originate(channel, self.exten, self.context, self.caller_id, variables)
+        except ValueError as exc:  # a header-unsafe number or variable
+            raise DeliveryError(f"cannot originate to {to!r}: {exc}", permanent=True) from None
+        if not queued:
+            reason = self.adapter.last_error or "refused"
+            raise DeliveryError(f"Asterisk did not take the callback: {reason}", permanent=False)
+        return f"ami-{payload.get('outbox_id', '')}-{to[-4:]}"

@@ -18,9 +18,12 @@ Conventions every adapter follows:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Literal, Protocol
+
+from pydantic import TypeAdapter, ValidationError
 
 Source = Literal["asterisk", "twilio", "simulator"]
 Disposition = Literal["answered", "abandoned", "missed", "voicemail"]
@@ -36,6 +39,8 @@ __all__ = [
     "SmsReceived",
     "Source",
     "VoicemailRecorded",
+    "event_from_dict",
+    "event_to_dict",
 ]
 
 
@@ -131,3 +136,49 @@ class EventSink(Protocol):
     must not block for long (hand the event to a queue or an event loop instead)."""
 
     def __call__(self, event: CallEvent) -> None: ...
+
+
+_KINDS: dict[str, type] = {
+    "ringing": CallRinging,
+    "answered": CallAnswered,
+    "ended": CallEnded,
+    "voicemail": VoicemailRecorded,
+    "digits": DigitsEntered,
+    "sms": SmsReceived,
+}
+_NAMES = {cls: name for name, cls in _KINDS.items()}
+
+
+def event_to_dict(event: CallEvent) -> dict[str, object]:
+    """JSON-ready form: ``{"type": "ringing", "call_id": ..., "at": "2025-...Z", ...}``."""
+    out: dict[str, object] = {"type": _NAMES[type(event)]}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        out[f.name] = value.isoformat().replace("+00:00", "Z") if isinstance(value, datetime) else value
+    return out
+
+
+def event_from_dict(data: object) -> CallEvent:
+    """The inverse of :func:`event_to_dict`, validated by pydantic (types, literals, ISO times,
+    no unknown fields); ``ValueError`` names the first field that is wrong."""
+    if not isinstance(data, dict):
+        raise ValueError("event: must be a JSON object")
+    kind = data.get("type")
+    cls = _KINDS.get(kind) if isinstance(kind, str) else None
+    if cls is None:
+        raise ValueError(f"type: must be one of {', '.join(_KINDS)}")
+    body = {k: v for k, v in data.items() if k != "type"}
+    unknown = sorted(set(body) - {f.name for f in fields(cls)})
+    if unknown:
+        raise ValueError(f"{unknown[0]}: not a field of a {kind} event")
+    try:
+        return _adapter(cls).validate_python(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or kind
+        raise ValueError(f"{where}: {err['msg']}") from None
+
+
+@functools.cache
+def _adapter(cls: type) -> TypeAdapter[CallEvent]:
+    return TypeAdapter(cls)

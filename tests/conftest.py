@@ -172,22 +172,12 @@ def login(client, session_factory, settings):
     The token is minted directly (argon2 verification is slow on purpose); the sign-in endpoint
     itself is tested in test_auth.py.
     """
-    from datetime import UTC, datetime
-
-    from dispatch.auth.security import issue_token
-    from tests.factories import make_user
+    from tests.factories import bearer, make_user
 
     def _login(role, **kw) -> dict[str, str]:
         with session_factory() as s:
             user = make_user(s, role=role, **kw)
             s.commit()
-        token = issue_token(
-            user_id=user.id,
-            role=user.role.value,
-            secret=settings.auth.jwt_secret,
-            now=datetime.now(UTC),
-            minutes=60,
-        )
-        return {"Authorization": f"Bearer {token}"}
+        return bearer(user, settings)
 
     return _login

@@ -16,7 +16,7 @@ import pytest
 from telephony.ami_mapping import AmiCallTracker
 from telephony.asterisk import AmiAdapter
 from telephony.events import CallAnswered, CallEnded, CallEvent, CallRinging
-from tests.support.ami_server import AmiServer, Headers, Transcript, build_packet
+from telephony.fake_ami import AmiServer, Headers, Transcript, build_packet
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ami"
 pytestmark = pytest.mark.timeout(10)

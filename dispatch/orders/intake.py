@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import desc, select
+from sqlalchemy import desc, insert, select
 from sqlalchemy.orm import Session
 
 from dispatch.catalogue.suggest import Suggestion
@@ -25,7 +25,18 @@ from dispatch.residents.phones import Phone
 from dispatch.residents.service import LocationFacts, match_or_create
 from dispatch.tracking.calendar import WorkCalendar
 from dispatch.tracking.deadlines import order_deadlines
-from models import OPEN_STATUSES, Category, Channel, Item, Order, OrderStatus, Priority, User
+from models import (
+    OPEN_STATUSES,
+    Call,
+    Category,
+    Channel,
+    Item,
+    Order,
+    OrderStatus,
+    Priority,
+    User,
+    call_order,
+)
 
 HIGH_RISK_TAGS = frozenset({"独居老人", "高龄老人", "失能", "残疾", "特困"})
 DUPLICATE_WINDOW = timedelta(days=7)
@@ -132,6 +143,9 @@ def _duplicate_of(session: Session, resident_id: int, category_id: int, now: dat
 def create_order(
     session: Session, req: IntakeRequest, *, actor: User, now: datetime, services: IntakeServices
 ) -> IntakeResult:
+    call = session.get(Call, req.call_id) if req.call_id is not None else None
+    if req.call_id is not None and call is None:
+        raise IntakeError("call_id", f"no call {req.call_id}", "unknown_call")
     suggestions = services.suggest(session, req.description, 3)  # type: ignore[operator]
     item = _choose_item(session, req, suggestions)
     category = session.get_one(Category, item.category_id)
@@ -188,6 +202,11 @@ def create_order(
     )
     session.add(order)
     session.flush()
+    if call is not None:
+        # Taken on this call: the call lists the order, and an unknown caller is now known.
+        session.execute(insert(call_order).values(call_id=call.id, order_id=order.id))
+        if call.resident_id is None and call.caller == req.phone.e164:
+            call.resident_id = resident.id
     note = "classified automatically" if not req.item_code else ""
     record_event(
         session,

@@ -325,6 +325,7 @@ def _insert_calls(session: Session, rng: np.random.Generator, stamp: _Stamps, t0
             "talk_seconds": 0,
             "disposition": disposition.tolist(),
             "recording_url": "",
+            "ivr_digits": "",
         },
         n,
     )

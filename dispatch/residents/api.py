@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
@@ -79,7 +79,11 @@ def _load(db: Db, resident_id: int) -> Resident:
 
 @router.get("/{resident_id}", response_model=ResidentDetail)
 def get_resident(resident_id: int, db: Db) -> ResidentDetail:
-    r = _load(db, resident_id)
+    return resident_detail(db, _load(db, resident_id))
+
+
+def resident_detail(db: Session, r: Resident) -> ResidentDetail:
+    """The profile with open orders, recent orders, calls and ratings (also the screen pop's)."""
     h = service.history(db, r)
     orders = [
         OrderBrief(

@@ -1,4 +1,5 @@
-"""A real TCP Asterisk Manager Interface server for tests (127.0.0.1, ephemeral port).
+"""A real TCP Asterisk Manager Interface server (127.0.0.1, ephemeral port) for the tests, the
+telephony benchmark and trying the AMI adapter without a PBX.
 
 It speaks enough AMI for ``telephony.asterisk.AmiAdapter``: the banner line, ``Login`` (success or
 "Authentication failed" and a disconnect, as Asterisk does), ``Ping``, ``CoreShowChannels``,
@@ -352,3 +353,33 @@ class AmiServer:
             self._live[fields["Uniqueid"]] = {key: fields[key] for key in _CHANNEL_KEYS if key in fields}
         elif fields.get("Event") == "Hangup":
             self._live.pop(fields.get("Uniqueid", ""), None)
+
+
+def synthetic_call(seq: int, caller: str, extension: str, at: float) -> tuple[list[bytes], list[bytes]]:
+    """One inbound queue call in Asterisk 16 event form, split where the operator's phone starts
+    ringing: (Newchannel, QueueCallerJoin, AgentCalled), then (AgentConnect, AgentComplete,
+    Hangup). Answered after 3 s, 30 s of talk. ``at`` is the Unix time of the first event."""
+    linked = f"{int(at)}.{seq}"
+    agent_leg = f"{int(at)}.{seq}9"
+    channel = f"SIP/carrier-{seq:08x}"
+    agent = f"SIP/{extension}-{seq:08x}"
+
+    def packet(event: str, offset: float, *pairs: tuple[str, str]) -> bytes:
+        head = [("Event", event), ("Privilege", "call,all"), ("Timestamp", f"{at + offset:.6f}")]
+        return build_packet([*head, ("Channel", channel), ("Uniqueid", linked), ("Linkedid", linked), *pairs])
+
+    member = [("Queue", "hotline"), ("Interface", f"SIP/{extension}"), ("MemberName", extension)]
+    legs = [("DestChannel", agent), ("DestUniqueid", agent_leg), ("DestLinkedid", linked)]
+    before = [
+        packet("Newchannel", 0, ("CallerIDNum", caller), ("Context", "from-trunk"), ("Exten", "4008001234")),
+        packet("QueueCallerJoin", 0.5, ("CallerIDNum", caller), ("Queue", "hotline"), ("Position", "1")),
+        packet("AgentCalled", 0.6, *legs, *member),
+    ]
+    after = [
+        packet("AgentConnect", 3.5, *legs, *member, ("HoldTime", "3"), ("RingTime", "3")),
+        packet(
+            "AgentComplete", 33.5, *legs, *member, ("HoldTime", "3"), ("TalkTime", "30"), ("Reason", "caller")
+        ),
+        packet("Hangup", 33.6, ("Cause", "16"), ("Cause-txt", "Normal Clearing")),
+    ]
+    return before, after

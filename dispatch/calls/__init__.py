@@ -1,0 +1,1 @@
+"""Calls: storing telephony events, screen pops, live events, the calls API."""

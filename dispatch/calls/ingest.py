@@ -1,0 +1,200 @@
+"""The running server's telephony sink: stores call events and pops operators' screens.
+
+Adapters call ``ingest(event)`` from their own threads and never wait for the database. Two
+worker threads take it from there:
+
+* the *pop* worker: when an operator's extension starts ringing, it builds the screen pop
+  (caller's resident profile, open orders, recent calls) from a read-only session, which on
+  SQLite waits for no writer, and publishes it to that operator's stream. It has its own queue,
+  so a pop never waits behind the writes of earlier events (under write load the store queue can
+  be seconds long; the pop must arrive while the phone rings);
+* the *store* worker, in arrival order: stores the event (``recorder.record_event``) in its own
+  transaction, then publishes a ``call`` update (the call as ``GET /api/v1/calls`` shows it) to
+  the operator concerned and to supervisors.
+
+A failure in one event is logged and the worker carries on with the next; the adapters' own
+idempotency (and the recorder's) make a later replay of the same call safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from dispatch.calls.hub import EventHub
+from dispatch.calls.recorder import find_call, operator_for_extension, record_event
+from dispatch.db import read_only, transaction
+from dispatch.residents import repository
+from dispatch.residents.api import resident_detail
+from dispatch.residents.phones import try_normalise
+from models import Call
+from telephony.events import CallEvent, CallRinging, SmsReceived, event_to_dict
+
+log = logging.getLogger(__name__)
+
+SUPERVISORS = "role:supervisor"
+_STOP = object()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def call_out(call: Call, order_ids: list[int] | None = None) -> dict[str, Any]:
+    """A call as ``GET /api/v1/calls`` lists it (the contract's fields, then extras)."""
+    return {
+        "id": call.id,
+        "direction": call.direction.value,
+        "caller": call.caller,
+        "operator": call.operator_ext or None,
+        "queue": call.queue or None,
+        "started_at": _iso(call.started_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "hold_seconds": call.hold_seconds,
+        "talk_seconds": call.talk_seconds,
+        "disposition": call.disposition.value if call.disposition else None,
+        "order_ids": order_ids if order_ids is not None else sorted(o.id for o in call.orders),
+        "source": call.source,
+        "external_id": call.external_id,
+        "callee": call.callee,
+        "operator_id": call.operator_id,
+        "resident_id": call.resident_id,
+        "recording_url": call.recording_url or None,
+        "ivr_digits": call.ivr_digits or None,
+    }
+
+
+def screen_pop(session: Session, event: CallRinging, *, region: str) -> dict[str, Any]:
+    """What an operator sees while the phone rings: who is calling and what is open for them."""
+    e164 = try_normalise(event.caller, region) if event.caller else None
+    resident = repository.by_phone(session, e164) if e164 else None
+    known = find_call(session, event.source, event.call_id)
+    recent: list[dict[str, Any]] = []
+    if e164:
+        rows = session.scalars(
+            select(Call).where(Call.caller == e164).order_by(Call.started_at.desc()).limit(6)
+        )
+        recent = [call_out(c, []) for c in rows if c.id != (known.id if known else None)][:5]
+    profile = resident_detail(session, resident).model_dump(mode="json") if resident else None
+    return {
+        "call": {
+            "id": known.id if known else None,
+            "source": event.source,
+            "external_id": event.call_id,
+            "caller": e164 or event.caller,
+            "queue": event.queue,
+            "operator": event.operator_ext,
+            "ringing_at": event.at.isoformat(),
+        },
+        "resident": profile,
+        "open_orders": profile["open_orders"] if profile else [],
+        "recent_calls": profile["calls"][:5] if profile else recent,
+        "known_caller": resident is not None,
+    }
+
+
+class CallIngest:
+    """``EventSink`` for every telephony adapter in the server (thread-safe, never blocks)."""
+
+    def __init__(self, sessions: sessionmaker[Session], hub: EventHub, *, region: str) -> None:
+        self.sessions = sessions
+        self.hub = hub
+        self.region = region
+        self._store: queue.Queue[object] = queue.Queue()
+        self._pops: queue.Queue[object] = queue.Queue()
+        self._threads: list[threading.Thread] = []
+        self.handled = 0
+        self.failed = 0
+
+    def __call__(self, event: CallEvent) -> None:
+        if _pops_screen(event):
+            self._pops.put(event)
+        self._store.put(event)
+
+    def start(self) -> None:
+        if any(t.is_alive() for t in self._threads):
+            return
+        self._threads = [
+            threading.Thread(target=self._run, args=(self._pops, self.pop), name="call-pop", daemon=True),
+            threading.Thread(
+                target=self._run, args=(self._store, self.store), name="call-store", daemon=True
+            ),
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Handles what is already queued, then stops."""
+        self._pops.put(_STOP)
+        self._store.put(_STOP)
+        for thread in self._threads:
+            thread.join(timeout)
+        self._threads = []
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until every event queued so far is handled (tests, the CLI)."""
+        for q in (self._pops, self._store):
+            done = threading.Event()
+            q.put(done)
+            if not done.wait(timeout):
+                raise TimeoutError("call ingest did not catch up")
+
+    def _run(self, q: queue.Queue[object], work: Any) -> None:
+        while True:
+            item = q.get()
+            if item is _STOP:
+                return
+            if isinstance(item, threading.Event):
+                item.set()
+                continue
+            try:
+                work(item)
+            except Exception:
+                self.failed += 1
+                log.exception("call event could not be handled: %r", item)
+
+    def handle(self, event: CallEvent) -> Call | None:
+        """Pop and store one event synchronously, in the calling thread."""
+        if _pops_screen(event):
+            self.pop(event)  # type: ignore[arg-type]
+        return self.store(event)
+
+    def pop(self, event: CallRinging) -> bool:
+        """Publish the screen pop for a ringing extension; False when no user has it."""
+        with read_only(self.sessions) as session:
+            user = operator_for_extension(session, event.operator_ext)
+            if user is None:
+                return False
+            user_id = user.id
+            pop = screen_pop(session, event, region=self.region)
+        self.hub.publish([f"user:{user_id}"], "screen_pop", pop)
+        return True
+
+    def store(self, event: CallEvent) -> Call | None:
+        if isinstance(event, SmsReceived):
+            log.info(
+                "SMS %s from the telephony adapter ignored: SMS replies arrive by webhook", event.message_id
+            )
+            return None
+        with transaction(self.sessions) as session:
+            call = record_event(session, event, region=self.region)
+            if call is None:
+                return None
+            update = call_out(call)
+            update["event"] = event_to_dict(event)["type"]
+            operator_id = call.operator_id
+        targets = [SUPERVISORS] + ([f"user:{operator_id}"] if operator_id else [])
+        self.hub.publish(targets, "call", update)
+        self.handled += 1
+        return call
+
+
+def _pops_screen(event: CallEvent) -> bool:
+    return isinstance(event, CallRinging) and bool(event.operator_ext)
