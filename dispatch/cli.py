@@ -269,6 +269,96 @@ def cmd_serve(args: argparse.Namespace) -> None:
     uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
 
 
+def cmd_simulate_calls(args: argparse.Namespace) -> None:
+    import time
+
+    import httpx
+    from sqlalchemy import select
+
+    from dispatch.auth.security import issue_token
+    from dispatch.context import AppContext
+    from models import Role, User
+    from telephony import simulator, simulator_http
+
+    if args.rate <= 0 or args.speed <= 0 or (args.duration is not None and args.duration <= 0):
+        raise CliError("--rate, --speed and --duration must be positive")
+    settings = _settings()
+    url = (args.url or f"http://{settings.server.host}:{settings.server.port}").rstrip("/")
+    ctx = AppContext.build(settings)
+    try:
+        _require_current_schema(ctx)
+        with ctx.sessions() as session:
+            admin = session.scalar(
+                select(User).where(User.role == Role.ADMIN, User.active.is_(True)).order_by(User.id).limit(1)
+            )
+            operators, callers = simulator.load_directory(session)
+    finally:
+        ctx.close()
+    if admin is None:
+        _fail("no active admin user in the database: add one with `sanshe user add NAME --role admin`", 2)
+    if not operators:
+        _fail(
+            "no active operator with an extension: add one with `sanshe user add NAME --role operator --extension N`",
+            2,
+        )
+    token = issue_token(
+        user_id=admin.id,
+        role=admin.role.value,
+        secret=settings.auth.jwt_secret,
+        now=ctx.clock.now(),
+        minutes=24 * 60,
+    )
+    client = simulator_http.http_client(url, token)
+    try:
+        client.get("/health").raise_for_status()
+    except httpx.HTTPError as exc:
+        _fail(f"the server at {url} is not reachable ({exc}): start it with `sanshe serve` or pass --url", 2)
+
+    tally = simulator_http.CallTally(settings.locale.timezone)
+    sink = simulator_http.HttpEventSink(
+        client, report=lambda m: print(m, file=sys.stderr), on_ended=lambda e: print(tally.add(e), flush=True)
+    )
+    sim = simulator.CallSimulator(
+        sink,
+        operators=operators,
+        callers=callers,
+        calls_per_minute=args.rate,
+        seed=args.seed,
+        timezone=settings.locale.timezone,
+        speed=args.speed,
+        clock=ctx.clock.now,
+    )
+    print(
+        f"simulating {args.rate:g} calls/min at {args.speed:g}x to {url}{simulator_http.INGEST_PATH}: "
+        f"{len(operators)} operator extensions, {len(callers)} resident numbers (Ctrl-C to stop)",
+        flush=True,
+    )
+    if args.rate * 0.8 * 3.8 > 0.8 * len(operators):  # ~3.8 min per answered call: queue overloaded
+        print(
+            f"note: {len(operators)} operators cannot answer {args.rate:g} calls/min; expect many unanswered"
+        )
+    sim.start()
+    try:
+        deadline = None if args.duration is None else time.monotonic() + args.duration
+        while not sink.fatal.is_set() and (deadline is None or time.monotonic() < deadline):
+            sink.fatal.wait(0.2 if deadline is None else max(0.0, min(0.2, deadline - time.monotonic())))
+        if not sink.fatal.is_set():
+            print(
+                f"no new calls; waiting for {sim.calls_in_progress} in progress to end (Ctrl-C to stop now)"
+            )
+            sim.drain()
+            while not sink.fatal.is_set() and not sim.wait_until_idle(0.2):
+                pass
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+    finally:
+        sim.stop()
+        client.close()
+    print(f"{tally.summary()}; events posted {sink.posted}, failed {sink.failed}")
+    if sink.fatal.is_set():
+        raise CliError(f"stopped: {sink.fatal_reason}")
+
+
 def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -336,6 +426,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--database-url",
         help="run the database benchmarks (tracking, stats) on this empty database instead of a temporary SQLite file",
     )
+
+    p = add(
+        "simulate-calls", cmd_simulate_calls, "post simulated hotline calls to a running server (dev, demo)"
+    )
+    p.add_argument("--rate", type=float, required=True, help="calls started per (simulated) minute")
+    p.add_argument("--duration", type=float, help="real seconds to start calls for (default: until Ctrl-C)")
+    p.add_argument("--speed", type=float, default=1.0, help="time compression, e.g. 10 (default 1)")
+    p.add_argument("--seed", type=int, help="random seed, for a repeatable run")
+    p.add_argument("--url", help="server base URL (default: http://[server] host:port)")
 
     p = add("user", lambda a: None, "manage staff accounts")
     user_sub = p.add_subparsers(dest="user_command", required=True, metavar="ACTION")
