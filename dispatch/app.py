@@ -95,7 +95,8 @@ def wire_adapters(ctx: AppContext) -> None:
 
 
 def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> list[Callable[[], None]]:
-    """The live event hub, the call ingest worker and the configured telephony adapters.
+    """The live event hub, the call ingest worker and the telephony adapters: the simulator
+    (development and demo), Asterisk when configured (Twilio arrives by webhook).
 
     Returns the functions that stop them, in the order to call them.
     """
@@ -108,6 +109,19 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> list[Ca
     ingest.start()
     ctx.services["call_ingest"] = ingest
     stops: list[Callable[[], None]] = []
+    if ctx.settings.server.simulator:
+        from telephony.simulator import from_database
+
+        with ctx.sessions() as session:
+            simulator = from_database(
+                session,
+                ingest,
+                calls_per_minute=60.0 / ctx.settings.server.simulator_interval_seconds,
+                timezone=ctx.settings.locale.timezone,
+            )
+        simulator.start()
+        ctx.services["simulator"] = simulator
+        stops.append(simulator.stop)
     ami = ctx.settings.asterisk
     if ami.enabled:
         from telephony.ami_mapping import AmiCallTracker

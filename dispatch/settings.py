@@ -37,8 +37,8 @@ class ServerSettings(Section):
     tracking_loop: bool = True
     # Start the telephony simulator (development and the demo only).
     simulator: bool = True
-    # Seconds between simulated calls when the simulator runs.
-    simulator_interval_seconds: float = Field(45.0, gt=0)
+    # Mean seconds between simulated calls (the demo's two operators keep up with one per 3 min).
+    simulator_interval_seconds: float = Field(180.0, gt=0)
     # How often a process checks whether the catalogue, gazetteer, calendar or providers changed
     # in the database (another process's edit shows up within this time); 0 = every request.
     cache_check_seconds: float = Field(2.0, ge=0, le=300)

@@ -413,3 +413,36 @@ def test_screen_pop_reaches_the_ringing_operator_only(settings, session_factory,
             httpx.post(f"{base}/api/v1/telephony/events", json=event_to_dict(event), headers=admin)
             _, pop = op2.wait("screen_pop", lambda d: d["call"]["external_id"] == "POP2", timeout=5)
             assert pop["known_caller"] is False and pop["resident"] is None
+
+
+@pytest.mark.timeout(60)
+def test_the_server_runs_the_simulator_when_configured(settings, session_factory) -> None:
+    from fastapi.testclient import TestClient
+
+    from dispatch.app import create_app
+    from tests.factories import make_user
+
+    with session_factory() as s:
+        make_user(s, role=Role.OPERATOR, extension="1001")
+        s.commit()
+    server = settings.server.model_copy(update={"simulator": True, "simulator_interval_seconds": 0.2})
+    headers = _supervisor_headers(session_factory, settings)
+    with TestClient(create_app(settings.model_copy(update={"server": server}))) as client:
+        assert client.app.state.ctx.services["simulator"].calls_per_minute == pytest.approx(300)
+
+        def simulated() -> list[dict]:
+            return [
+                c
+                for c in client.get("/api/v1/calls", headers=headers).json()["items"]
+                if c["source"] == "simulator"
+            ]
+
+        assert wait_until(lambda: len(simulated()) >= 3, 20)
+    assert all(c["external_id"].startswith("sim-") for c in simulated_after(session_factory))
+
+
+def simulated_after(session_factory) -> list[dict]:
+    with session_factory() as s:
+        return [
+            {"external_id": e} for e in s.scalars(select(Call.external_id).where(Call.source == "simulator"))
+        ]
