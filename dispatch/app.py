@@ -26,6 +26,7 @@ from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
 from dispatch.settings import Settings, get_settings
 from dispatch.tracking.api import router as calendar_router
+from telephony.twilio_webhooks import router as twilio_router
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,25 @@ def wire_adapters(ctx: AppContext) -> None:
     if twilio.enabled:
         from telephony.twilio_sms import TwilioSms
 
-        ctx.services["sms"] = TwilioSms(twilio.account_sid, twilio.auth_token, twilio.from_number)
+        ctx.services["sms"] = TwilioSms(
+            twilio.account_sid, twilio.auth_token, twilio.from_number, timeout=twilio.request_timeout_seconds
+        )
+        from telephony.twilio_calls import TwilioCalls
+
+        try:  # rating calls through Twilio, unless an Asterisk callback channel is wired already
+            ctx.services.setdefault(
+                "calls",
+                TwilioCalls(
+                    twilio.account_sid,
+                    twilio.auth_token,
+                    twilio.from_number,
+                    public_base_url=twilio.public_base_url,
+                    timeout=twilio.request_timeout_seconds,
+                    ring_seconds=twilio.ring_seconds,
+                ),
+            )
+        except ValueError as exc:  # e.g. no public_base_url: rating calls are logged, not placed
+            log.warning("Twilio rating calls are off: %s", exc)
     else:
         ctx.services["sms"] = LogSms()
     hub = ctx.services.get("hub")
@@ -190,6 +209,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(actions_router)
     app.include_router(calendar_router)
     app.include_router(stats_router)
+    app.include_router(twilio_router)
     app.include_router(calls_router)
     app.include_router(ingest_router)
     app.include_router(events_router)

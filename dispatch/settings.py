@@ -8,6 +8,7 @@ start-up with a message that names the key (see :func:`load_settings`).
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -107,6 +108,13 @@ class GeocodingSettings(Section):
         return self
 
 
+_DIGIT_KEY = re.compile(r"^[1-9]$")
+_CATEGORY_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,19}$")
+_ITEM_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
+_E164 = re.compile(r"^\+[1-9]\d{5,14}$")
+_EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
 class TwilioSettings(Section):
     # Send SMS through Twilio (and, with the telephony adapters, take its webhooks).
     enabled: bool = False
@@ -115,6 +123,106 @@ class TwilioSettings(Section):
     from_number: str = ""
     # The public https URL Twilio calls; webhook signatures are checked against it + path.
     public_base_url: str = ""
+    # Seconds to wait for Twilio's REST API (SMS and outbound calls) before giving up for now.
+    request_timeout_seconds: float = Field(10.0, gt=0, le=120)
+    # Text-to-speech: <Say> language and voice of the IVR.
+    language: str = Field("cmn-CN", min_length=2, max_length=20)
+    voice: str = Field("Polly.Zhiyu", min_length=1, max_length=60)
+    # First sentence every caller hears.
+    greeting: str = Field("您好，这里是社区服务热线。", min_length=1, max_length=200)
+    # Seconds the IVR waits for a key press before putting the caller through to an operator.
+    menu_timeout_seconds: int = Field(8, ge=2, le=30)
+    # Key 1-9 -> category code; 0 is always "an operator".
+    menu: dict[str, str] = {
+        "1": "ELDER",
+        "2": "HOME",
+        "3": "HEALTH",
+        "4": "ERRAND",
+        "5": "PROP",
+        "6": "GOV",
+        "7": "LEGAL",
+        "8": "ASSIST",
+    }
+    # Key that goes straight to leaving a voicemail (1-9 or *; not one of the menu's keys).
+    voicemail_digit: str = "9"
+    # Callers are put in this Twilio queue (<Enqueue>) for the operators to take…
+    operator_queue: str = Field("sanshe-operators", min_length=1, max_length=64)
+    # …unless this number (E.164) is set: then it is dialled (<Dial>) instead.
+    operator_number: str = ""
+    # Seconds operator_number rings before the caller is offered a voicemail.
+    ring_seconds: int = Field(30, ge=5, le=600)
+    # When operators answer, per weekday in [locale] timezone; outside them callers leave a voicemail.
+    # Empty means around the clock.
+    operator_hours: dict[str, list[tuple[str, str]]] = {day: [("08:00", "20:00")] for day in _EVERY_DAY}
+    # Longest voicemail, in seconds.
+    max_recording_seconds: int = Field(120, ge=10, le=3600)
+    # Catalogue item of the order a voicemail becomes, per category chosen in the menu…
+    voicemail_items: dict[str, str] = {
+        "ELDER": "ELD-06",
+        "HOME": "HOME-01",
+        "HEALTH": "HLT-09",
+        "ERRAND": "ERR-01",
+        "PROP": "PRP-01",
+        "GOV": "GOV-09",
+        "LEGAL": "LEG-01",
+        "ASSIST": "AST-07",
+    }
+    # …and when no category was chosen (or it has no item above).
+    voicemail_default_item: str = "GOV-09"
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.match(r"^https?://[^/?#\s]+(/[^?#\s]*)?$", value):
+            raise ValueError(f"not an http(s) URL without query: {value!r}")
+        return value
+
+    @field_validator("menu")
+    @classmethod
+    def _menu(cls, value: dict[str, str]) -> dict[str, str]:
+        for digit, code in value.items():
+            if not _DIGIT_KEY.match(digit):
+                raise ValueError(f"menu keys are the digits 1-9, got {digit!r}")
+            if not _CATEGORY_CODE.match(code):
+                raise ValueError(f"menu {digit}: {code!r} is not a category code")
+        return value
+
+    @field_validator("voicemail_digit")
+    @classmethod
+    def _voicemail_digit(cls, value: str) -> str:
+        if not re.match(r"^[1-9*]$", value):
+            raise ValueError(f"use one key, 1-9 or *, got {value!r}")
+        return value
+
+    @field_validator("operator_number")
+    @classmethod
+    def _operator_number(cls, value: str) -> str:
+        if value and not _E164.match(value):
+            raise ValueError(f"not an E.164 number (+8657100000000): {value!r}")
+        return value
+
+    @field_validator("operator_hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+        from dispatch.providers.schemas import check_hours  # the providers' timetable format
+
+        return check_hours(value) or {}
+
+    @field_validator("voicemail_items")
+    @classmethod
+    def _voicemail_items(cls, value: dict[str, str]) -> dict[str, str]:
+        for category, item in value.items():
+            if not _CATEGORY_CODE.match(category) or not _ITEM_CODE.match(item):
+                raise ValueError(f'{category} = {item!r}: use CATEGORY = "ITEM-CODE"')
+        return value
+
+    @field_validator("voicemail_default_item")
+    @classmethod
+    def _default_item(cls, value: str) -> str:
+        if not _ITEM_CODE.match(value):
+            raise ValueError(f"not an item code: {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> TwilioSettings:
@@ -122,6 +230,8 @@ class TwilioSettings(Section):
             missing = [k for k in ("account_sid", "auth_token", "from_number") if not getattr(self, k)]
             if missing:
                 raise ValueError(f"enabled needs {', '.join(missing)}")
+        if self.voicemail_digit in self.menu:
+            raise ValueError(f"voicemail_digit {self.voicemail_digit} is also a menu key")
         return self
 
 

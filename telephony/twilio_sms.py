@@ -13,6 +13,9 @@ in delivery status callbacks; they are listed so the same table serves those cal
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import requests
 from twilio.base.exceptions import TwilioException, TwilioRestException, TwilioServiceException
 from twilio.http import HttpClient
@@ -75,6 +78,21 @@ def rest_error(exc: TwilioRestException | TwilioServiceException) -> DeliveryErr
     return DeliveryError(message, permanent=is_permanent(status, code))
 
 
+@contextmanager
+def twilio_errors(timeout: float) -> Iterator[None]:
+    """Turn whatever the twilio client raises into one DeliveryError with ``permanent`` set."""
+    try:
+        yield
+    except (TwilioRestException, TwilioServiceException) as exc:
+        raise rest_error(exc) from exc
+    except (requests.Timeout, TimeoutError) as exc:
+        raise DeliveryError(f"Twilio did not answer within {timeout:g} s", permanent=False) from exc
+    except (requests.RequestException, ConnectionError) as exc:
+        raise DeliveryError(f"cannot reach Twilio: {exc}", permanent=False) from exc
+    except TwilioException as exc:
+        raise DeliveryError(f"Twilio client error: {exc}", permanent=False) from exc
+
+
 class TwilioSms:
     """Sends with ``from_number``: a Twilio number in E.164, or a Messaging Service SID (``MG…``)."""
 
@@ -103,16 +121,8 @@ class TwilioSms:
             if self.from_number.startswith("MG")
             else {"from_": self.from_number}
         )
-        try:
+        with twilio_errors(self.timeout):
             message = self.client.messages.create(to=to, body=body, **sender)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise rest_error(exc) from exc
-        except (requests.Timeout, TimeoutError) as exc:
-            raise DeliveryError(f"Twilio did not answer within {self.timeout:g} s", permanent=False) from exc
-        except (requests.RequestException, ConnectionError) as exc:
-            raise DeliveryError(f"cannot reach Twilio: {exc}", permanent=False) from exc
-        except TwilioException as exc:
-            raise DeliveryError(f"Twilio client error: {exc}", permanent=False) from exc
         if not message.sid:
             raise DeliveryError("Twilio answered without a message SID", permanent=False)
         return message.sid

@@ -141,7 +141,7 @@ def _duplicate_of(session: Session, resident_id: int, category_id: int, now: dat
 
 
 def create_order(
-    session: Session, req: IntakeRequest, *, actor: User, now: datetime, services: IntakeServices
+    session: Session, req: IntakeRequest, *, actor: User | str, now: datetime, services: IntakeServices
 ) -> IntakeResult:
     call = session.get(Call, req.call_id) if req.call_id is not None else None
     if req.call_id is not None and call is None:
@@ -192,7 +192,7 @@ def create_order(
         lon=located.lon if located else None,
         community_id=located.community_id if located else None,
         grid_id=located.grid_id if located else None,
-        created_by_id=actor.id,
+        created_by_id=actor.id if isinstance(actor, User) else None,  # str: a system ("system:ivr")
         possible_duplicate_of_id=duplicate.id if duplicate else None,
         sign_by=deadlines.sign_by,
         complete_by=deadlines.complete_by,

@@ -15,7 +15,7 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 WorkingHours = dict[str, list[tuple[str, str]]]
 
 
-def _check_hours(hours: WorkingHours | None) -> WorkingHours | None:
+def check_hours(hours: WorkingHours | None) -> WorkingHours | None:
     if hours is None:
         return None
     for day, spans in hours.items():
@@ -49,7 +49,7 @@ class ProviderCreate(ProviderBase):
     organisation_id: int | None = None
     working_hours: WorkingHours = Field(default_factory=dict)
 
-    _hours = field_validator("working_hours")(_check_hours)
+    _hours = field_validator("working_hours")(check_hours)
 
     @model_validator(mode="after")
     def _serves_something(self) -> ProviderCreate:
@@ -75,7 +75,7 @@ class ProviderPatch(ProviderBase):
     status: ProviderStatus | None = None
     working_hours: WorkingHours | None = None
 
-    _hours = field_validator("working_hours")(_check_hours)
+    _hours = field_validator("working_hours")(check_hours)
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> ProviderPatch:

@@ -1,0 +1,141 @@
+"""Twilio webhooks: the phone menu (voice), call status callbacks and SMS replies.
+
+Three paths only (``/telephony/twilio/voice``, ``/status``, ``/sms``); the steps of a call are
+``?step=`` on the voice path, and whatever a later step must know (the category chosen, when the
+caller joined the queue, the order being rated) rides in that query string, which Twilio signs.
+
+Every request is checked first: 404 when ``[twilio] enabled`` is false, 403 unless
+``X-Twilio-Signature`` matches ``public_base_url`` + path + query under the auth token, 400 for a
+form that lacks what the step needs. Only then is anything written. Retries are harmless: each
+status (CallSid + CallStatus), voicemail (CallSid) and SMS (MessageSid) is claimed once in
+``inbound_receipt``, and the call recorder itself only fills in or moves forward.
+
+The voice flow: greeting and menu (keys from ``[twilio] menu``, 0 for an operator, the voicemail
+key) -> a choice is a DigitsEntered event -> the caller waits in the operators' queue (or rings
+``operator_number``) -> if nobody takes the call, or outside ``operator_hours``, a voicemail that
+becomes an order (``dispatch.calls.voicemail``). Outbound rating calls (``TwilioCalls``) run
+``step=rating``: press 1-5, recorded as the order's rating with channel "phone".
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, Response
+from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
+from twilio.twiml.voice_response import VoiceResponse
+
+from dispatch.calls.sms_replies import ReplyServices, apply_reply
+from dispatch.deps import Ctx, Db
+from dispatch.errors import BadRequest, Forbidden, NotFound
+from dispatch.orders.actions import dispatch_context
+from dispatch.residents.phones import try_normalise
+from dispatch.services import calendars
+from models import (
+    CallDirection,
+)
+from telephony.events import (
+    CallAnswered,
+)
+from telephony.twilio_calls import WEBHOOK_PREFIX
+from telephony.twilio_voice import (
+    CALL_STATUSES,
+    SOURCE,
+    TERMINAL,
+    VOICE_STEPS,
+    Turn,
+    call_ended,
+    first_time,
+    form_timestamp,
+    number_field,
+    required_field,
+    sid_field,
+    twiml_response,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix=WEBHOOK_PREFIX, tags=["twilio"])
+
+
+async def verified_form(request: Request, ctx: Ctx) -> dict[str, str]:
+    """The POSTed form, once the request is known to come from Twilio."""
+    cfg = ctx.settings.twilio
+    if not cfg.enabled:
+        raise NotFound("Twilio webhooks are off: set [twilio] enabled = true")
+    try:
+        form = await request.form()
+    except Exception as exc:  # a body that does not parse as a form
+        raise BadRequest(f"cannot read the form data: {exc}") from None
+    signature = request.headers.get("X-Twilio-Signature", "")
+    if not signature:
+        raise Forbidden("missing X-Twilio-Signature: only Twilio may call this webhook")
+    if not (cfg.public_base_url and cfg.auth_token):
+        raise Forbidden("cannot check X-Twilio-Signature: set [twilio] public_base_url and auth_token")
+    url = cfg.public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if not RequestValidator(cfg.auth_token).validate(url, form, signature):
+        raise Forbidden(f"X-Twilio-Signature does not match a request from Twilio to {url}")
+    fields: dict[str, str] = {}
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            raise BadRequest(f"{key}: file uploads are not accepted")
+        fields.setdefault(key, value)
+    return fields
+
+
+TwilioForm = Annotated[dict[str, str], Depends(verified_form)]
+
+
+@router.post("/voice", summary="Twilio voice webhook: the phone menu (configure as the number's Voice URL)")
+def voice(request: Request, form: TwilioForm, db: Db, ctx: Ctx) -> Response:
+    step = request.query_params.get("step", "")
+    handler = VOICE_STEPS.get(step)
+    if handler is None:
+        raise BadRequest(f"step: unknown step {step!r}; one of {', '.join(s for s in VOICE_STEPS if s)}")
+    sid_field(form, "CallSid")  # every step needs one: a 400 before anything is written
+    return twiml_response(handler(Turn(db, ctx, form, dict(request.query_params), ctx.clock.now())))
+
+
+@router.post("/status", summary="Twilio call status callback (configure as the number's status callback URL)")
+def status(request: Request, form: TwilioForm, db: Db, ctx: Ctx) -> Response:
+    turn = Turn(db, ctx, form, dict(request.query_params), ctx.clock.now())
+    call_status = form.get("CallStatus", "")
+    if call_status not in CALL_STATUSES:
+        raise BadRequest(f"CallStatus: unknown status {call_status!r}")
+    at = form_timestamp(form, turn.now)
+    duration = number_field(form, "CallDuration")
+    for key in ("DialCallDuration", "QueueTime"):
+        number_field(form, key)  # 400 now rather than after the receipt is written
+    if first_time(db, "twilio-status", f"{turn.call_sid}:{call_status}", turn.now):
+        started = at - timedelta(seconds=duration) if duration and call_status in TERMINAL else at
+        call = turn.ringing(at=started)  # a call first heard of now still gets its row and caller
+        if call_status in TERMINAL:
+            call = turn.record(call_ended(turn, call_status, at, started))
+        elif call_status in ("in-progress", "answered") and turn.outbound:
+            call = turn.record(CallAnswered(turn.call_sid, SOURCE, "", at))
+        if call is not None and turn.outbound:
+            call.direction = CallDirection.OUTBOUND
+    return twiml_response(VoiceResponse())
+
+
+@router.post(
+    "/sms", summary="Twilio messaging webhook: worker and resident replies (the number's Messaging URL)"
+)
+def sms(form: TwilioForm, db: Db, ctx: Ctx) -> Response:
+    message_sid = sid_field(form, "MessageSid")
+    sender = required_field(form, "From")
+    now = ctx.clock.now()
+    resp = MessagingResponse()
+    if not first_time(db, "twilio-sms", message_sid, now):
+        return twiml_response(resp)  # a retry: it was answered the first time
+    settings = ctx.settings
+    services = ReplyServices(
+        dispatch_context=lambda: dispatch_context(ctx, db),
+        calendar=lambda: calendars(ctx).calendar(db),
+        auto_redispatch=settings.dispatch.auto_dispatch,
+    )
+    sender = try_normalise(sender, settings.locale.default_region) or ""
+    resp.message(apply_reply(db, sender=sender, text=form.get("Body", "")[:1600], now=now, services=services))
+    return twiml_response(resp)
