@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
+from dispatch.auth.users_api import router as users_router
 from dispatch.calls.api import calls_router, events_router, ingest_router
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
@@ -202,6 +203,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         return {"status": "ok"}
 
     app.include_router(auth_router)
+    app.include_router(users_router)
     app.include_router(catalogue_router)
     app.include_router(providers_router)
     app.include_router(residents_router)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -9,6 +11,8 @@ from dispatch.auth.security import hash_password
 from models import Provider, ProviderKind, Role, User
 
 MIN_PASSWORD_LENGTH = 8
+# A PBX extension or agent id: digits mostly; letters, *, #, _ and - allowed.
+EXTENSION_PATTERN = r"^[0-9A-Za-z*#_-]{1,20}$"
 
 
 class UserError(ValueError):
@@ -48,16 +52,32 @@ def create_user(
             raise UserError(f"provider {provider_id} is an organisation, not a worker")
     elif provider_id is not None:
         raise UserError(f"a {role.value} account does not belong to a provider")
-    if extension and session.scalar(select(User.id).where(User.extension == extension)) is not None:
-        raise UserError(f"extension {extension} already belongs to another user")
     user = User(
         username=username,
         role=role,
         password_hash=hash_password(password),
         provider_id=provider_id,
         display_name=display_name or username,
-        extension=extension or None,
     )
+    set_extension(session, user, extension)
     session.add(user)
     session.flush()
     return user
+
+
+def set_extension(session: Session, user: User, extension: str | None) -> None:
+    """Give ``user`` this phone extension (None or "" clears it); one user per extension."""
+    extension = (extension or "").strip() or None
+    if extension is not None:
+        if not re.fullmatch(EXTENSION_PATTERN, extension):
+            raise UserError(f"extension {extension!r}: 1-20 digits, letters, *, #, _ or -")
+        owner = session.scalar(select(User.id).where(User.extension == extension))
+        if owner is not None and owner != user.id:
+            raise UserError(f"extension {extension} already belongs to another user")
+    user.extension = extension
+
+
+def set_password(user: User, password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+    user.password_hash = hash_password(password)

@@ -52,6 +52,10 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: D
 
 @router.get("/me", response_model=MeOut)
 def me(user: Annotated[User, Depends(require_roles(*ALL_ROLES))]) -> MeOut:
+    return me_out(user)
+
+
+def me_out(user: User) -> MeOut:
     return MeOut(
         id=user.id,
         username=user.username,
