@@ -18,6 +18,7 @@ from dispatch.auth.users_api import router as users_router
 from dispatch.calls.api import calls_router, events_router, ingest_router
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
+from dispatch.console import mount_console
 from dispatch.context import AppContext
 from dispatch.errors import AppError
 from dispatch.orders.actions import router as actions_router
@@ -215,4 +216,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(calls_router)
     app.include_router(ingest_router)
     app.include_router(events_router)
+    mount_console(app)
     return app

@@ -266,7 +266,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
 
 
 def cmd_simulate_calls(args: argparse.Namespace) -> None:

@@ -1,0 +1,49 @@
+"""The web console: static HTML, CSS and ES modules served at ``/console/``.
+
+No build step and nothing fetched from elsewhere at runtime (deployments may be offline): the
+browser loads ``static/`` as it is and talks to the ``/api/v1`` endpoints like any other client.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+STATIC_DIR = Path(__file__).parent / "static"
+PATH = "/console"
+
+# Only this origin: the console never loads or sends anything elsewhere.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+class ConsoleFiles(StaticFiles):
+    """Static files that browsers revalidate on every load (a cheap 304 when unchanged), so an
+    upgraded server never runs next to yesterday's cached modules."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers["Cache-Control"] = "no-cache"
+        response.headers.update(_SECURITY_HEADERS)
+        return response
+
+
+def mount_console(app: FastAPI) -> None:
+    """Serve the console at ``/console/`` and send ``/`` there; neither appears in the OpenAPI."""
+
+    @app.get("/", include_in_schema=False)
+    def to_console() -> RedirectResponse:
+        return RedirectResponse(f"{PATH}/", status_code=307)
+
+    app.mount(PATH, ConsoleFiles(directory=STATIC_DIR, html=True), name="console")

@@ -1,0 +1,310 @@
+// The order actions (POST /api/v1/orders/{id}/<verb>): who may offer them in which status, the
+// small form each needs, and the button bar that runs them. The server has the last word: its
+// refusals ({error, detail}) are shown next to the action.
+
+import { api } from "./api.js";
+import { OPEN_STATUSES, errorLine, h } from "./ui.js";
+
+const STAFF = ["admin", "supervisor", "operator"];
+const SUPERVISORS = ["admin", "supervisor"];
+const RESPONDERS = ["admin", "supervisor", "org_admin", "worker"];
+const is =
+  (...statuses) =>
+  (o) =>
+    statuses.includes(o.status);
+
+const reason = (label) => [{ name: "reason", label, required: true, maxlength: 300 }];
+
+export const ACTIONS = [
+  {
+    verb: "dispatch",
+    label: "派单",
+    en: "dispatch to the best candidate (or pick one below)",
+    roles: STAFF,
+    when: (o, user) => o.status === "received" && !(user.role === "operator" && o.supervisor_queue_reason),
+    path: (id) => `/api/v1/orders/${id}/dispatch`,
+    fields: [],
+    confirm: "派给排名第一的服务商",
+  },
+  {
+    verb: "accept",
+    label: "签收",
+    en: "accept the offer",
+    roles: RESPONDERS,
+    when: is("offered"),
+    path: (id) => `/api/v1/orders/${id}/accept`,
+    fields: [],
+    primary: true,
+  },
+  {
+    verb: "decline",
+    label: "退单",
+    en: "decline (return) the offer",
+    roles: RESPONDERS,
+    when: is("offered"),
+    path: (id) => `/api/v1/orders/${id}/decline`,
+    fields: reason("退单原因"),
+  },
+  {
+    verb: "check-in",
+    label: "到场签到",
+    en: "check in at the door",
+    roles: RESPONDERS,
+    when: is("accepted"),
+    path: (id) => `/api/v1/orders/${id}/check-in`,
+    fields: [
+      { name: "lat", label: "纬度 lat", type: "number", step: "any", min: -90, max: 90, required: true },
+      { name: "lon", label: "经度 lon", type: "number", step: "any", min: -180, max: 180, required: true },
+    ],
+    geolocate: true,
+    primary: true,
+  },
+  {
+    verb: "complete",
+    label: "办结",
+    en: "complete",
+    roles: RESPONDERS,
+    when: is("accepted", "in_service"),
+    path: (id) => `/api/v1/orders/${id}/complete`,
+    fields: [{ name: "note", label: "办理情况", type: "textarea", required: true, maxlength: 2000 }],
+    primary: (o) => o.status === "in_service",
+  },
+  {
+    verb: "complete",
+    label: "直接办结",
+    en: "complete directly on the call (no dispatch)",
+    roles: STAFF,
+    when: is("received"),
+    path: (id) => `/api/v1/orders/${id}/complete`,
+    fields: [{ name: "note", label: "答复内容", type: "textarea", required: true, maxlength: 2000 }],
+  },
+  {
+    verb: "rate",
+    label: "回访评价",
+    en: "record the rating or the callback outcome",
+    roles: STAFF,
+    when: (o) => o.status === "completed" || (o.status === "closed" && !o.rating_stars),
+    path: (id) => `/api/v1/orders/${id}/rate`,
+    fields: [
+      {
+        name: "outcome",
+        label: "回访结果",
+        type: "select",
+        options: [
+          ["rated", "已评价"],
+          ["unreachable", "未联系上"],
+          ["declined", "居民不愿评价"],
+        ],
+      },
+      {
+        name: "stars",
+        label: "满意度",
+        type: "select",
+        options: [
+          ["", "—"],
+          ["5", "5 非常满意"],
+          ["4", "4 满意"],
+          ["3", "3 基本满意"],
+          ["2", "2 不满意"],
+          ["1", "1 非常不满意"],
+        ],
+      },
+      { name: "comment", label: "意见", maxlength: 1000 },
+      { name: "reopen", label: "居民要求重办（1–2 星）", type: "checkbox" },
+    ],
+    body: (v) => ({
+      outcome: v.outcome,
+      stars: v.outcome === "rated" && v.stars ? Number(v.stars) : null,
+      comment: v.comment,
+      reopen: v.reopen,
+    }),
+  },
+  {
+    verb: "urge",
+    label: "催办",
+    en: "urge the provider (SMS)",
+    roles: SUPERVISORS,
+    when: is("offered", "accepted", "in_service"),
+    path: (id) => `/api/v1/orders/${id}/urge`,
+    fields: [{ name: "note", label: "催办说明（可空）", maxlength: 300 }],
+  },
+  {
+    verb: "extend",
+    label: "延期",
+    en: "extend the deadline (working days, 10 in all at most)",
+    roles: SUPERVISORS,
+    when: (o) => OPEN_STATUSES.includes(o.status),
+    path: (id) => `/api/v1/orders/${id}/extend`,
+    fields: [
+      {
+        name: "working_days",
+        label: "延长工作日",
+        type: "number",
+        min: 1,
+        max: 10,
+        step: 1,
+        required: true,
+        value: "1",
+      },
+      ...reason("延期原因"),
+    ],
+    body: (v) => ({ working_days: Number(v.working_days), reason: v.reason }),
+  },
+  {
+    verb: "reopen",
+    label: "重办",
+    en: "reopen for rework",
+    roles: SUPERVISORS,
+    when: is("completed", "closed"),
+    path: (id) => `/api/v1/orders/${id}/reopen`,
+    fields: reason("重办原因"),
+  },
+  {
+    verb: "cancel",
+    label: "撤销",
+    en: "cancel the order",
+    roles: STAFF,
+    when: (o) => OPEN_STATUSES.includes(o.status),
+    path: (id) => `/api/v1/orders/${id}/cancel`,
+    fields: reason("撤销原因"),
+    danger: true,
+  },
+];
+
+export function availableActions(order, user) {
+  return ACTIONS.filter((a) => a.roles.includes(user.role) && a.when(order, user));
+}
+
+/** Offer the order to a chosen provider (from the candidates list). */
+export function dispatchTo(orderId, providerId) {
+  return api(`/api/v1/orders/${orderId}/dispatch`, { body: { provider_id: providerId } });
+}
+
+function fieldEl(f) {
+  const common = { name: f.name, required: f.required, id: null };
+  let input;
+  if (f.type === "textarea") {
+    input = h("textarea", { ...common, rows: 3, maxLength: f.maxlength });
+  } else if (f.type === "select") {
+    input = h(
+      "select",
+      common,
+      f.options.map(([value, text]) => h("option", { value }, text)),
+    );
+  } else if (f.type === "checkbox") {
+    return h("label.check", h("input", { type: "checkbox", name: f.name }), f.label);
+  } else {
+    input = h("input", {
+      ...common,
+      type: f.type || "text",
+      step: f.step,
+      min: f.min,
+      max: f.max,
+      maxLength: f.maxlength,
+      value: f.value,
+      inputmode: f.type === "number" ? "decimal" : null,
+    });
+  }
+  return h("label", f.label, input);
+}
+
+function formValues(form, action) {
+  const values = {};
+  for (const f of action.fields) {
+    const el = form.elements[f.name];
+    values[f.name] = f.type === "checkbox" ? el.checked : f.type === "number" ? Number(el.value) : el.value.trim();
+  }
+  return action.body ? action.body(values) : values;
+}
+
+/** Fill the check-in form from the browser's position (needs https or localhost). */
+function geolocate(form, status) {
+  if (!("geolocation" in navigator) || !window.isSecureContext) {
+    status.textContent = "浏览器无法定位（需 https），请手工填写坐标";
+    return;
+  }
+  status.textContent = "正在定位…";
+  navigator.geolocation.getCurrentPosition(
+    (pos) => {
+      form.elements.lat.value = pos.coords.latitude.toFixed(6);
+      form.elements.lon.value = pos.coords.longitude.toFixed(6);
+      status.textContent = `已定位（精度约 ${Math.round(pos.coords.accuracy)} 米）`;
+    },
+    (err) => {
+      status.textContent = `定位失败（${err.message || err.code}），请手工填写坐标`;
+    },
+    { enableHighAccuracy: true, timeout: 15000, maximumAge: 60000 },
+  );
+}
+
+/**
+ * The buttons of the actions this user may take on this order; a button with fields opens a
+ * small form under the bar. onDone(result, action) runs after the server accepted the action.
+ */
+export function actionBar(order, user, onDone) {
+  const actions = availableActions(order, user);
+  const bar = h("div.actions");
+  if (!actions.length) return bar;
+  const buttons = h("div.action-buttons");
+  const slot = h("div.action-slot");
+  bar.append(buttons, slot);
+
+  const run = async (action, body, button, where) => {
+    button.disabled = true;
+    where.querySelector(":scope > .error")?.remove();
+    try {
+      const result = await api(action.path(order.id), { body: body ?? {} });
+      slot.replaceChildren();
+      onDone(result, action);
+    } catch (err) {
+      where.append(errorLine(err));
+    } finally {
+      button.disabled = false;
+    }
+  };
+
+  for (const action of actions) {
+    const primary = typeof action.primary === "function" ? action.primary(order) : action.primary;
+    const cls = action.danger ? "button.danger" : primary ? "button.primary" : "button";
+    const button = h(cls, { type: "button", title: action.en }, action.label);
+    button.addEventListener("click", () => {
+      const open = slot.dataset.verb === action.label;
+      slot.replaceChildren();
+      delete slot.dataset.verb;
+      if (open) return;
+      slot.dataset.verb = action.label;
+      if (!action.fields.length) {
+        // One step, but never by accident: a confirm row with the consequence spelled out.
+        const ok = h("button.primary", { type: "button" }, `确认${action.label}`);
+        const row = h("div.confirm", h("span", action.confirm || `确认${action.label}工单 ${order.number}？`), ok);
+        ok.addEventListener("click", () => run(action, undefined, ok, row));
+        slot.append(row);
+        ok.focus();
+        return;
+      }
+      const status = h("span.muted.small");
+      const submit = h(action.danger ? "button.danger" : "button.primary", { type: "submit" }, `提交${action.label}`);
+      const form = h(
+        "form.action-form",
+        action.fields.map(fieldEl),
+        action.geolocate
+          ? h(
+              "div.row",
+              h("button", { type: "button", onclick: () => geolocate(form, status) }, "获取当前位置"),
+              status,
+            )
+          : null,
+        h("div.row", submit, h("button.ghost", { type: "button", onclick: () => button.click() }, "取消")),
+      );
+      form.addEventListener("submit", (e) => {
+        e.preventDefault();
+        run(action, formValues(form, action), submit, form);
+      });
+      slot.append(form);
+      if (action.geolocate) geolocate(form, status);
+      form.querySelector("input, textarea, select")?.focus();
+    });
+    buttons.append(button);
+  }
+  return bar;
+}

@@ -1,0 +1,153 @@
+// The HTTP API client: bearer token, JSON, errors as {error, detail}, the live event stream.
+//
+// Convention: every endpoint is written out in full as a literal ("/api/v1/orders/${id}/accept"),
+// never assembled from a prefix, so tests/test_console.py can check each one against the OpenAPI.
+
+const TOKEN_KEY = "sanshe.token";
+
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code || "error";
+    this.detail = detail || "";
+  }
+}
+
+export const auth = {
+  get token() {
+    return sessionStorage.getItem(TOKEN_KEY);
+  },
+  set token(value) {
+    if (value) sessionStorage.setItem(TOKEN_KEY, value);
+    else sessionStorage.removeItem(TOKEN_KEY);
+  },
+};
+
+let unauthorized = () => {};
+
+/** Called (once per burst) when any request answers 401: the token has expired or was revoked. */
+export function onUnauthorized(handler) {
+  unauthorized = handler;
+}
+
+export function queryString(params = {}) {
+  const qs = new URLSearchParams();
+  for (const [key, value] of Object.entries(params)) {
+    if (value === undefined || value === null || value === "" || value === false) continue;
+    qs.append(key, String(value));
+  }
+  const text = qs.toString();
+  return text ? `?${text}` : "";
+}
+
+async function errorFrom(response) {
+  let code = "";
+  let detail = "";
+  try {
+    const body = await response.json();
+    code = body.error || "";
+    detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
+  } catch {
+    detail = response.statusText;
+  }
+  if (response.status >= 500 && !detail) detail = "服务器出错，请稍后重试";
+  return new ApiError(response.status, code, detail);
+}
+
+/**
+ * fetch() an API path. Options: query (object), body (JSON), form (URLSearchParams),
+ * headers, raw (return the Response), signal. Throws ApiError for anything but 2xx.
+ */
+export async function api(path, { method, query, body, form, headers = {}, raw = false, signal } = {}) {
+  const init = { method: method || (body !== undefined || form ? "POST" : "GET"), headers: { ...headers }, signal };
+  const token = auth.token;
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  if (form) {
+    init.body = form;
+  } else if (body !== undefined) {
+    init.headers["Content-Type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path + queryString(query), init);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, "network", "无法连接服务器，请检查网络后重试");
+  }
+  if (response.status === 401 && token) {
+    auth.token = null;
+    unauthorized();
+  }
+  if (!response.ok) throw await errorFrom(response);
+  if (raw) return response;
+  if (response.status === 204) return null;
+  return response.json();
+}
+
+export async function signIn(username, password) {
+  const form = new URLSearchParams({ username, password });
+  const out = await api("/api/v1/auth/token", { form });
+  auth.token = out.access_token;
+  return out;
+}
+
+/**
+ * The signed-in user's server-sent events. EventSource reconnects by itself after a network
+ * error (sending Last-Event-ID, so nothing is missed); when the server refuses the stream
+ * (401, 5xx from a proxy) it gives up, so we check the token and retry with backoff.
+ */
+export function connectEvents({ onEvent, onState }) {
+  let source = null;
+  let timer = null;
+  let delay = 2000;
+  let stopped = false;
+
+  const open = () => {
+    if (stopped || !auth.token) return;
+    source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(auth.token)}`);
+    source.addEventListener("hello", () => {
+      delay = 2000;
+      onState("open");
+    });
+    for (const name of ["screen_pop", "call", "notification"]) {
+      source.addEventListener(name, (e) => {
+        let data;
+        try {
+          data = JSON.parse(e.data);
+        } catch {
+          return;
+        }
+        onEvent(name, data);
+      });
+    }
+    source.onerror = () => {
+      if (stopped) return;
+      if (source.readyState !== EventSource.CLOSED) {
+        onState("reconnecting");
+        return;
+      }
+      onState("down");
+      source = null;
+      api("/api/v1/me")
+        .catch((err) => {
+          if (err.status === 401) stopped = true; // unauthorized() already took the user to sign-in
+        })
+        .finally(() => {
+          if (stopped) return;
+          timer = setTimeout(open, delay);
+          delay = Math.min(delay * 2, 30000);
+        });
+    };
+  };
+
+  open();
+  return {
+    close() {
+      stopped = true;
+      clearTimeout(timer);
+      if (source) source.close();
+    },
+  };
+}

@@ -1,0 +1,227 @@
+// The console shell: sign-in, the top bar, tabs by role, hash routing and the live event stream.
+//
+// Routes are "#/<view>?<params>" so the back button, reloads and links between views work.
+// Each view is built once and kept (hidden) when another tab is shown: an operator's half-typed
+// order and the last screen pop survive a look at the orders list.
+
+import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
+import { ROLE_LABELS, clear, h, toast } from "./ui.js";
+import * as desk from "./operator.js";
+import * as orders from "./orders.js";
+import * as stats from "./supervisor.js";
+import * as mine from "./worker.js";
+
+const VIEWS = {
+  desk: { label: "坐席", en: "Operator desk: screen pop and intake", module: desk },
+  orders: { label: "工单", en: "Orders", module: orders },
+  stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
+  mine: { label: "我的工单", en: "My orders", module: mine },
+};
+
+const TABS_BY_ROLE = {
+  operator: ["desk", "orders", "stats"],
+  supervisor: ["stats", "orders", "desk"],
+  admin: ["stats", "orders", "desk"],
+  org_admin: ["mine"],
+  worker: ["mine"],
+};
+
+const $ = (id) => document.getElementById(id);
+
+let app = null; // the signed-in session (user, catalogue, views, event stream)
+
+// --- routing ------------------------------------------------------------------------------------
+
+function parseHash() {
+  const [path, query = ""] = location.hash.replace(/^#\/?/, "").split("?");
+  return { view: path || "", params: Object.fromEntries(new URLSearchParams(query)) };
+}
+
+/** Navigate to a view with parameters (empty values dropped). */
+function go(view, params = {}) {
+  const qs = new URLSearchParams(
+    Object.entries(params).filter(([, v]) => v !== undefined && v !== null && v !== "" && v !== false),
+  );
+  const text = qs.toString();
+  const hash = `#/${view}${text ? `?${text}` : ""}`;
+  if (location.hash === hash) route();
+  else location.hash = hash;
+}
+
+function route() {
+  if (!app) return;
+  const { view, params } = parseHash();
+  const name = app.tabs.includes(view) ? view : app.tabs[0];
+  for (const [key, instance] of Object.entries(app.views)) instance.el.hidden = key !== name;
+  for (const tab of $("tabs").children) tab.setAttribute("aria-current", tab.dataset.view === name ? "page" : "false");
+  if (!app.views[name]) {
+    app.views[name] = VIEWS[name].module.create(app);
+    $("views").append(app.views[name].el);
+  }
+  app.views[name].el.hidden = false;
+  app.current = name;
+  app.views[name].show(params);
+}
+
+// --- shared lookups ---------------------------------------------------------------------------
+
+async function loadCatalogue() {
+  try {
+    const data = await api("/api/v1/catalogue");
+    return {
+      items: new Map(data.items.map((i) => [i.code, i])),
+      categories: new Map(data.categories.map((c) => [c.code, c])),
+    };
+  } catch {
+    return { items: new Map(), categories: new Map() }; // codes are shown instead of names
+  }
+}
+
+const providerCache = new Map();
+
+/** A provider's name (admins, supervisors, operators and org admins may read providers). */
+function providerName(id) {
+  if (id === null || id === undefined) return Promise.resolve(null);
+  if (!["admin", "supervisor", "operator", "org_admin"].includes(app.user.role)) return Promise.resolve(`#${id}`);
+  if (!providerCache.has(id)) {
+    providerCache.set(
+      id,
+      api(`/api/v1/providers/${id}`)
+        .then((p) => p.name)
+        .catch(() => `#${id}`),
+    );
+  }
+  return providerCache.get(id);
+}
+
+// --- the live stream ----------------------------------------------------------------------------
+
+const LIVE_STATES = { open: ["在线", "ok"], reconnecting: ["重连中…", "warn"], down: ["已断开，重试中", "bad"] };
+
+function startEvents() {
+  const listeners = new Map();
+  app.on = (name, fn) => {
+    if (!listeners.has(name)) listeners.set(name, []);
+    listeners.get(name).push(fn);
+  };
+  app.on("notification", (n) => {
+    toast(n.body || "新通知", { kind: "warn", ms: 12000 });
+  });
+  app.on("screen_pop", (pop) => {
+    if (app.tabs.includes("desk") && app.current !== "desk") go("desk");
+    if (document.hidden) document.title = `【来电】${pop.call?.caller || ""} · 三社联动`;
+  });
+  app.events = connectEvents({
+    onEvent: (name, data) => {
+      for (const fn of listeners.get(name) || []) {
+        try {
+          fn(data);
+        } catch (err) {
+          console.error(err);
+        }
+      }
+    },
+    onState: (state) => {
+      const [text, kind] = LIVE_STATES[state];
+      const el = $("live");
+      el.hidden = false;
+      el.className = `live ${kind}`;
+      el.textContent = text;
+    },
+  });
+}
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden) document.title = "三社联动 · 服务调度台";
+});
+
+// --- sign-in and sign-out -------------------------------------------------------------------------
+
+function showSignIn(message) {
+  if (app) {
+    app.events?.close();
+    app = null;
+  }
+  providerCache.clear();
+  $("shell").hidden = true;
+  clear($("views"));
+  $("signin").hidden = false;
+  const error = $("signin-error");
+  error.hidden = !message;
+  error.textContent = message || "";
+  $("signin-form").elements.password.value = "";
+  $("signin-form").elements.username.focus();
+}
+
+async function start() {
+  let user;
+  try {
+    user = await api("/api/v1/me");
+  } catch (err) {
+    showSignIn(err.status === 401 ? "" : err.detail);
+    return;
+  }
+  const tabs = TABS_BY_ROLE[user.role] || [];
+  app = { user, tabs, views: {}, go, providerName, current: null };
+  app.catalogue = await loadCatalogue();
+  app.itemName = (code) => app.catalogue.items.get(code)?.name_zh || code;
+  /** "水电维修 · 家政维修": the item and its category, or the code when the catalogue lacks it. */
+  app.itemLabel = (code) => {
+    const item = app.catalogue.items.get(code);
+    if (!item) return code;
+    return `${item.name_zh} · ${app.catalogue.categories.get(item.category_code)?.name_zh || item.category_code}`;
+  };
+
+  clear(
+    $("me"),
+    h("strong", user.display_name || user.username),
+    h("span.role", { title: user.role }, ROLE_LABELS[user.role] || user.role),
+    user.extension ? h("span.muted", { title: "extension" }, `分机 ${user.extension}`) : null,
+  );
+  clear(
+    $("tabs"),
+    tabs.map((name) =>
+      h("a.tab", { href: `#/${name}`, title: VIEWS[name].en, dataset: { view: name } }, VIEWS[name].label),
+    ),
+  );
+  $("signin").hidden = true;
+  $("shell").hidden = false;
+  startEvents();
+  route();
+}
+
+$("signin-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const form = e.currentTarget;
+  const button = form.querySelector("button[type=submit]");
+  button.disabled = true;
+  $("signin-error").hidden = true;
+  try {
+    await signIn(form.elements.username.value.trim(), form.elements.password.value);
+    await start();
+  } catch (err) {
+    $("signin-error").hidden = false;
+    $("signin-error").textContent = err.code === "invalid_credentials" ? "用户名或密码错误" : err.detail;
+  } finally {
+    button.disabled = false;
+  }
+});
+
+$("signout").addEventListener("click", () => {
+  auth.token = null;
+  history.replaceState(null, "", location.pathname);
+  showSignIn("");
+});
+
+let expiredShown = false;
+onUnauthorized(() => {
+  if (!app || expiredShown) return;
+  expiredShown = true;
+  setTimeout(() => (expiredShown = false), 1000);
+  showSignIn("登录已过期，请重新登录");
+});
+
+window.addEventListener("hashchange", route);
+
+if (auth.token) start();
+else showSignIn("");

@@ -1,0 +1,325 @@
+// 坐席 (operator desk): the screen pop, the live call list, resident lookup, and the intake form
+// (intake.js) that the pop prefills.
+//
+// A screen pop for a new call has no call id yet (it is built while the phone rings, before the
+// call is stored); the `call` event that follows carries it, with the same source/external_id,
+// and is joined to the pop and to the form here.
+
+import { api } from "./api.js";
+import { createIntake } from "./intake.js";
+import { DISPOSITION_LABELS, clear, empty, errorLine, h, phoneLink, statusBadge, tagChips, timeEl } from "./ui.js";
+
+const LIVE_CALLS = 8;
+const callKey = (c) => (c && c.external_id ? `${c.source}:${c.external_id}` : null);
+
+export function create(app) {
+  const state = {
+    pop: null, // the profile shown: a screen pop, or a resident looked up by hand ({manual: true})
+    calls: new Map(), // call id → latest call (from GET /api/v1/calls and `call` events)
+    callIds: new Map(), // "source:external_id" → call id
+  };
+
+  // --- layout ---------------------------------------------------------------------------------
+  const lookupInput = h("input", { type: "search", placeholder: "电话或姓名、地址", "aria-label": "查询居民" });
+  const lookupResults = h("div.lookup-results");
+  const popBox = h("section.card.pop", { "aria-live": "polite" });
+  const callList = h("ul.call-list");
+  const intake = createIntake(app, { onCreated: (order) => refreshPopResident(order.resident_id) });
+
+  const lookupForm = h(
+    "form.lookup",
+    { role: "search", onsubmit: (e) => (e.preventDefault(), lookup(lookupInput.value.trim())) },
+    h("span.label", { title: "resident lookup" }, "居民查询"),
+    lookupInput,
+    h("button", { type: "submit" }, "查询"),
+  );
+  const el = h(
+    "section.view.desk",
+    h(
+      "div.desk-side",
+      lookupForm,
+      lookupResults,
+      popBox,
+      h("section.card", h("h2", { title: "live calls" }, "实时通话"), callList),
+    ),
+    h("div.desk-main", intake.el),
+  );
+
+  // --- screen pop / resident profile ----------------------------------------------------------
+  function renderPop() {
+    const pop = state.pop;
+    if (!pop) {
+      clear(
+        popBox,
+        h("h2", "来电弹屏"),
+        empty("等待来电… 电话振铃时这里立即显示来电居民的档案、未办结工单和近期来电。"),
+      );
+      return;
+    }
+    const r = pop.resident;
+    const call = pop.call || {};
+    const liveCall = state.calls.get(call.id ?? state.callIds.get(callKey(call)));
+    const title = pop.manual ? "居民档案" : pop.known_caller ? "来电" : "未知来电";
+    const head = h(
+      "div.pop-head",
+      h("h2", { title: pop.manual ? "resident profile" : "screen pop" }, title),
+      call.caller ? h("span.caller", phoneLink(call.caller)) : null,
+      liveCall ? callState(liveCall) : call.ringing_at ? h("span.badge.ringing", "振铃") : null,
+      call.ringing_at ? timeEl(call.ringing_at) : null,
+    );
+    // Prefill on demand: after "新建下一单", or when the pop arrived over a half-typed form.
+    const useButton = h(
+      "button.small",
+      {
+        type: "button",
+        onclick: () => {
+          if (!intake.pending() || confirm("表单中有未提交的内容，确定用此来电覆盖吗？")) fillFromPop(true);
+        },
+      },
+      pop.manual ? "用此居民新建工单" : "用此来电新建工单",
+    );
+    if (!r) {
+      clear(popBox, head, h("p.unknown", "未登记的号码：请询问姓名和地址，提交工单时自动建档。"), useButton);
+      return;
+    }
+    clear(
+      popBox,
+      head,
+      h(
+        "div.resident",
+        h("div.resident-name", h("strong", r.name || "（未留姓名）"), tagChips(r.tags)),
+        h("div", r.address || h("span.muted", "无地址")),
+        r.phones?.length > 1
+          ? h(
+              "div.muted.small",
+              "其他号码：",
+              r.phones
+                .map((p) => p.e164)
+                .filter((p) => p !== call.caller)
+                .join("、"),
+            )
+          : null,
+        r.note ? h("div.note", r.note) : null,
+        r.consent === false ? h("div.warn.small", "居民未同意登记个人信息") : null,
+      ),
+      useButton,
+      h("h3", `未办结工单 (${pop.open_orders.length})`),
+      pop.open_orders.length
+        ? h(
+            "ul.mini-orders",
+            pop.open_orders.map((o) => miniOrder(o)),
+          )
+        : h("p.muted.small", "无"),
+      h("h3", "近期来电"),
+      pop.recent_calls.length
+        ? h(
+            "ul.mini-calls",
+            pop.recent_calls.map((c) =>
+              h(
+                "li",
+                timeEl(c.started_at),
+                h("span", DISPOSITION_LABELS[c.disposition] || c.disposition || "进行中"),
+                c.talk_seconds ? h("span.muted", `${c.talk_seconds} 秒`) : null,
+              ),
+            ),
+          )
+        : h("p.muted.small", "无"),
+      pop.orders?.length > pop.open_orders.length
+        ? h(
+            "details.history",
+            h("summary", `历史工单 (${pop.orders.length})`),
+            h(
+              "ul.mini-orders",
+              pop.orders.slice(0, 10).map((o) => miniOrder(o)),
+            ),
+          )
+        : null,
+    );
+  }
+
+  function miniOrder(o) {
+    return h(
+      "li",
+      h("a", { href: "#", onclick: (e) => (e.preventDefault(), app.go("orders", { open: o.id })) }, o.number),
+      statusBadge(o.status),
+      h("span.item", app.itemName(o.item_code)),
+      h("span.desc", { title: o.description }, o.description),
+    );
+  }
+
+  function showPop(pop) {
+    state.pop = pop;
+    fillFromPop(false);
+    renderPop();
+    popBox.classList.remove("flash");
+    void popBox.offsetWidth; // restart the animation
+    popBox.classList.add("flash");
+  }
+
+  /** Prefill the form from the profile shown; without force, only a form with nothing unsaved. */
+  function fillFromPop(force) {
+    const pop = state.pop;
+    if (!pop) return;
+    const call = pop.manual ? null : pop.call;
+    intake.fill(
+      {
+        phone: pop.call?.caller || "",
+        name: pop.resident?.name || "",
+        address: pop.resident?.address || "",
+        callKey: callKey(call),
+        callId: call ? (call.id ?? state.callIds.get(callKey(call)) ?? null) : null,
+      },
+      force,
+    );
+  }
+
+  async function showResident(id) {
+    try {
+      const r = await api(`/api/v1/residents/${id}`);
+      const primary = r.phones.find((p) => p.is_primary) || r.phones[0];
+      showPop({
+        manual: true,
+        known_caller: true,
+        call: { caller: primary?.e164 || null },
+        resident: r,
+        open_orders: r.open_orders,
+        orders: r.orders,
+        recent_calls: r.calls.slice(0, 5),
+      });
+    } catch (err) {
+      clear(lookupResults, errorLine(err));
+    }
+  }
+
+  /** After an order for the resident shown, list it with their open orders. */
+  async function refreshPopResident(residentId) {
+    const pop = state.pop;
+    if (!pop?.resident || pop.resident.id !== residentId) return;
+    try {
+      const r = await api(`/api/v1/residents/${residentId}`);
+      if (state.pop !== pop) return; // another call popped meanwhile
+      Object.assign(pop, { resident: r, open_orders: r.open_orders, orders: r.orders });
+      renderPop();
+    } catch {
+      /* the pop keeps what it showed */
+    }
+  }
+
+  async function lookup(text) {
+    if (!text) return clear(lookupResults);
+    const digits = text.replace(/[\s\-()+]/g, "");
+    const query = /^\d{5,}$/.test(digits) ? { phone: text } : { q: text, limit: 8 };
+    try {
+      const { items } = await api("/api/v1/residents", { query });
+      if (items.length === 1) {
+        clear(lookupResults);
+        return showResident(items[0].id);
+      }
+      clear(
+        lookupResults,
+        items.length
+          ? h(
+              "ul.lookup-list",
+              items.map((r) =>
+                h(
+                  "li",
+                  h(
+                    "button.link",
+                    { type: "button", onclick: () => (clear(lookupResults), showResident(r.id)) },
+                    h("strong", r.name),
+                    " ",
+                    h("span.muted", r.phones[0]?.e164 || ""),
+                    " ",
+                    tagChips(r.tags),
+                    h("div.muted.small", r.address),
+                  ),
+                ),
+              ),
+            )
+          : h("p.muted.small", query.phone ? "没有登记这个号码的居民" : "没有找到匹配的居民"),
+      );
+    } catch (err) {
+      clear(lookupResults, errorLine(err));
+    }
+  }
+
+  // --- live calls -------------------------------------------------------------------------------
+  function callState(c) {
+    if (c.disposition)
+      return h(
+        `span.badge.disp-${c.disposition}`,
+        { title: c.disposition },
+        DISPOSITION_LABELS[c.disposition] || c.disposition,
+      );
+    if (c.ended_at) return h("span.badge", "已结束");
+    if (c.answered_at) return h("span.badge.talking", "通话中");
+    return h("span.badge.ringing", "振铃");
+  }
+
+  function rememberCall(c) {
+    state.calls.set(c.id, c);
+    const key = callKey(c);
+    if (key) state.callIds.set(key, c.id);
+    const pop = state.pop;
+    if (pop && !pop.manual && callKey(pop.call) === key && pop.call.id == null) pop.call.id = c.id;
+    intake.linkCall(key, c.id);
+  }
+
+  function renderCalls() {
+    const calls = [...state.calls.values()]
+      .sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""))
+      .slice(0, LIVE_CALLS);
+    clear(
+      callList,
+      calls.length
+        ? calls.map((c) =>
+            h(
+              "li",
+              h(
+                "button.link",
+                {
+                  type: "button",
+                  title: "查看来电居民",
+                  onclick: () => (c.resident_id ? showResident(c.resident_id) : lookup(c.caller)),
+                },
+                timeEl(c.started_at),
+                h("span.caller", c.caller ? c.caller.replace(/^\+86/, "") : "—"),
+                callState(c),
+                c.talk_seconds ? h("span.muted.small", `${c.talk_seconds} 秒`) : null,
+                c.order_ids?.length ? h("span.small", `工单 ${c.order_ids.length}`) : null,
+              ),
+            ),
+          )
+        : h("li.muted.small", "暂无通话"),
+    );
+  }
+
+  async function loadCalls() {
+    const query = { limit: LIVE_CALLS, operator: app.user.role === "operator" ? app.user.extension : null };
+    if (app.user.role === "operator" && !app.user.extension) return renderCalls();
+    try {
+      const { items } = await api("/api/v1/calls", { query });
+      for (const c of items.reverse()) if (!state.calls.has(c.id)) rememberCall(c);
+    } catch {
+      /* the list fills from live events */
+    }
+    renderCalls();
+  }
+
+  // --- events -------------------------------------------------------------------------------------
+  app.on("screen_pop", (pop) => {
+    showPop(pop);
+  });
+  app.on("call", (c) => {
+    rememberCall(c);
+    renderCalls();
+    if (state.pop && !state.pop.manual && callKey(state.pop.call) === callKey(c)) renderPop();
+  });
+
+  renderPop();
+  loadCalls();
+  return {
+    el,
+    show() {},
+  };
+}

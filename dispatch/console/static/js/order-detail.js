@@ -1,0 +1,277 @@
+// One order in full: its facts, the actions this user may take, the ranked candidates with
+// their reasons (call centre only) and the timeline, with providers named and values labelled.
+
+import { api } from "./api.js";
+import { actionBar, dispatchTo } from "./actions.js";
+import {
+  CHANNEL_LABELS,
+  PRIORITY_LABELS,
+  ROLE_LABELS,
+  STATUS_LABELS,
+  clear,
+  deadlineEl,
+  errorLine,
+  fmtMinutes,
+  h,
+  orderBadges,
+  phoneLink,
+  stars,
+  statusBadge,
+  timeEl,
+  toast,
+} from "./ui.js";
+
+const STAFF = ["admin", "supervisor", "operator"];
+
+const EVENT_LABELS = {
+  create: "受理",
+  offer: "派单",
+  accept: "签收",
+  decline: "退单",
+  expire: "超时未签收",
+  check_in: "到场签到",
+  complete: "办结",
+  complete_direct: "直接办结",
+  close: "归档",
+  reopen: "重办",
+  cancel: "撤销",
+  rate: "评价",
+  escalate: "督办升级",
+  remind: "时限提醒",
+  urge: "催办",
+  extend: "延期",
+  to_supervisor: "转督办派单",
+  callback_requested: "待回访",
+};
+
+const DATA_LABELS = {
+  provider_id: "服务商",
+  distance_km: "距离 km",
+  distance_m: "到场距离 m",
+  mode: "方式",
+  level: "级别",
+  stars: "星级",
+  working_days: "工作日",
+  complete_by: "新时限",
+  channel: "渠道",
+  item_code: "事项",
+  priority: "紧急程度",
+  reason: "原因",
+  location: "定位",
+  on_time: "按时",
+  resident_created: "新建居民档案",
+  name_mismatch: "姓名与档案不一致",
+  possible_duplicate_of: "可能重复",
+  far: "偏远签到",
+  outcome: "回访结果",
+  score: "得分",
+};
+
+/** The detail of order `o` (GET /api/v1/orders/{id}); onChanged() runs after an action succeeded. */
+export function orderDetail(app, o, { closeButton, onChanged }) {
+  const staff = STAFF.includes(app.user.role);
+
+  function render() {
+    const item = app.catalogue.items.get(o.item_code);
+    const isOpen = ["received", "offered", "accepted", "in_service"].includes(o.status);
+    const provider = h("span", o.provider_id ? `#${o.provider_id}` : "—");
+    if (o.provider_id) app.providerName(o.provider_id).then((n) => (provider.textContent = n));
+    const lastOffer = [...o.timeline].reverse().find((e) => e.action === "offer");
+    const offered = h("span");
+    if (o.status === "offered" && lastOffer?.data?.provider_id) {
+      app.providerName(lastOffer.data.provider_id).then((n) => (offered.textContent = n));
+    }
+    const onDone = (result, action) => {
+      toast(`${action.label}：已完成（${STATUS_LABELS[result.status || result.order_status] || ""}）`, { kind: "ok" });
+      if (action.verb === "check-in" && result.checkin_far)
+        toast(`到场位置距工单地址 ${Math.round(result.checkin_distance_m)} 米，已标记为偏远签到`, {
+          kind: "warn",
+          ms: 10000,
+        });
+      onChanged();
+    };
+    return h(
+      "div.detail",
+      h("div.detail-head", closeButton, h("h2", o.number), orderBadges(o)),
+      h(
+        "dl.facts",
+        h("dt", "服务事项"),
+        h("dd", app.itemLabel(o.item_code), item?.home_visit === false ? h("span.muted", "（咨询）") : null),
+        h("dt", "诉求"),
+        h("dd.pre", o.description),
+        h("dt", "来电"),
+        h(
+          "dd",
+          phoneLink(o.caller_phone),
+          " ",
+          h("span.muted", `${CHANNEL_LABELS[o.channel] || o.channel} · ${PRIORITY_LABELS[o.priority] || o.priority}`),
+        ),
+        h("dt", "地址"),
+        h("dd", o.address || "—", o.lat == null ? h("span.warn.small", " 未定位") : null),
+        h("dt", "受理时间"),
+        h("dd", timeEl(o.created_at)),
+        h("dt", { title: "sign_by" }, "签收时限"),
+        h("dd", deadlineEl(o.sign_by, { open: o.status === "received" || o.status === "offered" })),
+        h("dt", { title: "complete_by" }, "办结时限"),
+        h("dd", deadlineEl(o.complete_by, { open: isOpen })),
+        o.status === "offered" ? [h("dt", "待签收方"), h("dd", offered)] : null,
+        o.provider_id && o.status !== "offered" ? [h("dt", "服务商"), h("dd", provider)] : null,
+        o.supervisor_queue_reason ? [h("dt", "督办派单"), h("dd.warn", o.supervisor_queue_reason)] : null,
+        o.return_count ? [h("dt", "退单次数"), h("dd", String(o.return_count))] : null,
+        o.reopen_count ? [h("dt", "重办次数"), h("dd", String(o.reopen_count))] : null,
+        o.possible_duplicate_of ? [h("dt", "可能重复"), h("dd.warn", o.possible_duplicate_of)] : null,
+        o.checkin_distance_m != null
+          ? [
+              h("dt", "到场距离"),
+              h("dd", `${Math.round(o.checkin_distance_m)} 米`, o.checkin_far ? h("span.late", "（偏远签到）") : null),
+            ]
+          : null,
+        o.completion_note ? [h("dt", "办理情况"), h("dd.pre", o.completion_note)] : null,
+        o.rating_stars ? [h("dt", "评价"), h("dd", stars(o.rating_stars))] : null,
+      ),
+      o.safety_notice ? h("div.safety", h("strong", "安全提示 "), o.safety_notice) : null,
+      h("h3", "操作"),
+      actionBar(o, app.user, onDone),
+      staff && (o.status === "received" || o.status === "offered") ? candidatesBox(onDone) : null,
+      h("h3", "时间线"),
+      timeline(o.timeline),
+    );
+  }
+
+  function candidatesBox(onDone) {
+    const box = h("div.candidates");
+    const mayDispatch = o.status === "received" && !(app.user.role === "operator" && o.supervisor_queue_reason);
+    const loadCandidates = async () => {
+      clear(box, h("p.muted", "计算候选服务商…"));
+      try {
+        const { candidates, rejected = [] } = await api(`/api/v1/orders/${o.id}/candidates`, {
+          query: { explain: true, limit: 8 },
+        });
+        clear(
+          box,
+          candidates.length
+            ? h(
+                "ol.candidate-list",
+                candidates.map((c) => {
+                  const error = h("span");
+                  const pick = h(
+                    "button.small",
+                    { type: "button", title: `dispatch to provider ${c.provider_id}` },
+                    "派给TA",
+                  );
+                  pick.addEventListener("click", async () => {
+                    pick.disabled = true;
+                    clear(error);
+                    try {
+                      onDone(await dispatchTo(o.id, c.provider_id), { label: "派单" });
+                    } catch (err) {
+                      clear(error, errorLine(err));
+                      pick.disabled = false;
+                    }
+                  });
+                  return h(
+                    "li",
+                    h("strong", c.name),
+                    h(
+                      "span.reasons",
+                      c.reasons.map((r) => h("span.reason", r)),
+                    ),
+                    c.out_of_hours ? h("span.badge.queue", { title: "out of working hours" }, "非工作时间") : null,
+                    h("span.muted.small", { title: "score" }, c.score.toFixed(2)),
+                    mayDispatch ? pick : null,
+                    error,
+                  );
+                }),
+              )
+            : h("p.warn", "没有符合条件的服务商"),
+          rejected.length
+            ? h(
+                "details",
+                h("summary", `附近未入选 (${rejected.length})`),
+                h(
+                  "ul.rejected",
+                  rejected.map((r) =>
+                    h(
+                      "li",
+                      h("span", r.name),
+                      h("span.muted", `${r.distance_km.toFixed(1)} km`),
+                      h("span.reason", r.reason),
+                    ),
+                  ),
+                ),
+              )
+            : null,
+        );
+      } catch (err) {
+        clear(box, errorLine(err));
+      }
+    };
+    if (o.status === "received") loadCandidates();
+    else box.append(h("button.ghost.small", { type: "button", onclick: loadCandidates }, "查看候选服务商"));
+    return h("div", h("h3", { title: "candidates, best first, with reasons" }, "候选服务商"), box);
+  }
+
+  /** "operator:operator2" → "坐席 operator2", "provider:62" → its name, "sms:+86…" → "短信 +86…". */
+  function actorEl(actor, providerId) {
+    const [kind, name = ""] = actor.split(/:(.*)/s);
+    const who = h("span.muted", { title: actor });
+    if (kind === "provider") {
+      who.textContent = `服务商 #${name}`;
+      app.providerName(Number(name)).then((n) => (who.textContent = n));
+    } else {
+      who.textContent =
+        kind === "system" ? "系统" : kind === "sms" ? `短信 ${name}` : `${ROLE_LABELS[kind] || kind} ${name}`.trim();
+    }
+    if (providerId != null) {
+      const to = h("span", ` → 服务商 #${providerId}`);
+      app.providerName(providerId).then((n) => (to.textContent = ` → ${n}`));
+      who.append(to);
+    }
+    return who;
+  }
+
+  function timeline(entries) {
+    return h(
+      "ol.timeline",
+      entries.map((e) => {
+        // Unset facts (null, false) are noise in a timeline: only what happened is listed.
+        const data = Object.entries(e.data || {}).filter(
+          ([k, v]) => k !== "provider_id" && v !== null && v !== false && v !== "",
+        );
+        return h(
+          "li",
+          h(
+            "div.tl-head",
+            timeEl(e.at),
+            h("strong", { title: e.action }, EVENT_LABELS[e.action] || e.action),
+            e.to_status && e.to_status !== e.from_status ? statusBadge(e.to_status) : null,
+            actorEl(e.actor, e.data?.provider_id ?? null),
+          ),
+          e.note ? h("div.tl-note", e.note) : null,
+          data.length
+            ? h(
+                "div.tl-data.muted.small",
+                data.map(([k, v]) => `${DATA_LABELS[k] || k}：${fmtValue(k, v)}`).join(" · "),
+              )
+            : null,
+        );
+      }),
+    );
+  }
+
+  function fmtValue(key, value) {
+    if (value === true) return "是";
+    if (key === "complete_by") return new Date(value).toLocaleString("zh-CN", { hour12: false });
+    if (key === "level") return { red: "红牌", yellow: "黄牌" }[value] || value;
+    if (key === "channel") return CHANNEL_LABELS[value] || value;
+    if (key === "priority") return PRIORITY_LABELS[value] || value;
+    if (key === "item_code") return app.itemName(value);
+    if (key === "mode") return { auto: "自动", manual: "手工", batch: "批量" }[value] || value;
+    if (key === "outcome") return { rated: "已评价", unreachable: "未联系上", declined: "不愿评价" }[value] || value;
+    if (key.startsWith("minutes")) return fmtMinutes(value);
+    if (typeof value === "number" && !Number.isInteger(value)) return String(Math.round(value * 100) / 100);
+    return typeof value === "object" ? JSON.stringify(value) : String(value);
+  }
+
+  return render();
+}

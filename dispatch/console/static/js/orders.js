@@ -1,0 +1,187 @@
+// 工单 (orders): the filtered, paged list and, beside it, one order's detail (order-detail.js).
+// Filters, page and the open order live in the URL (#/orders?status=offered&open=12).
+
+import { api } from "./api.js";
+import { orderDetail } from "./order-detail.js";
+import { STATUS_LABELS, clear, deadlineEl, empty, errorLine, h, orderBadges, timeEl } from "./ui.js";
+
+const PAGE = 25;
+
+export function create(app) {
+  let params = {};
+  let loaded = false;
+  let listAbort = null;
+
+  const filters = {
+    status: h(
+      "select",
+      { name: "status" },
+      h("option", { value: "" }, "全部状态"),
+      Object.entries(STATUS_LABELS).map(([v, t]) => h("option", { value: v }, t)),
+    ),
+    supervision: h(
+      "select",
+      { name: "supervision", title: "supervision level" },
+      h("option", { value: "" }, "督办：全部"),
+      h("option", { value: "yellow" }, "黄牌"),
+      h("option", { value: "red" }, "红牌"),
+    ),
+    overdue: h("input", { type: "checkbox", name: "overdue" }),
+    queue: h("input", { type: "checkbox", name: "queue" }),
+  };
+  const filterForm = h(
+    "form.filters",
+    filters.status,
+    filters.supervision,
+    h("label.check", { title: "overdue" }, filters.overdue, "超时"),
+    h("label.check", { title: "queue=supervisor: waiting for a supervisor to dispatch" }, filters.queue, "待督办派单"),
+    h("button.ghost", { type: "button", onclick: () => load() }, "刷新"),
+  );
+  filterForm.addEventListener("change", () => {
+    app.go("orders", {
+      status: filters.status.value,
+      supervision: filters.supervision.value,
+      overdue: filters.overdue.checked ? "true" : "",
+      queue: filters.queue.checked ? "supervisor" : "",
+      open: params.open,
+    });
+  });
+
+  const tbody = h("tbody");
+  const listError = h("div");
+  const pager = h("div.pager");
+  const table = h(
+    "table.orders-table",
+    h(
+      "thead",
+      h(
+        "tr",
+        ["工单号", "状态", "服务事项", "诉求", "地址", "受理", "办结时限"].map((t) => h("th", t)),
+      ),
+    ),
+    tbody,
+  );
+  const listPane = h("section.card.list-pane", filterForm, listError, h("div.table-wrap", table), pager);
+  const detailPane = h("section.card.detail-pane");
+  const el = h("section.view.orders", listPane, detailPane);
+
+  // --- list ---------------------------------------------------------------------------------------
+  async function load() {
+    listAbort?.abort();
+    listAbort = new AbortController();
+    const offset = Number(params.offset) || 0;
+    const query = {
+      status: params.status,
+      supervision: params.supervision,
+      overdue: params.overdue,
+      queue: params.queue,
+      limit: PAGE,
+      offset,
+    };
+    clear(listError);
+    try {
+      const { items, total } = await api("/api/v1/orders", { query, signal: listAbort.signal });
+      clear(tbody, items.length ? items.map(row) : h("tr", h("td", { colSpan: 7 }, empty("没有符合条件的工单"))));
+      const to = Math.min(offset + PAGE, total);
+      clear(
+        pager,
+        h("span.muted", total ? `第 ${offset + 1}–${to} 条，共 ${total} 条` : "共 0 条"),
+        h(
+          "button",
+          {
+            type: "button",
+            disabled: offset === 0,
+            onclick: () => app.go("orders", { ...params, offset: Math.max(0, offset - PAGE) }),
+          },
+          "‹ 上一页",
+        ),
+        h(
+          "button",
+          {
+            type: "button",
+            disabled: to >= total,
+            onclick: () => app.go("orders", { ...params, offset: offset + PAGE }),
+          },
+          "下一页 ›",
+        ),
+      );
+    } catch (err) {
+      if (err.name !== "AbortError") clear(listError, errorLine(err));
+    }
+  }
+
+  function row(o) {
+    const open = () => app.go("orders", { ...params, open: o.id });
+    const selected = String(o.id) === params.open;
+    return h(
+      selected ? "tr.selected" : "tr",
+      { tabIndex: 0, dataset: { id: String(o.id) }, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
+      h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, o.number)),
+      h("td.badges", orderBadges(o)),
+      h("td", app.itemName(o.item_code)),
+      h("td.desc", { title: o.description }, o.description),
+      h("td.addr", { title: o.address }, o.address || "—"),
+      h("td.nowrap", timeEl(o.created_at)),
+      h(
+        "td.nowrap",
+        deadlineEl(o.complete_by, { open: ["received", "offered", "accepted", "in_service"].includes(o.status) }),
+      ),
+    );
+  }
+
+  // --- detail -------------------------------------------------------------------------------------
+  async function loadDetail(id) {
+    el.classList.toggle("has-detail", Boolean(id));
+    if (!id) return clear(detailPane, empty("选择左侧工单查看详情、时间线和可执行的操作。"));
+    clear(detailPane, h("p.muted", "加载中…"));
+    try {
+      const o = await api(`/api/v1/orders/${id}`);
+      if (String(o.id) !== params.open) return; // another order was opened meanwhile
+      const onChanged = () => {
+        loadDetail(o.id);
+        load();
+      };
+      clear(detailPane, orderDetail(app, o, { closeButton: closeButton(), onChanged }));
+    } catch (err) {
+      clear(detailPane, closeButton(), errorLine(err));
+    }
+  }
+
+  function closeButton() {
+    return h(
+      "button.ghost.small.close",
+      { type: "button", title: "关闭 (Esc)", onclick: () => app.go("orders", { ...params, open: "" }) },
+      "← 返回列表",
+    );
+  }
+
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !el.hidden && params.open && !e.target.closest("form"))
+      app.go("orders", { ...params, open: "" });
+  });
+
+  return {
+    el,
+    show(next) {
+      const first = !loaded;
+      const listChanged =
+        first ||
+        ["status", "supervision", "overdue", "queue", "offset"].some((k) => (next[k] || "") !== (params[k] || ""));
+      const detailChanged = first || (next.open || "") !== (params.open || "");
+      loaded = true;
+      params = next;
+      filters.status.value = params.status || "";
+      filters.supervision.value = params.supervision || "";
+      filters.overdue.checked = params.overdue === "true";
+      filters.queue.checked = params.queue === "supervisor";
+      if (listChanged) load();
+      else for (const tr of tbody.children) tr.classList.toggle("selected", tr.dataset.id === params.open);
+      if (detailChanged) loadDetail(params.open);
+      if (!listChanged && !detailChanged) {
+        // Coming back to the tab: refresh what may have changed meanwhile.
+        load();
+        if (params.open) loadDetail(params.open);
+      }
+    },
+  };
+}

@@ -1,0 +1,187 @@
+"""The web console: served at /console/, complete, self-contained, and in step with the API.
+
+The console is static files, so these tests read them as text: every asset the page loads
+exists, every ``/api/v1/...`` path the JavaScript names is a path of the app's OpenAPI (this
+catches typos and drift when an endpoint is renamed), and nothing is fetched from elsewhere
+(deployments may be offline).
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from dispatch.app import create_app
+from dispatch.console import STATIC_DIR, mount_console
+from dispatch.settings import Settings
+
+TEXT_SUFFIXES = {".html", ".js", ".css"}
+# An API path as the console writes it: literal segments, or ${…} where the OpenAPI has {param}.
+API_PATH = re.compile(r"/api/v1(?:/(?:[\w.\-]+|\$\{[^}]*\}))*")
+IMPORT = re.compile(r"""^\s*import\b[^;]*?from\s+["']([^"']+)["']""", re.MULTILINE)
+ORDER_ACTION = re.compile(r"^/api/v1/orders/\{order_id\}/([\w-]+)$")
+
+
+@pytest.fixture
+def app(sqlite_url: str) -> FastAPI:
+    # The console touches no database itself; one backend is enough.
+    settings = Settings(
+        database_url=sqlite_url,
+        server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
+        auth={"jwt_secret": "test-secret-test-secret-test-secret-0123"},
+    )
+    app = create_app(settings)
+    mount_console(app)
+    return app
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app) as c:
+        yield c
+
+
+def static_files() -> list[Path]:
+    return sorted(p for p in STATIC_DIR.rglob("*") if p.suffix in TEXT_SUFFIXES)
+
+
+def js_files() -> list[Path]:
+    return [p for p in static_files() if p.suffix == ".js"]
+
+
+class _Assets(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("src", "href") and value and not value.startswith(("#", "data:")):
+                self.refs.append(value)
+
+
+def api_paths_in_js() -> dict[str, set[str]]:
+    """Each API path the JavaScript names → the files naming it."""
+    found: dict[str, set[str]] = {}
+    for path in js_files():
+        for match in API_PATH.finditer(path.read_text(encoding="utf-8")):
+            found.setdefault(match.group(0), set()).add(path.name)
+    return found
+
+
+def matches(js_path: str, api_path: str) -> bool:
+    mine, theirs = js_path.split("/"), api_path.split("/")
+    if len(mine) != len(theirs):
+        return False
+    for a, b in zip(mine, theirs, strict=True):
+        placeholder = a.startswith("${")
+        param = b.startswith("{") and b.endswith("}")
+        if placeholder != param or (not param and a != b):
+            return False
+    return True
+
+
+def test_root_redirects_to_the_console(client: TestClient) -> None:
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code in (302, 307)
+    assert response.headers["location"] == "/console/"
+
+
+def test_console_serves_index_html(client: TestClient) -> None:
+    response = client.get("/console/")
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert '<html lang="zh-CN">' in response.text
+    assert 'type="module"' in response.text
+    # Always revalidated, so an upgrade never runs next to yesterday's cached modules.
+    assert response.headers["cache-control"] == "no-cache"
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert client.get("/console", follow_redirects=True).url.path == "/console/"
+
+
+def test_console_routes_stay_out_of_the_openapi(app: FastAPI) -> None:
+    paths = app.openapi()["paths"]
+    assert "/" not in paths
+    assert not [p for p in paths if p.startswith("/console")]
+
+
+def test_a_missing_asset_is_a_404(client: TestClient) -> None:
+    response = client.get("/console/js/nope.js")
+    assert response.status_code == 404
+
+
+def test_every_asset_the_html_references_is_served(client: TestClient) -> None:
+    parser = _Assets()
+    parser.feed((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
+    assert parser.refs, "index.html references no assets"
+    types = {".js": "javascript", ".css": "text/css"}
+    for ref in parser.refs:
+        assert (STATIC_DIR / ref).is_file(), f"index.html references {ref}, which does not exist"
+        response = client.get(f"/console/{ref}")
+        assert response.status_code == 200, ref
+        assert types[Path(ref).suffix] in response.headers["content-type"], ref
+
+
+def test_every_module_import_resolves() -> None:
+    for path in js_files():
+        for target in IMPORT.findall(path.read_text(encoding="utf-8")):
+            assert target.startswith("./"), f"{path.name} imports {target}: only local modules"
+            assert (path.parent / target).is_file(), f"{path.name} imports {target}, which does not exist"
+
+
+def test_every_api_path_in_the_javascript_exists(app: FastAPI) -> None:
+    api_paths = list(app.openapi()["paths"])
+    used = api_paths_in_js()
+    assert len(used) >= 15, f"the path scan found too little: {sorted(used)}"
+    unknown = {p: sorted(files) for p, files in used.items() if not any(matches(p, a) for a in api_paths)}
+    assert not unknown, f"API paths used by the console but not served: {unknown}"
+
+
+def test_the_console_offers_every_order_action(app: FastAPI) -> None:
+    verbs = {m.group(1) for p in app.openapi()["paths"] if (m := ORDER_ACTION.match(p))} - {"candidates"}
+    assert {"dispatch", "accept", "decline", "check-in", "complete", "rate"} <= verbs
+    used = {
+        p.rsplit("/", 1)[1]
+        for p in api_paths_in_js()
+        if re.fullmatch(r"/api/v1/orders/\$\{[^}]*\}/[\w-]+", p)
+    }
+    assert verbs <= used, f"order actions the console does not offer: {sorted(verbs - used)}"
+
+
+def test_the_path_scan_reads_template_literals() -> None:
+    assert matches("/api/v1/orders/${o.id}/check-in", "/api/v1/orders/{order_id}/check-in")
+    assert not matches("/api/v1/orders/${o.id}/checkin", "/api/v1/orders/{order_id}/check-in")
+    assert not matches("/api/v1/orders/candidates", "/api/v1/orders/{order_id}")
+    assert [
+        m.group(0) for m in API_PATH.finditer('x(`/api/v1/events?access_token=${t}`) "GET /api/v1/me:"')
+    ] == [
+        "/api/v1/events",
+        "/api/v1/me",
+    ]
+
+
+def test_nothing_is_loaded_from_elsewhere() -> None:
+    external = re.compile(r"https?://|(?:src|href)\s*=\s*[\"']//|url\(\s*[\"']?//|@import", re.IGNORECASE)
+    offenders = {
+        p.relative_to(STATIC_DIR).as_posix(): sorted(set(external.findall(p.read_text(encoding="utf-8"))))
+        for p in static_files()
+    }
+    assert not {k: v for k, v in offenders.items() if v}, offenders
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+def test_every_module_parses(tmp_path: Path) -> None:
+    """A syntax error would blank the whole console; ``node --check`` finds it without a browser."""
+    for path in js_files():
+        copy = tmp_path / f"{path.stem}.mjs"  # .mjs: parsed as an ES module
+        copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
+        result = subprocess.run(["node", "--check", str(copy)], capture_output=True, text=True, timeout=30)
+        assert result.returncode == 0, f"{path.name}: {result.stderr}"
