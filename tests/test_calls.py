@@ -152,6 +152,7 @@ def test_hub_addresses_users_roles_and_replays_what_was_missed() -> None:
         await asyncio.sleep(0.05)
         assert [op.queue.get_nowait().data["n"] for _ in range(op.queue.qsize())] == [1, 3, 4]
         assert [sup.queue.get_nowait().data["n"] for _ in range(sup.queue.qsize())] == [2, 3]
+        assert first.id > 1_700_000_000_000  # from the clock: ids keep growing across restarts
         # A reconnect with Last-Event-ID gets the later messages meant for it.
         again = hub.subscribe(1, "operator", last_event_id=first.id)
         assert [again.queue.get_nowait().data["n"]] == [4] and again.queue.empty()
@@ -446,3 +447,39 @@ def simulated_after(session_factory) -> list[dict]:
         return [
             {"external_id": e} for e in s.scalars(select(Call.external_id).where(Call.source == "simulator"))
         ]
+
+
+@pytest.mark.timeout(60)
+def test_a_reconnecting_console_gets_what_it_missed(settings, session_factory) -> None:
+    import json
+
+    import httpx
+
+    from dispatch.app import create_app
+    from tests.factories import bearer, make_user
+
+    with session_factory() as s:
+        boss = make_user(s, role=Role.SUPERVISOR)
+        s.commit()
+    headers = bearer(boss, settings)
+    app = create_app(settings)
+    with serve_in_thread(app) as base:
+        hub = app.state.ctx.services["hub"]
+        first = hub.publish(["role:supervisor"], "notification", {"body": "one"})
+        hub.publish(["role:supervisor"], "notification", {"body": "two"})
+        hub.publish(["user:0"], "notification", {"body": "not for you"})
+        for how in ({"params": {"since": str(first.id)}}, {"headers": {"Last-Event-ID": str(first.id)}}):
+            with httpx.stream(
+                "GET",
+                f"{base}/api/v1/events",
+                headers=headers | how.get("headers", {}),
+                params=how.get("params"),
+                timeout=10,
+            ) as r:
+                data: list[dict] = []
+                for line in r.iter_lines():
+                    if line.startswith("data:"):
+                        data.append(json.loads(line[5:]))
+                        if len(data) == 2:
+                            break
+            assert data[0]["username"] == boss.username and data[1] == {"body": "two"}

@@ -132,12 +132,16 @@ async def events(
         str | None, Query(description="the bearer token, for EventSource clients that cannot send headers")
     ] = None,
     last_event_id: Annotated[str | None, Header()] = None,
+    since: Annotated[
+        str | None, Query(description="the last message id seen, like Last-Event-ID (for a manual reconnect)")
+    ] = None,
 ) -> StreamingResponse:
     """Server-sent events for the signed-in user: ``screen_pop`` when their extension rings,
     ``call`` updates (operators: their calls; supervisors: all), ``notification`` from the outbox.
     Each message has an ``id``; reconnect with ``Last-Event-ID`` to get what was missed."""
     user_id, role, username = await run_in_threadpool(_authenticate, ctx, bearer or access_token)
-    resume = int(last_event_id) if last_event_id and last_event_id.isdigit() else None
+    last = last_event_id or since
+    resume = int(last) if last and last.isdigit() else None
     hub: EventHub = ctx.services["hub"]
     sub = hub.subscribe(user_id, role, last_event_id=resume)
     hello = {"user_id": user_id, "username": username, "role": role}

@@ -52,7 +52,9 @@ class Subscription:
 
 class EventHub:
     def __init__(self, *, history: int = 500, queue_size: int = 200) -> None:
-        self._ids = itertools.count(1)
+        # Ids keep growing across restarts (they start from the clock), so a client reconnecting
+        # with an id from before a restart is never mistaken for one that is ahead.
+        self._ids = itertools.count(time.time_ns() // 1_000_000)
         self._lock = threading.Lock()
         self._history: deque[Message] = deque(maxlen=history)
         self._queue_size = queue_size
