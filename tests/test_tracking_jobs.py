@@ -51,6 +51,10 @@ def test_reminder_then_yellow_then_red(client, assigned, app, clock, session_fac
     row = order_row(session_factory, order["id"])
     assert row.supervision == Supervision.YELLOW and row.overdue is True
     assert [m.recipient for m in outbox(session_factory, channel=OutboxChannel.NOTIFY)] == ["role:supervisor"]
+    # Sent to the supervisors' live stream, saying which order it is about.
+    seen = app.state.ctx.services["hub"].subscribe(0, "supervisor", last_event_id=0).queue
+    notes = [seen.get_nowait() for _ in range(seen.qsize())]
+    assert [(n.event, n.data["order_id"]) for n in notes] == [("notification", order["id"])]
     clock.set(deadline + (deadline - created.created_at) + timedelta(minutes=1))  # twice the limit
     tick(app)
     assert order_row(session_factory, order["id"]).supervision == Supervision.RED

@@ -319,7 +319,7 @@ def _claim(
     """Take up to ``limit`` due rows; returns how many were selected and the ones to send."""
     m = OutboxMessage
     rows = session.execute(
-        select(m.id, m.channel, m.recipient, m.body, m.payload, m.attempts, m.external_id)
+        select(m.id, m.channel, m.recipient, m.body, m.payload, m.order_id, m.attempts, m.external_id)
         .where(m.status == OutboxStatus.PENDING, m.next_attempt_at <= now)
         .order_by(m.next_attempt_at, m.id)
         .limit(limit)
@@ -350,7 +350,10 @@ def _claim(
                 channel=OutboxChannel(row.channel),
                 recipient=row.recipient,
                 body=row.body,
-                payload=dict(row.payload or {}),
+                # Receivers (console, rating call) learn which order it is about.
+                payload={"order_id": row.order_id} | dict(row.payload or {})
+                if row.order_id
+                else dict(row.payload or {}),
                 attempts=row.attempts + 1,
                 token=token,
             )
