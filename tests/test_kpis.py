@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import literal, select
 
 from dispatch.catalogue.service import ensure_sla_classes
 from dispatch.reports.api import router
@@ -369,23 +369,25 @@ def world(session_factory) -> dict[str, dict[str, int]]:
                     outcome=r.outcome,
                 )
             )
-        for n, c in enumerate(CALLS):
-            answered = (
-                c.started + timedelta(seconds=c.answered_after) if c.answered_after is not None else None
-            )
-            s.add(
-                Call(
-                    source="test",
-                    external_id=f"call-{n}",
-                    direction=c.direction,
-                    caller=c.caller,
-                    started_at=c.started,
-                    answered_at=answered,
-                    disposition=c.disposition,
-                )
-            )
+        add_calls(s, CALLS, "test")
         s.commit()
         return {"providers": providers, "communities": {n: a.id for n, a in areas.items()}}
+
+
+def add_calls(s, calls: list[K_], source: str) -> None:
+    for n, c in enumerate(calls):
+        answered = c.started + timedelta(seconds=c.answered_after) if c.answered_after is not None else None
+        s.add(
+            Call(
+                source=source,
+                external_id=f"{source}-{n}",
+                direction=c.direction,
+                caller=c.caller,
+                started_at=c.started,
+                answered_at=answered,
+                disposition=c.disposition,
+            )
+        )
 
 
 def get_summary(client, login, role: Role = Role.SUPERVISOR, **params) -> dict:
@@ -623,3 +625,167 @@ def test_benchmark_runs_at_a_small_size() -> None:
     assert set(result["timings"]) == {"category", "provider", "overall", "day", "item", "community"}
     assert result["timings"]["day"]["groups"] == 28
     assert "category" in format_stats(result)
+
+
+# --- the two ways of counting, and the edges of the definitions ---------------------------------
+
+
+def summaries(s, **kw) -> list:
+    """The summary each way the database can count: PostgreSQL in SQL and in numpy, SQLite in numpy."""
+    if s.get_bind().dialect.name == "postgresql":
+        return [summarise(s, in_sql=True, **kw), summarise(s, in_sql=False, **kw)]
+    return [summarise(s, **kw)]
+
+
+def by_key(summary) -> dict:
+    return {g.key: g.metrics for g in summary.groups}
+
+
+@pytest.mark.parametrize("group_by", [None, *GroupBy])
+def test_counting_in_sql_and_in_numpy_agree(session_factory, world, group_by) -> None:
+    """The same figures, to the last bit, whichever way they are counted (and both as expected)."""
+    with session_factory() as s:
+        results = summaries(s, start=START, end=END, group_by=group_by)
+        if s.get_bind().dialect.name == "sqlite":
+            with pytest.raises(ValueError, match="PostgreSQL"):
+                summarise(s, start=START, end=END, in_sql=True)
+    first = results[0]
+    for other in results[1:]:
+        assert [(g.key, g.label) for g in other.groups] == [(g.key, g.label) for g in first.groups]
+        assert by_key(other) == by_key(first)
+    if group_by in (None, GroupBy.DAY, GroupBy.CATEGORY, GroupBy.ITEM):  # keyed like `expected`
+        want = expected(group_by.value if group_by else None)
+        assert set(by_key(first)) == set(want)
+        for key, figures in want.items():
+            assert_figures(by_key(first)[key], figures)
+
+
+def add_orders(s, specs: list[tuple[str, datetime, timedelta | None]]) -> None:
+    """Orders (item code, created, time to accept), closed when accepted."""
+    items = {i.code: i for i in s.scalars(select(Item))}
+    for n, (code, created, to_accept) in enumerate(specs):
+        s.add(
+            Order(
+                number=f"E{n:04d}",
+                channel=Channel.PHONE,
+                status=S.CLOSED if to_accept is not None else S.RECEIVED,
+                item_id=items[code].id,
+                category_id=items[code].category_id,
+                description="edge",
+                created_at=created,
+                accepted_at=created + to_accept if to_accept is not None else None,
+                completed_at=created + 2 * to_accept if to_accept is not None else None,
+            )
+        )
+    s.commit()
+
+
+def test_durations_with_ties_single_orders_and_exact_ranks(session_factory, world) -> None:
+    """p90 is nearest-rank with ties, with 10 values (0.9 · 10 is not exactly 9 in binary), and
+    with a single value; a group whose orders have no timestamp has no durations."""
+    day = datetime(2025, 5, 1, 9, tzinfo=SH)
+    ties = [5, 5, 5, 7, 7, 9, 9, 9, 12, 12]  # minutes; rank 9 of 10 is the first 12
+    eleven = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 30]  # rank ceil(9.9) = 10: 10 minutes
+    specs = [("LIFE-01", day + n * MIN, m * MIN) for n, m in enumerate(ties)]
+    specs += [("LIFE-02", day + n * MIN, m * MIN + timedelta(milliseconds=n)) for n, m in enumerate(eleven)]
+    specs += [("HEALTH-01", day, 42 * MIN + timedelta(milliseconds=250))]
+    specs += [("HEALTH-01", day + HOUR, None)]  # received only: no duration
+    with session_factory() as s:
+        add_orders(s, specs)
+        results = summaries(s, start=day, end=day + DAY, group_by=GroupBy.ITEM)
+    for result in results:
+        groups = by_key(result)
+        assert set(groups) == {"LIFE-01", "LIFE-02", "HEALTH-01"}
+        for code, minutes in (("LIFE-01", ties), ("LIFE-02", eleven)):
+            values = [m + (n / 60_000 if code == "LIFE-02" else 0) for n, m in enumerate(minutes)]
+            assert groups[code]["p90_minutes_to_accept"] == pytest.approx(_p90(values), abs=1e-12)
+            assert groups[code]["mean_minutes_to_accept"] == pytest.approx(_mean(values), rel=1e-12)
+            assert groups[code]["p90_minutes_to_complete"] == pytest.approx(2 * _p90(values), abs=1e-12)
+        assert groups["LIFE-01"]["p90_minutes_to_accept"] == 12
+        assert groups["LIFE-02"]["p90_minutes_to_accept"] == pytest.approx(10 + 9 / 60_000)
+        health = groups["HEALTH-01"]
+        assert health["received"] == 2 and health["p90_minutes_to_accept"] == pytest.approx(42 + 250 / 60_000)
+        assert health["mean_minutes_to_arrive"] is None and health["p90_minutes_to_arrive"] is None
+    if len(results) == 2:
+        assert by_key(results[0]) == by_key(results[1])
+
+
+def test_repeat_calls_at_the_edges(session_factory, world) -> None:
+    """Two calls in the same millisecond repeat neither each other nor themselves; a third one
+    does. Exactly 24 h apart is a repeat, a millisecond more is not."""
+    t = datetime(2025, 6, 2, 10, tzinfo=SH)
+    ms = timedelta(milliseconds=1)
+    calls = [
+        K_("+8613900000001", t, A, 3),
+        K_("+8613900000001", t, R),  # the same millisecond
+        K_("+8613900000001", t + HOUR, A, 3),
+        K_("+8613900000002", t - DAY, A, 3),  # before the period
+        K_("+8613900000002", t, A, 3),  # exactly 24 h later: a repeat
+        K_("+8613900000003", t - DAY - ms, A, 3),
+        K_("+8613900000003", t, A, 3),  # 24 h and 1 ms later: not
+        K_("+8613900000004", t + 3 * HOUR, A, 3, CallDirection.OUTBOUND),
+        K_("+8613900000004", t + 4 * HOUR, A, 16),  # the earlier call was outbound; waited > 15 s
+    ]
+    with session_factory() as s:
+        add_calls(s, calls, "edge")
+        s.commit()
+        start = datetime(2025, 6, 2, tzinfo=SH)
+        for group_by in (None, GroupBy.DAY):
+            for result in summaries(s, start=start, end=start + DAY, group_by=group_by):
+                figures = result.groups[0].metrics
+                assert figures["calls_inbound"] == 6 and figures["calls_answered"] == 5
+                assert figures["calls_answered_15s"] == 4 and figures["calls_abandoned"] == 1
+                assert figures["calls_repeat"] == 2  # t + 1 h from …01, and …02
+
+
+@pytest.mark.parametrize(
+    ("zone", "start"),
+    [
+        ("America/New_York", datetime(2025, 3, 8)),  # clocks forward on the 9th
+        ("America/New_York", datetime(2025, 11, 1)),  # back on the 2nd
+        ("Australia/Lord_Howe", datetime(2025, 4, 5)),  # back by half an hour on the 6th
+        ("Asia/Kolkata", datetime(2025, 4, 5)),  # +05:30 all year
+    ],
+)
+def test_local_days_match_the_zone_across_offset_changes(session_factory, world, zone, start) -> None:
+    tz = ZoneInfo(zone)
+    first = start.replace(tzinfo=tz)
+    end = first + 3 * DAY
+    instants = [first + n * timedelta(minutes=47) for n in range(int(3 * DAY / timedelta(minutes=47)))]
+    instants += [first, end - timedelta(milliseconds=1)]
+    with session_factory() as s:
+        add_orders(s, [("LIFE-01", at, None) for at in instants])
+        for n, at in enumerate(instants):
+            s.add(
+                Call(
+                    source="dst",
+                    external_id=f"dst-{n}",
+                    direction=CallDirection.INBOUND,
+                    caller="",
+                    started_at=at,
+                )
+            )
+        s.commit()
+        results = summaries(s, start=first, end=end, group_by=GroupBy.DAY, timezone=zone)
+    want: dict[str, int] = {}
+    for at in instants:
+        want[at.astimezone(tz).date().isoformat()] = want.get(at.astimezone(tz).date().isoformat(), 0) + 1
+    for result in results:
+        got = {g.key: (g.metrics["received"], g.metrics["calls_inbound"]) for g in result.groups}
+        assert got == {day: (n, n) for day, n in want.items()}
+
+
+@pytest.mark.parametrize("micros", [0, 1, 499, 500, 501, 1500, 2500, 86_399_999_500, 10**12 + 500])
+@pytest.mark.parametrize("sign", [1, -1])
+def test_milliseconds_are_rounded_half_away_from_zero(session, micros: int, sign: int) -> None:
+    """ms_since on PostgreSQL (a float8 epoch, for speed) against exact integer rounding; SQLite's
+    julianday() rounds ties its own way, so it is checked off the ties only."""
+    from dispatch.reports.portable import ms_since
+    from models import UTCDateTime
+
+    origin = datetime(2025, 3, 1, 12, 0, 0, 123000, tzinfo=UTC)
+    at = origin + sign * timedelta(microseconds=micros)
+    got = session.execute(select(ms_since(literal(at, UTCDateTime()), origin))).scalar_one()
+    exact = sign * ((micros + 500) // 1000)
+    if session.get_bind().dialect.name == "postgresql" or micros % 1000 != 500:
+        assert got == exact
