@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from typing import Annotated
 
+import anyio.to_thread
+from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
@@ -17,26 +19,48 @@ from models import Role, User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
-def get_context(request: Request) -> AppContext:
+# Dependencies that do no I/O are ``async def``: FastAPI runs a plain ``def`` dependency in the
+# thread pool, and each such hop costs a thread switch on every request.
+async def get_context(request: Request) -> AppContext:
     return request.app.state.ctx
 
 
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def get_db(ctx: Ctx) -> Iterator[Session]:
+async def get_db(ctx: Ctx) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, rolled back on error.
 
     Used with ``scope="function"`` so the commit happens before the response is sent: a client
     never sees success for a change that failed to commit.
+
+    Opening a session does no I/O (the connection is taken on first use), so it happens on the
+    event loop; only the end, commit or rollback and close, goes to a worker thread. That thread
+    comes from its own limiter, as FastAPI does for ``def`` dependencies: a request waiting to
+    commit must never wait behind requests that wait for its write lock.
     """
-    with ctx.sessions() as session:
-        try:
-            yield session
+    session = ctx.sessions()
+    try:
+        yield session
+    except BaseException:
+        with CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_finish, session, False, limiter=CapacityLimiter(1))
+        raise
+    with CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_finish, session, True, limiter=CapacityLimiter(1))
+
+
+def _finish(session: Session, commit: bool) -> None:
+    try:
+        if commit:
             session.commit()
-        except BaseException:
+        else:
             session.rollback()
-            raise
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
 
 
 Db = Annotated[Session, Depends(get_db, scope="function")]
@@ -61,7 +85,7 @@ STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 def require_roles(*roles: Role) -> Callable[[User], User]:
     allowed = frozenset(roles)
 
-    def check(user: CurrentUser) -> User:
+    async def check(user: CurrentUser) -> User:
         if user.role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
             raise Forbidden(f"this needs one of the roles: {names} (you are {user.role.value})")
