@@ -15,13 +15,14 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, Insert, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+M = TypeVar("M")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -112,3 +113,28 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+_INSERT_ONE: dict[type[Any], tuple[Insert, list[tuple[str, Any]]]] = {}
+
+
+def insert_one(session: Session, model: type[M], values: dict[str, Any]) -> M:
+    """INSERT one row and return it as a persistent object, without the unit of work.
+
+    For the few hot paths that write a row and go on using it (order intake): one statement
+    instead of a flush, which costs several times more for a single row. ``RETURNING`` brings
+    back every column, defaults included, so the object holds exactly what was stored and is in
+    the session as if it had been loaded. Relationships are not set; they load when used.
+    """
+    found = _INSERT_ONE.get(model)
+    if found is None:
+        mapper = inspect(model)
+        table = mapper.local_table
+        columns = [(prop.key, prop.columns[0]) for prop in mapper.column_attrs]
+        found = _INSERT_ONE.setdefault(model, (insert(table).returning(*table.c), columns))
+    stmt, columns = found
+    row = session.execute(stmt, values).one()._mapping
+    obj = model(**{key: row[column] for key, column in columns})
+    make_transient_to_detached(obj)
+    session.add(obj)
+    return obj

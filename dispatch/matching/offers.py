@@ -8,18 +8,20 @@ re-check, SQLite's single writer serialises them. The loser gets a 409.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.util import identity_key
 
 from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
-from dispatch.orders.lifecycle import transition
+from dispatch.orders.lifecycle import set_fields, transition
 from dispatch.orders.sla import order_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
@@ -52,18 +54,38 @@ class DispatchContext:
     max_returns: int = 3
 
 
-def take_slot(session: Session, provider_id: int, now: datetime) -> bool:
-    result = session.execute(
-        update(Provider)
-        .where(
-            Provider.id == provider_id,
-            Provider.status == ProviderStatus.ACTIVE,
-            Provider.open_count < Provider.capacity,
-        )
-        .values(open_count=Provider.open_count + 1, last_offered_at=now)
-        .execution_options(synchronize_session=False)
+_provider = Provider.__table__
+# Built once: every dispatch runs it, and building an UPDATE costs more than executing it.
+_TAKE_SLOT = (
+    update(_provider)
+    .where(
+        _provider.c.id == bindparam("provider_id"),
+        _provider.c.status == ProviderStatus.ACTIVE,
+        _provider.c.open_count < _provider.c.capacity,
     )
-    return result.rowcount == 1
+    .values(open_count=_provider.c.open_count + 1, last_offered_at=bindparam("now"))
+    .returning(_provider.c.name, _provider.c.phone, _provider.c.kind)
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """The provider an offer went to, as it was when its slot was taken."""
+
+    name: str
+    phone: str
+    kind: ProviderKind
+
+
+def take_slot(session: Session, provider_id: int, now: datetime) -> Slot | None:
+    row = session.execute(_TAKE_SLOT, {"provider_id": provider_id, "now": now}).first()
+    if row is None:
+        return None
+    # A Provider loaded earlier in this session no longer shows the database's count.
+    loaded = session.identity_map.get(identity_key(Provider, provider_id))
+    if loaded is not None:
+        session.expire(loaded, ["open_count", "last_offered_at", "updated_at"])
+    return Slot(row.name, row.phone, ProviderKind(row.kind))
 
 
 def release_slot(session: Session, provider_id: int | None) -> None:
@@ -100,17 +122,27 @@ def offer_sms(order: Order, item: Item, sign_by: datetime, tz: ZoneInfo) -> str:
     )
 
 
-def dispatch_order(
+@dataclass(frozen=True, slots=True)
+class _Choice:
+    provider_id: int
+    distance_km: float
+    score: float | None
+    reasons: list[str]
+    out_of_hours: bool
+    mode: DispatchMode
+
+
+def _choose(
     session: Session,
     order: Order,
     *,
     ctx: DispatchContext,
     now: datetime,
-    actor: User | str | None,
-    provider_id: int | None = None,
-    mode: DispatchMode | None = None,
-) -> Offer:
-    """Offer the order to ``provider_id`` (manual) or to the best candidate (auto)."""
+    provider_id: int | None,
+    mode: DispatchMode | None,
+    excluded: Collection[int] | None,
+) -> _Choice:
+    """Who gets the offer and why; reads only, so a refusal here has changed nothing."""
     if order.status != OrderStatus.RECEIVED:
         raise Conflict(
             f"order {order.number} is {order.status.value}: only received orders can be dispatched"
@@ -119,70 +151,74 @@ def dispatch_order(
         raise BadRequest(
             f"order {order.number} has no location: set its address or coordinates first", code="no_location"
         )
-    ranked, _ = candidates(session, order, index=ctx.index, now=now, tz=ctx.tz)
+    ranked, _ = candidates(session, order, index=ctx.index, now=now, tz=ctx.tz, excluded=excluded)
     if provider_id is None:
         if not ranked:
             raise Conflict(
                 "no eligible provider for this order: it waits for a supervisor", code="no_candidate"
             )
-        chosen = ranked[0]
-        provider_id, distance, score = (
-            chosen.ranked.provider_id,
-            chosen.ranked.distance_km,
-            chosen.ranked.score,
+        best = ranked[0]
+        return _Choice(
+            best.ranked.provider_id,
+            best.ranked.distance_km,
+            best.ranked.score,
+            list(best.ranked.reasons),
+            best.out_of_hours,
+            mode or DispatchMode.AUTO,
         )
-        reasons, out_of_hours = list(chosen.ranked.reasons), chosen.out_of_hours
-        mode = mode or DispatchMode.AUTO
-    else:
-        provider = session.get(Provider, provider_id)
-        if provider is None:
-            raise NotFound(f"no provider {provider_id}")
-        if provider_id in excluded_providers(session, order.id):
-            raise Conflict(
-                f"{provider.name} already returned this order or let it expire", code="provider_excluded"
-            )
-        if provider.status != ProviderStatus.ACTIVE:
-            raise Conflict(f"{provider.name} is suspended", code="provider_suspended")
-        match = next((c for c in ranked if c.ranked.provider_id == provider_id), None)
-        distance = (
-            match.ranked.distance_km
-            if match
-            else geodesic_km(order.lat, order.lon, provider.lat, provider.lon)
+    provider = session.get(Provider, provider_id)
+    if provider is None:
+        raise NotFound(f"no provider {provider_id}")
+    if provider_id in excluded_providers(session, order.id):
+        raise Conflict(
+            f"{provider.name} already returned this order or let it expire", code="provider_excluded"
         )
-        score = match.ranked.score if match else None
-        reasons = list(match.ranked.reasons) if match else [f"{distance:.1f} km", "人工指派"]
-        out_of_hours = match.out_of_hours if match else False
-        mode = mode or DispatchMode.MANUAL
-    if not take_slot(session, provider_id, now):
+    if provider.status != ProviderStatus.ACTIVE:
+        raise Conflict(f"{provider.name} is suspended", code="provider_suspended")
+    match = next((c for c in ranked if c.ranked.provider_id == provider_id), None)
+    if match is not None:
+        return _Choice(
+            provider_id,
+            match.ranked.distance_km,
+            match.ranked.score,
+            list(match.ranked.reasons),
+            match.out_of_hours,
+            mode or DispatchMode.MANUAL,
+        )
+    distance = geodesic_km(order.lat, order.lon, provider.lat, provider.lon)
+    return _Choice(
+        provider_id, distance, None, [f"{distance:.1f} km", "人工指派"], False, mode or DispatchMode.MANUAL
+    )
+
+
+def _offer(
+    session: Session,
+    order: Order,
+    choice: _Choice,
+    *,
+    ctx: DispatchContext,
+    now: datetime,
+    actor: User | str | None,
+) -> Offer:
+    """Take the provider's slot, then write the offer, the status change and the SMS."""
+    provider_id, reasons = choice.provider_id, choice.reasons
+    slot = take_slot(session, provider_id, now)
+    if slot is None:
         provider = session.get_one(Provider, provider_id)
         session.refresh(provider)
         raise Conflict(
             f"{provider.name} has no free capacity ({provider.open_count}/{provider.capacity} open)",
             code="no_capacity",
         )
-    provider = session.get_one(Provider, provider_id)
-    session.refresh(provider)
     sign_by = _offer_deadline(session, order, now, ctx.calendar)
-    offer = Offer(
-        order_id=order.id,
-        provider_id=provider_id,
-        mode=mode,
-        offered_at=now,
-        sign_by=sign_by,
-        distance_km=round(distance, 3),
-        score=score,
-        reasons=reasons,
-        out_of_hours=out_of_hours,
-        offered_by_id=actor.id if isinstance(actor, User) else None,
-    )
-    session.add(offer)
-    item = session.get_one(Item, order.item_id)
+    distance = round(choice.distance_km, 3)
     outbox = []
-    if provider.phone:
+    if slot.phone:
+        item = session.get_one(Item, order.item_id)
         outbox.append(
             build_message(
                 channel=OutboxChannel.SMS,
-                recipient=provider.phone,
+                recipient=slot.phone,
                 body=offer_sms(order, item, sign_by, ctx.tz),
                 payload={"kind": "offer", "provider_id": provider_id},
                 now=now,
@@ -194,22 +230,50 @@ def dispatch_order(
         Action.OFFER,
         at=now,
         actor=actor,
-        note=f"派给 {provider.name}（{'，'.join(reasons)}）",
+        note=f"派给 {slot.name}（{'，'.join(reasons)}）",
         data={
             "provider_id": provider_id,
-            "mode": mode.value,
-            "distance_km": round(distance, 3),
-            "score": score,
+            "mode": choice.mode.value,
+            "distance_km": distance,
+            "score": choice.score,
         },
         changes={
             "provider_id": provider_id,
-            "worker_id": provider_id if provider.kind == ProviderKind.WORKER else None,
+            "worker_id": provider_id if slot.kind == ProviderKind.WORKER else None,
             "supervisor_queue_reason": None,
         },
         outbox=outbox,
     )
-    session.flush()
+    offer = Offer(
+        order_id=order.id,
+        provider_id=provider_id,
+        mode=choice.mode,
+        offered_at=now,
+        sign_by=sign_by,
+        distance_km=distance,
+        score=choice.score,
+        reasons=reasons,
+        out_of_hours=choice.out_of_hours,
+        offered_by_id=actor.id if isinstance(actor, User) else None,
+    )
+    session.add(offer)
+    session.flush()  # the offer and its SMS in one go; callers read the offer's id
     return offer
+
+
+def dispatch_order(
+    session: Session,
+    order: Order,
+    *,
+    ctx: DispatchContext,
+    now: datetime,
+    actor: User | str | None,
+    provider_id: int | None = None,
+    mode: DispatchMode | None = None,
+) -> Offer:
+    """Offer the order to ``provider_id`` (manual) or to the best candidate (auto)."""
+    choice = _choose(session, order, ctx=ctx, now=now, provider_id=provider_id, mode=mode, excluded=None)
+    return _offer(session, order, choice, ctx=ctx, now=now, actor=actor)
 
 
 def _respond(session: Session, offer: Offer, status: OfferStatus, now: datetime, reason: str = "") -> None:
@@ -290,20 +354,35 @@ def return_offer(
     return auto_dispatch(session, order, ctx=ctx, now=now)
 
 
-def auto_dispatch(session: Session, order: Order, *, ctx: DispatchContext, now: datetime) -> Offer | None:
-    """Offer to the best candidate, or put the order in the supervisor queue when there is none."""
+def auto_dispatch(
+    session: Session,
+    order: Order,
+    *,
+    ctx: DispatchContext,
+    now: datetime,
+    excluded: Collection[int] | None = None,
+) -> Offer | None:
+    """Offer to the best candidate, or put the order in the supervisor queue when there is none.
+
+    ``excluded``: the providers that returned the order, when the caller knows them (an order
+    taken in this transaction has none); looked up otherwise.
+    """
     if order.supervisor_queue_reason is not None:
         return None
     try:
+        choice = _choose(
+            session, order, ctx=ctx, now=now, provider_id=None, mode=DispatchMode.AUTO, excluded=excluded
+        )
+        # Only the writes need the savepoint: should the status change fail after the slot was
+        # taken, the slot is given back with it.
         with session.begin_nested():
-            return dispatch_order(session, order, ctx=ctx, now=now, actor="system", mode=DispatchMode.AUTO)
+            return _offer(session, order, choice, ctx=ctx, now=now, actor="system")
     except (Conflict, BadRequest) as exc:
         reason = (
             "没有符合条件的服务方"
             if getattr(exc, "code", "") in ("no_candidate", "no_capacity")
             else exc.detail
         )
-        order.supervisor_queue_reason = reason[:200]
-        order.updated_at = now
+        set_fields(session, order, supervisor_queue_reason=reason[:200], updated_at=now)
         record_event(session, order, action="to_supervisor", at=now, note=reason)
         return None

@@ -8,12 +8,13 @@ query; no process needs to tell the others.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import Row, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.cache import StampedCache
@@ -108,12 +109,26 @@ def excluded_providers(session: Session, order_id: int) -> set[int]:
     return set(session.scalars(stmt))
 
 
-def _live(session: Session, ids: list[int]) -> dict[int, tuple[LiveFacts, Provider]]:
-    providers = session.scalars(select(Provider).where(Provider.id.in_(ids)))
-    return {
-        p.id: (LiveFacts(p.id, p.status, p.open_count, p.capacity, p.working_hours or {}), p)
-        for p in providers
-    }
+# Built once (every dispatch runs one); columns rather than entities, as only these facts count.
+_LIVE = select(
+    Provider.id,
+    Provider.name,
+    Provider.status,
+    Provider.open_count,
+    Provider.capacity,
+    Provider.working_hours,
+    Provider.radius_km,
+    Provider.star_level,
+    Provider.last_offered_at,
+).where(Provider.id.in_(bindparam("ids", expanding=True)))
+# Without the rejected list, providers that are suspended or full need not be read at all.
+_LIVE_FREE = _LIVE.where(Provider.status == ProviderStatus.ACTIVE, Provider.open_count < Provider.capacity)
+
+
+def _live(session: Session, ids: list[int], *, free_only: bool) -> dict[int, Row[Any]]:
+    if not ids:
+        return {}
+    return {row.id: row for row in session.execute(_LIVE_FREE if free_only else _LIVE, {"ids": ids})}
 
 
 def candidates(
@@ -124,10 +139,17 @@ def candidates(
     now: datetime,
     tz: ZoneInfo,
     with_rejected: bool = False,
+    excluded: Collection[int] | None = None,
 ) -> tuple[list[Candidate], list[Rejected]]:
+    """Eligible providers for the order, best first (and, on request, the ones ruled out).
+
+    ``excluded``: the providers that returned the order, when the caller knows them; looked up
+    otherwise.
+    """
     if order.lat is None or order.lon is None:
         return [], []
-    excluded = excluded_providers(session, order.id)
+    if excluded is None:
+        excluded = excluded_providers(session, order.id)
     limit: int | None = SHORTLIST
     while True:
         covering = index.covering(
@@ -138,14 +160,17 @@ def candidates(
             community_id=order.community_id,
             max_results=limit,
         )
-        live = _live(session, [pid for pid, _ in covering])
+        live = _live(session, [pid for pid, _ in covering], free_only=not with_rejected)
         facts: list[CandidateFacts] = []
         names: dict[int, tuple[str, bool]] = {}
         rejected: list[Rejected] = []
         for pid, km in covering:
-            if pid not in live:
+            provider = live.get(pid)
+            if provider is None:
                 continue
-            state, provider = live[pid]
+            state = LiveFacts(
+                pid, provider.status, provider.open_count, provider.capacity, provider.working_hours or {}
+            )
             verdict: Verdict = judge(state, excluded=pid in excluded, priority=order.priority, at=now, tz=tz)
             if not verdict.eligible:
                 rejected.append(Rejected(pid, provider.name, km, verdict.reason))

@@ -125,7 +125,8 @@ def create(
         o = result.order
         if ctx.settings.dispatch.auto_dispatch and result.item.home_visit and o.lat is not None:
             # Home visits go straight to the best provider; consultations wait for the operator.
-            auto_dispatch(db, o, ctx=dispatch_context(ctx, db), now=now)
+            # The order is new: no provider has returned it yet.
+            auto_dispatch(db, o, ctx=dispatch_context(ctx, db), now=now, excluded=())
         out = OrderCreated(
             **order_fields(
                 o,

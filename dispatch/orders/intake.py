@@ -12,10 +12,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import desc, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, desc, insert, select
+from sqlalchemy.orm import Session, contains_eager
 
 from dispatch.catalogue.suggest import Suggestion
+from dispatch.db import insert_one
 from dispatch.geo.coords import CoordSystem, to_wgs84
 from dispatch.geo.geocoding import AddressLocator, Located
 from dispatch.orders.numbers import next_number
@@ -88,6 +89,28 @@ class IntakeServices:
     tz: ZoneInfo
 
 
+# Statements every intake runs are built once: building one costs more than executing it.
+# The item comes with its category and SLA class (one query, and they stay loaded for dispatch).
+_ITEM_BY_CODE = (
+    select(Item)
+    .join(Item.category)
+    .join(Item.sla_class)
+    .options(contains_eager(Item.category), contains_eager(Item.sla_class))
+    .where(Item.code == bindparam("code"))
+)
+_LATEST_OPEN_ORDER = (
+    select(Order)
+    .where(
+        Order.resident_id == bindparam("resident_id"),
+        Order.category_id == bindparam("category_id"),
+        Order.status.in_(OPEN_STATUSES),
+        Order.created_at >= bindparam("since"),
+    )
+    .order_by(desc(Order.created_at))
+    .limit(1)
+)
+
+
 def _choose_item(session: Session, req: IntakeRequest, suggestions: list[Suggestion]) -> Item:
     code = req.item_code or (suggestions[0].item_code if suggestions else None)
     if code is None:
@@ -96,7 +119,7 @@ def _choose_item(session: Session, req: IntakeRequest, suggestions: list[Suggest
             "the description matches no catalogue item: choose one (item_code)",
             "cannot_classify",
         )
-    item = session.scalar(select(Item).where(Item.code == code))
+    item = session.scalar(_ITEM_BY_CODE, {"code": code})
     if item is None or not item.active:
         raise IntakeError("item_code", f"unknown catalogue item {code!r}", "unknown_item")
     return item
@@ -126,18 +149,8 @@ def _priority(req: IntakeRequest, item: Item, tags: list[str]) -> Priority:
 
 
 def _duplicate_of(session: Session, resident_id: int, category_id: int, now: datetime) -> Order | None:
-    stmt = (
-        select(Order)
-        .where(
-            Order.resident_id == resident_id,
-            Order.category_id == category_id,
-            Order.status.in_(OPEN_STATUSES),
-            Order.created_at >= now - DUPLICATE_WINDOW,
-        )
-        .order_by(desc(Order.created_at))
-        .limit(1)
-    )
-    return session.scalar(stmt)
+    params = {"resident_id": resident_id, "category_id": category_id, "since": now - DUPLICATE_WINDOW}
+    return session.scalar(_LATEST_OPEN_ORDER, params)
 
 
 def create_order(
@@ -148,7 +161,7 @@ def create_order(
         raise IntakeError("call_id", f"no call {req.call_id}", "unknown_call")
     suggestions = services.suggest(session, req.description, 3)  # type: ignore[operator]
     item = _choose_item(session, req, suggestions)
-    category = session.get_one(Category, item.category_id)
+    category = item.category
     located = _locate(session, req, services.locator)
 
     where = LocationFacts(address=req.address or "")
@@ -173,35 +186,39 @@ def create_order(
     priority = _priority(req, item, list(resident.tags or []))
     limits = effective_limits(session, item, priority)
     deadlines = order_deadlines(now, limits, services.calendar)
-    duplicate = _duplicate_of(session, resident.id, category.id, now)
+    # A resident created just now has no earlier orders.
+    duplicate = None if match.created else _duplicate_of(session, resident.id, category.id, now)
 
-    order = Order(
-        number=next_number(session, now, services.tz),
-        channel=req.channel,
-        status=OrderStatus.RECEIVED,
-        priority=priority,
-        resident_id=resident.id,
-        caller_phone=req.phone.e164,
-        call_id=req.call_id,
-        item_id=item.id,
-        category_id=category.id,
-        description=req.description,
-        suggestions=[{"item_code": s.item_code, "score": round(s.score, 4)} for s in suggestions],
-        address=req.address or resident.address,
-        lat=located.lat if located else None,
-        lon=located.lon if located else None,
-        community_id=located.community_id if located else None,
-        grid_id=located.grid_id if located else None,
-        created_by_id=actor.id if isinstance(actor, User) else None,  # str: a system ("system:ivr")
-        possible_duplicate_of_id=duplicate.id if duplicate else None,
-        sign_by=deadlines.sign_by,
-        complete_by=deadlines.complete_by,
-        next_check_at=now,  # the tracking sweep works out the first reminder/escalation time
-        created_at=now,
-        updated_at=now,
+    # One INSERT … RETURNING instead of a unit-of-work flush: the order is used right away.
+    order = insert_one(
+        session,
+        Order,
+        dict(
+            number=next_number(session, now, services.tz),
+            channel=req.channel,
+            status=OrderStatus.RECEIVED,
+            priority=priority,
+            resident_id=resident.id,
+            caller_phone=req.phone.e164,
+            call_id=req.call_id,
+            item_id=item.id,
+            category_id=category.id,
+            description=req.description,
+            suggestions=[{"item_code": s.item_code, "score": round(s.score, 4)} for s in suggestions],
+            address=req.address or resident.address,
+            lat=located.lat if located else None,
+            lon=located.lon if located else None,
+            community_id=located.community_id if located else None,
+            grid_id=located.grid_id if located else None,
+            created_by_id=actor.id if isinstance(actor, User) else None,  # str: a system ("system:ivr")
+            possible_duplicate_of_id=duplicate.id if duplicate else None,
+            sign_by=deadlines.sign_by,
+            complete_by=deadlines.complete_by,
+            next_check_at=now,  # the tracking sweep works out the first reminder/escalation time
+            created_at=now,
+            updated_at=now,
+        ),
     )
-    session.add(order)
-    session.flush()
     if call is not None:
         # Taken on this call: the call lists the order, and an unknown caller is now known.
         session.execute(insert(call_order).values(call_id=call.id, order_id=order.id))

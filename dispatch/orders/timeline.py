@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from models import Order, OrderEvent, OrderStatus, User
+
+# An event is written and never read back in the same request, so it goes in as a plain INSERT
+# (built once) rather than through the unit of work, which costs several times more per row.
+_INSERT_EVENT = insert(OrderEvent.__table__)
 
 
 def actor_label(actor: User | str | None) -> str:
@@ -28,17 +33,19 @@ def record_event(
     to_status: OrderStatus | None = None,
     note: str = "",
     data: dict[str, object] | None = None,
-) -> OrderEvent:
-    event = OrderEvent(
-        order_id=order.id,
-        at=at,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        actor_id=actor.id if isinstance(actor, User) else None,
-        actor=actor_label(actor),
-        note=note,
-        data=data or {},
+) -> None:
+    """Append one event to the order's timeline (the order must already have its id)."""
+    session.execute(
+        _INSERT_EVENT,
+        {
+            "order_id": order.id,
+            "at": at,
+            "action": action,
+            "from_status": from_status,
+            "to_status": to_status,
+            "actor_id": actor.id if isinstance(actor, User) else None,
+            "actor": actor_label(actor),
+            "note": note,
+            "data": data or {},
+        },
     )
-    session.add(event)
-    return event
