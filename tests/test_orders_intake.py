@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
-from models import IdempotencyKey, Order, OrderEvent, Resident, Role
+from models import IdempotencyKey, Order, OrderEvent, OrderStatus, Resident, Role
 from tests.factories import load_catalogue, make_small_district
 
 
@@ -247,3 +247,34 @@ def test_workers_see_only_their_orders(client, district, operator, login) -> Non
     post(client, operator)
     worker = login(Role.WORKER)
     assert client.get("/api/v1/orders", headers=worker).json()["total"] == 0
+
+
+def test_list_open_and_number_filters(client, district, operator, session_factory) -> None:
+    numbers = [post(client, operator, caller_phone=f"1390000000{i}").json()["number"] for i in range(3)]
+    with session_factory() as s:  # one finished, two still open, and every one flagged overdue
+        for n in numbers:
+            o = s.scalar(select(Order).where(Order.number == n))
+            o.overdue = True
+            if n == numbers[0]:
+                o.status = OrderStatus.CLOSED
+        s.commit()
+
+    def listed(**params) -> list[str]:
+        r = client.get("/api/v1/orders", headers=operator, params=params)
+        assert r.status_code == 200, r.text
+        assert r.json()["total"] == len(r.json()["items"])
+        return sorted(o["number"] for o in r.json()["items"])
+
+    assert listed(overdue="true") == sorted(numbers)
+    assert listed(overdue="true", open="true") == sorted(numbers[1:])
+    assert listed(open="false") == [numbers[0]]
+    whole = numbers[1]
+    assert listed(number=whole) == [whole]
+    assert listed(number=whole.replace("-", "")) == [whole]
+    assert listed(number=whole[-4:]) == [whole]
+    assert listed(number=whole[-1:]) == [whole]  # the numbers of one day differ in their last digit
+    assert listed(number="20000101-0001") == []
+    for bad in ("abc", "0042%", "1234567", "2026-11-23"):
+        r = client.get("/api/v1/orders", headers=operator, params={"number": bad})
+        assert r.status_code in (400, 422), bad
+        assert set(r.json()) >= {"error", "detail"}

@@ -178,6 +178,20 @@ def list_orders(
     ] = None,
     overdue: bool | None = None,
     supervision: Annotated[Supervision | None, Query(description="yellow or red: escalated orders")] = None,
+    open_: Annotated[
+        bool | None,
+        Query(
+            alias="open",
+            description="true: only orders still being worked on (received to in service); false: only finished ones",
+        ),
+    ] = None,
+    number: Annotated[
+        str | None,
+        Query(
+            pattern=repository.NUMBER_QUERY,
+            description="a whole order number (20261123-0042, dash optional) or its last digits (0042)",
+        ),
+    ] = None,
 ) -> OrderList:
     for name, value in (("from", from_), ("to", to)):
         if value is not None and value.tzinfo is None:
@@ -196,6 +210,8 @@ def list_orders(
         supervisor_queue=queue == "supervisor",
         overdue=overdue,
         supervision=supervision,
+        open_=open_,
+        number=number,
     )
     rows, total = paginate(db, stmt, page)
     items, cats, dups = _codes(db, rows)

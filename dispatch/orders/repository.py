@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, Role, Supervision, User
+from models import (
+    OPEN_STATUSES,
+    Item,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    Provider,
+    Role,
+    Supervision,
+    User,
+)
+
+# A whole order number, ``YYYYMMDD-NNNN``, the dash optional (what a search box or an SMS holds).
+NUMBER = re.compile(r"(\d{8})-?(\d{4,6})")
+# What the orders list accepts as ``number``: a whole number, or the last digits of one.
+NUMBER_QUERY = r"^(\d{8}-?)?\d{1,6}$"
 
 
 def provider_scope(session: Session, user: User) -> list[int] | None:
@@ -43,7 +60,14 @@ def list_stmt(
     supervisor_queue: bool = False,
     overdue: bool | None = None,
     supervision: Supervision | None = None,
+    open_: bool | None = None,
+    number: str | None = None,
 ) -> Select:
+    """The orders ``user`` may see, newest first, narrowed by the filters given.
+
+    ``number``: a whole order number (with or without its dash) or its last digits, as workers
+    and residents quote it.
+    """
     stmt = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
     stmt = visible(stmt, session, user)
     if status is not None:
@@ -64,6 +88,14 @@ def list_stmt(
         stmt = stmt.where(Order.overdue.is_(overdue))
     if supervision is not None:
         stmt = stmt.where(Order.supervision == supervision)
+    if open_ is not None:
+        stmt = stmt.where(Order.status.in_(OPEN_STATUSES) if open_ else Order.status.not_in(OPEN_STATUSES))
+    if number:
+        whole = NUMBER.fullmatch(number)
+        if whole:
+            stmt = stmt.where(Order.number == f"{whole[1]}-{whole[2]}")
+        else:
+            stmt = stmt.where(Order.number.endswith(number, autoescape=True))
     return stmt
 
 

@@ -3,7 +3,7 @@
 
 import { api } from "./api.js";
 import { orderDetail } from "./order-detail.js";
-import { STATUS_LABELS, clear, deadlineEl, empty, errorLine, h, orderBadges, timeEl } from "./ui.js";
+import { OPEN_STATUSES, STATUS_LABELS, clear, deadlineEl, empty, errorLine, h, orderBadges, timeEl } from "./ui.js";
 
 const PAGE = 25;
 
@@ -28,23 +28,42 @@ export function create(app) {
     ),
     overdue: h("input", { type: "checkbox", name: "overdue" }),
     queue: h("input", { type: "checkbox", name: "queue" }),
+    live: h("input", { type: "checkbox", name: "live" }),
+    number: h("input", {
+      type: "search",
+      name: "number",
+      placeholder: "工单号或尾号",
+      title: "完整工单号（如 20261123-0042）或工单号后几位（如 0042）",
+      pattern: "(\\d{8}-?)?\\d{1,6}",
+      size: 14,
+    }),
   };
   const filterForm = h(
     "form.filters",
+    filters.number,
     filters.status,
     filters.supervision,
+    h("label.check", { title: "open=true: still being worked on (received to in service)" }, filters.live, "在办"),
     h("label.check", { title: "overdue" }, filters.overdue, "超时"),
     h("label.check", { title: "queue=supervisor: waiting for a supervisor to dispatch" }, filters.queue, "待督办派单"),
     h("button.ghost", { type: "button", onclick: () => load() }, "刷新"),
   );
-  filterForm.addEventListener("change", () => {
+  function applyFilters() {
+    if (!filters.number.checkValidity()) return filters.number.reportValidity();
     app.go("orders", {
+      number: filters.number.value.trim(),
       status: filters.status.value,
       supervision: filters.supervision.value,
+      live: filters.live.checked ? "true" : "",
       overdue: filters.overdue.checked ? "true" : "",
       queue: filters.queue.checked ? "supervisor" : "",
       open: params.open,
     });
+  }
+  filterForm.addEventListener("change", applyFilters);
+  filterForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    applyFilters();
   });
 
   const tbody = h("tbody");
@@ -71,6 +90,8 @@ export function create(app) {
     listAbort = new AbortController();
     const offset = Number(params.offset) || 0;
     const query = {
+      number: params.number,
+      open: params.live,
       status: params.status,
       supervision: params.supervision,
       overdue: params.overdue,
@@ -124,7 +145,7 @@ export function create(app) {
       h("td.nowrap", timeEl(o.created_at)),
       h(
         "td.nowrap",
-        deadlineEl(o.complete_by, { open: ["received", "offered", "accepted", "in_service"].includes(o.status) }),
+        deadlineEl(o.complete_by, { open: OPEN_STATUSES.includes(o.status) }),
       ),
     );
   }
@@ -166,12 +187,14 @@ export function create(app) {
       const first = !loaded;
       const listChanged =
         first ||
-        ["status", "supervision", "overdue", "queue", "offset"].some((k) => (next[k] || "") !== (params[k] || ""));
+        ["number", "status", "supervision", "live", "overdue", "queue", "offset"].some((k) => (next[k] || "") !== (params[k] || ""));
       const detailChanged = first || (next.open || "") !== (params.open || "");
       loaded = true;
       params = next;
       filters.status.value = params.status || "";
       filters.supervision.value = params.supervision || "";
+      filters.number.value = params.number || "";
+      filters.live.checked = params.live === "true";
       filters.overdue.checked = params.overdue === "true";
       filters.queue.checked = params.queue === "supervisor";
       if (listChanged) load();

@@ -6,7 +6,6 @@ import { api, queryString } from "./api.js";
 import { GROUP_BY, kpiTables } from "./kpis.js";
 import {
   DISPOSITION_LABELS,
-  OPEN_STATUSES,
   clear,
   empty,
   errorLine,
@@ -142,8 +141,8 @@ export function create(app) {
   exportButton.addEventListener("click", exportCsv);
 
   // --- needs attention now ----------------------------------------------------------------------
-  // Supervision and overdue flags stay on an order after it is closed, and the list filters take
-  // one status at a time: "open" counts are the sum over the open statuses.
+  // Supervision and overdue flags stay on an order after it is closed: those tiles count the
+  // orders still being worked on (open=true) and link to the same list (live=true in the URL).
   const WATCH = [
     ["红牌", "red", { supervision: "red" }, true],
     ["黄牌", "yellow", { supervision: "yellow" }, true],
@@ -161,21 +160,19 @@ export function create(app) {
         let title = "在工单中查看";
         try {
           if (openOnly) {
-            const [all, ...open] = await Promise.all([
-              count(filter),
-              ...OPEN_STATUSES.map((status) => count({ ...filter, status })),
-            ]);
-            value = String(open.reduce((a, b) => a + b, 0));
-            title = `未办结 ${value} 单；含已办结、已归档共 ${all} 单`;
+            const [all, open] = await Promise.all([count(filter), count({ ...filter, open: "true" })]);
+            value = String(open);
+            title = `未办结 ${open} 单；含已办结、已归档共 ${all} 单`;
           } else {
             value = String(await count(filter));
           }
         } catch {
           /* "?" */
         }
+        const link = openOnly ? { ...filter, live: "true" } : filter;
         return h(
           `a.tile.watch-${kind}`,
-          { href: `#/orders${queryString(filter)}`, title },
+          { href: `#/orders${queryString(link)}`, title },
           h("span.tile-value", value),
           h("span.tile-label", openOnly ? `${label}（在办）` : label),
         );
