@@ -26,7 +26,9 @@ from dispatch.calls.voicemail import VoicemailRules, order_from_voicemail, voice
 from dispatch.context import AppContext
 from dispatch.errors import AppError, BadRequest
 from dispatch.matching.eligibility import in_working_hours
+from dispatch.matching.offers import auto_dispatch
 from dispatch.orders import service as lifecycle
+from dispatch.orders.actions import dispatch_context
 from dispatch.residents.phones import try_normalise
 from dispatch.services import calendars, intake_services
 from dispatch.settings import TwilioSettings
@@ -368,6 +370,7 @@ def _rated(t: Turn) -> VoiceResponse:
         return resp
     t.record(DigitsEntered(t.call_sid, SOURCE, digits, t.now))
     order = _order_to_rate(t)
+    rated = False
     if order is not None:
         try:
             with t.db.begin_nested():
@@ -382,9 +385,50 @@ def _rated(t: Turn) -> VoiceResponse:
                     actor=f"ivr:{try_normalise(t.party, t.ctx.settings.locale.default_region) or t.party}",
                     cal=calendars(t.ctx).calendar(t.db),
                 )
+            rated = True
         except AppError as exc:  # rated meanwhile (a retried request, an operator's callback)
             log.info("rating by phone for order %s not recorded: %s", order.number, exc.detail)
+    if rated and int(digits) <= 2:
+        # Unsatisfied: offer rework there and then (the resident may also reply "重办" by SMS).
+        gather = resp.gather(
+            input="dtmf",
+            num_digits=1,
+            action=t.url("rework", order=t.query.get("order")),
+            method="POST",
+            timeout=t.cfg.menu_timeout_seconds,
+        )
+        t.say(gather, "很抱歉服务没有让您满意。需要重新上门处理请按1，不需要请按2。")
+        t.say(resp, "我们会尽快联系您了解情况，再见。")
+        resp.hangup()
+        return resp
     t.say(resp, "感谢您的评价，再见。")
+    resp.hangup()
+    return resp
+
+
+def _rework(t: Turn) -> VoiceResponse:
+    """The answer to the rework question after a 1–2 star rating: 1 reopens the order."""
+    digits = t.form.get("Digits", "")
+    resp = VoiceResponse()
+    if digits:
+        t.record(DigitsEntered(t.call_sid, SOURCE, digits, t.now))
+    order_id = number_field(t.query, "order")
+    order = t.db.get(Order, order_id) if order_id is not None else None
+    if digits != "1" or order is None:
+        t.say(resp, "好的，我们会尽快联系您了解情况，再见。")
+        resp.hangup()
+        return resp
+    party = try_normalise(t.party, t.ctx.settings.locale.default_region) or t.party
+    try:
+        with t.db.begin_nested():
+            lifecycle.resident_reopen(
+                t.db, order, via="电话", now=t.now, actor=f"ivr:{party}", cal=calendars(t.ctx).calendar(t.db)
+            )
+            if t.ctx.settings.dispatch.auto_dispatch and order.lat is not None:
+                auto_dispatch(t.db, order, ctx=dispatch_context(t.ctx, t.db), now=t.now)
+    except AppError as exc:  # reopened meanwhile (a retried request, an operator)
+        log.info("rework by phone for order %s not recorded: %s", order.number, exc.detail)
+    t.say(resp, f"已为您申请重办，工单尾号{order.number[-4:]}。我们会重新安排服务人员上门，再见。")
     resp.hangup()
     return resp
 
@@ -397,6 +441,7 @@ VOICE_STEPS = {
     "recorded": _recorded,
     "rating": _rating_prompt,
     "rated": _rated,
+    "rework": _rework,
 }
 
 

@@ -8,8 +8,15 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.calls.sms_replies import HELP, OfferReply, RatingReply, normalise_text, parse_reply
-from models import InboundReceipt, Offer, OfferStatus, Order, Rating
+from dispatch.calls.sms_replies import (
+    HELP,
+    OfferReply,
+    RatingReply,
+    ReopenReply,
+    normalise_text,
+    parse_reply,
+)
+from models import InboundReceipt, Offer, OfferStatus, Order, OrderEvent, OrderStatus, Provider, Rating
 from tests.test_dispatch import add_provider, new_order, operator, world  # noqa: F401 - fixtures
 from tests.test_twilio_webhooks import (  # noqa: F401 - fixtures
     OUR_NUMBER,
@@ -57,6 +64,12 @@ RESIDENT = "+8613800138000"  # new_order's caller
         ("5号楼又漏水了", None),
         ("", None),
         ("你好", None),
+        ("重办", ReopenReply()),
+        ("申请重办。", ReopenReply()),
+        ("重新上门", ReopenReply()),
+        ("要求重新处理！", ReopenReply()),
+        ("重办0042", None),  # residents are not asked for a number: not this reply
+        ("不用重办", None),
     ],
 )
 def test_parse_reply(text: str, expected: object) -> None:
@@ -228,3 +241,59 @@ def test_a_refused_reply_changes_nothing_and_says_why(
     assert sms(client, "接0001") == f"工单{order['number']}未能签收：该派单已经处理过。"
     assert offer_statuses(session_factory) == ["pending"]
     assert order_status(session_factory, order["id"]) == "offered"
+
+
+# --- rework (重办) after an unsatisfied rating -----------------------------------------------------
+
+
+def test_unsatisfied_resident_gets_rework_by_sms(client, operator, completed, session_factory) -> None:
+    answer = sms(client, "2", sender=RESIDENT)
+    assert "回复“重办”" in answer
+    answer = sms(client, "重办", sender=RESIDENT)
+    assert answer == f"已为您申请重办工单{completed['number']}，我们会重新安排服务人员上门，请保持电话畅通。"
+    with session_factory() as s:
+        order = s.get(Order, completed["id"])
+        assert (order.status, order.reopen_count, order.rating_stars) == (OrderStatus.RECEIVED, 1, None)
+        event = s.scalars(select(OrderEvent).where(OrderEvent.action == "reopen")).one()
+        assert (event.note, event.actor) == ("居民短信要求重办（2星）", f"sms:{RESIDENT}")
+    assert "没有可申请重办的工单" in sms(client, "重办", sender=RESIDENT)  # once is enough
+    # Done again, the order is rated afresh; both ratings stay.
+    r = client.post(
+        f"/api/v1/orders/{completed['id']}/complete", json={"note": "已再次解答"}, headers=operator
+    )
+    assert r.json()["status"] == "completed", r.text
+    assert sms(client, "5", sender=RESIDENT).startswith("感谢您的评价")
+    with session_factory() as s:
+        assert sorted(r.stars for r in s.scalars(select(Rating))) == [2, 5]
+        assert s.get(Order, completed["id"]).rating_stars == 5
+
+
+@pytest.mark.parametrize("stars", ["3", "5"])
+def test_no_rework_after_a_satisfied_rating(client, completed, session_factory, stars: str) -> None:
+    answer = sms(client, stars, sender=RESIDENT)
+    assert "重办" not in answer
+    assert "没有可申请重办的工单" in sms(client, "重办", sender=RESIDENT)
+    assert order_status(session_factory, completed["id"]) == "closed"
+
+
+def test_rework_only_within_the_window(client, completed, clock, session_factory) -> None:
+    sms(client, "1", sender=RESIDENT)
+    clock.advance(days=7, seconds=1)
+    assert "没有可申请重办的工单" in sms(client, "重办", sender=RESIDENT)
+    assert "没有可申请重办的工单" in sms(client, "重办", sender="+8613700000000")  # not their order
+    assert order_status(session_factory, completed["id"]) == "closed"
+
+
+def test_rework_of_a_home_visit_is_offered_again(client, app, operator, worker, session_factory) -> None:
+    order = offered(client, operator, worker)
+    app.state.ctx.settings.dispatch.auto_dispatch = True
+    assert sms(client, "接0001").startswith("已签收")
+    with session_factory() as s:  # the visit itself is the lifecycle tests' business
+        row = s.get(Order, order["id"])
+        row.status, row.completed_at = OrderStatus.COMPLETED, row.created_at
+        s.get(Provider, worker).open_count -= 1  # completion gives the slot back
+        s.commit()
+    sms(client, "2", sender=RESIDENT)
+    assert sms(client, "重办", sender=RESIDENT).startswith("已为您申请重办")
+    assert order_status(session_factory, order["id"]) == "offered"
+    assert offer_statuses(session_factory) == ["accepted", "pending"]

@@ -525,6 +525,34 @@ def test_a_rating_call_records_the_rating_and_an_outbound_call(
         assert call.answered_at == START + timedelta(seconds=8) and call.ivr_digits == "4"
 
 
+@pytest.mark.parametrize(("key", "reopened"), [("1", True), ("2", False), ("", False)])
+def test_an_unsatisfied_rating_by_phone_offers_rework(
+    client, completed_order, session_factory, key: str, reopened: bool
+) -> None:
+    order_query = f"order={completed_order['id']}"
+    root = voice(client, "rated", sid=OUT_SID, query=order_query, Digits="2", **outbound())
+    gather = root.find("Gather")
+    assert "重新上门处理请按1" in gather.find("Say").text
+    assert query_of(gather.get("action")) == {"step": "rework", "order": str(completed_order["id"])}
+    root = voice(client, "rework", sid=OUT_SID, query=order_query, Digits=key, **outbound())
+    assert root.find("Hangup") is not None
+    assert ("已为您申请重办" in root.find("Say").text) is reopened
+    voice(client, "rework", sid=OUT_SID, query=order_query, Digits=key, **outbound())  # a retry
+    with session_factory() as s:
+        order = s.get(Order, completed_order["id"])
+        assert order.status.value == ("received" if reopened else "closed")
+        assert order.reopen_count == int(reopened)
+        assert s.scalars(select(Rating.stars)).all() == [2]
+    assert the_call(session_factory, OUT_SID).ivr_digits == (key or "2")  # the last keys pressed
+
+
+def test_a_satisfied_rating_by_phone_ends_the_call(client, completed_order) -> None:
+    root = voice(
+        client, "rated", sid=OUT_SID, query=f"order={completed_order['id']}", Digits="3", **outbound()
+    )
+    assert root.find("Gather") is None and "感谢您的评价" in root.find("Say").text
+
+
 def test_a_bad_key_repeats_the_rating_question(client, completed_order) -> None:
     root = voice(
         client, "rated", sid=OUT_SID, query=f"order={completed_order['id']}", Digits="7", **outbound()

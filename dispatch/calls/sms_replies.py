@@ -1,11 +1,12 @@
-"""SMS replies: workers sign for or return offers, residents rate completed orders.
+"""SMS replies: workers sign for or return offers, residents rate completed orders and ask for rework.
 
 The offer SMS (``offers.offer_sms``) asks for "接0042" to sign for and "退0042 原因" to return an
 offer (the last four digits of the order number); the completion SMS asks residents for a digit
 1-5. People type these on phones in every width and spacing, so the text is NFKC-normalised first
 (full-width digits, letters and punctuation become ASCII) and spaces are optional. A bare "接" or
 "退 原因" is understood when the worker has exactly one pending offer; a whole order number
-(20261122-0042) works too.
+(20261122-0042) works too. A resident who rated 1–2 stars is told they may reply "重办" to have the
+order redone, within ``RESIDENT_REOPEN_WINDOW`` of the rating.
 
 Parsing is pure (:func:`parse_reply`); :func:`apply_reply` looks up the sender and applies the
 reply through the same domain functions the HTTP actions use, each inside a savepoint so a refused
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
@@ -33,7 +34,8 @@ from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, Ratin
 
 HELP = (
     "回复说明：服务人员回复“接+工单号后4位”签收（如：接0042），“退+工单号后4位 原因”退单"
-    "（如：退0042 今天人手不足）；居民回复数字1-5评价服务：5非常满意 4满意 3基本满意 2不满意 1非常不满意。"
+    "（如：退0042 今天人手不足）；居民回复数字1-5评价服务：5非常满意 4满意 3基本满意 2不满意 1非常不满意；"
+    "评价不满意的，回复“重办”可申请重新上门处理。"
 )
 
 _ACCEPT_WORDS = ("接单", "签收", "接")
@@ -46,6 +48,7 @@ _OFFER = re.compile(
 )
 # What looks like a mistyped order code at the start of the text ("接042", "退00421 原因").
 _STRAY_CODE = re.compile(r"^[\d-]+(\s|$)")
+_REOPEN = re.compile(r"^(?:申请|要求|请)?(?:重办|重新办理|重新处理|重新上门|重做|返工)[\s.!。！]*$")
 _CHINESE_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5}
 _RATING = re.compile(
     r"^(?P<n>[1-5一二三四五])\s*(?:颗星|星|分)?\s*(?:非常满意|基本满意|非常不满意|不满意|满意)?[\s.!。！]*$"
@@ -59,6 +62,7 @@ _REFUSALS = {
     "invalid_transition": "工单状态刚刚发生了变化",
     "already_rated": "该工单已经评价过",
     "not_completed": "该工单尚未办结",
+    "not_reopenable": "该工单已不能申请重办",
 }
 
 
@@ -78,7 +82,12 @@ class RatingReply:
     stars: int
 
 
-Reply = OfferReply | RatingReply
+@dataclass(frozen=True, slots=True)
+class ReopenReply:
+    """重办: the resident wants their latest unsatisfactory order redone."""
+
+
+Reply = OfferReply | RatingReply | ReopenReply
 
 
 def normalise_text(text: str) -> str:
@@ -93,6 +102,8 @@ def parse_reply(text: str) -> Reply | None:
     if rating:
         n = rating["n"]
         return RatingReply(int(n) if n.isdigit() else _CHINESE_DIGITS[n])
+    if _REOPEN.match(clean):
+        return ReopenReply()
     match = _OFFER.match(clean)
     if match is None:
         return None
@@ -110,7 +121,7 @@ def parse_reply(text: str) -> Reply | None:
 
 @dataclass
 class ReplyServices:
-    """Built only when a reply needs them (a decline re-dispatches, a rating may reopen)."""
+    """Built only when a reply needs them: a return or a 重办 dispatches again, ratings need the calendar."""
 
     dispatch_context: Callable[[], DispatchContext]
     calendar: Callable[[], WorkCalendar]
@@ -125,6 +136,8 @@ def apply_reply(session: Session, *, sender: str, text: str, now: datetime, serv
         return HELP
     if isinstance(reply, RatingReply):
         return _rate(session, sender, reply.stars, now, services)
+    if isinstance(reply, ReopenReply):
+        return _reopen(session, sender, now, services)
     return _answer_offer(session, sender, reply, now, services)
 
 
@@ -208,15 +221,31 @@ def _answer_offer(
     return f"已签收工单{order.number}（{item.name_zh}），地址：{order.address or '见工单'}。请按时上门服务。"
 
 
-def _latest_unrated(session: Session, sender: str) -> Order | None:
-    resident = residents.by_phone(session, sender)
+def _senders_orders(session: Session, sender: str) -> ColumnElement[bool]:
+    """The orders the sender called in, or of the resident the number belongs to."""
+    resident = residents.by_phone(session, sender, with_phones=False)
     mine = Order.caller_phone == sender
-    if resident is not None:
-        mine = or_(mine, Order.resident_id == resident.id)
+    return or_(mine, Order.resident_id == resident.id) if resident is not None else mine
+
+
+def _latest_unrated(session: Session, sender: str) -> Order | None:
     return session.scalar(
         select(Order)
-        .where(mine, Order.status == OrderStatus.COMPLETED, Order.rating_stars.is_(None))
+        .where(
+            _senders_orders(session, sender),
+            Order.status == OrderStatus.COMPLETED,
+            Order.rating_stars.is_(None),
+        )
         .order_by(Order.completed_at.desc(), Order.id.desc())
+        .limit(1)
+    )
+
+
+def _latest_unsatisfied(session: Session, sender: str) -> Order | None:
+    return session.scalar(
+        select(Order)
+        .where(_senders_orders(session, sender), Order.status == OrderStatus.CLOSED, Order.rating_stars <= 2)
+        .order_by(Order.closed_at.desc(), Order.id.desc())
         .limit(1)
     )
 
@@ -242,5 +271,27 @@ def _rate(session: Session, sender: str, stars: int, now: datetime, services: Re
         session.refresh(order)
         return f"工单{order.number}未能评价：{_refusal(exc)}。"
     label = lifecycle.SATISFACTION[stars]
-    follow_up = "我们会尽快联系您了解情况。" if stars <= 2 else ""
+    follow_up = (
+        f"我们会尽快联系您了解情况；如需重新上门处理，请在{lifecycle.RESIDENT_REOPEN_WINDOW.days}天内回复“重办”。"
+        if stars <= 2
+        else ""
+    )
     return f"感谢您的评价！工单{order.number}：{label}（{stars}星）。{follow_up}"
+
+
+def _reopen(session: Session, sender: str, now: datetime, services: ReplyServices) -> str:
+    order = _latest_unsatisfied(session, sender) if sender else None
+    if order is None or not lifecycle.resident_may_reopen(session, order, now):
+        days = lifecycle.RESIDENT_REOPEN_WINDOW.days
+        return f"您目前没有可申请重办的工单（评价为不满意后{days}天内可回复“重办”）。如需服务请拨打社区服务热线。"
+    try:
+        with session.begin_nested():
+            lifecycle.resident_reopen(
+                session, order, via="短信", now=now, actor=f"sms:{sender}", cal=services.calendar()
+            )
+            if services.auto_redispatch and order.lat is not None:
+                offers.auto_dispatch(session, order, ctx=services.dispatch_context(), now=now)
+    except AppError as exc:
+        session.refresh(order)
+        return f"工单{order.number}未能重办：{_refusal(exc)}。"
+    return f"已为您申请重办工单{order.number}，我们会重新安排服务人员上门，请保持电话畅通。"

@@ -7,10 +7,10 @@ actions that change no status (extend, urge, a rating on a closed order) write t
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.errors import BadRequest, Conflict
@@ -139,14 +139,8 @@ def rate(
         raise BadRequest(
             "stars: give 1–5 stars for a rating, none for unreachable/declined", code="invalid_rating"
         )
-    already = session.scalar(
-        select(Rating.id).where(
-            Rating.order_id == order.id,
-            Rating.created_at >= (order.completed_at or now),
-            Rating.stars.is_not(None),
-        )
-    )
-    if stars is not None and already is not None:
+    # A reopen clears the order's stars (its ratings stay), so set stars mean: rated since done.
+    if stars is not None and order.rating_stars is not None:
         raise Conflict(f"order {order.number} was already rated since it was completed", code="already_rated")
     provider_id = order.worker_id or order.provider_id
     rating = Rating(
@@ -229,10 +223,41 @@ def reopen_order(
         "callback_due_at": None,
         "accepted_at": None,
         "arrived_at": None,
+        # The old rating stays in the ratings (and the KPIs); the redone order is rated afresh.
+        "rating_stars": None,
     }
     deadlines = order_deadlines(now, order_limits(session, order), cal)
     changes.update(sign_by=deadlines.sign_by, complete_by=deadlines.complete_by, next_check_at=now)
     transition(session, order, Action.REOPEN, at=now, actor=actor, note=reason, changes=changes)
+
+
+# How long after a 1–2 star rating the resident may still ask for rework themselves (by SMS or on
+# the rating call); later, an operator or supervisor reopens it.
+RESIDENT_REOPEN_WINDOW = timedelta(days=7)
+
+
+def resident_may_reopen(session: Session, order: Order, now: datetime) -> bool:
+    """Closed with a 1–2 star rating given at most the window ago."""
+    if order.status != OrderStatus.CLOSED or order.rating_stars is None or order.rating_stars > 2:
+        return False
+    rated_at = session.scalar(
+        select(func.max(Rating.created_at)).where(Rating.order_id == order.id, Rating.stars.is_not(None))
+    )
+    return rated_at is not None and now - rated_at <= RESIDENT_REOPEN_WINDOW
+
+
+def resident_reopen(
+    session: Session, order: Order, *, via: str, now: datetime, actor: str, cal: WorkCalendar
+) -> None:
+    """重办 asked for by the resident after an unsatisfied rating (``via``: 短信, 电话)."""
+    if not resident_may_reopen(session, order, now):
+        raise Conflict(
+            f"order {order.number} cannot be reopened by the resident: only within "
+            f"{RESIDENT_REOPEN_WINDOW.days} days of a 1–2 star rating",
+            code="not_reopenable",
+        )
+    reason = f"居民{via}要求重办（{order.rating_stars}星）"
+    reopen_order(session, order, reason=reason, now=now, actor=actor, cal=cal)
 
 
 def cancel(session: Session, order: Order, *, reason: str, now: datetime, actor: User) -> None:
