@@ -28,6 +28,11 @@ TEXT_SUFFIXES = {".html", ".js", ".css"}
 API_PATH = re.compile(r"/api/v1(?:/(?:[\w.\-]+|\$\{[^}]*\}))*")
 IMPORT = re.compile(r"""^\s*import\b[^;]*?from\s+["']([^"']+)["']""", re.MULTILINE)
 ORDER_ACTION = re.compile(r"^/api/v1/orders/\{order_id\}/([\w-]+)$")
+# main.js: `const TABS_BY_ROLE = { role: ["view", ...], ... };` and `const VIEWS = { view: {...}, ... };`
+TABS_BY_ROLE = re.compile(r"const TABS_BY_ROLE = \{(.*?)\n\};", re.DOTALL)
+ROLE_TABS = re.compile(r"^\s*(\w+): \[([^\]]*)\]", re.MULTILINE)
+VIEWS = re.compile(r"const VIEWS = \{(.*?)\n\};", re.DOTALL)
+VIEW_KEY = re.compile(r"^  (\w+): \{", re.MULTILINE)
 
 
 @pytest.fixture
@@ -154,6 +159,44 @@ def test_the_console_offers_every_order_action(app: FastAPI) -> None:
         if re.fullmatch(r"/api/v1/orders/\$\{[^}]*\}/[\w-]+", p)
     }
     assert verbs <= used, f"order actions the console does not offer: {sorted(verbs - used)}"
+
+
+def tabs_by_role() -> dict[str, list[str]]:
+    block = TABS_BY_ROLE.search((STATIC_DIR / "js" / "main.js").read_text(encoding="utf-8"))
+    assert block, "main.js no longer declares TABS_BY_ROLE"
+    return {role: re.findall(r'"(\w+)"', views) for role, views in ROLE_TABS.findall(block.group(1))}
+
+
+def test_every_tab_is_a_view() -> None:
+    main = (STATIC_DIR / "js" / "main.js").read_text(encoding="utf-8")
+    block = VIEWS.search(main)
+    assert block, "main.js no longer declares VIEWS"
+    views = set(VIEW_KEY.findall(block.group(1)))
+    tabs = tabs_by_role()
+    assert set(tabs) == {"admin", "supervisor", "operator", "org_admin", "worker"}
+    assert not {t for ts in tabs.values() for t in ts} - views, f"tabs without a view: {tabs} vs {views}"
+
+
+def test_the_admin_tab_is_for_admins_and_organisation_admins() -> None:
+    assert {role for role, tabs in tabs_by_role().items() if "admin" in tabs} == {"admin", "org_admin"}
+
+
+def test_the_admin_view_edits_what_admins_manage(app: FastAPI) -> None:
+    """Users, providers, the calendar and the catalogue can be changed from 管理, not only /docs."""
+    used = {p for p, files in api_paths_in_js().items() if any(f.startswith("admin") for f in files)}
+    wanted = [
+        "/api/v1/users",
+        "/api/v1/users/{user_id}",
+        "/api/v1/providers",
+        "/api/v1/providers/{provider_id}",
+        "/api/v1/calendar",
+        "/api/v1/calendar/{day}",
+        "/api/v1/catalogue/items/{code}",
+        "/api/v1/catalogue/categories/{code}",
+    ]
+    assert set(wanted) <= set(app.openapi()["paths"])
+    missing = [w for w in wanted if not any(matches(p, w) for p in used)]
+    assert not missing, f"the admin modules do not use {missing}"
 
 
 def test_the_path_scan_reads_template_literals() -> None:

@@ -6,6 +6,7 @@
 
 import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
 import { ROLE_LABELS, clear, h, toast } from "./ui.js";
+import * as admin from "./admin.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
 import * as stats from "./supervisor.js";
@@ -16,13 +17,14 @@ const VIEWS = {
   orders: { label: "工单", en: "Orders", module: orders },
   stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
   mine: { label: "我的工单", en: "My orders", module: mine },
+  admin: { label: "管理", en: "Administration: accounts, providers, calendar, catalogue", module: admin },
 };
 
 const TABS_BY_ROLE = {
   operator: ["desk", "orders", "stats"],
   supervisor: ["stats", "orders", "desk"],
-  admin: ["stats", "orders", "desk"],
-  org_admin: ["mine"],
+  admin: ["stats", "orders", "desk", "admin"],
+  org_admin: ["mine", "admin"], // the admin view shows them their organisation's providers only
   worker: ["mine"],
 };
 
@@ -162,7 +164,8 @@ async function start() {
     return;
   }
   const tabs = TABS_BY_ROLE[user.role] || [];
-  app = { user, tabs, views: {}, go, providerName, current: null };
+  // forgetProvider: a provider was renamed (管理), so its cached name is stale.
+  app = { user, tabs, views: {}, go, providerName, forgetProvider: (id) => providerCache.delete(id), current: null };
   app.catalogue = await loadCatalogue();
   app.itemName = (code) => app.catalogue.items.get(code)?.name_zh || code;
   /** "水电维修 · 家政维修": the item and its category, or the code when the catalogue lacks it. */

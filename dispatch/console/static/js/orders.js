@@ -143,10 +143,7 @@ export function create(app) {
       h("td.desc", { title: o.description }, o.description),
       h("td.addr", { title: o.address }, o.address || "—"),
       h("td.nowrap", timeEl(o.created_at)),
-      h(
-        "td.nowrap",
-        deadlineEl(o.complete_by, { open: OPEN_STATUSES.includes(o.status) }),
-      ),
+      h("td.nowrap", deadlineEl(o.complete_by, { open: OPEN_STATUSES.includes(o.status) })),
     );
   }
 
@@ -187,7 +184,9 @@ export function create(app) {
       const first = !loaded;
       const listChanged =
         first ||
-        ["number", "status", "supervision", "live", "overdue", "queue", "offset"].some((k) => (next[k] || "") !== (params[k] || ""));
+        ["number", "status", "supervision", "live", "overdue", "queue", "offset"].some(
+          (k) => (next[k] || "") !== (params[k] || ""),
+        );
       const detailChanged = first || (next.open || "") !== (params.open || "");
       loaded = true;
       params = next;

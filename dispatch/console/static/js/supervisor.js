@@ -4,17 +4,7 @@
 
 import { api, queryString } from "./api.js";
 import { GROUP_BY, kpiTables } from "./kpis.js";
-import {
-  DISPOSITION_LABELS,
-  clear,
-  empty,
-  errorLine,
-  h,
-  localMidnight,
-  timeEl,
-  toast,
-  ymd,
-} from "./ui.js";
+import { DISPOSITION_LABELS, clear, empty, errorLine, h, localMidnight, timeEl, toast, ymd } from "./ui.js";
 
 const CALLS_PAGE = 20;
 

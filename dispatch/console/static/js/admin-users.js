@@ -1,0 +1,288 @@
+// 管理 › 账号: staff accounts (admins only): list, create, edit, deactivate, set a password.
+
+import { api } from "./api.js";
+import { ROLE_LABELS, clear, errorLine, h, toast } from "./ui.js";
+import {
+  splitPanes,
+  field,
+  select,
+  checkbox,
+  onSubmit,
+  pagedTable,
+  rowLink,
+  closeButton,
+  closeOnEscape,
+  changed,
+  statusBadge,
+  providerLabel,
+  providerOptions,
+} from "./admin-kit.js";
+
+// Mirrors of the server's rules (dispatch/users.py, providers/schemas.py, catalogue/schemas.py),
+// so a form says what is wrong before sending; the server checks again.
+const MIN_PASSWORD = 8;
+
+const EXTENSION_PATTERN = "[0-9A-Za-z*#_\\-]{1,20}";
+
+export function usersSection(app, go) {
+  let params = {};
+  let loaded = false;
+  const panes = splitPanes("users");
+
+  const filters = {
+    q: h("input", { type: "search", name: "q", placeholder: "用户名或姓名", maxLength: 50, size: 14 }),
+    role: select("role", [["", "全部角色"], ...Object.entries(ROLE_LABELS)]),
+  };
+  const filterForm = h(
+    "form.filters",
+    filters.q,
+    filters.role,
+    h("button.ghost", { type: "button", onclick: () => load() }, "刷新"),
+    h("button.primary.push", { type: "button", onclick: () => go({ ...params, open: "new" }) }, "＋ 新建账号"),
+  );
+  const applyFilters = () => go({ q: filters.q.value.trim(), role: filters.role.value, open: params.open });
+  filterForm.addEventListener("change", applyFilters);
+  filterForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    applyFilters();
+  });
+  const list = pagedTable({
+    path: "/api/v1/users",
+    columns: ["用户名", "姓名", "角色", "分机", "所属服务方", "状态"],
+    query: (p) => ({ q: p.q, role: p.role }),
+    row,
+    emptyText: "没有符合条件的账号",
+    go,
+  });
+  const { tbody } = list;
+
+  function load() {
+    return list.load(params);
+  }
+
+  panes.list.append(h("h2", { title: "GET /api/v1/users" }, "账号"), filterForm, ...list.parts);
+
+  function row(u) {
+    const provider = u.provider_id ? h("span", `#${u.provider_id}`) : h("span.muted", "—");
+    if (u.provider_id) app.providerName(u.provider_id).then((name) => (provider.textContent = name));
+    return rowLink(
+      String(u.id) === params.open,
+      u.id,
+      () => go({ ...params, open: u.id }),
+      h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, u.username)),
+      h("td", u.display_name),
+      h("td.nowrap", ROLE_LABELS[u.role] || u.role),
+      h("td.nowrap", u.extension || h("span.muted", "—")),
+      h("td", provider),
+      h("td", statusBadge(u.active)),
+    );
+  }
+
+  const close = () => go({ ...params, open: "" });
+  closeOnEscape(panes.el, () => Boolean(params.open), close);
+
+  async function loadDetail() {
+    const open = params.open;
+    panes.setOpen(Boolean(open));
+    if (!open) return clear(panes.detail);
+    if (open === "new") return clear(panes.detail, closeButton(close), newUserForm());
+    clear(panes.detail, h("p.muted", "加载中…"));
+    try {
+      const user = await api(`/api/v1/users/${open}`);
+      if (String(user.id) !== params.open) return; // another account was opened meanwhile
+      clear(panes.detail, closeButton(close), editUserForm(user));
+    } catch (err) {
+      clear(panes.detail, closeButton(close), errorLine(err));
+    }
+  }
+
+  /** Two password inputs that must agree (a typo here locks the user out). */
+  function passwordPair(label) {
+    const attrs = {
+      type: "password",
+      required: true,
+      minLength: MIN_PASSWORD,
+      maxLength: 200,
+      autocomplete: "new-password",
+    };
+    const password = h("input", { ...attrs, name: "password" });
+    const again = h("input", { ...attrs, name: "password_again" });
+    const check = () =>
+      again.setCustomValidity(again.value && again.value !== password.value ? "两次输入的密码不一致" : "");
+    return {
+      password,
+      check,
+      fields: h("div.grid2", field(label, password, `至少 ${MIN_PASSWORD} 位`), field("再次输入", again)),
+    };
+  }
+
+  function extensionInput(value) {
+    return h("input", {
+      name: "extension",
+      value: value || "",
+      pattern: EXTENSION_PATTERN,
+      maxLength: 20,
+      size: 8,
+      autocomplete: "off",
+      title: "1–20 位数字或字母（也可含 * # _ -）",
+    });
+  }
+
+  function newUserForm() {
+    const f = {
+      username: h("input", { name: "username", required: true, maxLength: 50, autocomplete: "off" }),
+      display_name: h("input", { name: "display_name", maxLength: 100, autocomplete: "off" }),
+      role: select("role", Object.entries(ROLE_LABELS), "operator"),
+      extension: extensionInput(""),
+      provider: h("select", { name: "provider_id" }),
+    };
+    const providerField = h("label", "所属服务方 *", f.provider); // shown only when required
+    const pw = passwordPair("初始密码");
+    const errorBox = h("div.form-error");
+    const form = h(
+      "form.admin-form",
+      { autocomplete: "off" },
+      h("h2", { title: "POST /api/v1/users" }, "新建账号"),
+      h(
+        "div.grid2",
+        field("用户名", f.username, "登录用，创建后不可修改"),
+        field("姓名", f.display_name, "留空则同用户名"),
+      ),
+      h(
+        "div.grid2",
+        field("角色", f.role),
+        field("分机号", f.extension, "坐席来电弹屏按分机路由，一个分机只属于一个账号"),
+      ),
+      providerField,
+      pw.fields,
+      h(
+        "div.row",
+        h("button.primary", { type: "submit" }, "创建账号"),
+        h("button.ghost", { type: "button", onclick: close }, "取消"),
+      ),
+      errorBox,
+    );
+
+    // Workers and organisation admins act for a provider of the matching kind.
+    const providerKind = { worker: "worker", org_admin: "organisation" };
+    async function fillProviders() {
+      const kind = providerKind[f.role.value];
+      providerField.hidden = !kind;
+      f.provider.required = Boolean(kind);
+      if (!kind) return;
+      clear(f.provider, h("option", { value: "" }, "加载中…"));
+      try {
+        clear(
+          f.provider,
+          h("option", { value: "" }, kind === "worker" ? "选择服务人员" : "选择机构"),
+          await providerOptions(kind),
+        );
+      } catch (err) {
+        clear(errorBox, errorLine(err));
+      }
+    }
+    f.role.addEventListener("change", fillProviders);
+    fillProviders();
+
+    onSubmit(form, errorBox, {
+      check: pw.check,
+      save: async () => {
+        const user = await api("/api/v1/users", {
+          body: {
+            username: f.username.value.trim(),
+            display_name: f.display_name.value.trim(),
+            role: f.role.value,
+            password: pw.password.value,
+            extension: f.extension.value.trim() || null,
+            provider_id: providerKind[f.role.value] ? Number(f.provider.value) : null,
+          },
+        });
+        toast(`账号 ${user.username} 已创建`, { kind: "ok" });
+        go({ ...params, open: user.id });
+        load();
+      },
+    });
+    queueMicrotask(() => f.username.focus());
+    return form;
+  }
+
+  function editUserForm(user) {
+    const self = user.id === app.user.id;
+    const f = {
+      display_name: h("input", { name: "display_name", required: true, maxLength: 100, value: user.display_name }),
+      extension: extensionInput(user.extension),
+      active: checkbox("active", "启用（停用后无法登录）", user.active, {
+        title: self ? "不能停用自己的账号" : null,
+      }),
+    };
+    f.active.querySelector("input").disabled = self;
+    const errorBox = h("div.form-error");
+    const form = h(
+      "form.admin-form",
+      h("div.detail-head", h("h2", user.username), statusBadge(user.active)),
+      h(
+        "dl.facts",
+        h("dt", "角色"),
+        h("dd", ROLE_LABELS[user.role] || user.role, h("span.hint", "  角色不能修改；需要时新建账号并停用本账号")),
+        user.provider_id ? [h("dt", "所属服务方"), h("dd", providerLabel(app, user.provider_id))] : null,
+      ),
+      h("div.grid2", field("姓名", f.display_name), field("分机号", f.extension, "留空则清除分机")),
+      f.active,
+      h("div.row", h("button.primary", { type: "submit" }, "保存")),
+      errorBox,
+    );
+    onSubmit(form, errorBox, {
+      save: async () => {
+        const body = {};
+        const name = f.display_name.value.trim();
+        const extension = f.extension.value.trim() || null;
+        const active = f.active.querySelector("input").checked;
+        if (name !== user.display_name) body.display_name = name;
+        if (extension !== (user.extension || null)) body.extension = extension;
+        if (active !== user.active) body.active = active;
+        if (!Object.keys(body).length) return toast("没有需要保存的修改");
+        const saved = await api(`/api/v1/users/${user.id}`, { method: "PATCH", body });
+        toast(`账号 ${saved.username} 已保存`, { kind: "ok" });
+        loadDetail();
+        load();
+      },
+    });
+
+    const pw = passwordPair("新密码");
+    const pwError = h("div.form-error");
+    const pwForm = h(
+      "form.admin-form",
+      { autocomplete: "off" },
+      h("h3", { title: "PATCH /api/v1/users/{id} {password}" }, "重设密码"),
+      pw.fields,
+      h("div.row", h("button", { type: "submit" }, "设置新密码")),
+      pwError,
+    );
+    onSubmit(pwForm, pwError, {
+      check: pw.check,
+      save: async () => {
+        await api(`/api/v1/users/${user.id}`, { method: "PATCH", body: { password: pw.password.value } });
+        pwForm.reset();
+        toast(`${user.username} 的密码已更新，请告知本人`, { kind: "ok" });
+      },
+    });
+    return h("div", form, pwForm);
+  }
+
+  return {
+    el: panes.el,
+    show(next) {
+      const listChanged = !loaded || changed(["q", "role", "offset"], next, params);
+      const detailChanged = !loaded || (next.open || "") !== (params.open || "");
+      loaded = true;
+      params = next;
+      filters.q.value = params.q || "";
+      filters.role.value = params.role || "";
+      if (listChanged || !detailChanged) load();
+      else for (const tr of tbody.children) tr.classList.toggle("selected", tr.dataset.id === params.open);
+      if (detailChanged) loadDetail();
+    },
+  };
+}
+
+/** "西湖区颐乐居家养老服务中心 #1": a provider's name, filled in when known. */
