@@ -21,6 +21,7 @@ from dispatch.clock import Clock
 from dispatch.console import mount_console
 from dispatch.context import AppContext
 from dispatch.errors import AppError
+from dispatch.geo.api import router as areas_router
 from dispatch.orders.actions import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.providers.api import router as providers_router
@@ -211,6 +212,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(orders_router)
     app.include_router(actions_router)
     app.include_router(calendar_router)
+    app.include_router(areas_router)
     app.include_router(stats_router)
     app.include_router(twilio_router)
     app.include_router(calls_router)

@@ -40,18 +40,7 @@ def create_user(
         raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise UserError(f"a user named {username!r} already exists")
-    if role in (Role.WORKER, Role.ORG_ADMIN):
-        if provider_id is None:
-            raise UserError(f"a {role.value} account needs --provider (the provider it acts for)")
-        provider = session.get(Provider, provider_id)
-        if provider is None:
-            raise UserError(f"no provider with id {provider_id}")
-        if role == Role.ORG_ADMIN and provider.kind != ProviderKind.ORGANISATION:
-            raise UserError(f"provider {provider_id} is a worker, not an organisation")
-        if role == Role.WORKER and provider.kind != ProviderKind.WORKER:
-            raise UserError(f"provider {provider_id} is an organisation, not a worker")
-    elif provider_id is not None:
-        raise UserError(f"a {role.value} account does not belong to a provider")
+    _check_provider(session, role, provider_id)
     user = User(
         username=username,
         role=role,
@@ -63,6 +52,32 @@ def create_user(
     session.add(user)
     session.flush()
     return user
+
+
+PROVIDER_ROLES = (Role.WORKER, Role.ORG_ADMIN)
+
+
+def _check_provider(session: Session, role: Role, provider_id: int | None) -> None:
+    """Workers act for a worker, organisation admins for an organisation, staff for none."""
+    if role in PROVIDER_ROLES:
+        if provider_id is None:
+            raise UserError(f"a {role.value} account needs --provider (the provider it acts for)")
+        provider = session.get(Provider, provider_id)
+        if provider is None:
+            raise UserError(f"no provider with id {provider_id}")
+        if role == Role.ORG_ADMIN and provider.kind != ProviderKind.ORGANISATION:
+            raise UserError(f"provider {provider_id} is a worker, not an organisation")
+        if role == Role.WORKER and provider.kind != ProviderKind.WORKER:
+            raise UserError(f"provider {provider_id} is an organisation, not a worker")
+    elif provider_id is not None:
+        raise UserError(f"a {role.value} account does not belong to a provider")
+
+
+def set_role(session: Session, user: User, role: Role, provider_id: int | None) -> None:
+    """Move an account to another role or provider; the next request it makes already has it (the
+    role is read from the database on every request, not from the token)."""
+    _check_provider(session, role, provider_id)
+    user.role, user.provider_id = role, provider_id
 
 
 def set_extension(session: Session, user: User, extension: str | None) -> None:

@@ -156,3 +156,14 @@ def test_cli_eval_intake(tmp_path: Path, capsys) -> None:
     main(["eval-intake", str(data)])
     out = capsys.readouterr().out
     assert "top-1" in out and "top-3" in out and "categor" in out.lower()
+
+
+def test_an_inactive_category_is_listed_only_on_request_and_says_so(client, catalogue, login) -> None:
+    admin = login(Role.ADMIN)
+    r = client.patch("/api/v1/catalogue/categories/HOME", json={"active": False}, headers=admin)
+    assert r.status_code == 200, r.text
+    shown = client.get("/api/v1/catalogue", headers=admin).json()["categories"]
+    assert "HOME" not in {c["code"] for c in shown} and all(c["active"] for c in shown)
+    everything = client.get("/api/v1/catalogue", params={"include_inactive": "true"}, headers=admin).json()
+    assert {c["code"]: c["active"] for c in everything["categories"]}["HOME"] is False
+    assert len(everything["categories"]) == 12

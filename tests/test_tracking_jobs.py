@@ -168,3 +168,34 @@ def test_admins_edit_the_calendar_and_new_deadlines_follow(client, world, operat
         ).status_code
         == 400
     )
+
+
+def test_admins_hand_a_day_back_to_the_official_calendar(client, world, operator, login) -> None:
+    admin = login(Role.ADMIN)
+
+    def listed(month: str) -> list[tuple[str, bool, str]]:
+        r = client.get("/api/v1/calendar", params={"from": f"{month}-01", "to": f"{month}-28"}, headers=admin)
+        return [(d["day"], d["is_workday"], d["source"]) for d in r.json()["items"]]
+
+    # 2025-10-01 is 国庆节 in the official calendar; 2025-11-17 is a plain Monday.
+    for day, body in (("2025-10-01", {"is_workday": True}), ("2025-11-17", {"is_workday": False})):
+        assert client.put(f"/api/v1/calendar/{day}", json=body, headers=admin).json()["source"] == "manual"
+    assert client.delete("/api/v1/calendar/2025-10-01", headers=operator).status_code == 403
+    r = client.delete("/api/v1/calendar/2025-10-01", headers=admin)
+    assert r.status_code == 200
+    assert r.json() == {
+        "day": "2025-10-01",
+        "is_workday": False,
+        "name": "国庆节",
+        "source": "chinese-calendar",
+    }
+    assert ("2025-10-01", False, "chinese-calendar") in listed("2025-10")
+    r = client.delete("/api/v1/calendar/2025-11-17", headers=admin)
+    assert r.json() == {"day": "2025-11-17", "is_workday": True, "name": "", "source": "weekday"}
+    assert listed("2025-11") == []
+    # A new order counts 2025-11-17 as a working day again: due Wednesday 2025-11-19.
+    order = new_order(
+        client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000003"
+    )
+    assert order["complete_by"].startswith("2025-11-19")
+    assert client.delete("/api/v1/calendar/2025-11-17", headers=admin).status_code == 200  # again: no-op

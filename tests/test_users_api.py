@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.auth.security import verify_password
-from models import Role, User
+from models import ProviderKind, Role, User
 from tests.factories import make_provider
 
 
@@ -106,3 +106,35 @@ def test_admins_cannot_lock_themselves_out(client, login, session_factory) -> No
     r = client.patch(f"/api/v1/users/{me['id']}", json={"active": False}, headers=admin)
     assert r.status_code == 400
     assert client.patch("/api/v1/users/99999", json={"active": True}, headers=admin).status_code == 404
+
+
+def test_admins_move_an_account_to_another_role(client, login, session_factory) -> None:
+    admin = login(Role.ADMIN)
+    with session_factory() as s:
+        org = make_provider(s, kind=ProviderKind.ORGANISATION)
+        worker = make_provider(s)
+        s.commit()
+        org_id, worker_id = org.id, worker.id
+    body = {"username": "li", "role": "operator", "password": "long-enough"}
+    user = client.post("/api/v1/users", json=body, headers=admin).json()
+
+    def patch(**change):
+        return client.patch(f"/api/v1/users/{user['id']}", json=change, headers=admin)
+
+    r = patch(role="worker")  # a worker acts for a worker: which one?
+    assert r.status_code == 400 and "needs" in r.json()["detail"]
+    assert patch(role="worker", provider_id=org_id).status_code == 400  # an organisation
+    assert patch(provider_id=worker_id).status_code == 400  # an operator acts for nobody
+    r = patch(role="worker", provider_id=worker_id)
+    assert r.status_code == 200 and (r.json()["role"], r.json()["provider_id"]) == ("worker", worker_id)
+    r = patch(role="org_admin", provider_id=org_id)
+    assert (r.json()["role"], r.json()["provider_id"]) == ("org_admin", org_id)
+    r = patch(role="supervisor")  # back to staff: the provider goes with the old role
+    assert (r.json()["role"], r.json()["provider_id"]) == ("supervisor", None)
+    with session_factory() as s:
+        row = s.get(User, user["id"])
+        assert (row.role, row.provider_id) == (Role.SUPERVISOR, None)
+    me = client.get("/api/v1/me", headers=admin).json()
+    r = client.patch(f"/api/v1/users/{me['id']}", json={"role": "operator"}, headers=admin)
+    assert r.status_code == 400 and "own role" in r.json()["detail"]
+    assert patch(role=None).status_code == 400

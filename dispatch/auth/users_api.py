@@ -16,10 +16,12 @@ from dispatch.pagination import Page, paginate
 from dispatch.users import (
     EXTENSION_PATTERN,
     MIN_PASSWORD_LENGTH,
+    PROVIDER_ROLES,
     UserError,
     create_user,
     set_extension,
     set_password,
+    set_role,
 )
 from models import Role, User
 
@@ -54,6 +56,13 @@ class UserPatch(BaseModel):
     extension: str | None = Field(None, pattern=EXTENSION_PATTERN, description="null clears it")
     active: bool | None = None
     password: str | None = Field(None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
+    role: Role | None = None
+    provider_id: int | None = Field(
+        None,
+        ge=1,
+        description="the provider a worker or organisation admin acts for; dropped when the role "
+        "changes to a staff role",
+    )
 
 
 def user_out(user: User) -> UserOut:
@@ -119,7 +128,18 @@ def edit_user(user_id: int, patch: UserPatch, db: Db, admin: Admin) -> UserOut:
         raise BadRequest("you cannot deactivate your own account", code="invalid_user")
     if "active" in given and patch.active is None:
         raise BadRequest("active: true or false", code="invalid_user")
+    if patch.role is not None and patch.role != user.role and user.id == admin.id:
+        raise BadRequest("you cannot change your own role", code="invalid_user")
+    if "role" in given and patch.role is None:
+        raise BadRequest("role: one of " + ", ".join(r.value for r in Role), code="invalid_user")
     try:
+        if "role" in given or "provider_id" in given:
+            role = patch.role or user.role
+            if "provider_id" in given:
+                provider_id = patch.provider_id
+            else:  # a staff role has no provider; a provider role keeps the one it has
+                provider_id = user.provider_id if role in PROVIDER_ROLES else None
+            set_role(db, user, role, provider_id)
         if "extension" in given:
             set_extension(db, user, patch.extension)
         if patch.password is not None:

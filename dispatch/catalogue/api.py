@@ -46,6 +46,7 @@ class CategoryOut(BaseModel):
     name_zh: str
     name_en: str
     item_codes: list[str]
+    active: bool
 
 
 class CatalogueOut(BaseModel):
@@ -80,7 +81,11 @@ def get_catalogue(db: Db, include_inactive: bool = False) -> CatalogueOut:
         shown = [i for i in cat.items if i.active or include_inactive]
         categories.append(
             CategoryOut(
-                code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=[i.code for i in shown]
+                code=cat.code,
+                name_zh=cat.name_zh,
+                name_en=cat.name_en,
+                item_codes=[i.code for i in shown],
+                active=cat.active,
             )
         )
         items.extend(item_out(i, cat.code) for i in shown)
@@ -130,7 +135,9 @@ def create_category(body: CategoryIn, db: Db) -> CategoryOut:
     cat = Category(code=body.code, name_zh=body.name_zh, name_en=body.name_en)
     db.add(cat)
     db.flush()
-    return CategoryOut(code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=[])
+    return CategoryOut(
+        code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=[], active=cat.active
+    )
 
 
 @router.patch("/categories/{code}", response_model=CategoryOut, dependencies=[Admin])
@@ -142,7 +149,9 @@ def update_category(code: str, body: CategoryPatch, db: Db, ctx: Ctx) -> Categor
             setattr(cat, key, value)
     db.flush()
     codes = list(db.scalars(select(Item.code).where(Item.category_id == cat.id).order_by(Item.code)))
-    return CategoryOut(code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=codes)
+    return CategoryOut(
+        code=cat.code, name_zh=cat.name_zh, name_en=cat.name_en, item_codes=codes, active=cat.active
+    )
 
 
 @router.post("/items", status_code=201, response_model=ItemOut, dependencies=[Admin])

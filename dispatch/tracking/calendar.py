@@ -253,3 +253,22 @@ def set_day(session: Session, d: date, *, is_workday: bool, name: str = "") -> C
     row.source = SOURCE_MANUAL
     session.flush()
     return row
+
+
+def reset_day(session: Session, d: date) -> CalendarDay | None:
+    """Undo an admin's edit: ``d`` goes back to what ``chinese-calendar`` says (a plain Mon–Fri
+    day has no row). Returns the day's row afterwards, None for a plain day."""
+    row = session.get(CalendarDay, d)
+    official = next((entry for entry in chinese_calendar_days([d.year]) if entry[0] == d), None)
+    if official is None:
+        if row is not None:
+            session.delete(row)
+            session.flush()
+        return None
+    if row is None:
+        row = CalendarDay(day=d)
+        session.add(row)
+    _, row.is_workday, row.name = official
+    row.source = SOURCE_LIBRARY
+    session.flush()
+    return row
