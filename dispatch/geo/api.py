@@ -45,6 +45,7 @@ def list_areas(
     if parent_id is not None:
         stmt = stmt.where(Area.parent_id == parent_id)
     items = [
-        AreaOut(id=a.id, kind=a.kind, code=a.code, name=a.name, parent_id=a.parent_id) for a in db.scalars(stmt)
+        AreaOut(id=a.id, kind=a.kind, code=a.code, name=a.name, parent_id=a.parent_id)
+        for a in db.scalars(stmt)
     ]
     return AreaList(items=items, total=len(items))
