@@ -1,17 +1,23 @@
-// 管理 › 工作日历: the working-day calendar a month at a time; a day can be set by hand.
+// 管理 › 工作日历: the working-day calendar a month at a time; a day can be set by hand, and a day
+// set by hand handed back to the official calendar.
 
 import { api } from "./api.js";
 import { clear, empty, errorLine, h, toast, ymd } from "./ui.js";
 import { field, onSubmit } from "./admin-kit.js";
 
 const WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"];
-const SOURCE_LABELS = { "chinese-calendar": "国务院节假日安排", manual: "手工设置" };
+const SOURCE_LABELS = {
+  "chinese-calendar": "国务院节假日安排",
+  manual: "手工设置",
+  weekday: "默认（周一至周五上班）",
+};
 
 export function calendarSection(app, go) {
   let params = {};
   let rows = new Map(); // yyyy-mm-dd → the API's day, for the days differing from plain Mon–Fri
   let loadedMonth = null;
   let abort = null;
+  let restored = null; // the day last handed back to the official calendar, as the server answered
 
   const monthInput = h("input", { type: "month", "aria-label": "月份", required: true });
   const monthOf = () => params.month || ymd(new Date()).slice(0, 7);
@@ -142,7 +148,33 @@ export function calendarSection(app, go) {
       autocomplete: "off",
     });
     const errorBox = h("div.form-error");
-    const source = info.row ? SOURCE_LABELS[info.row.source] || info.row.source : "默认（周一至周五上班）";
+    const source = SOURCE_LABELS[info.row?.source || "weekday"] || info.row.source;
+    // A day set by hand can be handed back: the official calendar (or plain Mon–Fri) applies again.
+    const restore =
+      info.row?.source === "manual"
+        ? h(
+            "button",
+            { type: "button", title: `DELETE /api/v1/calendar/${day}: back to the official calendar` },
+            "恢复法定安排",
+          )
+        : null;
+    restore?.addEventListener("click", async () => {
+      restore.disabled = true;
+      clear(errorBox);
+      try {
+        const back = await api(`/api/v1/calendar/${day}`, { method: "DELETE" });
+        restored = back;
+        toast(`${back.day} 已恢复法定安排：${dayText(back)}`, { kind: "ok" });
+        load();
+      } catch (err) {
+        clear(errorBox, errorLine(err));
+        restore.disabled = false;
+      }
+    });
+    const result =
+      restored?.day === day && info.row?.source !== "manual"
+        ? h("p.info", { role: "status" }, `已恢复法定安排：${dayText(restored)}`)
+        : null;
     const form = h(
       "form.admin-form",
       h("h2", `${y}年${m}月${d}日 周${weekday}`),
@@ -155,13 +187,19 @@ export function calendarSection(app, go) {
       ),
       h("div.row", h("label.check", working, "工作日"), h("label.check", resting, "休息日")),
       field("名称", name, "显示在日历上，可空"),
+      result,
       h(
         "div.row",
         h("button.primary", { type: "submit" }, "保存"),
+        restore,
         h("button.ghost", { type: "button", onclick: () => go({ month: loadedMonth }) }, "取消"),
       ),
       errorBox,
-      h("p.hint", "只影响此后新建工单的时限，已下达工单的时限不变。手工设置的日期不会被节假日数据更新覆盖。"),
+      h(
+        "p.hint",
+        "只影响此后新建工单的时限，已下达工单的时限不变。手工设置的日期不会被节假日数据更新覆盖，" +
+          "需要时可“恢复法定安排”。",
+      ),
     );
     onSubmit(form, errorBox, {
       save: async () => {
@@ -170,11 +208,18 @@ export function calendarSection(app, go) {
           method: "PUT",
           body: { is_workday: isWorkday, name: name.value.trim() },
         });
+        restored = null;
         toast(`${saved.day} 已设为${saved.is_workday ? "工作日" : "休息日"}`, { kind: "ok" });
         load();
       },
     });
     clear(dayPane, form);
+  }
+
+  /** "休息日 · 国庆节，依据国务院节假日安排": a day as the API answered it. */
+  function dayText(d) {
+    const name = d.name ? ` · ${d.name}` : "";
+    return `${d.is_workday ? "工作日" : "休息日"}${name}，依据${SOURCE_LABELS[d.source] || d.source}`;
   }
 
   /** The month's special days as a list (easier to scan than the grid for a long holiday). */
@@ -200,8 +245,12 @@ export function calendarSection(app, go) {
     show(next) {
       params = next;
       monthInput.value = monthOf();
-      if (loadedMonth !== monthOf()) load();
-      else {
+      if (loadedMonth !== monthOf()) {
+        // Until the new month arrives, the day form must not offer the previous month's day.
+        loadedMonth = null;
+        clear(dayPane, h("h2", "设置某一天"), h("p.muted", "加载中…"));
+        load();
+      } else {
         render();
         renderDay();
       }

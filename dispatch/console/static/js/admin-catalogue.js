@@ -23,7 +23,7 @@ const SLA_LABELS = { urgent: "紧急", priority: "优先", normal: "普通", con
 
 export function catalogueSection(app, go) {
   let params = {};
-  let data = { categories: [], items: new Map(), inactiveCategories: new Set() };
+  let data = { categories: [], items: new Map() };
   let loaded = false;
   const panes = splitPanes("catalogue");
 
@@ -74,26 +74,19 @@ export function catalogueSection(app, go) {
     ),
   );
 
-  /**
-   * Both views of the catalogue: with the inactive entries (what an admin edits) and without
-   * (an active category is listed even when empty, so the difference is the inactive ones).
-   */
+  /** The whole catalogue, inactive entries included (what an admin edits); each says if active. */
   async function load() {
     clear(listError);
     try {
-      const [all, active] = await Promise.all([
-        api("/api/v1/catalogue", { query: { include_inactive: true } }),
-        api("/api/v1/catalogue"),
-      ]);
-      const activeCodes = new Set(active.categories.map((c) => c.code));
-      data = {
-        categories: all.categories,
-        items: new Map(all.items.map((i) => [i.code, i])),
-        inactiveCategories: new Set(all.categories.map((c) => c.code).filter((c) => !activeCodes.has(c))),
-      };
-      // The rest of the console (intake, names in lists) sees the edits without a reload.
-      app.catalogue.items = new Map(active.items.map((i) => [i.code, i]));
-      app.catalogue.categories = new Map(active.categories.map((c) => [c.code, c]));
+      const all = await api("/api/v1/catalogue", { query: { include_inactive: true } });
+      data = { categories: all.categories, items: new Map(all.items.map((i) => [i.code, i])) };
+      // The rest of the console (intake, names in lists) sees the edits without a reload: the
+      // catalogue as GET /api/v1/catalogue gives it, active items of active categories only.
+      const offered = all.categories
+        .filter((c) => c.active)
+        .map((c) => ({ ...c, item_codes: c.item_codes.filter((code) => data.items.get(code)?.active) }));
+      app.catalogue.categories = new Map(offered.map((c) => [c.code, c]));
+      app.catalogue.items = new Map(offered.flatMap((c) => c.item_codes.map((code) => [code, data.items.get(code)])));
       const current = params.category || "";
       clear(
         filters.category,
@@ -115,7 +108,7 @@ export function catalogueSection(app, go) {
     const out = [];
     for (const cat of data.categories) {
       if (params.category && cat.code !== params.category) continue;
-      const catInactive = data.inactiveCategories.has(cat.code);
+      const catInactive = !cat.active;
       if (catInactive && !withInactive) continue;
       const items = cat.item_codes
         .map((c) => data.items.get(c))
@@ -252,7 +245,7 @@ export function catalogueSection(app, go) {
     const f = {
       name_zh: h("input", { name: "name_zh", required: true, maxLength: 50, value: cat.name_zh }),
       name_en: h("input", { name: "name_en", maxLength: 100, value: cat.name_en }),
-      active: checkbox("active", "启用（停用后整类不再显示给坐席）", !data.inactiveCategories.has(cat.code)),
+      active: checkbox("active", "启用（停用后整类不再显示给坐席）", cat.active),
     };
     const errorBox = h("div.form-error");
     const form = h(
@@ -272,7 +265,7 @@ export function catalogueSection(app, go) {
         const on = f.active.querySelector("input").checked;
         if (zh !== cat.name_zh) body.name_zh = zh;
         if (en !== cat.name_en) body.name_en = en;
-        if (on === data.inactiveCategories.has(cat.code)) body.active = on;
+        if (on !== cat.active) body.active = on;
         if (!Object.keys(body).length) return toast("没有需要保存的修改");
         await api(`/api/v1/catalogue/categories/${cat.code}`, { method: "PATCH", body });
         toast(`类别 ${zh} 已保存`, { kind: "ok" });

@@ -64,6 +64,11 @@ const MESSAGES = [
   [/^extension (.+) already belongs to another user$/, (m) => `分机 ${m[1]} 已被其他账号使用`],
   [/^a user named '(.+)' already exists$/, (m) => `用户名 ${m[1]} 已存在`],
   [/^you cannot deactivate your own account$/, () => "不能停用自己的账号"],
+  [/^you cannot change your own role$/, () => "不能修改自己的角色"],
+  [/^a \w+ account needs --provider/, () => "该角色需要选择所属服务方"],
+  [/^provider (\d+) is a worker, not an organisation$/, (m) => `服务方 #${m[1]} 是服务人员，机构管理员须选择机构`],
+  [/^provider (\d+) is an organisation, not a worker$/, (m) => `服务方 #${m[1]} 是机构，服务人员账号须选择服务人员`],
+  [/^no provider with id (\d+)$/, (m) => `服务方 #${m[1]} 不存在`],
   [/^phone: /, () => "联系电话格式不正确（手机 11 位，座机带区号）"],
 ];
 

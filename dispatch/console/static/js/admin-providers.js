@@ -45,6 +45,21 @@ export function providersSection(app, go) {
   let loaded = false;
   const panes = splitPanes("providers");
 
+  // Communities and streets by name (a district has a few hundred areas), loaded once for the
+  // community picker and the names in the list; a failed load is tried again next time.
+  let areas = null;
+  function loadAreas() {
+    if (!areas) {
+      const kind = (k) => api("/api/v1/areas", { query: { kind: k } }).then((r) => r.items);
+      areas = Promise.all([kind("community"), kind("street")]).then(([communities, streets]) => ({
+        communities,
+        byId: new Map([...communities, ...streets].map((a) => [a.id, a])),
+      }));
+      areas.catch(() => (areas = null));
+    }
+    return areas;
+  }
+
   const filters = {
     q: h("input", { type: "search", name: "q", placeholder: "名称", maxLength: 50, size: 14 }),
     kind: select("kind", [["", "全部类型"], ...Object.entries(KIND_LABELS)]),
@@ -107,10 +122,27 @@ export function providersSection(app, go) {
       h("td", h("a", { href: "#", onclick: (e) => e.preventDefault() }, p.name), h("span.muted.small", ` #${p.id}`)),
       h("td.nowrap", KIND_LABELS[p.kind] || p.kind),
       h("td", p.organisation_id ? providerLabel(app, p.organisation_id) : h("span.muted", "—")),
-      h("td.desc", { title: servesText(app, p) }, servesText(app, p)),
+      servesCell(p),
       h(full ? "td.num.late" : "td.num", { title: full ? "满负荷" : null }, `${p.open_count}/${p.capacity}`),
       h("td", statusBadge(p.status === "active", ["正常", "已暂停"])),
     );
+  }
+
+  /** What a provider serves and, when it is restricted to communities, which ones (by name). */
+  function servesCell(p) {
+    const serves = servesText(app, p);
+    const cell = h("td.desc", { title: serves }, serves);
+    if (!p.communities.length) return cell;
+    const where = h("span", ` · 限定 ${p.communities.length} 个社区`);
+    cell.append(where);
+    loadAreas()
+      .then(({ byId }) => {
+        const names = p.communities.map((id) => byId.get(id)?.name || `#${id}`).join("、");
+        where.textContent = ` · 限定社区：${names}`;
+        cell.title = `${serves}\n限定社区：${names}`;
+      })
+      .catch(() => {}); // the count stays; the picker shows the error
+    return cell;
   }
 
   function renderOrgChip() {
@@ -257,13 +289,6 @@ export function providersSection(app, go) {
         inputmode: "decimal",
         value: String(p?.radius_km ?? 5),
       }),
-      communities: h("input", {
-        name: "communities",
-        value: (p?.communities || []).join(", "),
-        pattern: "\\s*(\\d+([,，\\s]+\\d+)*)?\\s*",
-        title: "社区编号，用逗号分隔",
-        autocomplete: "off",
-      }),
       capacity: h("input", {
         name: "capacity",
         type: "number",
@@ -275,6 +300,7 @@ export function providersSection(app, go) {
         value: String(p?.capacity ?? 5),
       }),
     };
+    const communities = communityPicker(loadAreas, p?.communities || []);
     const services = servicesPicker(app, p);
     const hours = hoursEditor(p?.working_hours || {});
     const errorBox = h("div.form-error");
@@ -338,11 +364,8 @@ export function providersSection(app, go) {
           field("经度", f.lon),
           field("坐标系", f.coords, "地图上取点时选对应坐标系，保存为 WGS-84"),
         ),
-        h(
-          "div.grid2",
-          field("服务半径（公里）", f.radius),
-          field("限定社区", f.communities, "填写社区编号后只接这些社区的工单，服务半径不再生效"),
-        ),
+        h("div.grid2", field("服务半径（公里）", f.radius, "未限定社区时按此半径派单")),
+        communities.el,
       ),
       h("div.grid2", field("同时在办上限", f.capacity, "达到上限后暂不派单；0 表示暂不接新单")),
       services.el,
@@ -369,7 +392,7 @@ export function providersSection(app, go) {
           lat: Number(f.lat.value),
           lon: Number(f.lon.value),
           radius_km: Number(f.radius.value),
-          communities: parseIds(f.communities.value),
+          communities: communities.value(),
           capacity: Number(f.capacity.value),
           ...services.value(),
           working_hours: hours.value(),
@@ -438,15 +461,103 @@ function diffProvider(p, v) {
   return body;
 }
 
-function parseIds(text) {
-  return [
-    ...new Set(
-      text
-        .split(/[,，\s]+/)
-        .filter(Boolean)
-        .map(Number),
+/**
+ * The communities a provider is restricted to, ticked by name and grouped by street, with a filter
+ * box for a long list. Ids the area list lacks are kept ticked as "#id"; if the areas cannot be
+ * loaded the provider's communities are sent back unchanged.
+ */
+function communityPicker(loadAreas, ids) {
+  const chosen = new Set(ids);
+  let boxes = null; // the checkboxes, once the areas are in
+  const list = h("div.area-list", h("p.muted.small", "社区加载中…"));
+  const summary = h("p.hint");
+  const filter = h("input", {
+    type: "search",
+    placeholder: "按名称筛选",
+    "aria-label": "按名称筛选社区",
+    title: "filter communities by name or code",
+    size: 12,
+    autocomplete: "off",
+  });
+  // Enter in the filter box must not submit the provider form.
+  filter.addEventListener("keydown", (e) => e.key === "Enter" && e.preventDefault());
+  const clearAll = h(
+    "button.ghost.small",
+    {
+      type: "button",
+      title: "communities: [] (dispatch by radius)",
+      onclick: () => {
+        for (const b of boxes || []) b.checked = false;
+        refresh();
+      },
+    },
+    "全部取消",
+  );
+  const picked = () => (boxes ? boxes.filter((b) => b.checked) : []);
+  function refresh() {
+    const names = picked().map((b) => b.dataset.name);
+    summary.textContent = names.length
+      ? `已选 ${names.length} 个：${names.join("、")}。只接这些社区的工单，服务半径不再生效。`
+      : "未限定社区：按服务半径派单。";
+    clearAll.hidden = !names.length;
+  }
+  function applyFilter() {
+    const q = filter.value.trim().toLowerCase();
+    for (const group of list.querySelectorAll(".area-group")) {
+      let shown = 0;
+      for (const label of group.querySelectorAll("label.check")) {
+        label.hidden = Boolean(q) && !label.dataset.search.includes(q);
+        if (!label.hidden) shown++;
+      }
+      group.hidden = !shown;
+    }
+  }
+  filter.addEventListener("input", applyFilter);
+  list.addEventListener("change", refresh);
+
+  const box = (id, name, search) => {
+    const input = h("input", { type: "checkbox", name: "community", value: String(id), checked: chosen.has(id) });
+    input.dataset.name = name;
+    return h("label.check", { dataset: { search: search.toLowerCase() } }, input, name);
+  };
+  loadAreas().then(
+    ({ communities, byId }) => {
+      const groups = new Map();
+      for (const c of communities) {
+        if (!groups.has(c.parent_id)) groups.set(c.parent_id, []);
+        groups.get(c.parent_id).push(box(c.id, c.name, `${c.name} ${c.code}`));
+      }
+      const known = new Set(communities.map((c) => c.id));
+      const missing = ids.filter((id) => !known.has(id)).map((id) => box(id, `#${id}`, String(id)));
+      if (missing.length) groups.set("missing", missing);
+      clear(
+        list,
+        [...groups].map(([parent, labels]) =>
+          h(
+            "div.area-group",
+            h("div.muted.small", parent === "missing" ? "区划中已没有的编号" : byId.get(parent)?.name || "未归属街道"),
+            h("div.area-items", labels),
+          ),
+        ),
+        communities.length ? null : h("p.muted.small", "尚未导入社区区划"),
+      );
+      boxes = [...list.querySelectorAll("input[name=community]")];
+      filter.hidden = communities.length <= 10; // a short list needs no filter
+      refresh();
+    },
+    (err) => clear(list, errorLine(err), h("p.hint", "社区列表加载失败，保存时保留原有限定社区。")),
+  );
+  refresh();
+
+  return {
+    el: h(
+      "div.area-picker",
+      h("div.row", h("span.label", { title: "communities" }, "限定社区"), filter, clearAll),
+      list,
+      summary,
     ),
-  ].sort((a, b) => a - b);
+    value: () => (boxes ? picked().map((b) => Number(b.value)) : [...chosen]).sort((a, b) => a - b),
+  };
 }
 
 /**

@@ -14,7 +14,6 @@ import {
   closeOnEscape,
   changed,
   statusBadge,
-  providerLabel,
   providerOptions,
 } from "./admin-kit.js";
 
@@ -23,6 +22,9 @@ import {
 const MIN_PASSWORD = 8;
 
 const EXTENSION_PATTERN = "[0-9A-Za-z*#_\\-]{1,20}";
+
+// Workers and organisation admins act for a provider of the matching kind; staff roles for none.
+const PROVIDER_KIND = { worker: "worker", org_admin: "organisation" };
 
 export function usersSection(app, go) {
   let params = {};
@@ -128,17 +130,52 @@ export function usersSection(app, go) {
     });
   }
 
+  /**
+   * The provider an account acts for, following the role select: workers pick a worker,
+   * organisation admins an organisation, staff roles none (the field is hidden). ``current`` is
+   * preselected while the role is ``currentRole`` (the edit form's account as it is).
+   */
+  function providerPicker(roleSelect, errorBox, { current = null, currentRole = null } = {}) {
+    const input = h("select", { name: "provider_id" });
+    const el = h("label", "所属服务方 *", input);
+    let asked = 0; // the role changed while options were loading: only the last answer counts
+    const kind = () => PROVIDER_KIND[roleSelect.value];
+    async function fill() {
+      const wanted = kind();
+      el.hidden = !wanted;
+      input.setCustomValidity("");
+      if (!wanted) return;
+      const ask = ++asked;
+      clear(input, h("option", { value: "" }, "加载中…"));
+      try {
+        const options = await providerOptions(wanted);
+        if (ask !== asked) return;
+        clear(input, h("option", { value: "" }, wanted === "worker" ? "选择服务人员" : "选择机构"), options);
+        if (roleSelect.value === currentRole && current) input.value = String(current);
+      } catch (err) {
+        clear(errorBox, errorLine(err));
+      }
+    }
+    roleSelect.addEventListener("change", fill);
+    fill();
+    return {
+      el,
+      /** The chosen provider id for a worker or org admin role, else null. */
+      value: () => (kind() && input.value ? Number(input.value) : null),
+      check: () => input.setCustomValidity(kind() && !input.value ? "该角色需要选择所属服务方" : ""),
+    };
+  }
+
   function newUserForm() {
     const f = {
       username: h("input", { name: "username", required: true, maxLength: 50, autocomplete: "off" }),
       display_name: h("input", { name: "display_name", maxLength: 100, autocomplete: "off" }),
       role: select("role", Object.entries(ROLE_LABELS), "operator"),
       extension: extensionInput(""),
-      provider: h("select", { name: "provider_id" }),
     };
-    const providerField = h("label", "所属服务方 *", f.provider); // shown only when required
     const pw = passwordPair("初始密码");
     const errorBox = h("div.form-error");
+    const provider = providerPicker(f.role, errorBox);
     const form = h(
       "form.admin-form",
       { autocomplete: "off" },
@@ -153,7 +190,7 @@ export function usersSection(app, go) {
         field("角色", f.role),
         field("分机号", f.extension, "坐席来电弹屏按分机路由，一个分机只属于一个账号"),
       ),
-      providerField,
+      provider.el,
       pw.fields,
       h(
         "div.row",
@@ -163,29 +200,11 @@ export function usersSection(app, go) {
       errorBox,
     );
 
-    // Workers and organisation admins act for a provider of the matching kind.
-    const providerKind = { worker: "worker", org_admin: "organisation" };
-    async function fillProviders() {
-      const kind = providerKind[f.role.value];
-      providerField.hidden = !kind;
-      f.provider.required = Boolean(kind);
-      if (!kind) return;
-      clear(f.provider, h("option", { value: "" }, "加载中…"));
-      try {
-        clear(
-          f.provider,
-          h("option", { value: "" }, kind === "worker" ? "选择服务人员" : "选择机构"),
-          await providerOptions(kind),
-        );
-      } catch (err) {
-        clear(errorBox, errorLine(err));
-      }
-    }
-    f.role.addEventListener("change", fillProviders);
-    fillProviders();
-
     onSubmit(form, errorBox, {
-      check: pw.check,
+      check: () => {
+        pw.check();
+        provider.check();
+      },
       save: async () => {
         const user = await api("/api/v1/users", {
           body: {
@@ -194,7 +213,7 @@ export function usersSection(app, go) {
             role: f.role.value,
             password: pw.password.value,
             extension: f.extension.value.trim() || null,
-            provider_id: providerKind[f.role.value] ? Number(f.provider.value) : null,
+            provider_id: provider.value(),
           },
         });
         toast(`账号 ${user.username} 已创建`, { kind: "ok" });
@@ -211,27 +230,32 @@ export function usersSection(app, go) {
     const f = {
       display_name: h("input", { name: "display_name", required: true, maxLength: 100, value: user.display_name }),
       extension: extensionInput(user.extension),
+      role: select("role", Object.entries(ROLE_LABELS), user.role),
       active: checkbox("active", "启用（停用后无法登录）", user.active, {
         title: self ? "不能停用自己的账号" : null,
       }),
     };
     f.active.querySelector("input").disabled = self;
+    // The server refuses an admin's change of their own role (they could lock themselves out).
+    f.role.disabled = self;
+    if (self) f.role.title = "不能修改自己的角色";
     const errorBox = h("div.form-error");
+    const provider = providerPicker(f.role, errorBox, { current: user.provider_id, currentRole: user.role });
     const form = h(
       "form.admin-form",
       h("div.detail-head", h("h2", user.username), statusBadge(user.active)),
-      h(
-        "dl.facts",
-        h("dt", "角色"),
-        h("dd", ROLE_LABELS[user.role] || user.role, h("span.hint", "  角色不能修改；需要时新建账号并停用本账号")),
-        user.provider_id ? [h("dt", "所属服务方"), h("dd", providerLabel(app, user.provider_id))] : null,
-      ),
       h("div.grid2", field("姓名", f.display_name), field("分机号", f.extension, "留空则清除分机")),
+      h(
+        "div.grid2",
+        field("角色", f.role, self ? "不能修改自己的角色" : "改变角色后，本人下次操作即按新角色"),
+        provider.el,
+      ),
       f.active,
       h("div.row", h("button.primary", { type: "submit" }, "保存")),
       errorBox,
     );
     onSubmit(form, errorBox, {
+      check: provider.check,
       save: async () => {
         const body = {};
         const name = f.display_name.value.trim();
@@ -240,6 +264,10 @@ export function usersSection(app, go) {
         if (name !== user.display_name) body.display_name = name;
         if (extension !== (user.extension || null)) body.extension = extension;
         if (active !== user.active) body.active = active;
+        if (f.role.value !== user.role) body.role = f.role.value;
+        // A staff role drops the provider on the server; a worker or org admin sends the chosen one.
+        const providerId = provider.value();
+        if (providerId !== null && providerId !== user.provider_id) body.provider_id = providerId;
         if (!Object.keys(body).length) return toast("没有需要保存的修改");
         const saved = await api(`/api/v1/users/${user.id}`, { method: "PATCH", body });
         toast(`账号 ${saved.username} 已保存`, { kind: "ok" });
@@ -284,5 +312,3 @@ export function usersSection(app, go) {
     },
   };
 }
-
-/** "西湖区颐乐居家养老服务中心 #1": a provider's name, filled in when known. */
