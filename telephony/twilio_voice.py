@@ -26,9 +26,8 @@ from dispatch.calls.voicemail import VoicemailRules, order_from_voicemail, voice
 from dispatch.context import AppContext
 from dispatch.errors import AppError, BadRequest
 from dispatch.matching.eligibility import in_working_hours
-from dispatch.matching.offers import auto_dispatch
 from dispatch.orders import service as lifecycle
-from dispatch.orders.actions import dispatch_context
+from dispatch.orders.actions import offer_reopened
 from dispatch.residents.phones import try_normalise
 from dispatch.services import calendars, intake_services
 from dispatch.settings import TwilioSettings
@@ -324,6 +323,11 @@ def _recorded(t: Turn) -> VoiceResponse:
     return resp
 
 
+def _ivr_actor(t: Turn) -> str:
+    """Who acted, for the order's timeline: the caller's number."""
+    return f"ivr:{try_normalise(t.party, t.ctx.settings.locale.default_region) or t.party}"
+
+
 def _order_to_rate(t: Turn) -> Order | None:
     order_id = number_field(t.query, "order")
     outbox_id = number_field(t.query, "outbox")
@@ -382,7 +386,7 @@ def _rated(t: Turn) -> VoiceResponse:
                     comment="",
                     channel="phone",
                     now=t.now,
-                    actor=f"ivr:{try_normalise(t.party, t.ctx.settings.locale.default_region) or t.party}",
+                    actor=_ivr_actor(t),
                     cal=calendars(t.ctx).calendar(t.db),
                 )
             rated = True
@@ -418,14 +422,12 @@ def _rework(t: Turn) -> VoiceResponse:
         t.say(resp, "好的，我们会尽快联系您了解情况，再见。")
         resp.hangup()
         return resp
-    party = try_normalise(t.party, t.ctx.settings.locale.default_region) or t.party
     try:
         with t.db.begin_nested():
             lifecycle.resident_reopen(
-                t.db, order, via="电话", now=t.now, actor=f"ivr:{party}", cal=calendars(t.ctx).calendar(t.db)
+                t.db, order, via="电话", now=t.now, actor=_ivr_actor(t), cal=calendars(t.ctx).calendar(t.db)
             )
-            if t.ctx.settings.dispatch.auto_dispatch and order.lat is not None:
-                auto_dispatch(t.db, order, ctx=dispatch_context(t.ctx, t.db), now=t.now)
+            offer_reopened(t.db, t.ctx, order)
     except AppError as exc:  # reopened meanwhile (a retried request, an operator)
         log.info("rework by phone for order %s not recorded: %s", order.number, exc.detail)
     t.say(resp, f"已为您申请重办，工单尾号{order.number[-4:]}。我们会重新安排服务人员上门，再见。")

@@ -337,7 +337,7 @@ def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CallCentre) -> Act
         cal=calendars(ctx).calendar(db),
     )
     if body.reopen:
-        _after_reopen(db, ctx, order)
+        offer_reopened(db, ctx, order)
     return _out(order)
 
 
@@ -348,7 +348,8 @@ def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CallCentre) ->
     return _out(order)
 
 
-def _after_reopen(db: Session, ctx: AppContext, order: Order) -> None:
+def offer_reopened(db: Session, ctx: AppContext, order: Order) -> None:
+    """A reopened order goes straight back out when auto-dispatch is on and it has a place."""
     if ctx.settings.dispatch.auto_dispatch and order.lat is not None:
         offers.auto_dispatch(db, order, ctx=dispatch_context(ctx, db), now=ctx.clock.now())
 
@@ -359,7 +360,7 @@ def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: Supervisors) -
     lifecycle.reopen_order(
         db, order, reason=body.reason, now=ctx.clock.now(), actor=user, cal=calendars(ctx).calendar(db)
     )
-    _after_reopen(db, ctx, order)
+    offer_reopened(db, ctx, order)
     return _out(order)
 
 

@@ -13,6 +13,7 @@ import {
   closeOnEscape,
   changed,
   statusBadge,
+  onFilter,
 } from "./admin-kit.js";
 
 const MAX_KEYWORD = 40;
@@ -46,11 +47,7 @@ export function catalogueSection(app, go) {
       inactive: filters.inactive.checked ? "true" : "",
       open: params.open,
     });
-  filterForm.addEventListener("change", applyFilters);
-  filterForm.addEventListener("submit", (e) => {
-    e.preventDefault();
-    applyFilters();
-  });
+  onFilter(filterForm, applyFilters);
   filters.q.addEventListener("input", () => render()); // filtering is local: no round trip per key
   const tbody = h("tbody");
   const listError = h("div");

@@ -81,6 +81,15 @@ function inChinese(err) {
   return err;
 }
 
+/** A filter form applies itself when a field changes or Enter is pressed (never a page reload). */
+export function onFilter(form, apply) {
+  form.addEventListener("change", apply);
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    apply();
+  });
+}
+
 /**
  * A paged table of the records at ``path``: ``load(params)`` fetches the page the route asks for
  * (``query(params)`` gives the filters), cancelling a load still under way.

@@ -16,6 +16,7 @@ import {
   statusBadge,
   providerLabel,
   providerOptions,
+  onFilter,
 } from "./admin-kit.js";
 
 const KIND_LABELS = { organisation: "机构", worker: "服务人员" };
@@ -87,11 +88,7 @@ export function providersSection(app, go) {
       org: params.org,
       open: params.open,
     });
-  filterForm.addEventListener("change", applyFilters);
-  filterForm.addEventListener("submit", (e) => {
-    e.preventDefault();
-    applyFilters();
-  });
+  onFilter(filterForm, applyFilters);
   const list = pagedTable({
     path: "/api/v1/providers",
     columns: ["名称", "类型", "所属机构", "服务范围", "在办/容量", "状态"],

@@ -15,6 +15,7 @@ import {
   changed,
   statusBadge,
   providerOptions,
+  onFilter,
 } from "./admin-kit.js";
 
 // Mirrors of the server's rules (dispatch/users.py, providers/schemas.py, catalogue/schemas.py),
@@ -43,11 +44,7 @@ export function usersSection(app, go) {
     h("button.primary.push", { type: "button", onclick: () => go({ ...params, open: "new" }) }, "＋ 新建账号"),
   );
   const applyFilters = () => go({ q: filters.q.value.trim(), role: filters.role.value, open: params.open });
-  filterForm.addEventListener("change", applyFilters);
-  filterForm.addEventListener("submit", (e) => {
-    e.preventDefault();
-    applyFilters();
-  });
+  onFilter(filterForm, applyFilters);
   const list = pagedTable({
     path: "/api/v1/users",
     columns: ["用户名", "姓名", "角色", "分机", "所属服务方", "状态"],
