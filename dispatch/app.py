@@ -22,13 +22,13 @@ from dispatch.console import mount_console
 from dispatch.context import AppContext
 from dispatch.errors import AppError
 from dispatch.geo.api import router as areas_router
-from dispatch.orders.actions import router as actions_router
+from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.providers.api import router as providers_router
 from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
 from dispatch.settings import Settings, get_settings
-from dispatch.tracking.api import router as calendar_router
+from dispatch.timelimits.api import router as calendar_router
 from telephony.twilio_webhooks import router as twilio_router
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ def install_error_handlers(app: FastAPI) -> None:
 def wire_adapters(ctx: AppContext) -> None:
     """The one place concrete adapters are chosen: Twilio when configured, logging otherwise;
     console notifications go to the live event stream when the server has one."""
-    from dispatch.calls.hub import EventHub, HubNotifier
+    from dispatch.live.hub import EventHub, HubNotifier
     from dispatch.outbox.adapters import LogCalls, LogNotifier, LogSms
 
     twilio = ctx.settings.twilio
@@ -122,8 +122,8 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> list[Ca
 
     Returns the functions that stop them, in the order to call them.
     """
-    from dispatch.calls.hub import EventHub
     from dispatch.calls.ingest import CallIngest
+    from dispatch.live.hub import EventHub
 
     hub: EventHub = ctx.services.setdefault("hub", EventHub())
     hub.bind(loop)

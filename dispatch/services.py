@@ -18,7 +18,7 @@ from dispatch.context import AppContext
 from dispatch.geo.geocoding import AddressLocator, build_online_geocoders
 from dispatch.matching.service import ProviderIndexService
 from dispatch.orders.intake import IntakeServices
-from dispatch.tracking.calendar import WorkCalendar, load_calendar
+from dispatch.timelimits.calendar import WorkCalendar, load_calendar
 from models import CalendarDay
 
 

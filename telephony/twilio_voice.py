@@ -21,13 +21,22 @@ from sqlalchemy.orm import Session
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 
+from dispatch.calls.events import (
+    CallAnswered,
+    CallEnded,
+    CallEvent,
+    CallRinging,
+    DigitsEntered,
+    Disposition,
+    VoicemailRecorded,
+)
 from dispatch.calls.recorder import find_call, record_event
 from dispatch.calls.voicemail import VoicemailRules, order_from_voicemail, voicemail_order
 from dispatch.context import AppContext
 from dispatch.errors import AppError, BadRequest
 from dispatch.matching.eligibility import in_working_hours
-from dispatch.orders import service as lifecycle
-from dispatch.orders.actions import offer_reopened
+from dispatch.orders import lifecycle
+from dispatch.orders.actions_api import offer_reopened
 from dispatch.residents.phones import try_normalise
 from dispatch.services import calendars, intake_services
 from dispatch.settings import TwilioSettings
@@ -41,15 +50,6 @@ from models import (
     OrderStatus,
     OutboxMessage,
     RatingOutcome,
-)
-from telephony.events import (
-    CallAnswered,
-    CallEnded,
-    CallEvent,
-    CallRinging,
-    DigitsEntered,
-    Disposition,
-    VoicemailRecorded,
 )
 from telephony.twilio_calls import VOICE_PATH, callback_url
 

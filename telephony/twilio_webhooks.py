@@ -28,17 +28,17 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from dispatch.calls.events import (
+    CallAnswered,
+)
 from dispatch.calls.sms_replies import ReplyServices, apply_reply
 from dispatch.deps import Ctx, Db
 from dispatch.errors import BadRequest, Forbidden, NotFound
-from dispatch.orders.actions import dispatch_context
+from dispatch.orders.actions_api import dispatch_context
 from dispatch.residents.phones import try_normalise
 from dispatch.services import calendars
 from models import (
     CallDirection,
-)
-from telephony.events import (
-    CallAnswered,
 )
 from telephony.twilio_calls import WEBHOOK_PREFIX
 from telephony.twilio_voice import (

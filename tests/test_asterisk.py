@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from dispatch.calls.events import CallAnswered, CallEnded, CallEvent, CallRinging
 from telephony.ami_mapping import AmiCallTracker
 from telephony.asterisk import AmiAdapter
-from telephony.events import CallAnswered, CallEnded, CallEvent, CallRinging
 from telephony.fake_ami import AmiServer, Headers, Transcript, build_packet
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ami"

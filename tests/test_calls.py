@@ -14,10 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.benchmarks.telephony import SseReader, serve_in_thread
-from dispatch.calls.hub import EventHub
-from dispatch.calls.recorder import record_event
-from models import Call, Resident, ResidentPhone, Role, User
-from telephony.events import (
+from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
     CallRinging,
@@ -25,6 +22,9 @@ from telephony.events import (
     VoicemailRecorded,
     event_to_dict,
 )
+from dispatch.calls.recorder import record_event
+from dispatch.live.hub import EventHub
+from models import Call, Resident, ResidentPhone, Role, User
 from telephony.fake_ami import AmiServer, Transcript
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ami"

@@ -199,7 +199,7 @@ def test_return_then_next_candidate_then_supervisor_queue(
 
 def test_offer_expires_and_goes_to_next(client, world, operator, session_factory, app, clock) -> None:
     from dispatch.db import transaction
-    from dispatch.orders.actions import dispatch_context
+    from dispatch.orders.actions_api import dispatch_context
     from dispatch.tracking.jobs import expire_offers
 
     first = add_provider(session_factory, world, km=0.5)

@@ -16,8 +16,7 @@ import httpx
 import phonenumbers
 import pytest
 
-from dispatch.clock import FrozenClock
-from telephony.events import (
+from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
     CallEvent,
@@ -26,6 +25,7 @@ from telephony.events import (
     event_from_dict,
     event_to_dict,
 )
+from dispatch.clock import FrozenClock
 from telephony.simulator import (
     NO_ANSWER_SECONDS,
     CallScenarios,

@@ -228,7 +228,7 @@ def test_a_refused_reply_changes_nothing_and_says_why(
     client, operator, worker, session_factory, monkeypatch
 ) -> None:
     from dispatch.errors import Conflict
-    from dispatch.matching import offers
+    from dispatch.orders import offers
 
     real_accept = offers.accept
 

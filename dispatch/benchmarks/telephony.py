@@ -36,13 +36,13 @@ from sqlalchemy import select
 from dispatch import migrate
 from dispatch.app import create_app
 from dispatch.auth.security import issue_token
+from dispatch.calls.events import CallEnded, CallRinging
 from dispatch.calls.recorder import record_event
 from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.seed.demo import seed_demo
 from dispatch.settings import Settings
 from models import ResidentPhone, User
-from telephony.events import CallEnded, CallRinging
 from telephony.fake_ami import AmiServer, synthetic_call
 
 TARGET_MS = 100.0

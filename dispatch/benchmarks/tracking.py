@@ -23,7 +23,7 @@ from dispatch.clock import FrozenClock
 from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.settings import Settings
-from dispatch.tracking.calendar import library_years, seed_calendar
+from dispatch.timelimits.calendar import library_years, seed_calendar
 from dispatch.tracking.scheduler import TrackingLoop
 from models import Channel, Item, Order, OrderStatus, Provider, ProviderKind
 

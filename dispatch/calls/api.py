@@ -16,15 +16,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from dispatch.auth.security import read_token
-from dispatch.calls.hub import EventHub, Message
+from dispatch.calls.events import event_from_dict
 from dispatch.calls.ingest import CallIngest, call_out
 from dispatch.context import AppContext
 from dispatch.deps import Ctx, Db, get_context, oauth2_scheme, require_roles
 from dispatch.errors import BadRequest, NotAuthenticated, NotFound
+from dispatch.live.hub import EventHub, Message
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import try_normalise
 from models import Call, CallDirection, Disposition, Role, User
-from telephony.events import event_from_dict
 
 KEEPALIVE_SECONDS = 15.0
 
@@ -95,7 +95,7 @@ def get_call(call_id: int, db: Db) -> dict[str, Any]:
 
 @ingest_router.post("/events", status_code=202)
 def ingest_event(ctx: Ctx, body: Annotated[Any, Body()]) -> dict[str, Any]:
-    """Feed one normalised call event (``telephony.events``) into the same path as Asterisk's:
+    """Feed one normalised call event (``dispatch.calls.events``) into the same path as Asterisk's:
     for PBXs without a built-in adapter, and for ``sanshe simulate-calls``. Stored and published
     in arrival order; retrying an event is harmless."""
     try:

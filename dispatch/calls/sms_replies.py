@@ -25,11 +25,10 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
-from dispatch.matching import offers
-from dispatch.matching.offers import DispatchContext
-from dispatch.orders import service as lifecycle
+from dispatch.orders import lifecycle, offers
+from dispatch.orders.offers import DispatchContext
 from dispatch.residents import repository as residents
-from dispatch.tracking.calendar import WorkCalendar
+from dispatch.timelimits.calendar import WorkCalendar
 from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, RatingOutcome
 
 HELP = (

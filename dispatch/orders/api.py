@@ -12,10 +12,10 @@ from sqlalchemy import select
 from dispatch.deps import ALL_ROLES, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
-from dispatch.matching.offers import auto_dispatch
 from dispatch.orders import repository
-from dispatch.orders.actions import dispatch_context
+from dispatch.orders.actions_api import dispatch_context
 from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
+from dispatch.orders.offers import auto_dispatch
 from dispatch.orders.schemas import (
     OrderCreate,
     OrderCreated,

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
-from dispatch.matching.offers import DispatchContext, return_offer
-from dispatch.orders.lifecycle import transition
-from dispatch.orders.sla import effective_limits
+from dispatch.orders.offers import DispatchContext, return_offer
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
+from dispatch.orders.transitions import transition
 from dispatch.outbox.sender import build_message, enqueue
-from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import Limits, auto_close_at, ladder
+from dispatch.timelimits.calendar import WorkCalendar
+from dispatch.timelimits.deadlines import Limits, auto_close_at, ladder
+from dispatch.timelimits.sla import effective_limits
 from models import (
     Item,
     Offer,

@@ -36,7 +36,7 @@ class Job:
 
 
 def _expire_offers(session: Session, ctx: AppContext, now: datetime) -> int:
-    from dispatch.orders.actions import dispatch_context
+    from dispatch.orders.actions_api import dispatch_context
     from dispatch.tracking.jobs import expire_offers
 
     return expire_offers(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest
 from dispatch.services import calendars
-from dispatch.tracking.calendar import reset_day, set_day
+from dispatch.timelimits.calendar import reset_day, set_day
 from models import CalendarDay, Role
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])

@@ -21,13 +21,13 @@ from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
-from dispatch.orders.lifecycle import set_fields, transition
-from dispatch.orders.sla import order_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
+from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox.sender import build_message
-from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import add_limit
+from dispatch.timelimits.calendar import WorkCalendar
+from dispatch.timelimits.deadlines import add_limit
+from dispatch.timelimits.sla import order_limits
 from models import (
     DispatchMode,
     Item,

@@ -13,12 +13,10 @@ from dispatch.context import AppContext
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import Forbidden, NotFound
 from dispatch.geo.coords import to_wgs84
-from dispatch.matching import offers
-from dispatch.matching.batching import BatchReport, run_batch
-from dispatch.matching.offers import DispatchContext
 from dispatch.matching.service import candidates
-from dispatch.orders import repository
-from dispatch.orders import service as lifecycle
+from dispatch.orders import lifecycle, offers, repository
+from dispatch.orders.batch import BatchReport, run_batch
+from dispatch.orders.offers import DispatchContext
 from dispatch.services import calendars, provider_index
 from models import Order, OrderStatus, Provider, RatingOutcome, Role, User
 
