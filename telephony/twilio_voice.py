@@ -34,12 +34,12 @@ from dispatch.calls.recorder import find_call, record_event
 from dispatch.calls.voicemail import VoicemailRules, order_from_voicemail, voicemail_order
 from dispatch.context import AppContext
 from dispatch.errors import AppError, BadRequest
-from dispatch.matching.eligibility import in_working_hours
 from dispatch.orders import lifecycle
 from dispatch.orders.actions_api import offer_reopened
 from dispatch.residents.phones import try_normalise
 from dispatch.services import calendars, intake_services
 from dispatch.settings import TwilioSettings
+from dispatch.timelimits.hours import in_working_hours
 from models import (
     Call,
     CallDirection,
