@@ -186,7 +186,6 @@ def cmd_eval_geocode(args: argparse.Namespace) -> None:
 def cmd_dispatch_batch(_: argparse.Namespace) -> None:
     from dispatch.context import AppContext
     from dispatch.db import transaction
-    from dispatch.orders.actions_api import dispatch_context
     from dispatch.orders.batch import run_batch
 
     ctx = AppContext.build(_settings())
@@ -194,7 +193,7 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
     try:
         with transaction(ctx.sessions) as session:
             report = run_batch(
-                session, ctx=dispatch_context(ctx, session), now=ctx.clock.now(), actor="cli:batch"
+                session, ctx=ctx.dispatch_context(session), now=ctx.clock.now(), actor="cli:batch"
             )
     finally:
         ctx.close()
@@ -236,9 +235,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
             orders = 100_000 if args.quick else 1_000_000
             print(format_stats(bench_stats(orders=orders, backend_url=args.database_url)), flush=True)
         elif name == "telephony":
+            from dispatch.app import create_app
             from dispatch.benchmarks.telephony import bench_telephony, format_telephony
 
-            print(format_telephony(bench_telephony(calls=100 if args.quick else 300)))
+            print(format_telephony(bench_telephony(create_app, calls=100 if args.quick else 300)))
         elif name == "tracking":
             from dispatch.benchmarks.tracking import bench_tracking, format_tracking
 

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dispatch", "telephony", "models")
 COMPOSITION_ROOTS = frozenset({"dispatch.app", "dispatch.cli"})
-# Request plumbing every router uses: the transaction, the current user, role checks.
-HTTP_PLUMBING = frozenset({"dispatch.deps"})
+# Request plumbing routers share: the transaction, the current user, role checks, paging.
+HTTP_PLUMBING = frozenset({"dispatch.deps", "dispatch.pagination"})
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ def under(module: str, *packages: str) -> bool:
 
 
 def violations(rule) -> list[str]:
-    return sorted(str(i) for i in imports() if rule(i))
+    return sorted({str(i) for i in imports() if rule(i)})
 
 
 def test_the_scan_sees_function_level_imports_and_packages() -> None:

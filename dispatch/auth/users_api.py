@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
-from dispatch.auth.api import MeOut, me_out
+from dispatch.auth.schemas import MeOut, me_out
 from dispatch.auth.users import (
     EXTENSION_PATTERN,
     MIN_PASSWORD_LENGTH,

@@ -32,8 +32,8 @@ from dispatch.calls.recorder import find_call, operator_for_extension, record_ev
 from dispatch.db import read_only, transaction
 from dispatch.live.hub import EventHub
 from dispatch.residents import repository
-from dispatch.residents.api import resident_detail
 from dispatch.residents.phones import try_normalise
+from dispatch.residents.profile import resident_detail
 from models import Call
 
 log = logging.getLogger(__name__)

@@ -1,39 +1,45 @@
-"""Action endpoints: ``POST /api/v1/orders/{id}/<verb>`` (verbs, never a status field)."""
+"""Action endpoints: ``POST /api/v1/orders/{id}/<verb>`` (verbs, never a status field).
+
+Each endpoint checks the role at the door (``policy.ROLES``), loads the order the user may see,
+asks ``policy.authorize`` about the user's relation to it, and calls the domain action; the state
+machine answers for the order's status.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from dispatch.context import AppContext
-from dispatch.deps import Ctx, Db, require_roles
-from dispatch.errors import Forbidden, NotFound
+from dispatch.deps import Ctx, CurrentUser, Db, require_roles
+from dispatch.errors import NotFound
 from dispatch.geo.coords import to_wgs84
 from dispatch.matching.service import candidates
-from dispatch.orders import lifecycle, offers, repository
-from dispatch.orders.batch import BatchReport, run_batch
-from dispatch.orders.offers import DispatchContext
-from dispatch.services import calendars, provider_index
-from models import Order, OrderStatus, Provider, RatingOutcome, Role, User
+from dispatch.orders import lifecycle, offers, policy, repository
+from dispatch.orders.batch import run_batch
+from dispatch.orders.policy import Verb
+from dispatch.orders.schemas import (
+    ActionOut,
+    BatchOut,
+    CandidateOut,
+    CandidatesOut,
+    CheckInIn,
+    DispatchIn,
+    ExtendIn,
+    NoteIn,
+    OfferOut,
+    RateIn,
+    ReasonIn,
+    RejectedOut,
+    UrgeIn,
+)
+from models import Offer, Order, User
 
 router = APIRouter(prefix="/api/v1", tags=["order actions"])
 
-Staff = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))]
-Supervisors = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR))]
-Responders = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.ORG_ADMIN, Role.WORKER))]
 
-
-def dispatch_context(ctx: AppContext, session: Session) -> DispatchContext:
-    return DispatchContext(
-        index=provider_index(ctx).index(session),
-        calendar=calendars(ctx).calendar(session),
-        tz=ZoneInfo(ctx.settings.locale.timezone),
-        max_returns=ctx.settings.dispatch.max_returns,
-    )
+Supervisors = Annotated[User, Depends(require_roles(*policy.SUPERVISORS))]
 
 
 def load_order(db: Session, user: User, order_id: int) -> Order:
@@ -43,25 +49,13 @@ def load_order(db: Session, user: User, order_id: int) -> Order:
     return order
 
 
-class CandidateOut(BaseModel):
-    provider_id: int
-    name: str
-    distance_km: float
-    score: float
-    reasons: list[str]
-    out_of_hours: bool
-
-
-class RejectedOut(BaseModel):
-    provider_id: int
-    name: str
-    distance_km: float
-    reason: str
-
-
-class CandidatesOut(BaseModel):
-    candidates: list[CandidateOut]
-    rejected: list[RejectedOut] = []
+def acting_on(db: Session, user: User, order_id: int, verb: Verb) -> Order:
+    """The order, once the user is known to be allowed to use ``verb`` on it. The role is checked
+    before the order is looked up: a role that may never do this learns nothing about the order."""
+    policy.check_role(verb, user)
+    order = load_order(db, user, order_id)
+    policy.authorize(verb, order, user, repository.provider_scope(db, user))
+    return order
 
 
 @router.get("/orders/{order_id}/candidates", response_model=CandidatesOut)
@@ -69,12 +63,13 @@ def order_candidates(
     order_id: int,
     db: Db,
     ctx: Ctx,
-    user: Staff,
+    user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     explain: Annotated[bool, Query(description="also list nearby providers ruled out, with why")] = False,
 ) -> CandidatesOut:
+    policy.check_role(Verb.DISPATCH, user)
     order = load_order(db, user, order_id)
-    dctx = dispatch_context(ctx, db)
+    dctx = ctx.dispatch_context(db)
     ranked, rejected = candidates(
         db, order, index=dctx.index, now=ctx.clock.now(), tz=dctx.tz, with_rejected=explain
     )
@@ -99,26 +94,7 @@ def order_candidates(
     )
 
 
-class DispatchIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    provider_id: int | None = Field(None, ge=1, description="omit to offer to the best candidate")
-
-
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    reason: str = Field(min_length=1, max_length=300)
-
-
-class OfferOut(BaseModel):
-    order_id: int
-    order_status: str
-    offer_id: int | None
-    provider_id: int | None
-    sign_by: Any = None
-    supervisor_queue_reason: str | None = None
-
-
-def _offer_out(order: Order, offer: Any) -> OfferOut:
+def _offer_out(order: Order, offer: Offer | None) -> OfferOut:
     return OfferOut(
         order_id=order.id,
         order_status=order.status.value,
@@ -130,14 +106,12 @@ def _offer_out(order: Order, offer: Any) -> OfferOut:
 
 
 @router.post("/orders/{order_id}/dispatch", response_model=OfferOut)
-def dispatch(order_id: int, db: Db, ctx: Ctx, user: Staff, body: DispatchIn | None = None) -> OfferOut:
-    order = load_order(db, user, order_id)
-    if order.supervisor_queue_reason and user.role == Role.OPERATOR:
-        raise Forbidden(f"order {order.number} waits for a supervisor ({order.supervisor_queue_reason})")
+def dispatch(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: DispatchIn | None = None) -> OfferOut:
+    order = acting_on(db, user, order_id, Verb.DISPATCH)
     offer = offers.dispatch_order(
         db,
         order,
-        ctx=dispatch_context(ctx, db),
+        ctx=ctx.dispatch_context(db),
         now=ctx.clock.now(),
         actor=user,
         provider_id=body.provider_id if body else None,
@@ -145,34 +119,16 @@ def dispatch(order_id: int, db: Db, ctx: Ctx, user: Staff, body: DispatchIn | No
     return _offer_out(order, offer)
 
 
-def _check_responder(db: Session, user: User, order: Order) -> None:
-    """Workers answer their own offers; org admins those of their organisation and its workers."""
-    if user.role in (Role.ADMIN, Role.SUPERVISOR):
-        return
-    pending = offers.pending_offer(db, order)
-    if pending is None:
-        return  # the lifecycle check answers with the right 409
-    provider = db.get_one(Provider, pending.provider_id)
-    mine = user.provider_id is not None and (
-        provider.id == user.provider_id
-        or (user.role == Role.ORG_ADMIN and provider.organisation_id == user.provider_id)
-    )
-    if not mine:
-        raise Forbidden("this offer was made to another provider")
-
-
 @router.post("/orders/{order_id}/accept", response_model=OfferOut)
-def accept(order_id: int, db: Db, ctx: Ctx, user: Responders) -> OfferOut:
-    order = load_order(db, user, order_id)
-    _check_responder(db, user, order)
+def accept(order_id: int, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+    order = acting_on(db, user, order_id, Verb.ACCEPT)
     offer = offers.accept(db, order, now=ctx.clock.now(), actor=user)
     return _offer_out(order, offer)
 
 
 @router.post("/orders/{order_id}/decline", response_model=OfferOut)
-def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: Responders) -> OfferOut:
-    order = load_order(db, user, order_id)
-    _check_responder(db, user, order)
+def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+    order = acting_on(db, user, order_id, Verb.DECLINE)
     next_offer = offers.return_offer(
         db,
         order,
@@ -180,93 +136,19 @@ def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: Responders) -
         actor=user,
         reason=body.reason,
         expired=False,
-        ctx=dispatch_context(ctx, db),
-        auto_redispatch=ctx.settings.dispatch.auto_dispatch,
+        ctx=ctx.dispatch_context(db),
     )
     return _offer_out(order, next_offer)
-
-
-class BatchOut(BaseModel):
-    orders: int
-    assigned: dict[str, int]
-    unassigned: list[str]
-    failed: dict[str, str]
-    total_km: float
-    greedy_km: float
-    greedy_assigned: int
 
 
 @router.post("/dispatch/batch", response_model=BatchOut)
 def batch(db: Db, ctx: Ctx, user: Supervisors) -> BatchOut:
     """Offer every waiting order at once, minimising total distance (reports greedy for comparison)."""
-    report: BatchReport = run_batch(db, ctx=dispatch_context(ctx, db), now=ctx.clock.now(), actor=user)
+    report = run_batch(db, ctx=ctx.dispatch_context(db), now=ctx.clock.now(), actor=user)
     return BatchOut(**report.__dict__)
 
 
 # --- after sign-for: check-in, completion, rating, cancel, reopen, extend, urge -------------------
-
-AnyStaffOrProvider = Annotated[User, Depends(require_roles(*list(Role)))]
-CallCentre = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))]
-
-
-def _check_assigned(db: Session, user: User, order: Order) -> None:
-    """Workers act on orders assigned to them; org admins on their organisation's."""
-    if user.role in (Role.ADMIN, Role.SUPERVISOR):
-        return
-    if user.role in (Role.WORKER, Role.ORG_ADMIN) and user.provider_id is not None:
-        holders = {order.provider_id, order.worker_id} - {None}
-        if user.provider_id in holders:
-            return
-        if user.role == Role.ORG_ADMIN:
-            orgs = {db.get_one(Provider, h).organisation_id for h in holders}
-            if user.provider_id in orgs:
-                return
-    raise Forbidden("this order is not assigned to you")
-
-
-class CheckInIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90)
-    lon: float = Field(ge=-180, le=180)
-    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
-
-
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    note: str = Field(min_length=1, max_length=2000)
-
-
-class RateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    stars: int | None = Field(None, ge=1, le=5)
-    outcome: RatingOutcome = RatingOutcome.RATED
-    comment: str = Field("", max_length=1000)
-    channel: Literal["phone", "sms", "ivr", "web", "app", "visit"] = "phone"
-    reopen: bool = Field(False, description="the resident asks for rework (1–2 stars only)")
-
-
-class ExtendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    working_days: int = Field(ge=1, le=10)
-    reason: str = Field(min_length=1, max_length=300)
-
-
-class UrgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    note: str = Field("", max_length=300)
-
-
-class ActionOut(BaseModel):
-    order_id: int
-    number: str
-    status: str
-    supervision: str
-    complete_by: Any = None
-    extension_days: int = 0
-    reopen_count: int = 0
-    rating_stars: int | None = None
-    checkin_distance_m: float | None = None
-    checkin_far: bool = False
 
 
 def _out(order: Order) -> ActionOut:
@@ -285,9 +167,8 @@ def _out(order: Order) -> ActionOut:
 
 
 @router.post("/orders/{order_id}/check-in", response_model=ActionOut)
-def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: AnyStaffOrProvider) -> ActionOut:
-    order = load_order(db, user, order_id)
-    _check_assigned(db, user, order)
+def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.CHECK_IN)
     lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
     lifecycle.check_in(
         db,
@@ -302,26 +183,17 @@ def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: AnyStaffOrP
 
 
 @router.post("/orders/{order_id}/complete", response_model=ActionOut)
-def complete(order_id: int, body: NoteIn, db: Db, ctx: Ctx, user: AnyStaffOrProvider) -> ActionOut:
+def complete(order_id: int, body: NoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """办结 by the provider after the service, or 直接办结 on the call by the call centre."""
-    order = load_order(db, user, order_id)
-    if order.status == OrderStatus.RECEIVED:
-        if user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
-            raise Forbidden("only the call centre completes a request directly on the call")
-    elif user.role == Role.OPERATOR:
-        raise Forbidden("the provider completes an order it has signed for")
-    else:
-        _check_assigned(db, user, order)
-    lifecycle.complete(
-        db, order, note=body.note, now=ctx.clock.now(), actor=user, cal=calendars(ctx).calendar(db)
-    )
+    order = acting_on(db, user, order_id, Verb.COMPLETE)
+    lifecycle.complete(db, order, note=body.note, now=ctx.clock.now(), actor=user, cal=ctx.calendar(db))
     return _out(order)
 
 
 @router.post("/orders/{order_id}/rate", response_model=ActionOut)
-def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CallCentre) -> ActionOut:
+def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """The resident's rating (1–5) or a callback outcome without one (unreachable / declined)."""
-    order = load_order(db, user, order_id)
+    order = acting_on(db, user, order_id, Verb.RATE)
     lifecycle.rate(
         db,
         order,
@@ -332,40 +204,31 @@ def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CallCentre) -> Act
         now=ctx.clock.now(),
         actor=user,
         reopen=body.reopen,
-        cal=calendars(ctx).calendar(db),
+        ctx=ctx.dispatch_context(db) if body.reopen else None,
     )
-    if body.reopen:
-        offer_reopened(db, ctx, order)
     return _out(order)
 
 
 @router.post("/orders/{order_id}/cancel", response_model=ActionOut)
-def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CallCentre) -> ActionOut:
-    order = load_order(db, user, order_id)
+def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.CANCEL)
     lifecycle.cancel(db, order, reason=body.reason, now=ctx.clock.now(), actor=user)
     return _out(order)
 
 
-def offer_reopened(db: Session, ctx: AppContext, order: Order) -> None:
-    """A reopened order goes straight back out when auto-dispatch is on and it has a place."""
-    if ctx.settings.dispatch.auto_dispatch and order.lat is not None:
-        offers.auto_dispatch(db, order, ctx=dispatch_context(ctx, db), now=ctx.clock.now())
-
-
 @router.post("/orders/{order_id}/reopen", response_model=ActionOut)
-def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: Supervisors) -> ActionOut:
-    order = load_order(db, user, order_id)
+def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.REOPEN)
     lifecycle.reopen_order(
-        db, order, reason=body.reason, now=ctx.clock.now(), actor=user, cal=calendars(ctx).calendar(db)
+        db, order, reason=body.reason, now=ctx.clock.now(), actor=user, ctx=ctx.dispatch_context(db)
     )
-    offer_reopened(db, ctx, order)
     return _out(order)
 
 
 @router.post("/orders/{order_id}/extend", response_model=ActionOut)
-def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: Supervisors) -> ActionOut:
+def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """延期, approved by the supervisor who grants it (10 working days in all at most)."""
-    order = load_order(db, user, order_id)
+    order = acting_on(db, user, order_id, Verb.EXTEND)
     lifecycle.extend(
         db,
         order,
@@ -373,20 +236,13 @@ def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: Supervisors) -
         reason=body.reason,
         now=ctx.clock.now(),
         actor=user,
-        cal=calendars(ctx).calendar(db),
+        cal=ctx.calendar(db),
     )
     return _out(order)
 
 
 @router.post("/orders/{order_id}/urge", response_model=ActionOut)
-def urge(order_id: int, db: Db, ctx: Ctx, user: Supervisors, body: UrgeIn | None = None) -> ActionOut:
-    order = load_order(db, user, order_id)
-    lifecycle.urge(
-        db,
-        order,
-        note=body.note if body else "",
-        now=ctx.clock.now(),
-        actor=user,
-        tz=ZoneInfo(ctx.settings.locale.timezone),
-    )
+def urge(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: UrgeIn | None = None) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.URGE)
+    lifecycle.urge(db, order, note=body.note if body else "", now=ctx.clock.now(), actor=user, tz=ctx.tz)
     return _out(order)

@@ -1,8 +1,10 @@
 """Lifecycle actions on an order after dispatch: check-in, completion, rating and callback
 outcomes, cancellation, reopening, extension and urging.
 
-Status changes go through ``lifecycle.transition`` (table check, compare-and-set, event, outbox);
-actions that change no status (extend, urge, a rating on a closed order) write their event here.
+These are the domain actions every channel calls: the HTTP verbs, SMS replies and the phone menu.
+Status changes go through ``transitions.transition`` (table check, compare-and-set, event,
+outbox); actions that change no status (extend, urge, a rating on a closed order) write their
+event here.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from sqlalchemy.orm import Session
 
 from dispatch.errors import BadRequest, Conflict
 from dispatch.geo.coords import geodesic_km
-from dispatch.orders.offers import pending_offer, release_slot
-from dispatch.orders.state import Action
+from dispatch.orders.offers import DispatchContext, offer_if_auto, pending_offer, release_slot
+from dispatch.orders.state import EXTENDABLE, RATEABLE, URGEABLE, Action
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import transition
-from dispatch.outbox.sender import build_message
+from dispatch.outbox import messages
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import MAX_EXTENSION_WORKING_DAYS, callback_due, order_deadlines
 from dispatch.timelimits.sla import order_limits
@@ -29,8 +31,6 @@ from models import (
     OfferStatus,
     Order,
     OrderStatus,
-    OutboxChannel,
-    OutboxMessage,
     Provider,
     Rating,
     RatingOutcome,
@@ -39,21 +39,6 @@ from models import (
 )
 
 SATISFACTION = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
-
-
-def _sms(to: str, body: str, now: datetime, kind: str, dedupe_key: str | None = None) -> list[OutboxMessage]:
-    if not to:
-        return []
-    return [
-        build_message(
-            channel=OutboxChannel.SMS,
-            recipient=to,
-            body=body,
-            payload={"kind": kind},
-            dedupe_key=dedupe_key,
-            now=now,
-        )
-    ]
 
 
 def check_in(
@@ -106,7 +91,17 @@ def complete(
             "next_check_at": due,
             "overdue": order.overdue or (order.complete_by is not None and now > order.complete_by),
         },
-        outbox=_sms(order.caller_phone, body, now, "rating_request", f"rate:{order.id}:{order.reopen_count}"),
+        outbox=[
+            messages.sms(
+                order.caller_phone,
+                body,
+                kind="rating_request",
+                now=now,
+                dedupe_key=f"rate:{order.id}:{order.reopen_count}",
+            )
+        ]
+        if order.caller_phone
+        else [],
     )
     if not direct:
         release_slot(session, holder)
@@ -123,14 +118,15 @@ def rate(
     now: datetime,
     actor: User | str,
     reopen: bool = False,
-    cal: WorkCalendar,
+    ctx: DispatchContext | None = None,
 ) -> Rating:
     """A rating (1–5) or a callback outcome without one (unreachable, declined to rate).
 
     A rating or a refusal closes a completed order; "unreachable" leaves it for another try until
-    the callback window closes it. ``reopen`` with 1–2 stars sends the order back for rework.
+    the callback window closes it. ``reopen`` with 1–2 stars sends the order back for rework
+    (``reopen_order``, which needs the dispatch context ``ctx``).
     """
-    if order.status not in (OrderStatus.COMPLETED, OrderStatus.CLOSED):
+    if order.status not in RATEABLE:
         raise Conflict(
             f"order {order.number} is {order.status.value}: only completed orders are rated",
             code="not_completed",
@@ -191,13 +187,15 @@ def rate(
     if reopen:
         if stars is None or stars > 2:
             raise BadRequest("reopen: only a rating of 1 or 2 stars reopens an order", code="invalid_reopen")
+        if ctx is None:
+            raise ValueError("reopening needs the dispatch context")
         reopen_order(
             session,
             order,
             reason=f"居民不满意（{stars}星）：{comment}".strip("："),
             now=now,
             actor=actor,
-            cal=cal,
+            ctx=ctx,
         )
     session.flush()
     return rating
@@ -210,9 +208,10 @@ def reopen_order(
     reason: str,
     now: datetime,
     actor: User | str,
-    cal: WorkCalendar,
+    ctx: DispatchContext,
 ) -> None:
-    """重办: back to received with fresh deadlines; the tracking loop and dispatch take it from there."""
+    """重办: back to received with fresh deadlines, and out again by the auto-dispatch rule
+    (``offers.offer_if_auto``); otherwise the call centre dispatches it."""
     changes: dict[str, object] = {
         "reopen_count": order.reopen_count + 1,
         "provider_id": None,
@@ -226,9 +225,10 @@ def reopen_order(
         # The old rating stays in the ratings (and the KPIs); the redone order is rated afresh.
         "rating_stars": None,
     }
-    deadlines = order_deadlines(now, order_limits(session, order), cal)
+    deadlines = order_deadlines(now, order_limits(session, order), ctx.calendar)
     changes.update(sign_by=deadlines.sign_by, complete_by=deadlines.complete_by, next_check_at=now)
     transition(session, order, Action.REOPEN, at=now, actor=actor, note=reason, changes=changes)
+    offer_if_auto(session, order, ctx=ctx, now=now)
 
 
 # How long after a 1–2 star rating the resident may still ask for rework themselves (by SMS or on
@@ -247,7 +247,7 @@ def resident_may_reopen(session: Session, order: Order, now: datetime) -> bool:
 
 
 def resident_reopen(
-    session: Session, order: Order, *, via: str, now: datetime, actor: str, cal: WorkCalendar
+    session: Session, order: Order, *, via: str, now: datetime, actor: str, ctx: DispatchContext
 ) -> None:
     """重办 asked for by the resident after an unsatisfied rating (``via``: 短信, 电话)."""
     if not resident_may_reopen(session, order, now):
@@ -257,7 +257,7 @@ def resident_reopen(
             code="not_reopenable",
         )
     reason = f"居民{via}要求重办（{order.rating_stars}星）"
-    reopen_order(session, order, reason=reason, now=now, actor=actor, cal=cal)
+    reopen_order(session, order, reason=reason, now=now, actor=actor, ctx=ctx)
 
 
 def cancel(session: Session, order: Order, *, reason: str, now: datetime, actor: User) -> None:
@@ -294,12 +294,7 @@ def extend(
     cal: WorkCalendar,
 ) -> None:
     """延期 approved by a supervisor: up to 10 working days in all, added to the complete-by deadline."""
-    if order.status not in (
-        OrderStatus.RECEIVED,
-        OrderStatus.OFFERED,
-        OrderStatus.ACCEPTED,
-        OrderStatus.IN_SERVICE,
-    ):
+    if order.status not in EXTENDABLE:
         raise Conflict(
             f"order {order.number} is {order.status.value}: only open orders can be extended", code="not_open"
         )
@@ -332,7 +327,7 @@ def extend(
 
 def urge(session: Session, order: Order, *, note: str, now: datetime, actor: User, tz: ZoneInfo) -> None:
     """督办: remind the provider (SMS) and record who urged."""
-    if order.status not in (OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE):
+    if order.status not in URGEABLE:
         raise Conflict(
             f"order {order.number} is {order.status.value}: only orders with a provider can be urged",
             code="nothing_to_urge",
@@ -340,8 +335,7 @@ def urge(session: Session, order: Order, *, note: str, now: datetime, actor: Use
     provider = session.get(Provider, order.worker_id or order.provider_id)
     due = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M") if order.complete_by else "尽快"
     body = f"【督办】工单{order.number}请加快办理，办结时限：{due}。{note}".strip()
-    for message in _sms(provider.phone if provider else "", body, now, "urge"):
-        message.order_id = order.id
-        session.add(message)
+    if provider is not None and provider.phone:
+        messages.add(session, messages.sms(provider.phone, body, kind="urge", now=now, order_id=order.id))
     record_event(session, order, action="urge", at=now, actor=actor, note=note or "督办提醒")
     session.flush()
