@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.db import make_engine, make_sessionmaker
+from dispatch.geo.coords import haversine_km
 from dispatch.seed.demo import DEMO_PASSWORD, DEMO_USERS, SeedReport, seed_demo
-from dispatch.seed.district import format_address, haversine_km
+from dispatch.seed.district import format_address
 from models import (
     Area,
     AreaKind,

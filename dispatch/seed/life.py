@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatch.geo.coords import haversine_km
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser, Pick
-from dispatch.seed.district import haversine_km, offset
+from dispatch.seed.district import offset
 from dispatch.seed.timing import TZ, add_working_days, complete_deadline, daytime, minutes, sign_deadline
 from dispatch.seed.world import ItemFacts, ResidentFacts
 from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutcome, Supervision

@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 TZ = ZoneInfo("Asia/Shanghai")
-DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Relative call volume by local hour: busy mornings and early afternoons, quiet nights.
 HOUR_WEIGHTS = (
     0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 4.0, 7.0, 7.0, 5.0,
@@ -55,15 +54,6 @@ def daytime(at: datetime, rng: random.Random, *, start: int = 8, end: int = 20) 
     elif local.hour >= end:
         local = (local + timedelta(days=1)).replace(hour=start, minute=rng.randrange(60))
     return local.astimezone(at.tzinfo)
-
-
-def within_hours(hours: dict[str, list[list[str]]], at: datetime) -> bool:
-    """Whether ``at`` falls in the provider's weekly working hours; ``{}`` means always."""
-    if not hours:
-        return True
-    local = at.astimezone(TZ)
-    clock = f"{local.hour:02d}:{local.minute:02d}"
-    return any(start <= clock < end for start, end in hours.get(DAY_KEYS[local.weekday()], []))
 
 
 def minutes(rng: random.Random, low: float, high: float) -> timedelta:
