@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.geo.coords import haversine_km
+from dispatch.orders.state import Action, next_status
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser, Pick
 from dispatch.seed.district import offset
@@ -23,6 +24,7 @@ from dispatch.seed.world import ItemFacts, ResidentFacts
 from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutcome, Supervision
 
 S = OrderStatus
+LIFECYCLE_ACTIONS = frozenset(a.value for a in Action)
 BATCH_HOURS = (9, 14)
 RETURNS = (0, 1, 2, 3)
 RETURN_WEIGHTS = (78, 15, 5, 2)
@@ -38,7 +40,7 @@ class Draft:
     resident: ResidentFacts
     sla: str
     creator: tuple[str, int | None]  # actor label, user id
-    status: OrderStatus | None = None
+    status: OrderStatus = OrderStatus.RECEIVED  # the create event records it
     cols: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
     offers: list[dict[str, Any]] = field(default_factory=list)
@@ -63,32 +65,66 @@ class Life:
         self,
         o: Draft,
         at: datetime,
-        action: str,
-        to: OrderStatus | None = None,
+        action: Action,
         *,
         actor: tuple[str, int | None] = ("system", None),
         note: str = "",
         data: dict[str, Any] | None = None,
     ) -> bool:
-        """Record one event (and status change) unless it lies in the future: then stop the life."""
+        """Move the order by ``action`` unless ``at`` lies in the future: then stop the life.
+
+        The lifecycle table decides the new status, so a step it does not allow from where the
+        order is raises IllegalTransition here instead of writing a history the product never could.
+        """
+        to = next_status(action, o.status)  # before the clock: a step in the future must be legal too
         if at > self.now:
             return False
+        self._event(o, at, action.value, o.status, to, actor, note, data)
+        o.status = to
+        return True
+
+    def _note(
+        self,
+        o: Draft,
+        at: datetime,
+        action: str,
+        *,
+        actor: tuple[str, int | None] = ("system", None),
+        note: str = "",
+        data: dict[str, Any] | None = None,
+    ) -> bool:
+        """Record an event that changes no status, unless it lies in the future (then stop)."""
+        if action in LIFECYCLE_ACTIONS:
+            raise ValueError(f"{action!r} changes the status: it goes through _step")
+        if at > self.now:
+            return False
+        self._event(o, at, action, None, None, actor, note, data)
+        return True
+
+    def _event(
+        self,
+        o: Draft,
+        at: datetime,
+        action: str,
+        from_status: OrderStatus | None,
+        to_status: OrderStatus | None,
+        actor: tuple[str, int | None],
+        note: str,
+        data: dict[str, Any] | None,
+    ) -> None:
         o.events.append(
             {
                 "at": at,
                 "action": action,
-                "from_status": o.status if to is not None else None,
-                "to_status": to,
+                "from_status": from_status,
+                "to_status": to_status,
                 "actor": actor[0],
                 "actor_id": actor[1],
                 "note": note,
                 "data": data or {},
             }
         )
-        if to is not None:
-            o.status = to
         o.cols["updated_at"] = at
-        return True
 
     def _operator(self) -> tuple[str, int]:
         name = self.rng.choice(("operator1", "operator2"))
@@ -101,7 +137,8 @@ class Life:
             "item_code": o.item.code,
             "priority": o.cols["priority"].value,
         }
-        self._step(o, t, "create", S.RECEIVED, actor=o.creator, data=data)
+        # Intake inserts the order as received: its "create" event has no from_status (orders/intake.py).
+        self._event(o, t, "create", None, S.RECEIVED, o.creator, "", data)
         direct = o.cols["channel"] != Channel.VISIT and (
             (o.item.sla == "consult" and rng.random() < 0.85)
             or (not o.item.home_visit and rng.random() < 0.35)
@@ -110,7 +147,7 @@ class Life:
             t += minutes(rng, 1, 6)
             note = rng.choice(texts.DIRECT_NOTES)
             actor = o.creator if o.creator[1] is not None else self._operator()
-            if self._step(o, t, "complete_direct", S.COMPLETED, actor=actor, note=note):
+            if self._step(o, t, Action.COMPLETE_DIRECT, actor=actor, note=note):
                 o.cols.update(completed_at=t, completion_note=note)
                 self._callback(o, t)
         else:
@@ -169,15 +206,14 @@ class Life:
                     ok = self._step(
                         o,
                         rt,
-                        "decline",
-                        S.RECEIVED,
+                        Action.DECLINE,
                         actor=(f"provider:{pick.provider.id}", None),
                         note=reason,
                     )
                     outcome = OfferStatus.DECLINED
                 else:
                     rt, reason, outcome = t + window, "超时未签收", OfferStatus.EXPIRED
-                    ok = self._step(o, rt, "expire", S.RECEIVED, note=reason)
+                    ok = self._step(o, rt, Action.EXPIRE, note=reason)
                 if not ok:
                     return
                 offer.update(status=outcome, responded_at=rt, reason=reason)
@@ -191,7 +227,7 @@ class Life:
                     offer.update(status=OfferStatus.WITHDRAWN, responded_at=ct, reason="工单已撤销")
                 return
             t = t + min(window * 0.95, self._accept_delay(o.sla))
-            if not self._step(o, t, "accept", S.ACCEPTED, actor=(f"provider:{pick.provider.id}", None)):
+            if not self._step(o, t, Action.ACCEPT, actor=(f"provider:{pick.provider.id}", None)):
                 return
             offer.update(status=OfferStatus.ACCEPTED, responded_at=t)
             o.cols.update(provider_id=pick.provider.id, worker_id=pick.worker_id, accepted_at=t)
@@ -241,7 +277,7 @@ class Life:
 
     def _offer(self, o: Draft, t: datetime, pick: Pick, mode: str, actor: tuple[str, int | None]) -> bool:
         data = {"provider_id": pick.provider.id, "distance_km": round(pick.distance_km, 2), "mode": mode}
-        if not self._step(o, t, "offer", S.OFFERED, actor=actor, data=data):
+        if not self._step(o, t, Action.OFFER, actor=actor, data=data):
             return False
         o.offers.append(
             {
@@ -264,7 +300,7 @@ class Life:
 
     def _cancel(self, o: Draft, at: datetime) -> bool:
         reason = self.rng.choice(texts.CANCEL_REASONS)
-        if not self._step(o, at, "cancel", S.CANCELLED, actor=self._operator(), note=reason):
+        if not self._step(o, at, Action.CANCEL, actor=self._operator(), note=reason):
             return False
         o.cols["cancelled_at"] = at
         return True
@@ -289,7 +325,7 @@ class Life:
             far = rng.random() < 0.04
             lat, lon = offset(cols["lat"], cols["lon"], *self._scatter(far))
             metres = round(haversine_km(cols["lat"], cols["lon"], lat, lon) * 1000, 1)
-            if not self._step(o, arrive, "check_in", S.IN_SERVICE, actor=actor, data={"distance_m": metres}):
+            if not self._step(o, arrive, Action.CHECK_IN, actor=actor, data={"distance_m": metres}):
                 return
             cols.update(
                 arrived_at=arrive,
@@ -302,7 +338,7 @@ class Life:
         if not quick:
             target = daytime(target, rng)
         note = rng.choice(texts.COMPLETION_NOTES[o.item.category_code])
-        if self._step(o, target, "complete", S.COMPLETED, actor=actor, note=note):
+        if self._step(o, target, Action.COMPLETE, actor=actor, note=note):
             cols.update(completed_at=target, completion_note=note)
             self._callback(o, target)
 
@@ -329,7 +365,7 @@ class Life:
                 channel, actor = "phone", self._operator()
             stars = self.chooser.stars(provider, late=completed > cols["complete_by"])
             comment = rng.choice(texts.RATING_COMMENTS[stars])
-            if not self._step(
+            if not self._note(
                 o, at, "rate", actor=actor, note=f"{stars}星 {comment}".strip(), data={"stars": stars}
             ):
                 return
@@ -342,7 +378,7 @@ class Life:
         elif roll < 0.87:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
-            if self._step(
+            if self._note(
                 o, at, "rate", actor=actor, note="回访电话无人接听", data={"outcome": "unreachable"}
             ):
                 self._rating(o, at, RatingOutcome.UNREACHABLE, None, "", "phone", actor[1])
@@ -350,7 +386,7 @@ class Life:
         elif roll < 0.91:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
-            if self._step(o, at, "rate", actor=actor, note="居民不愿评价", data={"outcome": "declined"}):
+            if self._note(o, at, "rate", actor=actor, note="居民不愿评价", data={"outcome": "declined"}):
                 self._rating(o, at, RatingOutcome.DECLINED, None, "", "phone", actor[1])
                 self._close(o, at, actor, "居民不愿评价，归档")
         else:
@@ -379,7 +415,7 @@ class Life:
         )
 
     def _close(self, o: Draft, at: datetime, actor: tuple[str, int | None], note: str) -> bool:
-        if not self._step(o, at, "close", S.CLOSED, actor=actor, note=note):
+        if not self._step(o, at, Action.CLOSE, actor=actor, note=note):
             return False
         o.cols["closed_at"] = at
         return True
@@ -388,7 +424,7 @@ class Life:
         reason = self.rng.choice(texts.REOPEN_REASONS)
         actor = ("supervisor:supervisor", self.users["supervisor"])
         previous = o.cols["provider_id"]
-        if not self._step(o, at, "reopen", S.RECEIVED, actor=actor, note=reason):
+        if not self._step(o, at, Action.REOPEN, actor=actor, note=reason):
             return
         reset_service_columns(o)
         o.clock_start = at
