@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.geo.coords import haversine_km
+from dispatch.orders.lifecycle import SATISFACTION
 from dispatch.orders.state import Action, next_status
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser, Pick
@@ -25,6 +26,10 @@ from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutco
 
 S = OrderStatus
 LIFECYCLE_ACTIONS = frozenset(a.value for a in Action)
+# The notes the product writes for these callback outcomes (orders/lifecycle.rate, tracking/jobs).
+UNREACHABLE_NOTE = "回访未接通"
+DECLINED_NOTE = "拒绝评价"
+AUTO_CLOSE_NOTE = "回访期满，未获评价，自动归档"
 BATCH_HOURS = (9, 14)
 RETURNS = (0, 1, 2, 3)
 RETURN_WEIGHTS = (78, 15, 5, 2)
@@ -365,32 +370,29 @@ class Life:
                 channel, actor = "phone", self._operator()
             stars = self.chooser.stars(provider, late=completed > cols["complete_by"])
             comment = rng.choice(texts.RATING_COMMENTS[stars])
-            if not self._note(
-                o, at, "rate", actor=actor, note=f"{stars}星 {comment}".strip(), data={"stars": stars}
-            ):
+            # A rating closes the completed order: one close event, as orders/lifecycle.rate writes it.
+            note = f"{SATISFACTION[stars]} {comment}".strip()
+            if not self._close(o, at, actor, note, data={"stars": stars}):
                 return
             self._rating(o, at, RatingOutcome.RATED, stars, comment, channel, actor[1])
             cols["rating_stars"] = stars
-            if not self._close(o, at, actor, "回访完成"):
-                return
             if stars <= 2 and cols["reopen_count"] == 0 and rng.random() < 0.6:
                 self._reopen(o, at + minutes(rng, 10, 1200))
         elif roll < 0.87:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
-            if self._note(
-                o, at, "rate", actor=actor, note="回访电话无人接听", data={"outcome": "unreachable"}
-            ):
+            # Nobody answered: the order stays completed until the callback window closes it.
+            data = {"stars": None, "outcome": RatingOutcome.UNREACHABLE.value}
+            if self._note(o, at, "rate", actor=actor, note=UNREACHABLE_NOTE, data=data):
                 self._rating(o, at, RatingOutcome.UNREACHABLE, None, "", "phone", actor[1])
-                self._close(o, auto_close, ("system", None), "回访未接通，期满自动归档")
+                self._close(o, auto_close, ("system", None), AUTO_CLOSE_NOTE)
         elif roll < 0.91:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
-            if self._note(o, at, "rate", actor=actor, note="居民不愿评价", data={"outcome": "declined"}):
+            if self._close(o, at, actor, DECLINED_NOTE, data={"stars": None}):
                 self._rating(o, at, RatingOutcome.DECLINED, None, "", "phone", actor[1])
-                self._close(o, at, actor, "居民不愿评价，归档")
         else:
-            self._close(o, auto_close, ("system", None), "回访期满，自动归档（无评价）")
+            self._close(o, auto_close, ("system", None), AUTO_CLOSE_NOTE)
 
     def _rating(
         self,
@@ -414,8 +416,15 @@ class Life:
             }
         )
 
-    def _close(self, o: Draft, at: datetime, actor: tuple[str, int | None], note: str) -> bool:
-        if not self._step(o, at, Action.CLOSE, actor=actor, note=note):
+    def _close(
+        self,
+        o: Draft,
+        at: datetime,
+        actor: tuple[str, int | None],
+        note: str,
+        data: dict[str, Any] | None = None,
+    ) -> bool:
+        if not self._step(o, at, Action.CLOSE, actor=actor, note=note, data=data):
             return False
         o.cols["closed_at"] = at
         return True
