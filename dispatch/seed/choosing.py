@@ -21,7 +21,7 @@ from dispatch.timelimits.hours import in_working_hours
 from models import OfferStatus, OrderStatus, ProviderKind
 
 if TYPE_CHECKING:
-    from dispatch.seed.history import Draft
+    from dispatch.seed.draft import Draft
 
 HOLDING = (OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE)
 STARS = (5, 4, 3, 2, 1)

@@ -23,8 +23,8 @@ from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
 from dispatch.seed.calls import CallBuilder, CallDraft
 from dispatch.seed.district import DISTRICT_CODE
+from dispatch.seed.draft import Draft
 from dispatch.seed.history import HistoryBuilder
-from dispatch.seed.life import Draft
 from dispatch.seed.lineup import build_providers
 from dispatch.seed.world import ProviderFacts, build_areas, build_places, build_residents, load_items
 from models import (

@@ -10,7 +10,8 @@ from datetime import date, datetime, timedelta
 
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser
-from dispatch.seed.life import Draft, Life, reset_service_columns
+from dispatch.seed.draft import Draft, reset_service_columns
+from dispatch.seed.life import Life
 from dispatch.seed.timing import (
     HOUR_WEIGHTS,
     TZ,
@@ -118,6 +119,7 @@ class HistoryBuilder:
             resident=resident,
             sla=sla,
             creator=creator,
+            until=self.now,
             clock_start=at,
         )
         o.cols = {

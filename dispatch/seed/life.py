@@ -10,22 +10,20 @@ awaiting their callback, as a live system would hold them.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from dispatch.geo.coords import haversine_km
 from dispatch.orders.lifecycle import SATISFACTION
-from dispatch.orders.state import Action, next_status
+from dispatch.orders.state import Action
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser, Pick
 from dispatch.seed.district import offset
+from dispatch.seed.draft import SYSTEM, Actor, Draft, reset_service_columns
 from dispatch.seed.timing import TZ, add_working_days, complete_deadline, daytime, minutes, sign_deadline
-from dispatch.seed.world import ItemFacts, ResidentFacts
 from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutcome, Supervision
 
 S = OrderStatus
-LIFECYCLE_ACTIONS = frozenset(a.value for a in Action)
 # The notes the product writes for these callback outcomes (orders/lifecycle.rate, tracking/jobs).
 UNREACHABLE_NOTE = "回访未接通"
 DECLINED_NOTE = "拒绝评价"
@@ -35,101 +33,9 @@ RETURNS = (0, 1, 2, 3)
 RETURN_WEIGHTS = (78, 15, 5, 2)
 
 
-@dataclass
-class Draft:
-    """One order being simulated: its columns, and its child rows without ids yet."""
-
-    created_at: datetime
-    number: str
-    item: ItemFacts
-    resident: ResidentFacts
-    sla: str
-    creator: tuple[str, int | None]  # actor label, user id
-    status: OrderStatus = OrderStatus.RECEIVED  # the create event records it
-    cols: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    offers: list[dict[str, Any]] = field(default_factory=list)
-    ratings: list[dict[str, Any]] = field(default_factory=list)
-    clock_start: datetime | None = None  # creation, or the last reopening: deadlines run from here
-
-
-def reset_service_columns(o: Draft) -> None:
-    """The service-specific columns, blank (at creation and again on reopening)."""
-    o.cols.update(
-        provider_id=None, worker_id=None, accepted_at=None, arrived_at=None, checkin_lat=None,
-        checkin_lon=None, checkin_distance_m=None, checkin_far=False, completed_at=None,
-        completion_note="", closed_at=None, cancelled_at=None, rating_stars=None, callback_due_at=None,
-    )  # fmt: skip
-
-
 class Life:
     def __init__(self, rng: random.Random, now: datetime, users: dict[str, int], chooser: Chooser) -> None:
         self.rng, self.now, self.users, self.chooser = rng, now, users, chooser
-
-    def _step(
-        self,
-        o: Draft,
-        at: datetime,
-        action: Action,
-        *,
-        actor: tuple[str, int | None] = ("system", None),
-        note: str = "",
-        data: dict[str, Any] | None = None,
-    ) -> bool:
-        """Move the order by ``action`` unless ``at`` lies in the future: then stop the life.
-
-        The lifecycle table decides the new status, so a step it does not allow from where the
-        order is raises IllegalTransition here instead of writing a history the product never could.
-        """
-        to = next_status(action, o.status)  # before the clock: a step in the future must be legal too
-        if at > self.now:
-            return False
-        self._event(o, at, action.value, o.status, to, actor, note, data)
-        o.status = to
-        return True
-
-    def _note(
-        self,
-        o: Draft,
-        at: datetime,
-        action: str,
-        *,
-        actor: tuple[str, int | None] = ("system", None),
-        note: str = "",
-        data: dict[str, Any] | None = None,
-    ) -> bool:
-        """Record an event that changes no status, unless it lies in the future (then stop)."""
-        if action in LIFECYCLE_ACTIONS:
-            raise ValueError(f"{action!r} changes the status: it goes through _step")
-        if at > self.now:
-            return False
-        self._event(o, at, action, None, None, actor, note, data)
-        return True
-
-    def _event(
-        self,
-        o: Draft,
-        at: datetime,
-        action: str,
-        from_status: OrderStatus | None,
-        to_status: OrderStatus | None,
-        actor: tuple[str, int | None],
-        note: str,
-        data: dict[str, Any] | None,
-    ) -> None:
-        o.events.append(
-            {
-                "at": at,
-                "action": action,
-                "from_status": from_status,
-                "to_status": to_status,
-                "actor": actor[0],
-                "actor_id": actor[1],
-                "note": note,
-                "data": data or {},
-            }
-        )
-        o.cols["updated_at"] = at
 
     def _operator(self) -> tuple[str, int]:
         name = self.rng.choice(("operator1", "operator2"))
@@ -142,8 +48,7 @@ class Life:
             "item_code": o.item.code,
             "priority": o.cols["priority"].value,
         }
-        # Intake inserts the order as received: its "create" event has no from_status (orders/intake.py).
-        self._event(o, t, "create", None, S.RECEIVED, o.creator, "", data)
+        o.create(data)
         direct = o.cols["channel"] != Channel.VISIT and (
             (o.item.sla == "consult" and rng.random() < 0.85)
             or (not o.item.home_visit and rng.random() < 0.35)
@@ -152,7 +57,7 @@ class Life:
             t += minutes(rng, 1, 6)
             note = rng.choice(texts.DIRECT_NOTES)
             actor = o.creator if o.creator[1] is not None else self._operator()
-            if self._step(o, t, Action.COMPLETE_DIRECT, actor=actor, note=note):
+            if o.step(t, Action.COMPLETE_DIRECT, actor=actor, note=note):
                 o.cols.update(completed_at=t, completion_note=note)
                 self._callback(o, t)
         else:
@@ -208,8 +113,7 @@ class Life:
                 if rng.random() < 0.7:
                     rt = t + min(window * 0.9, minutes(rng, 2, 90))
                     reason = rng.choice(texts.DECLINE_REASONS)
-                    ok = self._step(
-                        o,
+                    ok = o.step(
                         rt,
                         Action.DECLINE,
                         actor=(f"provider:{pick.provider.id}", None),
@@ -218,7 +122,7 @@ class Life:
                     outcome = OfferStatus.DECLINED
                 else:
                     rt, reason, outcome = t + window, "超时未签收", OfferStatus.EXPIRED
-                    ok = self._step(o, rt, Action.EXPIRE, note=reason)
+                    ok = o.step(rt, Action.EXPIRE, note=reason)
                 if not ok:
                     return
                 offer.update(status=outcome, responded_at=rt, reason=reason)
@@ -232,7 +136,7 @@ class Life:
                     offer.update(status=OfferStatus.WITHDRAWN, responded_at=ct, reason="工单已撤销")
                 return
             t = t + min(window * 0.95, self._accept_delay(o.sla))
-            if not self._step(o, t, Action.ACCEPT, actor=(f"provider:{pick.provider.id}", None)):
+            if not o.step(t, Action.ACCEPT, actor=(f"provider:{pick.provider.id}", None)):
                 return
             offer.update(status=OfferStatus.ACCEPTED, responded_at=t)
             o.cols.update(provider_id=pick.provider.id, worker_id=pick.worker_id, accepted_at=t)
@@ -241,9 +145,7 @@ class Life:
             return
         self._work(o, t)
 
-    def _dispatcher(
-        self, o: Draft, t: datetime, attempt: int
-    ) -> tuple[tuple[str, int | None], str, datetime]:
+    def _dispatcher(self, o: Draft, t: datetime, attempt: int) -> tuple[Actor, str, datetime]:
         """Who offers the order next, how, and when."""
         rng = self.rng
         if attempt == 3:  # three returns: no more auto-dispatch, it waits in the supervisor's queue
@@ -258,7 +160,7 @@ class Life:
             return self._operator(), "manual", t + (minutes(rng, 3, 30) if unhurried else minutes(rng, 1, 5))
         t += minutes(rng, 0.2, 5)
         # Unhurried orders taken at night wait for the providers' morning.
-        return ("system", None), "auto", daytime(t, rng, start=8, end=21) if unhurried else t
+        return SYSTEM, "auto", daytime(t, rng, start=8, end=21) if unhurried else t
 
     def _next_batch(self, t: datetime) -> datetime:
         """Unhurried orders are batch-assigned at 09:00 and 14:00 local time."""
@@ -280,9 +182,9 @@ class Life:
             return minutes(rng, 3, 25)
         return minutes(rng, 5, 60) if rng.random() < 0.6 else minutes(rng, 60, 600)
 
-    def _offer(self, o: Draft, t: datetime, pick: Pick, mode: str, actor: tuple[str, int | None]) -> bool:
+    def _offer(self, o: Draft, t: datetime, pick: Pick, mode: str, actor: Actor) -> bool:
         data = {"provider_id": pick.provider.id, "distance_km": round(pick.distance_km, 2), "mode": mode}
-        if not self._step(o, t, Action.OFFER, actor=actor, data=data):
+        if not o.step(t, Action.OFFER, actor=actor, data=data):
             return False
         o.offers.append(
             {
@@ -305,7 +207,7 @@ class Life:
 
     def _cancel(self, o: Draft, at: datetime) -> bool:
         reason = self.rng.choice(texts.CANCEL_REASONS)
-        if not self._step(o, at, Action.CANCEL, actor=self._operator(), note=reason):
+        if not o.step(at, Action.CANCEL, actor=self._operator(), note=reason):
             return False
         o.cols["cancelled_at"] = at
         return True
@@ -330,7 +232,7 @@ class Life:
             far = rng.random() < 0.04
             lat, lon = offset(cols["lat"], cols["lon"], *self._scatter(far))
             metres = round(haversine_km(cols["lat"], cols["lon"], lat, lon) * 1000, 1)
-            if not self._step(o, arrive, Action.CHECK_IN, actor=actor, data={"distance_m": metres}):
+            if not o.step(arrive, Action.CHECK_IN, actor=actor, data={"distance_m": metres}):
                 return
             cols.update(
                 arrived_at=arrive,
@@ -343,7 +245,7 @@ class Life:
         if not quick:
             target = daytime(target, rng)
         note = rng.choice(texts.COMPLETION_NOTES[o.item.category_code])
-        if self._step(o, target, Action.COMPLETE, actor=actor, note=note):
+        if o.step(target, Action.COMPLETE, actor=actor, note=note):
             cols.update(completed_at=target, completion_note=note)
             self._callback(o, target)
 
@@ -383,16 +285,16 @@ class Life:
             actor = self._operator()
             # Nobody answered: the order stays completed until the callback window closes it.
             data = {"stars": None, "outcome": RatingOutcome.UNREACHABLE.value}
-            if self._note(o, at, "rate", actor=actor, note=UNREACHABLE_NOTE, data=data):
+            if o.record(at, "rate", actor=actor, note=UNREACHABLE_NOTE, data=data):
                 self._rating(o, at, RatingOutcome.UNREACHABLE, None, "", "phone", actor[1])
-                self._close(o, auto_close, ("system", None), AUTO_CLOSE_NOTE)
+                self._close(o, auto_close, SYSTEM, AUTO_CLOSE_NOTE)
         elif roll < 0.91:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
             if self._close(o, at, actor, DECLINED_NOTE, data={"stars": None}):
                 self._rating(o, at, RatingOutcome.DECLINED, None, "", "phone", actor[1])
         else:
-            self._close(o, auto_close, ("system", None), AUTO_CLOSE_NOTE)
+            self._close(o, auto_close, SYSTEM, AUTO_CLOSE_NOTE)
 
     def _rating(
         self,
@@ -420,11 +322,11 @@ class Life:
         self,
         o: Draft,
         at: datetime,
-        actor: tuple[str, int | None],
+        actor: Actor,
         note: str,
         data: dict[str, Any] | None = None,
     ) -> bool:
-        if not self._step(o, at, Action.CLOSE, actor=actor, note=note, data=data):
+        if not o.step(at, Action.CLOSE, actor=actor, note=note, data=data):
             return False
         o.cols["closed_at"] = at
         return True
@@ -433,7 +335,7 @@ class Life:
         reason = self.rng.choice(texts.REOPEN_REASONS)
         actor = ("supervisor:supervisor", self.users["supervisor"])
         previous = o.cols["provider_id"]
-        if not self._step(o, at, Action.REOPEN, actor=actor, note=reason):
+        if not o.step(at, Action.REOPEN, actor=actor, note=reason):
             return
         reset_service_columns(o)
         o.clock_start = at
