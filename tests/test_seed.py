@@ -20,6 +20,7 @@ from dispatch.geo.coords import haversine_km
 from dispatch.orders.state import TRANSITIONS, Action
 from dispatch.seed.demo import DEMO_PASSWORD, DEMO_USERS, SeedReport, seed_demo
 from dispatch.seed.district import format_address
+from dispatch.timelimits.calendar import library_years, seed_calendar
 from models import (
     Area,
     AreaKind,
@@ -64,7 +65,9 @@ def new_db(
 
 
 def _seed(factory: sessionmaker[Session]) -> SeedReport:
+    """As ``sanshe migrate && sanshe seed-demo`` do it: the working-day calendar first."""
     with factory() as session:
+        seed_calendar(session, library_years())
         report = seed_demo(session, now=NOW)
         session.commit()
     return report

@@ -13,6 +13,7 @@ from typing import Any
 
 from dispatch.orders.state import Action, next_status
 from dispatch.seed.world import ItemFacts, ResidentFacts
+from dispatch.timelimits.deadlines import Limits
 from models import OrderStatus
 
 Actor = tuple[str, int | None]  # the event's actor label, and the user id when a user acted
@@ -29,6 +30,7 @@ class Draft:
     item: ItemFacts
     resident: ResidentFacts
     sla: str  # the class it is handled as (urgent, priority, normal, consult): how fast people act
+    limits: Limits  # the product's time limits for its item and priority
     creator: Actor
     until: datetime  # the history's ``now``: what would happen later does not happen
     status: OrderStatus = OrderStatus.RECEIVED

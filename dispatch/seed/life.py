@@ -1,10 +1,12 @@
 """One order's life in the demo history, cut off at ``now``.
 
 An order goes through the real lifecycle (create → offer → decline/expire/accept → check-in →
-complete → rate → close, with cancellations and reopenings) with timestamps drawn from plausible
-delays. Any step that would happen after ``now`` does not happen, and the life stops there, so the
-most recent orders are left received, offered (with a pending offer), accepted, in service or
-awaiting their callback, as a live system would hold them.
+complete → callback → close, with cancellations and reopenings) with timestamps drawn from
+plausible delays. Any step that would happen after ``now`` does not happen, and the life stops
+there, so the most recent orders are left received, offered (with a pending offer), accepted, in
+service or awaiting their callback, as a live system would hold them. Statuses follow the
+lifecycle table (see ``draft``); deadlines, offer windows, callbacks and escalation follow the
+product's time limits (see ``timing``); delays and choices are the simulation's own.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser, Pick
 from dispatch.seed.district import offset
 from dispatch.seed.draft import SYSTEM, Actor, Draft, reset_service_columns
-from dispatch.seed.timing import TZ, add_working_days, complete_deadline, daytime, minutes, sign_deadline
+from dispatch.seed.timing import REMIND_BEFORE, TZ, TimeRules, daytime, minutes
+from dispatch.timelimits.deadlines import auto_close_at, callback_due, ladder, order_deadlines
 from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutcome, Supervision
 
 S = OrderStatus
@@ -34,8 +37,11 @@ RETURN_WEIGHTS = (78, 15, 5, 2)
 
 
 class Life:
-    def __init__(self, rng: random.Random, now: datetime, users: dict[str, int], chooser: Chooser) -> None:
+    def __init__(
+        self, rng: random.Random, now: datetime, users: dict[str, int], chooser: Chooser, rules: TimeRules
+    ) -> None:
         self.rng, self.now, self.users, self.chooser = rng, now, users, chooser
+        self.rules, self.calendar = rules, rules.calendar
 
     def _operator(self) -> tuple[str, int]:
         name = self.rng.choice(("operator1", "operator2"))
@@ -68,25 +74,27 @@ class Life:
     def _finish(self, o: Draft) -> None:
         """Attributes that follow from where the life stopped: overdue, supervision, next check."""
         cols, now = o.cols, self.now
-        deadline = cols["complete_by"]
-        limit = deadline - (o.clock_start or o.created_at)
-        done = cols["completed_at"]
+        deadline, done = cols["complete_by"], cols["completed_at"]
         open_ = o.status in OPEN_STATUSES
-        late_by = (done - deadline) if done is not None else (now - deadline) if open_ else timedelta(0)
+        # The product's escalation ladder, from when the order's clock last started (a reopening
+        # starts it afresh): yellow at the deadline, red at twice a wall-clock limit or one
+        # working day after a working-day deadline.
+        start = o.clock_start or o.created_at
+        steps = ladder(start, deadline, o.limits.clock, self.calendar, remind_before=REMIND_BEFORE)
+        reached = done if done is not None else now if open_ else None  # how far its clock ran
         cols["status"] = o.status
-        cols["overdue"] = late_by > timedelta(0)
-        # Yellow card at the deadline, red at twice the time limit (DESIGN.md escalation ladder).
-        cols["supervision"] = Supervision.NONE
-        if late_by > timedelta(0):
-            cols["supervision"] = Supervision.RED if late_by > limit else Supervision.YELLOW
+        cols["overdue"], cols["supervision"] = False, Supervision.NONE
+        if reached is not None and reached > deadline:
+            cols["overdue"] = True
+            cols["supervision"] = Supervision.RED if reached >= steps.red_at else Supervision.YELLOW
         upcoming: list[datetime] = []
         if o.status in (S.RECEIVED, S.OFFERED):
-            pending = [f["sign_by"] for f in o.offers if f["status"] == OfferStatus.PENDING and f["sign_by"]]
+            pending = [f["sign_by"] for f in o.offers if f["status"] == OfferStatus.PENDING]
             upcoming += pending or ([cols["sign_by"]] if cols["sign_by"] else [])
         if open_:
-            upcoming += [deadline, deadline + limit]
+            upcoming += [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None]
         if o.status == S.COMPLETED and done is not None:
-            upcoming += [cols["callback_due_at"], add_working_days(done, 3)]
+            upcoming += [cols["callback_due_at"], auto_close_at(done, self.calendar)]
         future = [t for t in upcoming if t > now]
         cols["next_check_at"] = min(future) if future else (now if open_ or o.status == S.COMPLETED else None)
 
@@ -108,7 +116,7 @@ class Life:
                 return
             o.cols["supervisor_queue_reason"] = None
             offer = o.offers[-1]
-            window = (offer["sign_by"] - t) if offer["sign_by"] else timedelta(hours=4)
+            window = offer["sign_by"] - t
             if attempt < returns:
                 if rng.random() < 0.7:
                     rt = t + min(window * 0.9, minutes(rng, 2, 90))
@@ -192,7 +200,7 @@ class Life:
                 "status": OfferStatus.PENDING,
                 "mode": mode,
                 "offered_at": t,
-                "sign_by": sign_deadline(t, o.sla),
+                "sign_by": self.rules.offer_sign_by(t, o.limits),
                 "responded_at": None,
                 "reason": "",
                 "distance_km": round(pick.distance_km, 2),
@@ -255,8 +263,8 @@ class Life:
 
     def _callback(self, o: Draft, completed: datetime) -> None:
         rng, cols = self.rng, o.cols
-        due = add_working_days(completed, 1)
-        auto_close = add_working_days(completed, 3)
+        due = callback_due(completed, self.calendar)
+        auto_close = auto_close_at(completed, self.calendar)
         cols["callback_due_at"] = due
         roll = rng.random()
         provider = cols["provider_id"]
@@ -339,7 +347,6 @@ class Life:
             return
         reset_service_columns(o)
         o.clock_start = at
-        o.cols.update(
-            reopen_count=1, sign_by=sign_deadline(at, o.sla), complete_by=complete_deadline(at, o.sla)
-        )
+        deadlines = order_deadlines(at, o.limits, self.calendar)
+        o.cols.update(reopen_count=1, sign_by=deadlines.sign_by, complete_by=deadlines.complete_by)
         self._serve(o, at, previous)
