@@ -12,6 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.catalogue.csvio import read_catalogue
+from dispatch.catalogue.service import import_catalogue
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.orders.offers import DEFAULT_SIGN_FOR
 from dispatch.seed.demo import seed_demo
@@ -26,7 +28,17 @@ from dispatch.timelimits.deadlines import (
     order_deadlines,
 )
 from dispatch.timelimits.sla import effective_limits
-from models import OPEN_STATUSES, ClockKind, Item, Offer, Order, OrderEvent, Priority, Supervision
+from models import (
+    OPEN_STATUSES,
+    ClockKind,
+    Item,
+    Offer,
+    Order,
+    OrderEvent,
+    Priority,
+    SlaClass,
+    Supervision,
+)
 from tests.test_seed import NOW, TZ
 
 NATIONAL_DAY = date(2026, 10, 1)  # 10-01..07 off in 2026, inside the 90 days before NOW
@@ -165,3 +177,34 @@ def test_open_orders_are_escalated_as_the_ladder_says(
         upcoming = [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None and t > NOW]
         if upcoming:
             assert o.next_check_at is not None and o.next_check_at <= min(upcoming), o.number
+
+
+def test_limits_edited_in_the_database_are_the_ones_seeded(tmp_path: Path, sqlite_template: Path) -> None:
+    """An item's own override and an SLA class changed by an admin reach the seeded deadlines."""
+    path = tmp_path / "t.db"
+    shutil.copyfile(sqlite_template, path)
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with make_sessionmaker(engine)() as session:
+            seed_calendar(session, library_years())
+            import_catalogue(session, read_catalogue())
+            item = session.scalars(select(Item).where(Item.code == "ELD-03")).one()  # a normal item
+            item.sign_for_limit, item.complete_limit = 2, 8  # working days, like its class
+            session.get_one(SlaClass, "priority").complete_limit = 720  # 12 h instead of 24 h
+            session.flush()
+            assert seed_demo(session, now=NOW).created
+            cal = load_calendar(session, TZ)
+            reopened = _reopened_at(session)
+            on_own_class = select(Order).join(Item, Item.id == Order.item_id)
+            on_own_class = on_own_class.where(Order.priority == Priority.NORMAL, Order.id.not_in(reopened))
+            overridden = session.scalars(on_own_class.where(Item.id == item.id)).all()
+            assert overridden
+            for o in overridden:
+                assert o.sign_by == cal.add_working_days(o.created_at, 2), o.number
+                assert o.complete_by == cal.add_working_days(o.created_at, 8), o.number
+            priority_class = session.scalars(on_own_class.where(Item.sla_class_code == "priority")).all()
+            assert priority_class
+            for o in priority_class:
+                assert (o.complete_by - o.created_at).total_seconds() == 12 * 3600, o.number
+    finally:
+        engine.dispose()
