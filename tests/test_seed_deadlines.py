@@ -15,11 +15,11 @@ from sqlalchemy.orm import Session
 from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
 from dispatch.db import make_engine, make_sessionmaker
-from dispatch.orders.offers import DEFAULT_SIGN_FOR
 from dispatch.seed.demo import seed_demo
 from dispatch.seed.timing import REMIND_BEFORE
 from dispatch.timelimits.calendar import WorkCalendar, library_years, load_calendar, seed_calendar
 from dispatch.timelimits.deadlines import (
+    DEFAULT_SIGN_FOR,
     Limits,
     add_limit,
     auto_close_at,

@@ -22,7 +22,7 @@ from dispatch.errors import AppError
 from dispatch.orders import lifecycle
 from dispatch.orders.offers import DispatchContext
 from dispatch.timelimits.hours import WorkingHours, in_working_hours
-from models import Category, Item, Order, OrderStatus, OutboxMessage, RatingOutcome
+from models import Category, Item, Order, OrderStatus, OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -75,16 +75,7 @@ def rate(session: Session, order: Order, stars: int, *, caller: str, now: dateti
     (a retried request, an operator's callback)."""
     try:
         with session.begin_nested():
-            lifecycle.rate(
-                session,
-                order,
-                stars=stars,
-                outcome=RatingOutcome.RATED,
-                comment="",
-                channel="phone",
-                now=now,
-                actor=actor(caller),
-            )
+            lifecycle.resident_rates(session, order, stars, channel="phone", now=now, actor=actor(caller))
     except AppError as exc:
         log.info("rating by phone for order %s not recorded: %s", order.number, exc.detail)
         return False

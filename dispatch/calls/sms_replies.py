@@ -28,7 +28,7 @@ from dispatch.errors import AppError
 from dispatch.orders import lifecycle, offers
 from dispatch.orders.offers import DispatchContext
 from dispatch.residents import repository as residents
-from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, RatingOutcome
+from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider
 
 HELP = (
     "回复说明：服务人员回复“接+工单号后4位”签收（如：接0042），“退+工单号后4位 原因”退单"
@@ -251,16 +251,7 @@ def _rate(session: Session, sender: str, stars: int, now: datetime, services: Re
         return "您目前没有待评价的工单。如需服务请拨打社区服务热线。"
     try:
         with session.begin_nested():
-            lifecycle.rate(
-                session,
-                order,
-                stars=stars,
-                outcome=RatingOutcome.RATED,
-                comment="",
-                channel="sms",
-                now=now,
-                actor=f"sms:{sender}",
-            )
+            lifecycle.resident_rates(session, order, stars, channel="sms", now=now, actor=f"sms:{sender}")
     except AppError as exc:
         session.refresh(order)
         return f"工单{order.number}未能评价：{_refusal(exc)}。"

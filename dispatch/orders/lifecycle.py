@@ -231,6 +231,22 @@ def reopen_order(
     offer_if_auto(session, order, ctx=ctx, now=now)
 
 
+def resident_rates(
+    session: Session, order: Order, stars: int, *, channel: str, now: datetime, actor: str
+) -> Rating:
+    """The resident's own rating, given by a text reply or on the rating call (no comment)."""
+    return rate(
+        session,
+        order,
+        stars=stars,
+        outcome=RatingOutcome.RATED,
+        comment="",
+        channel=channel,
+        now=now,
+        actor=actor,
+    )
+
+
 # How long after a 1–2 star rating the resident may still ask for rework themselves (by SMS or on
 # the rating call); later, an operator or supervisor reopens it.
 RESIDENT_REOPEN_WINDOW = timedelta(days=7)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import bindparam, select, update
@@ -26,7 +26,7 @@ from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
 from dispatch.timelimits.calendar import WorkCalendar
-from dispatch.timelimits.deadlines import add_limit
+from dispatch.timelimits.deadlines import offer_sign_by
 from dispatch.timelimits.sla import order_limits
 from models import (
     DispatchMode,
@@ -40,9 +40,6 @@ from models import (
     ProviderStatus,
     User,
 )
-
-# When an SLA class has no sign-for step (consultations), an offer still needs an answer.
-DEFAULT_SIGN_FOR = timedelta(hours=4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +103,6 @@ def pending_offer(session: Session, order: Order) -> Offer | None:
         .where(Offer.order_id == order.id, Offer.status == OfferStatus.PENDING)
         .order_by(Offer.id.desc())
     )
-
-
-def _offer_deadline(session: Session, order: Order, now: datetime, calendar: WorkCalendar) -> datetime:
-    limits = order_limits(session, order)
-    if limits.sign_for is None:
-        return now + DEFAULT_SIGN_FOR
-    return add_limit(now, limits.sign_for, limits.clock, calendar)
 
 
 def offer_sms(order: Order, item: Item, sign_by: datetime, tz: ZoneInfo) -> str:
@@ -211,7 +201,7 @@ def _offer(
             f"{provider.name} has no free capacity ({provider.open_count}/{provider.capacity} open)",
             code="no_capacity",
         )
-    sign_by = _offer_deadline(session, order, now, ctx.calendar)
+    sign_by = offer_sign_by(now, order_limits(session, order), ctx.calendar)
     distance = round(choice.distance_km, 3)
     outbox = []
     if slot.phone:
@@ -359,31 +349,16 @@ def offer_if_auto(
     """The one auto-dispatch rule, for a new order, a returned or expired offer and a reopened order.
 
     With ``[dispatch] auto_dispatch`` on, an order for a home visit that has a place goes straight
-    to the best candidate (or to the supervisor queue when nobody can take it). A consultation
+    to the best candidate, or into the supervisor queue when nobody can take it. A consultation
     waits for the call centre, which answers most of them on the call; an order without a place
-    waits for someone to find it one.
-    """
-    if not ctx.auto_dispatch or order.lat is None or order.lon is None:
-        return None
-    if not session.get_one(Item, order.item_id).home_visit:
-        return None
-    return auto_dispatch(session, order, ctx=ctx, now=now, excluded=excluded)
-
-
-def auto_dispatch(
-    session: Session,
-    order: Order,
-    *,
-    ctx: DispatchContext,
-    now: datetime,
-    excluded: Collection[int] | None = None,
-) -> Offer | None:
-    """Offer to the best candidate, or put the order in the supervisor queue when there is none.
+    waits for someone to find it one; an order a supervisor has taken over waits for them.
 
     ``excluded``: the providers that returned the order, when the caller knows them (an order
     taken in this transaction has none); looked up otherwise.
     """
-    if order.supervisor_queue_reason is not None:
+    if not ctx.auto_dispatch or order.lat is None or order.lon is None:
+        return None
+    if order.supervisor_queue_reason is not None or not session.get_one(Item, order.item_id).home_visit:
         return None
     try:
         choice = _choose(

@@ -63,70 +63,38 @@ def build(
     )
 
 
-def sms(
-    to: str,
-    body: str,
-    *,
-    kind: str,
-    now: datetime,
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    **payload: Any,
+def _kind_of(
+    channel: OutboxChannel, to: str | Recipient, body: str, kind: str, now: datetime, options: dict[str, Any]
 ) -> OutboxMessage:
+    order_id, dedupe_key = options.pop("order_id", None), options.pop("dedupe_key", None)
+    return build(
+        channel=channel,
+        recipient=to,
+        body=body,
+        payload={"kind": kind, **options},
+        order_id=order_id,
+        dedupe_key=dedupe_key,
+        now=now,
+    )
+
+
+# Each takes ``order_id=`` (the order it is about), ``dedupe_key=`` (see ``add``) and any other
+# keyword as a payload field.
+
+
+def sms(to: str, body: str, *, kind: str, now: datetime, **options: Any) -> OutboxMessage:
     """A text message to an E.164 number."""
-    return build(
-        channel=OutboxChannel.SMS,
-        recipient=to,
-        body=body,
-        payload={"kind": kind, **payload},
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
+    return _kind_of(OutboxChannel.SMS, to, body, kind, now, options)
 
 
-def call(
-    to: str,
-    *,
-    kind: str,
-    now: datetime,
-    body: str = "",
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    **payload: Any,
-) -> OutboxMessage:
+def call(to: str, *, kind: str, now: datetime, body: str = "", **options: Any) -> OutboxMessage:
     """An outbound call (a rating callback) to an E.164 number; ``kind`` says what it is for."""
-    return build(
-        channel=OutboxChannel.CALL,
-        recipient=to,
-        body=body,
-        payload={"kind": kind, **payload},
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
+    return _kind_of(OutboxChannel.CALL, to, body, kind, now, options)
 
 
-def notice(
-    to: Recipient,
-    body: str,
-    *,
-    kind: str,
-    now: datetime,
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    **payload: Any,
-) -> OutboxMessage:
+def notice(to: Recipient, body: str, *, kind: str, now: datetime, **options: Any) -> OutboxMessage:
     """A console notification for a user, a role or an organisation's admins."""
-    return build(
-        channel=OutboxChannel.NOTIFY,
-        recipient=to,
-        body=body,
-        payload={"kind": kind, **payload},
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
+    return _kind_of(OutboxChannel.NOTIFY, to, body, kind, now, options)
 
 
 def add(session: Session, message: OutboxMessage) -> bool:

@@ -16,10 +16,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.orders.offers import DEFAULT_SIGN_FOR
 from dispatch.settings import TrackingSettings
 from dispatch.timelimits.calendar import WorkCalendar, load_calendar
-from dispatch.timelimits.deadlines import Limits, add_limit
+from dispatch.timelimits.deadlines import Limits, offer_sign_by
 from dispatch.timelimits.sla import effective_limits
 from models import Item, Priority, SlaClass
 
@@ -43,11 +42,8 @@ class TimeRules:
     limits: Mapping[tuple[int, Priority], Limits]
 
     def offer_sign_by(self, offered_at: datetime, limits: Limits) -> datetime:
-        """An offer's own sign-for deadline counts from the offer, as dispatch sets it
-        (orders/offers): a class without a sign-for step still gives the provider DEFAULT_SIGN_FOR."""
-        if limits.sign_for is None:
-            return offered_at + DEFAULT_SIGN_FOR
-        return add_limit(offered_at, limits.sign_for, limits.clock, self.calendar)
+        """An offer's own sign-for deadline, as dispatch sets it (timelimits.offer_sign_by)."""
+        return offer_sign_by(offered_at, limits, self.calendar)
 
 
 def load_time_rules(session: Session, tz: ZoneInfo) -> TimeRules:

@@ -29,6 +29,8 @@ CALLBACK_WORKING_DAYS = 1
 AUTO_CLOSE_WORKING_DAYS = 3
 # Working-day classes go red this many working days after the deadline.
 RED_AFTER_WORKING_DAYS = 1
+# When an SLA class has no sign-for step (consultations), an offer still needs an answer.
+DEFAULT_SIGN_FOR = timedelta(hours=4)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,14 @@ def add_limit(start: datetime, amount: int, clock: ClockKind, cal: WorkCalendar)
         # would be an hour off across a DST change.
         return start.astimezone(UTC) + timedelta(minutes=amount)
     return cal.add_working_days(start, amount)
+
+
+def offer_sign_by(offered_at: datetime, limits: Limits, cal: WorkCalendar) -> datetime:
+    """An offer's own sign-for deadline: the sign-for limit counted from the offer (not from the
+    order's creation), or ``DEFAULT_SIGN_FOR`` when the class has no sign-for step."""
+    if limits.sign_for is None:
+        return offered_at.astimezone(UTC) + DEFAULT_SIGN_FOR
+    return add_limit(offered_at, limits.sign_for, limits.clock, cal)
 
 
 @dataclass(frozen=True, slots=True)
