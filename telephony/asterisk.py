@@ -113,6 +113,7 @@ class _Client(AMIClient):
         super().__init__(address=host, port=port, timeout=connect_timeout, buffer_size=64 * 1024)
         self.name = name
         self.banner = threading.Event()
+        self.resync_id = ""  # the ActionID of this session's CoreShowChannels (see AmiAdapter._open)
         self._on_event_cb = on_event
         self._send_lock = threading.Lock()
         self._ids = itertools.count()
@@ -374,19 +375,27 @@ class AmiAdapter:
         client.connect()
         if not client.banner.wait(self._ping_timeout) or client.finished.is_set():
             raise _ConnectionLost("closed before/at the banner, or no AMI banner (not a manager port?)")
-        login = LoginAction(self.username, self._secret)
-        login.keys["Events"] = _EVENT_CLASSES
-        response = self._request(client, login)
-        if response is None:
-            raise _ConnectionLost("no reply to Login")
-        if response.is_error():
-            raise _LoginRejected(response.keys.get("Message", "error"))
+        # The calls to check against the channel list are the ones known before this session:
+        # events of this session may arrive as soon as the login is answered, before the resync
+        # asks, and the calls they show are alive by definition.
+        client.resync_id = client.next_action_id()
+        self._events.put(_ResyncStart(client.resync_id))
+        try:
+            login = LoginAction(self.username, self._secret)
+            login.keys["Events"] = _EVENT_CLASSES
+            response = self._request(client, login)
+            if response is None:
+                raise _ConnectionLost("no reply to Login")
+            if response.is_error():
+                raise _LoginRejected(response.keys.get("Message", "error"))
+        except BaseException:
+            self._events.put(_RESYNC_ABORT)
+            raise
         log.info("AMI logged in to %s:%s as %r (%s)", self.host, self.port, self.username, client.name)
         return client
 
     def _resync(self, client: _Client) -> None:
-        action_id = client.next_action_id()
-        self._events.put(_ResyncStart(action_id))  # queued before the CoreShowChannel events
+        action_id = client.resync_id  # its _ResyncStart was queued before the login (see _open)
         self._connected.set()
         self.last_error = None
         response = self._request(client, Action("CoreShowChannels", {"ActionID": action_id}))
