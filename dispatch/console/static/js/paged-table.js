@@ -17,7 +17,7 @@ import { clear, empty, errorLine, h } from "./ui.js";
  *   (and loads when the route changes); by default the table loads that page itself.
  * - pageSize, emptyText, className (table classes, ".orders-table").
  *
- * load(offset) fetches a page (the last one asked for when omitted) and resolves once it is shown;
+ * load(offset) fetches the page from that offset (0 when omitted) and resolves once it is shown;
  * select(id) marks the open record's row (null for none), now and in pages loaded later.
  */
 export function pagedTable({
@@ -77,7 +77,7 @@ export function pagedTable({
     );
   }
 
-  async function load(at = offset) {
+  async function load(at = 0) {
     running?.abort();
     const mine = new AbortController();
     running = mine;
