@@ -13,6 +13,7 @@ names another binary).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,8 +28,11 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from tests.browser.allowed_actions_stub import with_allowed_actions
+
 try:
-    from playwright.sync_api import Browser, Page, expect, sync_playwright
+    from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
+    from playwright.sync_api import Error as PlaywrightError
 except ImportError:  # the dev extra brings it; without it the suite is skipped (or fails, see above)
     sync_playwright = None
 
@@ -55,6 +59,19 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+
+
+# Without Playwright the test modules cannot even be imported: leave them out (and say so in the
+# header), unless the browser tests are required, when the import error fails the run.
+if sync_playwright is None and not REQUIRE_BROWSER:
+    collect_ignore_glob = ["test_*.py"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if sync_playwright is None and not REQUIRE_BROWSER:
+        terminalreporter.write_line(
+            "browser tests left out: Playwright is not installed (pip install -e '.[dev]')"
+        )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -137,6 +154,11 @@ class LiveServer:
         assert r.is_success, f"{method} {path} as {username}: {r.status_code} {r.text}"
         return r.json() if r.content else None
 
+    def order(self, username: str, order_id: int) -> dict[str, Any]:
+        """An order as ``username`` reads it, with the actions the server allows them."""
+        role = self.api(username, "GET", "/api/v1/me")["role"]
+        return with_allowed_actions(self.api(username, "GET", f"/api/v1/orders/{order_id}"), role)
+
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
@@ -176,7 +198,9 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
             except httpx.HTTPError:
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"the server did not answer /health within {SERVER_START_S} s:\n{server.log_tail()}")
+                pytest.fail(
+                    f"the server did not answer /health within {SERVER_START_S} s:\n{server.log_tail()}"
+                )
             time.sleep(0.2)
         yield server
     finally:
@@ -211,12 +235,11 @@ class JsErrors:
 
     def watch(self, page: Page) -> None:
         page.on("pageerror", lambda err: self.seen.append(f"uncaught: {err}"))
-        page.on(
-            "console",
-            lambda msg: self.seen.append(f"console.error: {msg.text} ({msg.location.get('url', '')})")
-            if msg.type == "error"
-            else None,
-        )
+        page.on("console", self._console)
+
+    def _console(self, msg: ConsoleMessage) -> None:
+        if msg.type == "error":
+            self.seen.append(f"console.error: {msg.text} ({msg.location.get('url', '')})")
 
 
 @pytest.fixture
@@ -253,11 +276,31 @@ def page(browser: Browser, live_server: LiveServer, js_errors: JsErrors) -> Iter
         context.close()
 
 
+# GET /api/v1/orders and /api/v1/orders/{id}: the answers allowed_actions_stub completes.
+ORDER_READS = re.compile(r"/api/v1/orders(/\d+)?(\?.*)?$")
+
+
 @pytest.fixture
-def sign_in(page: Page) -> Callable[[str], Page]:
+def sign_in(page: Page, live_server: LiveServer) -> Callable[..., Page]:
     """``sign_in("operator1")``: open the console and sign in through its form as a demo user."""
 
     def _sign_in(username: str, route: str = "") -> Page:
+        role = live_server.api(username, "GET", "/api/v1/me")["role"]
+
+        def add_allowed_actions(call: Route) -> None:
+            try:
+                if call.request.method != "GET":
+                    call.continue_()
+                    return
+                answer = call.fetch()
+                if not answer.ok:
+                    call.fulfill(response=answer)
+                    return
+                call.fulfill(response=answer, json=with_allowed_actions(answer.json(), role))
+            except PlaywrightError:
+                pass  # the page moved on or closed while the answer was on its way
+
+        page.route(ORDER_READS, add_allowed_actions)
         page.goto(f"/console/{route}")
         form = page.locator("#signin-form")
         form.locator("input[name=username]").fill(username)

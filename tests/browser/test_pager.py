@@ -21,7 +21,9 @@ def count_line(first: int, last: int, total: int) -> str:
 def test_the_orders_list_pages_and_opens_an_order(page: Page, sign_in, live_server: LiveServer) -> None:
     total = live_server.api("supervisor", "GET", "/api/v1/orders", params={"limit": 1})["total"]
     assert total > 2 * ORDERS_PAGE, "the demo seed should have several pages of orders"
-    second = live_server.api("supervisor", "GET", "/api/v1/orders", params={"limit": ORDERS_PAGE, "offset": 25})
+    second = live_server.api(
+        "supervisor", "GET", "/api/v1/orders", params={"limit": ORDERS_PAGE, "offset": 25}
+    )
     sign_in("supervisor")
     page.locator("#tabs .tab", has_text="工单").click()
 
