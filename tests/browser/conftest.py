@@ -1,8 +1,8 @@
 """The console in a real browser: Debian's Chromium driven by Playwright against a live server.
 
-One server for the whole browser suite, started as ``make run`` does (migrate, seed the demo,
-serve) on a temporary SQLite file; one Chromium; a fresh browser context (so a fresh sign-in) per
-test. Any JavaScript error on the page (an uncaught exception or a console error) fails the test.
+One server for the whole browser suite (this package), started as ``make run`` does (migrate,
+seed the demo, serve) on a temporary SQLite file; one Chromium; a fresh browser context (so a
+fresh sign-in) per test. Any JavaScript error on the page (an uncaught exception or a console error) fails the test.
 
 Without Chromium (or Playwright) the browser tests are skipped, unless ``REQUIRE_BROWSER=1`` is
 set, which turns the skip into a failure: CI installs Chromium and sets it. Playwright cannot
@@ -164,7 +164,7 @@ class LiveServer:
         return "\n".join(text.splitlines()[-lines:])
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp("browser-server")
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANSHE_")}
@@ -215,7 +215,9 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
 # --- the browser --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: the server stops and Playwright lets go of the thread's event loop
+# (which its sync API holds, so asyncio.run() elsewhere would refuse) once the browser tests are done.
+@pytest.fixture(scope="package")
 def browser(chromium_path: str) -> Iterator[Browser]:
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(

@@ -70,7 +70,7 @@ const DATA_LABELS = {
 
 /** The detail of order `o` (GET /api/v1/orders/{id}); onChanged() runs after an action succeeded. */
 export function orderDetail(app, o, { closeButton, onChanged }) {
-  const staff = CANDIDATE_READERS.includes(app.user.role);
+  const readsCandidates = CANDIDATE_READERS.includes(app.user.role);
 
   function render() {
     const item = app.catalogue.items.get(o.item_code);
@@ -133,7 +133,7 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
       o.safety_notice ? h("div.safety", h("strong", "安全提示 "), o.safety_notice) : null,
       h("h3", "操作"),
       actionBar(o, onDone),
-      staff && (o.status === "received" || o.status === "offered") ? candidatesBox(onDone) : null,
+      readsCandidates && (o.status === "received" || o.status === "offered") ? candidatesBox(onDone) : null,
       h("h3", "时间线"),
       timeline(o.timeline),
     );

@@ -66,6 +66,7 @@ export function create(app) {
     applyFilters();
   });
 
+  // --- list ---------------------------------------------------------------------------------------
   const list = pagedTable({
     path: "/api/v1/orders",
     columns: ["工单号", "状态", "服务事项", "诉求", "地址", "受理", "办结时限"],
