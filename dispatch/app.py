@@ -6,29 +6,43 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
 from dispatch.auth.users_api import router as users_router
-from dispatch.calls.api import calls_router, events_router, ingest_router
+from dispatch.calls.api import calls_router, ingest_router
+from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.console import mount_console
-from dispatch.context import AppContext
+from dispatch.context import AppContext, Live
 from dispatch.errors import AppError
 from dispatch.geo.api import router as areas_router
-from dispatch.orders.actions import router as actions_router
+from dispatch.live.api import router as events_router
+from dispatch.live.hub import EventHub
+from dispatch.live.notifier import HubNotifier
+from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
+from dispatch.outbox.adapters import LogCalls, LogSms
+from dispatch.ports import Adapters, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
 from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
-from dispatch.settings import Settings, get_settings
-from dispatch.tracking.api import router as calendar_router
+from dispatch.settings import ConfigError, Settings, get_settings
+from dispatch.timelimits.api import router as calendar_router
+from dispatch.tracking.scheduler import TrackingLoop
+from telephony.ami_mapping import AmiCallTracker
+from telephony.asterisk import AmiAdapter, AmiCalls
+from telephony.simulator import CallSimulator, from_database
+from telephony.twilio_calls import TwilioCalls
+from telephony.twilio_sms import TwilioSms
 from telephony.twilio_webhooks import router as twilio_router
 
 log = logging.getLogger(__name__)
@@ -80,76 +94,71 @@ def install_error_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
 
 
-def wire_adapters(ctx: AppContext) -> None:
-    """The one place concrete adapters are chosen: Twilio when configured, logging otherwise;
-    console notifications go to the live event stream when the server has one."""
-    from dispatch.calls.hub import EventHub, HubNotifier
-    from dispatch.outbox.adapters import LogCalls, LogNotifier, LogSms
+@dataclass
+class Telephony:
+    """The telephony adapters this server started (the simulator, Asterisk) and how to stop them."""
 
-    twilio = ctx.settings.twilio
+    simulator: CallSimulator | None = None
+    ami: AmiAdapter | None = None
+    stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in self.stops:
+            stop()
+
+
+def build_adapters(
+    settings: Settings, live: Live, sessions: sessionmaker[Session], ami: AmiAdapter | None
+) -> Adapters:
+    """The one place delivery adapters are chosen. SMS: Twilio when configured, else the log
+    (development). Calls: Asterisk Originate when a callback channel is set, else Twilio, else the
+    log. Notifications: the live event stream. A configured adapter that cannot be built stops the
+    start with the reason, rather than silently falling back to the log."""
+    twilio = settings.twilio
+    sms: SmsSender = LogSms()
+    calls: CallPlacer = LogCalls()
     if twilio.enabled:
-        from telephony.twilio_sms import TwilioSms
-
-        ctx.services["sms"] = TwilioSms(
+        sms = TwilioSms(
             twilio.account_sid, twilio.auth_token, twilio.from_number, timeout=twilio.request_timeout_seconds
         )
-        from telephony.twilio_calls import TwilioCalls
-
-        try:  # rating calls through Twilio, unless an Asterisk callback channel is wired already
-            ctx.services.setdefault(
-                "calls",
-                TwilioCalls(
-                    twilio.account_sid,
-                    twilio.auth_token,
-                    twilio.from_number,
-                    public_base_url=twilio.public_base_url,
-                    timeout=twilio.request_timeout_seconds,
-                    ring_seconds=twilio.ring_seconds,
-                ),
+    if ami is not None and settings.asterisk.callback_channel:
+        calls = AmiCalls(ami, settings.asterisk)
+    elif twilio.enabled:
+        try:
+            calls = TwilioCalls(
+                twilio.account_sid,
+                twilio.auth_token,
+                twilio.from_number,
+                public_base_url=twilio.public_base_url,
+                timeout=twilio.request_timeout_seconds,
+                ring_seconds=twilio.ring_seconds,
             )
-        except ValueError as exc:  # e.g. no public_base_url: rating calls are logged, not placed
-            log.warning("Twilio rating calls are off: %s", exc)
-    else:
-        ctx.services["sms"] = LogSms()
-    hub = ctx.services.get("hub")
-    ctx.services.setdefault("calls", LogCalls())
-    ctx.services.setdefault("notifier", HubNotifier(hub) if isinstance(hub, EventHub) else LogNotifier())
+        except ValueError as exc:
+            raise ConfigError(f"[twilio] rating calls: {exc}") from None
+    return Adapters(sms=sms, calls=calls, notifier=HubNotifier(live.hub, sessions))
 
 
-def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> list[Callable[[], None]]:
+def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[Live, Telephony]:
     """The live event hub, the call ingest worker and the telephony adapters: the simulator
-    (development and demo), Asterisk when configured (Twilio arrives by webhook).
-
-    Returns the functions that stop them, in the order to call them.
-    """
-    from dispatch.calls.hub import EventHub
-    from dispatch.calls.ingest import CallIngest
-
-    hub: EventHub = ctx.services.setdefault("hub", EventHub())
+    (development and demo), Asterisk when configured (Twilio arrives by webhook)."""
+    hub = EventHub()
     hub.bind(loop)
     ingest = CallIngest(ctx.sessions, hub, region=ctx.settings.locale.default_region)
     ingest.start()
-    ctx.services["call_ingest"] = ingest
-    stops: list[Callable[[], None]] = []
+    running = Telephony()
     if ctx.settings.server.simulator:
-        from telephony.simulator import from_database
-
         with ctx.sessions() as session:
-            simulator = from_database(
+            running.simulator = from_database(
                 session,
                 ingest,
                 calls_per_minute=60.0 / ctx.settings.server.simulator_interval_seconds,
                 timezone=ctx.settings.locale.timezone,
             )
-        simulator.start()
-        ctx.services["simulator"] = simulator
-        stops.append(simulator.stop)
+        running.simulator.start()
+        running.stops.append(running.simulator.stop)
     ami = ctx.settings.asterisk
     if ami.enabled:
-        from telephony.ami_mapping import AmiCallTracker
-        from telephony.asterisk import AmiAdapter, AmiCalls
-
-        adapter = AmiAdapter(
+        running.ami = AmiAdapter(
             ami.host,
             ami.port,
             ami.username,
@@ -159,13 +168,10 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> list[Ca
             ping_timeout=ami.ping_interval_seconds / 2,
             tracker=AmiCallTracker(contexts=set(ami.contexts) or None),
         )
-        adapter.start()
-        ctx.services["ami"] = adapter
-        if ami.callback_channel:
-            ctx.services["calls"] = AmiCalls(adapter, ami)
-        stops.append(adapter.stop)
-    stops.append(ingest.stop)
-    return stops
+        running.ami.start()
+        running.stops.append(running.ami.stop)
+    running.stops.append(ingest.stop)
+    return Live(hub=hub, ingest=ingest), running
 
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
@@ -174,22 +180,25 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
-        stop_telephony = start_telephony(ctx, asyncio.get_running_loop())
-        wire_adapters(ctx)
+        live, telephony = start_telephony(ctx, asyncio.get_running_loop())
+        try:
+            ctx.running = live
+            ctx.adapters = build_adapters(settings, live, ctx.sessions, telephony.ami)
+        except BaseException:
+            telephony.stop()
+            ctx.close()
+            raise
         app.state.ctx = ctx
-        loop = None
-        if settings.server.tracking_loop:
-            from dispatch.tracking.scheduler import TrackingLoop
-
-            loop = TrackingLoop(ctx)
+        app.state.telephony = telephony
+        loop = TrackingLoop(ctx) if settings.server.tracking_loop else None
+        if loop is not None:
             loop.start()
         try:
             yield
         finally:
             if loop is not None:
                 loop.stop()
-            for stop in stop_telephony:
-                stop()
+            telephony.stop()
             ctx.close()
 
     app = FastAPI(

@@ -38,7 +38,7 @@ def cmd_migrate(args: argparse.Namespace) -> None:
     if args.revision == "head":
         from dispatch.context import AppContext
         from dispatch.db import transaction
-        from dispatch.tracking.calendar import library_years, seed_calendar
+        from dispatch.timelimits.calendar import library_years, seed_calendar
 
         ctx = AppContext.build(settings)
         try:
@@ -69,9 +69,9 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
 
 
 def cmd_user_add(args: argparse.Namespace) -> None:
+    from dispatch.auth.users import UserError, create_user
     from dispatch.context import AppContext
     from dispatch.db import transaction
-    from dispatch.users import UserError, create_user
 
     ctx = AppContext.build(_settings())
     _require_current_schema(ctx)
@@ -186,15 +186,14 @@ def cmd_eval_geocode(args: argparse.Namespace) -> None:
 def cmd_dispatch_batch(_: argparse.Namespace) -> None:
     from dispatch.context import AppContext
     from dispatch.db import transaction
-    from dispatch.matching.batching import run_batch
-    from dispatch.orders.actions import dispatch_context
+    from dispatch.orders.batch import run_batch
 
     ctx = AppContext.build(_settings())
     _require_current_schema(ctx)
     try:
         with transaction(ctx.sessions) as session:
             report = run_batch(
-                session, ctx=dispatch_context(ctx, session), now=ctx.clock.now(), actor="cli:batch"
+                session, ctx=ctx.dispatch_context(session), now=ctx.clock.now(), actor="cli:batch"
             )
     finally:
         ctx.close()
@@ -222,7 +221,7 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
             print(format_suggest(bench_suggest()))
         elif name == "dispatch":
-            from dispatch.matching.bench import bench_matching, format_table
+            from dispatch.benchmarks.dispatch import bench_matching, format_table
 
             sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
             print(format_table(bench_matching(sizes=sizes, queries=200 if args.quick else 500)))
@@ -231,14 +230,15 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
             print(format_intake(bench_intake(seconds=3.0 if args.quick else 10.0)))
         elif name == "stats":
-            from dispatch.reports.bench import bench_stats, format_stats
+            from dispatch.benchmarks.stats import bench_stats, format_stats
 
             orders = 100_000 if args.quick else 1_000_000
             print(format_stats(bench_stats(orders=orders, backend_url=args.database_url)), flush=True)
         elif name == "telephony":
+            from dispatch.app import create_app
             from dispatch.benchmarks.telephony import bench_telephony, format_telephony
 
-            print(format_telephony(bench_telephony(calls=100 if args.quick else 300)))
+            print(format_telephony(bench_telephony(create_app, calls=100 if args.quick else 300)))
         elif name == "tracking":
             from dispatch.benchmarks.tracking import bench_tracking, format_tracking
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.auth.security import read_token
 from dispatch.context import AppContext
-from dispatch.errors import Forbidden, NotAuthenticated
+from dispatch.errors import NotAuthenticated, role_refused
 from models import Role, User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -87,8 +87,7 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
 
     async def check(user: CurrentUser) -> User:
         if user.role not in allowed:
-            names = ", ".join(sorted(r.value for r in allowed))
-            raise Forbidden(f"this needs one of the roles: {names} (you are {user.role.value})")
+            raise role_refused(allowed, user.role)
         return user
 
     return check

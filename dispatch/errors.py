@@ -31,6 +31,12 @@ class Forbidden(AppError):
     code = "forbidden"
 
 
+def role_refused(allowed: object, role: object) -> Forbidden:
+    """The one wording of "your role may not do this" (``allowed``: roles, ``role``: yours)."""
+    names = ", ".join(sorted(getattr(r, "value", str(r)) for r in allowed))  # type: ignore[attr-defined]
+    return Forbidden(f"this needs one of the roles: {names} (you are {getattr(role, 'value', role)})")
+
+
 class NotFound(AppError):
     status_code = 404
     code = "not_found"

@@ -7,7 +7,8 @@ sender decides "retry later" or "give up" from one flag instead of knowing every
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 
 class DeliveryError(Exception):
@@ -46,10 +47,53 @@ class CallPlacer(Protocol):
 
 
 class Notifier(Protocol):
-    def notify(self, recipient: str, body: str, payload: dict[str, Any]) -> str:
-        """Show a notification in the console of a user or role; returns a notification id.
+    def notify(self, recipient: Recipient, body: str, payload: dict[str, Any]) -> str:
+        """Show a notification in the console of a user, a role or an organisation's admins;
+        returns a notification id.
 
         ``payload["outbox_id"]`` is stable across retries: receivers drop a notification whose id
         they have already shown (notifications are delivered at least once).
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Whom a console notification is for: one user, everyone with a role, or the admins of an
+    organisation. Stored in the outbox as text (``user:12``, ``role:supervisor``,
+    ``org_admins:5``) and resolved to users by the notifier when it is sent."""
+
+    kind: Literal["user", "role", "org_admins"]
+    key: str
+
+    @classmethod
+    def user(cls, user_id: int) -> Recipient:
+        return cls("user", str(user_id))
+
+    @classmethod
+    def role(cls, role: str) -> Recipient:
+        return cls("role", str(role))
+
+    @classmethod
+    def org_admins(cls, provider_id: int) -> Recipient:
+        return cls("org_admins", str(provider_id))
+
+    @classmethod
+    def parse(cls, text: str) -> Recipient:
+        kind, _, key = text.partition(":")
+        if kind not in ("user", "role", "org_admins") or not key:
+            raise ValueError(f"not a notification recipient: {text!r} (user:ID, role:NAME or org_admins:ID)")
+        return cls(kind, key)  # type: ignore[arg-type]
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class Adapters:
+    """The delivery ports the outbox sends through, chosen once by ``create_app`` (Twilio or the log
+    for SMS; Asterisk, Twilio or the log for calls; the live event stream for notifications)."""
+
+    sms: SmsSender
+    calls: CallPlacer
+    notifier: Notifier

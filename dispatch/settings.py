@@ -23,6 +23,8 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from dispatch.timelimits.hours import DAY_KEYS, check_hours
+
 CONFIG_ENV = "SANSHE_CONFIG"
 DEFAULT_SQLITE_URL = "sqlite:///var/sanshe.db"
 
@@ -112,7 +114,6 @@ _DIGIT_KEY = re.compile(r"^[1-9]$")
 _CATEGORY_CODE = re.compile(r"^[A-Z][A-Z0-9_]{0,19}$")
 _ITEM_CODE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 _E164 = re.compile(r"^\+[1-9]\d{5,14}$")
-_EVERY_DAY = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class TwilioSettings(Section):
@@ -153,7 +154,7 @@ class TwilioSettings(Section):
     ring_seconds: int = Field(30, ge=5, le=600)
     # When operators answer, per weekday in [locale] timezone; outside them callers leave a voicemail.
     # Empty means around the clock.
-    operator_hours: dict[str, list[tuple[str, str]]] = {day: [("08:00", "20:00")] for day in _EVERY_DAY}
+    operator_hours: dict[str, list[tuple[str, str]]] = {day: [("08:00", "20:00")] for day in DAY_KEYS}
     # Longest voicemail, in seconds.
     max_recording_seconds: int = Field(120, ge=10, le=3600)
     # Catalogue item of the order a voicemail becomes, per category chosen in the menu…
@@ -205,8 +206,6 @@ class TwilioSettings(Section):
     @field_validator("operator_hours")
     @classmethod
     def _hours(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
-        from dispatch.providers.schemas import check_hours  # the providers' timetable format
-
         return check_hours(value) or {}
 
     @field_validator("voicemail_items")

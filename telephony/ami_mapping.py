@@ -49,7 +49,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
-from telephony.events import CallAnswered, CallEnded, CallEvent, CallRinging, DigitsEntered, Disposition
+from dispatch.calls.events import CallAnswered, CallEnded, CallEvent, CallRinging, DigitsEntered, Disposition
 
 __all__ = ["AmiCallTracker"]
 

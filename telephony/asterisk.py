@@ -1,5 +1,5 @@
 """Asterisk Manager Interface (AMI) adapter: keeps one AMI session alive and turns its events into
-the normalised call events of ``telephony.events`` (mapping rules: ``telephony.ami_mapping``).
+the normalised call events of ``dispatch.calls.events`` (mapping rules: ``telephony.ami_mapping``).
 
 Threads and the sink contract
     Daemon threads: the *reader* (the library's listen loop, one per TCP connection) only parses
@@ -63,9 +63,9 @@ from asterisk.ami.action import Action, LoginAction
 from asterisk.ami.event import Event
 from asterisk.ami.response import Response
 
+from dispatch.calls.events import CallEvent, EventSink
 from dispatch.ports import DeliveryError
 from telephony.ami_mapping import AmiCallTracker
-from telephony.events import CallEvent, EventSink
 
 if TYPE_CHECKING:
     from dispatch.settings import AsteriskSettings

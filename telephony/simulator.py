@@ -53,7 +53,7 @@ from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telephony.events import (
+from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
     CallEvent,

@@ -1,6 +1,6 @@
 """Posting simulated calls to a running server, and the tally ``sanshe simulate-calls`` prints.
 
-``HttpEventSink`` is a ``telephony.events.EventSink`` that posts each event to the server's
+``HttpEventSink`` is a ``dispatch.calls.events.EventSink`` that posts each event to the server's
 ``POST /api/v1/telephony/events`` (the generic ingest, the same path as Asterisk's events).
 """
 
@@ -13,7 +13,7 @@ from datetime import tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from telephony.events import CallEnded, CallEvent, Disposition, event_to_dict
+from dispatch.calls.events import CallEnded, CallEvent, Disposition, event_to_dict
 
 INGEST_PATH = "/api/v1/telephony/events"
 

@@ -12,37 +12,14 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo
 
-from fastapi import Response
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from twilio.twiml import TwiML
 from twilio.twiml.voice_response import VoiceResponse
 
-from dispatch.calls.recorder import find_call, record_event
-from dispatch.calls.voicemail import VoicemailRules, order_from_voicemail, voicemail_order
-from dispatch.context import AppContext
-from dispatch.errors import AppError, BadRequest
-from dispatch.matching.eligibility import in_working_hours
-from dispatch.orders import service as lifecycle
-from dispatch.orders.actions import offer_reopened
-from dispatch.residents.phones import try_normalise
-from dispatch.services import calendars, intake_services
-from dispatch.settings import TwilioSettings
-from models import (
-    Call,
-    CallDirection,
-    Category,
-    InboundReceipt,
-    Item,
-    Order,
-    OrderStatus,
-    OutboxMessage,
-    RatingOutcome,
-)
-from telephony.events import (
+from dispatch.calls import ivr
+from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
     CallEvent,
@@ -50,6 +27,18 @@ from telephony.events import (
     DigitsEntered,
     Disposition,
     VoicemailRecorded,
+)
+from dispatch.calls.recorder import find_call, record_event
+from dispatch.calls.voicemail import VoicemailRules, order_from_voicemail, voicemail_order
+from dispatch.context import AppContext
+from dispatch.errors import BadRequest
+from dispatch.residents.phones import try_normalise
+from dispatch.settings import TwilioSettings
+from models import (
+    Call,
+    CallDirection,
+    InboundReceipt,
+    Order,
 )
 from telephony.twilio_calls import VOICE_PATH, callback_url
 
@@ -106,10 +95,6 @@ def first_time(session: Session, source: str, external_id: str, now: datetime) -
     return True
 
 
-def twiml_response(twiml: TwiML) -> Response:
-    return Response(content=str(twiml), media_type="text/xml")
-
-
 @dataclass
 class Turn:
     """One request of a call: its form and query, and helpers for events and TwiML."""
@@ -160,20 +145,15 @@ class Turn:
         return code
 
     def menu(self) -> dict[str, tuple[str, str]]:
-        """key -> (category code, Chinese name), for the menu's categories still in the catalogue."""
-        names = dict(
-            self.db.execute(
-                select(Category.code, Category.name_zh).where(
-                    Category.code.in_(set(self.cfg.menu.values())), Category.active.is_(True)
-                )
-            ).all()
-        )
-        return {d: (c, names[c]) for d, c in sorted(self.cfg.menu.items()) if c in names}
+        return ivr.menu(self.db, self.cfg.menu)
 
     def operators_open(self) -> bool:
-        return in_working_hours(
-            self.cfg.operator_hours, self.now, ZoneInfo(self.ctx.settings.locale.timezone)
-        )
+        return ivr.operators_open(self.cfg.operator_hours, self.now, self.ctx.tz)
+
+    @property
+    def caller(self) -> str:
+        """The resident's number as stored (E.164 when it can be read)."""
+        return try_normalise(self.party, self.ctx.settings.locale.default_region) or self.party
 
 
 def _key_name(key: str) -> str:
@@ -221,7 +201,7 @@ def _to_operators(t: Turn, resp: VoiceResponse, category: str | None) -> None:
     if not t.operators_open():
         _voicemail_prompt(t, resp, category, "现在是非工作时间。")
         return
-    name = t.db.scalar(select(Category.name_zh).where(Category.code == category)) if category else None
+    name = ivr.category_name(t.db, category)
     t.say(resp, f"正在为您转接{name or '人工'}服务，请稍候。")
     since = int(t.now.timestamp())
     if t.cfg.operator_number:
@@ -311,7 +291,7 @@ def _recorded(t: Turn) -> VoiceResponse:
             rules=VoicemailRules(t.cfg.voicemail_items, t.cfg.voicemail_default_item),
             region=t.ctx.settings.locale.default_region,
             now=t.now,
-            services=intake_services(t.ctx, t.db),
+            services=t.ctx.intake_services(t.db),
         )
     else:  # a retried callback: answer as the first time did
         call = find_call(t.db, SOURCE, t.call_sid)
@@ -323,20 +303,10 @@ def _recorded(t: Turn) -> VoiceResponse:
     return resp
 
 
-def _ivr_actor(t: Turn) -> str:
-    """Who acted, for the order's timeline: the caller's number."""
-    return f"ivr:{try_normalise(t.party, t.ctx.settings.locale.default_region) or t.party}"
-
-
 def _order_to_rate(t: Turn) -> Order | None:
-    order_id = number_field(t.query, "order")
-    outbox_id = number_field(t.query, "outbox")
-    if order_id is None and outbox_id is not None:
-        order_id = t.db.scalar(select(OutboxMessage.order_id).where(OutboxMessage.id == outbox_id))
-    order = t.db.get(Order, order_id) if order_id is not None else None
-    if order is None or order.status != OrderStatus.COMPLETED or order.rating_stars is not None:
-        return None
-    return order
+    return ivr.order_to_rate(
+        t.db, order_id=number_field(t.query, "order"), outbox_id=number_field(t.query, "outbox")
+    )
 
 
 def _rating_prompt(t: Turn) -> VoiceResponse:
@@ -347,7 +317,7 @@ def _rating_prompt(t: Turn) -> VoiceResponse:
         t.say(resp, "您好，这里是社区服务热线。您的工单已处理完毕，感谢接听，再见。")
         resp.hangup()
         return resp
-    item = t.db.get_one(Item, order.item_id)
+    item = ivr.item_name(t.db, order)
     gather = resp.gather(
         input="dtmf",
         num_digits=1,
@@ -357,7 +327,7 @@ def _rating_prompt(t: Turn) -> VoiceResponse:
     )
     t.say(
         gather,
-        f"您好，这里是社区服务热线回访。您的工单尾号{order.number[-4:]}，{item.name_zh}，已经办结。"
+        f"您好，这里是社区服务热线回访。您的工单尾号{order.number[-4:]}，{item}，已经办结。"
         "请对服务评价：非常满意请按5，满意请按4，基本满意请按3，不满意请按2，非常不满意请按1。",
     )
     t.say(resp, "没有收到您的评价，感谢接听，再见。")
@@ -374,24 +344,7 @@ def _rated(t: Turn) -> VoiceResponse:
         return resp
     t.record(DigitsEntered(t.call_sid, SOURCE, digits, t.now))
     order = _order_to_rate(t)
-    rated = False
-    if order is not None:
-        try:
-            with t.db.begin_nested():
-                lifecycle.rate(
-                    t.db,
-                    order,
-                    stars=int(digits),
-                    outcome=RatingOutcome.RATED,
-                    comment="",
-                    channel="phone",
-                    now=t.now,
-                    actor=_ivr_actor(t),
-                    cal=calendars(t.ctx).calendar(t.db),
-                )
-            rated = True
-        except AppError as exc:  # rated meanwhile (a retried request, an operator's callback)
-            log.info("rating by phone for order %s not recorded: %s", order.number, exc.detail)
+    rated = order is not None and ivr.rate(t.db, order, int(digits), caller=t.caller, now=t.now)
     if rated and int(digits) <= 2:
         # Unsatisfied: offer rework there and then (the resident may also reply "重办" by SMS).
         gather = resp.gather(
@@ -416,20 +369,19 @@ def _rework(t: Turn) -> VoiceResponse:
     resp = VoiceResponse()
     if digits:
         t.record(DigitsEntered(t.call_sid, SOURCE, digits, t.now))
-    order_id = number_field(t.query, "order")
-    order = t.db.get(Order, order_id) if order_id is not None else None
-    if digits != "1" or order is None:
+    order = None
+    if digits == "1":
+        order = ivr.rework(
+            t.db,
+            number_field(t.query, "order"),
+            caller=t.caller,
+            now=t.now,
+            ctx=t.ctx.dispatch_context(t.db),
+        )
+    if order is None:
         t.say(resp, "好的，我们会尽快联系您了解情况，再见。")
         resp.hangup()
         return resp
-    try:
-        with t.db.begin_nested():
-            lifecycle.resident_reopen(
-                t.db, order, via="电话", now=t.now, actor=_ivr_actor(t), cal=calendars(t.ctx).calendar(t.db)
-            )
-            offer_reopened(t.db, t.ctx, order)
-    except AppError as exc:  # reopened meanwhile (a retried request, an operator)
-        log.info("rework by phone for order %s not recorded: %s", order.number, exc.detail)
     t.say(resp, f"已为您申请重办，工单尾号{order.number[-4:]}。我们会重新安排服务人员上门，再见。")
     resp.hangup()
     return resp

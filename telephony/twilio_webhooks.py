@@ -25,20 +25,19 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, Response
 from twilio.request_validator import RequestValidator
+from twilio.twiml import TwiML
 from twilio.twiml.messaging_response import MessagingResponse
 from twilio.twiml.voice_response import VoiceResponse
 
+from dispatch.calls.events import (
+    CallAnswered,
+)
 from dispatch.calls.sms_replies import ReplyServices, apply_reply
 from dispatch.deps import Ctx, Db
 from dispatch.errors import BadRequest, Forbidden, NotFound
-from dispatch.orders.actions import dispatch_context
 from dispatch.residents.phones import try_normalise
-from dispatch.services import calendars
 from models import (
     CallDirection,
-)
-from telephony.events import (
-    CallAnswered,
 )
 from telephony.twilio_calls import WEBHOOK_PREFIX
 from telephony.twilio_voice import (
@@ -53,10 +52,15 @@ from telephony.twilio_voice import (
     number_field,
     required_field,
     sid_field,
-    twiml_response,
 )
 
 log = logging.getLogger(__name__)
+
+
+def twiml_response(twiml: TwiML) -> Response:
+    return Response(content=str(twiml), media_type="text/xml")
+
+
 router = APIRouter(prefix=WEBHOOK_PREFIX, tags=["twilio"])
 
 
@@ -131,11 +135,7 @@ def sms(form: TwilioForm, db: Db, ctx: Ctx) -> Response:
     if not first_time(db, "twilio-sms", message_sid, now):
         return twiml_response(resp)  # a retry: it was answered the first time
     settings = ctx.settings
-    services = ReplyServices(
-        dispatch_context=lambda: dispatch_context(ctx, db),
-        calendar=lambda: calendars(ctx).calendar(db),
-        auto_redispatch=settings.dispatch.auto_dispatch,
-    )
+    services = ReplyServices(dispatch_context=lambda: ctx.dispatch_context(db))
     sender = try_normalise(sender, settings.locale.default_region) or ""
     resp.message(apply_reply(db, sender=sender, text=form.get("Body", "")[:1600], now=now, services=services))
     return twiml_response(resp)

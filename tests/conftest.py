@@ -14,13 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import migrate
+from dispatch.clock import FrozenClock
 from dispatch.db import make_engine, make_sessionmaker
+from models import Item, Role
+from tests.factories import START, add_provider, load_catalogue, make_small_district, new_order
 from tests.support.postgres import TempPostgres
+from tests.support.twilio import TWILIO
 
 REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES", "") not in ("", "0", "false")
 _counter = itertools.count()
@@ -139,22 +143,50 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
         yield s
 
 
+def _marked(request: pytest.FixtureRequest, *names: str) -> bool:
+    return any(request.node.get_closest_marker(name) is not None for name in names)
+
+
 @pytest.fixture
-def settings(db_url: str):
+def clock() -> FrozenClock:
+    """The business clock of ``manual_dispatch`` and ``twilio`` tests: a Wednesday working morning."""
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def twilio_overrides() -> dict[str, object]:
+    """``[twilio]`` settings a ``twilio`` test changes (parametrize it)."""
+    return {}
+
+
+@pytest.fixture
+def settings(db_url: str, request: pytest.FixtureRequest, twilio_overrides: dict[str, object]):
+    """The app's settings. Markers choose the variant:
+
+    - ``manual_dispatch``: auto-dispatch off and the frozen ``clock``: the test drives the dispatcher;
+    - ``twilio``: the same, with Twilio enabled (webhooks signed as in ``tests.support.twilio``).
+    """
     from dispatch.settings import Settings
 
+    extra: dict[str, object] = {}
+    if _marked(request, "manual_dispatch", "twilio"):
+        extra["dispatch"] = {"auto_dispatch": False}
+    if _marked(request, "twilio"):
+        extra["twilio"] = {**TWILIO, **twilio_overrides}
     return Settings(
         database_url=db_url,
         server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
         auth={"jwt_secret": "test-secret-test-secret-test-secret-0123"},
+        **extra,
     )
 
 
 @pytest.fixture
-def app(settings):
+def app(settings, request: pytest.FixtureRequest):
     from dispatch.app import create_app
 
-    return create_app(settings)
+    frozen = _marked(request, "manual_dispatch", "twilio")
+    return create_app(settings, clock=request.getfixturevalue("clock") if frozen else None)
 
 
 @pytest.fixture
@@ -181,3 +213,33 @@ def login(client, session_factory, settings):
         return bearer(user, settings)
 
     return _login
+
+
+@pytest.fixture
+def operator(login) -> dict[str, str]:
+    return login(Role.OPERATOR)
+
+
+@pytest.fixture
+def world(session_factory) -> dict[str, int]:
+    """The catalogue and the small test district; ids of its areas, places and of item HOME-01."""
+    with session_factory() as s:
+        load_catalogue(s)
+        ids = make_small_district(s)
+        ids["HOME-01"] = s.scalar(select(Item.id).where(Item.code == "HOME-01"))
+        s.commit()
+    return ids
+
+
+@pytest.fixture
+def assigned(client, world, operator, session_factory, login):
+    """An order offered to and accepted by a worker; returns (order, worker headers, provider id)."""
+    pid = add_provider(session_factory, world, km=0.5, phone="+8613911112222")
+    order = new_order(client, operator)
+    assert client.post(f"/api/v1/orders/{order['id']}/dispatch", json={}, headers=operator).status_code == 200
+    worker = login(Role.WORKER, provider_id=pid)
+    assert (
+        client.post(f"/api/v1/orders/{order['id']}/accept", headers=worker).json()["order_status"]
+        == "accepted"
+    )
+    return order, worker, pid

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session
 
@@ -125,3 +126,42 @@ def bearer(user: User, settings: Any, *, minutes: int = 60) -> dict[str, str]:
         minutes=minutes,
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+# --- the dispatcher's small world: a point in the test district and helpers around it -----------
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Wednesday 2025-11-12 10:00 in Hangzhou: an ordinary working morning.
+START = datetime(2025, 11, 12, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
+ORDER_POINT = (30.2906, 120.1206)  # 阳光花园 3幢 in the small test district
+
+
+def north_of(point: tuple[float, float], km: float) -> tuple[float, float]:
+    return point[0] + km / 111.2, point[1]
+
+
+def add_provider(session_factory: Any, world: dict[str, int], *, km: float, **kw: Any) -> int:
+    """A worker serving HOME-01 ``km`` north of the order point; returns its id."""
+    lat, lon = north_of(ORDER_POINT, km)
+    kw.setdefault("radius_km", 5.0)
+    kw.setdefault("capacity", 3)
+    kw.setdefault("phone", "+8613900000000")
+    with session_factory() as s:
+        p = make_provider(s, lat=lat, lon=lon, item_ids=(world["HOME-01"],), **kw)
+        s.commit()
+        return p.id
+
+
+def new_order(client: Any, headers: dict[str, str], **body: Any) -> dict[str, Any]:
+    """Take a request for HOME-01 at the order point over HTTP; returns the created order."""
+    payload = {
+        "caller_phone": "13800138000",
+        "description": "厨房水管漏水",
+        "item_code": "HOME-01",
+        "channel": "phone",
+        "address": "阳光花园3幢",
+    }
+    payload.update(body)
+    r = client.post("/api/v1/orders", json=payload, headers=headers)
+    assert r.status_code == 201, r.text
+    return r.json()

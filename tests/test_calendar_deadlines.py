@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 import models
 from dispatch.db import make_engine, make_sessionmaker
-from dispatch.tracking.calendar import (
+from dispatch.timelimits.calendar import (
     WorkCalendar,
     chinese_calendar_days,
     library_years,
@@ -22,7 +22,7 @@ from dispatch.tracking.calendar import (
     seed_calendar,
     set_day,
 )
-from dispatch.tracking.deadlines import (
+from dispatch.timelimits.deadlines import (
     MAX_EXTENSION_WORKING_DAYS,
     Deadlines,
     Ladder,

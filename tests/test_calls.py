@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,10 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from dispatch.benchmarks.telephony import SseReader, serve_in_thread
-from dispatch.calls.hub import EventHub
-from dispatch.calls.recorder import record_event
-from models import Call, Resident, ResidentPhone, Role, User
-from telephony.events import (
+from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
     CallRinging,
@@ -25,7 +21,11 @@ from telephony.events import (
     VoicemailRecorded,
     event_to_dict,
 )
+from dispatch.calls.recorder import record_event
+from dispatch.live.hub import EventHub
+from models import Call, Resident, ResidentPhone, Role, User
 from telephony.fake_ami import AmiServer, Transcript
+from tests.support.waiting import until, wait_until
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "ami"
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -52,15 +52,6 @@ def resident(session_factory) -> int:
         s.add(r)
         s.commit()
         return r.id
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 # --- the recorder ---------------------------------------------------------------------------------
@@ -149,7 +140,7 @@ def test_hub_addresses_users_roles_and_replays_what_was_missed() -> None:
         hub.publish(["role:supervisor"], "call", {"n": 2})
         first = hub.publish(["all"], "notification", {"n": 3})
         await asyncio.to_thread(hub.publish, ["user:1"], "call", {"n": 4})  # from another thread
-        await asyncio.sleep(0.05)
+        assert await until(lambda: op.queue.qsize() == 3 and sup.queue.qsize() == 2)
         assert [op.queue.get_nowait().data["n"] for _ in range(op.queue.qsize())] == [1, 3, 4]
         assert [sup.queue.get_nowait().data["n"] for _ in range(sup.queue.qsize())] == [2, 3]
         assert first.id > 1_700_000_000_000  # from the clock: ids keep growing across restarts
@@ -158,8 +149,7 @@ def test_hub_addresses_users_roles_and_replays_what_was_missed() -> None:
         assert [again.queue.get_nowait().data["n"]] == [4] and again.queue.empty()
         # A stalled subscriber loses the oldest messages, the publisher never waits.
         for n in range(5):
-            hub.publish(["user:1"], "call", {"n": 10 + n})
-        await asyncio.sleep(0.01)
+            hub.publish(["user:1"], "call", {"n": 10 + n})  # on the loop's own thread: delivered at once
         assert [op.queue.get_nowait().data["n"] for _ in range(3)] == [12, 13, 14] and op.dropped == 2
         hub.unsubscribe(op)
         assert hub.subscribers == 2
@@ -174,7 +164,7 @@ def ingest(client, headers, events) -> None:
     for event in events:
         r = client.post("/api/v1/telephony/events", json=event_to_dict(event), headers=headers)
         assert r.status_code == 202, r.text
-    client.app.state.ctx.services["call_ingest"].drain()
+    client.app.state.ctx.live().ingest.drain()
 
 
 def test_calls_list_and_filters(client, login, resident) -> None:
@@ -249,7 +239,7 @@ def test_ingest_rejects_bad_events_and_stores_nothing(client, login, session_fac
     body = event_to_dict(answered_call()[0]) | change
     r = client.post("/api/v1/telephony/events", json=body, headers=login(Role.ADMIN))
     assert r.status_code == 400 and r.json()["error"] == "invalid_event" and field in r.json()["detail"]
-    client.app.state.ctx.services["call_ingest"].drain()
+    client.app.state.ctx.live().ingest.drain()
     with session_factory() as s:
         assert s.scalar(select(func.count(Call.id))) == 0
     r = client.post("/api/v1/telephony/events", json=[body], headers=login(Role.ADMIN))
@@ -331,7 +321,7 @@ def test_asterisk_calls_reach_the_calls_list_once(settings, session_factory, fau
             items = client.get("/api/v1/calls", headers=headers).json()["items"]
             return [c for c in items if c["ended_at"]]
 
-        assert wait_until(lambda: len(ended()) == 2 and server.replay_done.is_set(), 15)
+        assert wait_until(lambda: len(ended()) == 2 and server.replay_done.is_set())
         time.sleep(0.5)  # a duplicate would arrive now
         calls = client.get("/api/v1/calls", headers=headers).json()
         if fault:
@@ -429,7 +419,7 @@ def test_the_server_runs_the_simulator_when_configured(settings, session_factory
     server = settings.server.model_copy(update={"simulator": True, "simulator_interval_seconds": 0.2})
     headers = _supervisor_headers(session_factory, settings)
     with TestClient(create_app(settings.model_copy(update={"server": server}))) as client:
-        assert client.app.state.ctx.services["simulator"].calls_per_minute == pytest.approx(300)
+        assert client.app.state.telephony.simulator.calls_per_minute == pytest.approx(300)
 
         def simulated() -> list[dict]:
             return [
@@ -438,7 +428,7 @@ def test_the_server_runs_the_simulator_when_configured(settings, session_factory
                 if c["source"] == "simulator"
             ]
 
-        assert wait_until(lambda: len(simulated()) >= 3, 20)
+        assert wait_until(lambda: len(simulated()) >= 3)
     assert all(c["external_id"].startswith("sim-") for c in simulated_after(session_factory))
 
 
@@ -464,7 +454,7 @@ def test_a_reconnecting_console_gets_what_it_missed(settings, session_factory) -
     headers = bearer(boss, settings)
     app = create_app(settings)
     with serve_in_thread(app) as base:
-        hub = app.state.ctx.services["hub"]
+        hub = app.state.ctx.live().hub
         first = hub.publish(["role:supervisor"], "notification", {"body": "one"})
         hub.publish(["role:supervisor"], "notification", {"body": "two"})
         hub.publish(["user:0"], "notification", {"body": "not for you"})

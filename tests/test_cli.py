@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from dispatch.cli import main
 from dispatch.db import make_engine, make_sessionmaker
 from models import Provider, ProviderKind, Role, User
+from tests.support.cli import run
 
 
 @pytest.fixture
@@ -20,16 +20,6 @@ def fresh_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.delenv("SANSHE_CONFIG", raising=False)
     monkeypatch.setenv("SANSHE_DATABASE_URL", url)
     return url
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    try:
-        main(list(argv))
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def test_version(capsys) -> None:

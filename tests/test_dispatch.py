@@ -4,88 +4,15 @@ capacity under races on both databases, batch assignment."""
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.clock import FrozenClock
 from dispatch.geo.coords import geodesic_km
-from dispatch.settings import Settings
-from models import Item, Offer, OfferStatus, OutboxMessage, Provider, ProviderKind, ProviderStatus, Role
-from tests.factories import load_catalogue, make_provider, make_small_district
+from models import Offer, OfferStatus, OutboxMessage, Provider, ProviderKind, ProviderStatus, Role
+from tests.factories import ORDER_POINT, add_provider, make_provider, new_order, north_of
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Wednesday 2025-11-12 10:00 in Hangzhou: an ordinary working morning.
-START = datetime(2025, 11, 12, 10, 0, tzinfo=SHANGHAI).astimezone(UTC)
-ORDER_POINT = (30.2906, 120.1206)  # 阳光花园 3幢 in the small test district
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
-def settings(db_url: str) -> Settings:
-    return Settings(
-        database_url=db_url,
-        server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
-        auth={"jwt_secret": "test-secret-test-secret-test-secret-0123"},
-        dispatch={"auto_dispatch": False},
-    )
-
-
-@pytest.fixture
-def app(settings, clock):
-    from dispatch.app import create_app
-
-    return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-def world(session_factory) -> dict[str, int]:
-    with session_factory() as s:
-        load_catalogue(s)
-        ids = make_small_district(s)
-        ids["HOME-01"] = s.scalar(select(Item.id).where(Item.code == "HOME-01"))
-        s.commit()
-    return ids
-
-
-def north_of(point: tuple[float, float], km: float) -> tuple[float, float]:
-    return point[0] + km / 111.2, point[1]
-
-
-def add_provider(session_factory, world, *, km: float, **kw) -> int:
-    lat, lon = north_of(ORDER_POINT, km)
-    kw.setdefault("radius_km", 5.0)
-    kw.setdefault("capacity", 3)
-    kw.setdefault("phone", "+8613900000000")
-    with session_factory() as s:
-        p = make_provider(s, lat=lat, lon=lon, item_ids=(world["HOME-01"],), **kw)
-        s.commit()
-        return p.id
-
-
-@pytest.fixture
-def operator(login) -> dict[str, str]:
-    return login(Role.OPERATOR)
-
-
-def new_order(client, headers, **body) -> dict:
-    payload = {
-        "caller_phone": "13800138000",
-        "description": "厨房水管漏水",
-        "item_code": "HOME-01",
-        "channel": "phone",
-        "address": "阳光花园3幢",
-    }
-    payload.update(body)
-    r = client.post("/api/v1/orders", json=payload, headers=headers)
-    assert r.status_code == 201, r.text
-    return r.json()
+pytestmark = pytest.mark.manual_dispatch
 
 
 def test_candidates_ranked_nearest_first_with_reasons(client, world, operator, session_factory) -> None:
@@ -199,7 +126,6 @@ def test_return_then_next_candidate_then_supervisor_queue(
 
 def test_offer_expires_and_goes_to_next(client, world, operator, session_factory, app, clock) -> None:
     from dispatch.db import transaction
-    from dispatch.orders.actions import dispatch_context
     from dispatch.tracking.jobs import expire_offers
 
     first = add_provider(session_factory, world, km=0.5)
@@ -207,11 +133,12 @@ def test_offer_expires_and_goes_to_next(client, world, operator, session_factory
     order = new_order(client, operator)
     client.post(f"/api/v1/orders/{order['id']}/dispatch", json={}, headers=operator)
     ctx = app.state.ctx
+    ctx.settings.dispatch.auto_dispatch = True  # an expired offer goes on to the next candidate
     with transaction(ctx.sessions) as s:
-        assert expire_offers(s, now=clock.now(), ctx=dispatch_context(ctx, s), auto_redispatch=True) == 0
+        assert expire_offers(s, now=clock.now(), ctx=ctx.dispatch_context(s)) == 0
     clock.advance(minutes=31)  # HOME-01 is "priority": 30 minutes to sign for
     with transaction(ctx.sessions) as s:
-        assert expire_offers(s, now=clock.now(), ctx=dispatch_context(ctx, s), auto_redispatch=True) == 1
+        assert expire_offers(s, now=clock.now(), ctx=ctx.dispatch_context(s)) == 1
     with session_factory() as s:
         offers = s.scalars(select(Offer).order_by(Offer.id)).all()
         assert [(o.provider_id, o.status) for o in offers] == [

@@ -618,7 +618,7 @@ def test_days_follow_daylight_saving_time(session_factory, world) -> None:
 
 
 def test_benchmark_runs_at_a_small_size() -> None:
-    from dispatch.reports.bench import bench_stats, format_stats
+    from dispatch.benchmarks.stats import bench_stats, format_stats
 
     result = bench_stats(orders=3000)
     assert result["rows"]["orders"] == 3000 and result["month_orders"] > 0

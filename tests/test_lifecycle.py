@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the dispatcher fixtures are imported from test_dispatch and used as arguments
 """Whole lives of orders through the action endpoints, with a controllable clock."""
 
 from __future__ import annotations
@@ -9,32 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from models import Offer, OfferStatus, OutboxMessage, Provider, Rating, Role
-from tests.test_dispatch import (  # noqa: F401 - fixtures
-    ORDER_POINT,
-    SHANGHAI,
-    add_provider,
-    app,
-    clock,
-    new_order,
-    north_of,
-    operator,
-    settings,
-    world,
-)
+from tests.factories import ORDER_POINT, SHANGHAI, add_provider, new_order, north_of
 
-
-@pytest.fixture
-def assigned(client, world, operator, session_factory, login):
-    """An order offered to and accepted by a worker; returns (order, worker headers, provider id)."""
-    pid = add_provider(session_factory, world, km=0.5, phone="+8613911112222")
-    order = new_order(client, operator)
-    assert client.post(f"/api/v1/orders/{order['id']}/dispatch", json={}, headers=operator).status_code == 200
-    worker = login(Role.WORKER, provider_id=pid)
-    assert (
-        client.post(f"/api/v1/orders/{order['id']}/accept", headers=worker).json()["order_status"]
-        == "accepted"
-    )
-    return order, worker, pid
+pytestmark = pytest.mark.manual_dispatch
 
 
 def actions(client, order_id, headers) -> list[str]:

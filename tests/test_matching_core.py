@@ -12,9 +12,9 @@ from geopy.distance import geodesic as geopy_geodesic
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import maximum_bipartite_matching
 
+from dispatch.benchmarks.dispatch import bench_matching, dense_optimum, format_table, random_batch_instance
 from dispatch.geo.coords import geodesic_km, haversine_km
-from dispatch.matching.batch import BatchOrder, assign_greedy, assign_optimal
-from dispatch.matching.bench import bench_matching, dense_optimum, format_table, random_batch_instance
+from dispatch.matching.assignment import BatchOrder, assign_greedy, assign_optimal
 from dispatch.matching.index import ProviderIndex, ProviderPoint
 from dispatch.matching.ranking import CandidateFacts, RankingWeights, rank
 

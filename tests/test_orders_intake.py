@@ -21,11 +21,6 @@ def district(session_factory) -> dict[str, int]:
     return ids
 
 
-@pytest.fixture
-def operator(login) -> dict[str, str]:
-    return login(Role.OPERATOR)
-
-
 def count(session_factory, model) -> int:
     with session_factory() as s:
         return s.scalar(select(func.count()).select_from(model))

@@ -4,28 +4,20 @@ sent twice (concurrent senders, a crash mid-send), never sent before the enqueui
 from __future__ import annotations
 
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.clock import FrozenClock
 from dispatch.context import AppContext
-from dispatch.outbox import (
-    SendReport,
-    enqueue_call,
-    enqueue_notify,
-    enqueue_sms,
-    retry_delay,
-    send_due,
-    send_outbox,
-)
+from dispatch.outbox import messages
 from dispatch.outbox.adapters import RecordingCalls, RecordingNotifier, RecordingSms
-from dispatch.outbox.sender import CLAIM_PREFIX, DEFAULT_CLAIM_TIMEOUT
-from dispatch.tracking.scheduler import Job, TrackingLoop
+from dispatch.outbox.sender import CLAIM_PREFIX, DEFAULT_CLAIM_TIMEOUT, SendReport, retry_delay, send_due
+from dispatch.ports import Adapters, Recipient
+from dispatch.tracking.scheduler import Job, TrackingLoop, send_outbox
 from models import OutboxChannel, OutboxMessage, OutboxStatus
 
 T0 = datetime(2026, 1, 5, 2, 0, tzinfo=UTC)
@@ -33,22 +25,31 @@ WORKER = "+8613800000001"
 RESIDENT = "+8613900000002"
 
 
-def fakes(**kw: Any) -> dict[str, Any]:
-    return {
-        "sms": kw.get("sms") or RecordingSms(),
-        "calls": kw.get("calls") or RecordingCalls(),
-        "notifier": kw.get("notifier") or RecordingNotifier(),
-    }
+def fakes(**kw: Any) -> Adapters:
+    return Adapters(
+        sms=kw.get("sms") or RecordingSms(),
+        calls=kw.get("calls") or RecordingCalls(),
+        notifier=kw.get("notifier") or RecordingNotifier(),
+    )
 
 
-def send(factory: sessionmaker[Session], at: datetime, adapters: dict[str, Any], **kw: Any) -> SendReport:
+def send(factory: sessionmaker[Session], at: datetime, adapters: Adapters, **kw: Any) -> SendReport:
     with factory() as session:
-        return send_due(session, now=at, **adapters, **kw)
+        return send_due(session, now=at, adapters=adapters, **kw)
+
+
+def added(session: Session, message: OutboxMessage) -> OutboxMessage | None:
+    """The message once added, None when its dedupe key was used before."""
+    return message if messages.add(session, message) else None
+
+
+def sms(session: Session, to: str, body: str, now: datetime, **kw: Any) -> OutboxMessage | None:
+    return added(session, messages.sms(to, body, kind="test", now=now, **kw))
 
 
 def sms_committed(factory: sessionmaker[Session], *, to: str = WORKER, body: str = "新工单", now=T0) -> int:
     with factory() as session:
-        message = enqueue_sms(session, to=to, body=body, now=now)
+        message = sms(session, to, body, now)
         session.commit()
         return message.id
 
@@ -65,20 +66,35 @@ def count(factory: sessionmaker[Session]) -> int:
 
 def test_each_channel_is_sent_once(session_factory) -> None:
     with session_factory() as s:
-        text = enqueue_sms(s, to=WORKER, body="您有新工单，回复1接单", now=T0)
-        call = enqueue_call(s, to=RESIDENT, payload={"kind": "rating", "order_id": 7}, now=T0)
-        note = enqueue_notify(
-            s, recipient="role:supervisor", body="工单超时", payload={"order_id": 7}, now=T0
+        text = sms(s, WORKER, "您有新工单，回复1接单", T0)
+        call = added(
+            s,
+            messages.build(
+                channel=OutboxChannel.CALL,
+                recipient=RESIDENT,
+                payload={"kind": "rating", "order_id": 7},
+                now=T0,
+            ),
+        )
+        note = added(
+            s,
+            messages.build(
+                channel=OutboxChannel.NOTIFY,
+                recipient=Recipient.role("supervisor"),
+                body="工单超时",
+                payload={"order_id": 7},
+                now=T0,
+            ),
         )
         s.commit()
     adapters = fakes()
     assert send(session_factory, T0, adapters) == SendReport(sent=3)
 
-    [sms_out] = adapters["sms"].delivered
+    [sms_out] = adapters.sms.delivered
     assert (sms_out.recipient, sms_out.body) == (WORKER, "您有新工单，回复1接单")
-    [call_out] = adapters["calls"].delivered
+    [call_out] = adapters.calls.delivered
     assert call_out.payload == {"kind": "rating", "order_id": 7, "outbox_id": call.id}
-    [note_out] = adapters["notifier"].delivered
+    [note_out] = adapters.notifier.delivered
     assert (note_out.recipient, note_out.payload["outbox_id"]) == ("role:supervisor", note.id)
 
     for message, delivered in ((text, sms_out), (call, call_out), (note, note_out)):
@@ -89,7 +105,7 @@ def test_each_channel_is_sent_once(session_factory) -> None:
         assert stored.attempts == 1
 
     assert send(session_factory, T0 + timedelta(hours=1), adapters) == SendReport()
-    assert adapters["sms"].attempts == adapters["calls"].attempts == adapters["notifier"].attempts == 1
+    assert adapters.sms.attempts == adapters.calls.attempts == adapters.notifier.attempts == 1
 
 
 def test_oldest_first_within_the_batch_and_nothing_early(session_factory) -> None:
@@ -99,14 +115,14 @@ def test_oldest_first_within_the_batch_and_nothing_early(session_factory) -> Non
     adapters = fakes()
     assert send(session_factory, T0 + timedelta(minutes=1), adapters, batch=2).sent == 2
     assert send(session_factory, T0 + timedelta(minutes=1), adapters).sent == 1
-    assert [d.body for d in adapters["sms"].delivered] == ["m1", "m2", "m3"]
+    assert [d.body for d in adapters.sms.delivered] == ["m1", "m2", "m3"]
     assert row(session_factory, later).status == OutboxStatus.PENDING
 
 
 def test_a_temporary_failure_is_retried_after_the_backoff(session_factory) -> None:
     message_id = sms_committed(session_factory)
     adapters = fakes()
-    adapters["sms"].fail_next(1, message="HTTP 503 from provider")
+    adapters.sms.fail_next(1, message="HTTP 503 from provider")
 
     assert send(session_factory, T0, adapters) == SendReport(retried=1)
     stored = row(session_factory, message_id)
@@ -121,13 +137,13 @@ def test_a_temporary_failure_is_retried_after_the_backoff(session_factory) -> No
     assert send(session_factory, stored.next_attempt_at, adapters) == SendReport(sent=1)
     stored = row(session_factory, message_id)
     assert stored.status == OutboxStatus.SENT and stored.attempts == 2
-    assert [d.recipient for d in adapters["sms"].delivered] == [WORKER]
+    assert [d.recipient for d in adapters.sms.delivered] == [WORKER]
 
 
 def test_a_permanent_failure_fails_at_once_and_keeps_the_error(session_factory) -> None:
     message_id = sms_committed(session_factory)
     adapters = fakes()
-    adapters["sms"].fail_next(1, permanent=True, message="invalid 'To' phone number")
+    adapters.sms.fail_next(1, permanent=True, message="invalid 'To' phone number")
 
     assert send(session_factory, T0, adapters) == SendReport(failed=1)
     stored = row(session_factory, message_id)
@@ -135,14 +151,14 @@ def test_a_permanent_failure_fails_at_once_and_keeps_the_error(session_factory) 
     assert "invalid 'To' phone number" in stored.last_error
     assert stored.sent_at is None
     assert send(session_factory, T0 + timedelta(days=1), adapters) == SendReport()
-    assert adapters["sms"].attempts == 1
+    assert adapters.sms.attempts == 1
     assert count(session_factory) == 1  # kept, never deleted
 
 
 def test_gives_up_after_max_attempts(session_factory) -> None:
     message_id = sms_committed(session_factory)
     adapters = fakes()
-    adapters["sms"].fail_next(10)
+    adapters.sms.fail_next(10)
     at = T0
     reports = []
     for _ in range(3):
@@ -153,7 +169,7 @@ def test_gives_up_after_max_attempts(session_factory) -> None:
     assert stored.status == OutboxStatus.FAILED
     assert stored.attempts == 3
     assert stored.last_error.startswith("gave up after 3 attempts")
-    assert adapters["sms"].attempts == 3
+    assert adapters.sms.attempts == 3
 
 
 def test_an_unexpected_adapter_error_counts_as_temporary(session_factory) -> None:
@@ -180,47 +196,59 @@ def test_retry_delay_grows_to_an_hour_with_stable_jitter() -> None:
 
 def test_a_dedupe_key_enqueues_once(session_factory) -> None:
     with session_factory() as s:
-        first = enqueue_sms(s, to=RESIDENT, body="请评价", dedupe_key="rating-sms:7", now=T0)
+        first = sms(s, RESIDENT, "请评价", T0, dedupe_key="rating-sms:7")
         assert first is not None
-        assert enqueue_sms(s, to=RESIDENT, body="请评价", dedupe_key="rating-sms:7", now=T0) is None
+        assert sms(s, RESIDENT, "请评价", T0, dedupe_key="rating-sms:7") is None
         # the caller's transaction is still usable after the refused duplicate
-        enqueue_notify(s, recipient="user:3", body="x", now=T0)
+        added(s, messages.notice(Recipient.user(3), "x", kind="test", now=T0))
         s.commit()
     with session_factory() as s:
-        assert enqueue_sms(s, to=RESIDENT, body="again", dedupe_key="rating-sms:7", now=T0) is None
+        assert sms(s, RESIDENT, "again", T0, dedupe_key="rating-sms:7") is None
         s.commit()
     assert count(session_factory) == 2
 
 
-def test_a_rolled_back_enqueue_leaves_nothing_to_send(session_factory) -> None:
+def test_a_rolled_back_enqueue_leaves_nothing_to_send(session_factory, engine, backend) -> None:
     adapters = fakes()
+    reports: list[SendReport] = []
+    sender = threading.Thread(target=lambda: reports.append(send(session_factory, T0, adapters)))
+    began = threading.Event()
+
+    def sender_begins(*_: Any) -> None:  # runs before the other hooks: before any lock is taken
+        if threading.current_thread() is sender:
+            began.set()
+
+    # A new connection sets its pragmas first (and may wait there), a pooled one begins at once.
+    event.listen(engine, "connect", sender_begins, insert=True)
+    event.listen(engine, "begin", sender_begins, insert=True)
     with session_factory() as s:
-        enqueue_sms(s, to=WORKER, body="offer", now=T0)
+        sms(s, WORKER, "offer", T0)
         # A sender running meanwhile must not see the uncommitted row. On SQLite it waits for
         # the writer; on PostgreSQL it runs at once and finds nothing.
-        reports: list[SendReport] = []
-        sender = threading.Thread(target=lambda: reports.append(send(session_factory, T0, adapters)))
         sender.start()
-        time.sleep(0.2)
+        assert began.wait(30), "the sender never started its claim"
+        if backend == "postgresql":
+            sender.join(timeout=30)
+            assert reports == [SendReport()]  # done while the row was still uncommitted
         s.rollback()
     sender.join(timeout=30)
     assert reports == [SendReport()]
-    assert adapters["sms"].delivered == []
+    assert adapters.sms.delivered == []
     assert count(session_factory) == 0
 
 
 def test_send_due_refuses_a_session_with_open_work(session_factory) -> None:
     with session_factory() as s:
-        enqueue_sms(s, to=WORKER, body="offer", now=T0)
+        sms(s, WORKER, "offer", T0)
         with pytest.raises(RuntimeError, match="open transaction"):
-            send_due(s, now=T0, **fakes())
+            send_due(s, now=T0, adapters=fakes())
 
 
 def test_concurrent_senders_never_send_a_message_twice(session_factory) -> None:
     n = 40
     with session_factory() as s:
         for i in range(n):
-            enqueue_sms(s, to=f"+86138000{i:05d}", body=f"m{i}", now=T0 + timedelta(milliseconds=i))
+            sms(s, f"+86138000{i:05d}", f"m{i}", T0 + timedelta(milliseconds=i))
         s.commit()
     shared = fakes(sms=RecordingSms(delay=0.005))
     barrier = threading.Barrier(2)
@@ -244,7 +272,7 @@ def test_concurrent_senders_never_send_a_message_twice(session_factory) -> None:
         t.join(timeout=60)
     assert errors == []
     assert sum(handled) == n and min(handled) > 0, handled  # both really took part
-    recipients = shared["sms"].recipients()
+    recipients = shared.sms.recipients()
     assert len(recipients) == n and len(set(recipients)) == n
     with session_factory() as s:
         stored = s.execute(select(OutboxMessage.status, OutboxMessage.attempts)).all()
@@ -260,21 +288,20 @@ def test_a_claim_in_progress_is_skipped_not_waited_for(session_factory, backend)
     with session_factory() as other_sender:  # mid-claim: holds the row lock on ``held``
         other_sender.execute(select(OutboxMessage.id).where(OutboxMessage.id == held).with_for_update())
         assert send(session_factory, T0, adapters) == SendReport(sent=1)
-    assert [d.body for d in adapters["sms"].delivered] == ["free"]
+    assert [d.body for d in adapters.sms.delivered] == ["free"]
     assert row(session_factory, free).status == OutboxStatus.SENT
     assert row(session_factory, held).status == OutboxStatus.PENDING
 
 
 def test_the_tracking_job_sends_with_the_wired_adapters(settings, db_url) -> None:
     clock = FrozenClock(T0)
-    ctx = AppContext.build(settings, clock)
+    adapters = fakes()
+    ctx = AppContext.build(settings, clock, adapters=adapters)
     try:
-        sms = RecordingSms()
-        ctx.services["sms"] = sms
         sms_committed(ctx.sessions)
-        loop = TrackingLoop(ctx, jobs=(Job("send_outbox", send_outbox),), holder="t")
+        loop = TrackingLoop(ctx, jobs=(Job("send_outbox", send_outbox, sends=True),), holder="t")
         assert loop.tick() == {"send_outbox": 1}
-        assert sms.recipients() == [WORKER]
+        assert adapters.sms.recipients() == [WORKER]
         assert loop.tick() == {"send_outbox": 0}
     finally:
         ctx.close()
@@ -304,7 +331,7 @@ def test_a_crash_after_sending_never_resends_an_sms(session_factory) -> None:
     stored = row(session_factory, message_id)
     assert stored.status == OutboxStatus.FAILED
     assert "outcome unknown" in stored.last_error
-    assert len(dying["sms"].delivered) == 1 and healthy["sms"].delivered == []
+    assert len(dying.sms.delivered) == 1 and healthy.sms.delivered == []
     assert send(session_factory, T0 + timedelta(days=1), healthy) == SendReport()
 
 
@@ -323,17 +350,17 @@ def test_an_interrupted_sender_hands_back_what_it_did_not_send(session_factory) 
     assert (released.external_id, released.attempts) == ("", 0)
     healthy = fakes()
     assert send(session_factory, T0 + timedelta(seconds=2), healthy) == SendReport(sent=1)
-    assert [d.body for d in healthy["sms"].delivered] == ["second"]
+    assert [d.body for d in healthy.sms.delivered] == ["second"]
     assert row(session_factory, first).external_id.startswith(CLAIM_PREFIX)  # outcome unknown
 
 
 def test_a_crash_while_notifying_resends_the_notification_with_the_same_id(session_factory) -> None:
     with session_factory() as s:
-        note = enqueue_notify(s, recipient="user:9", body="新工单", now=T0)
+        note = added(s, messages.notice(Recipient.user(9), "新工单", kind="offer", now=T0))
         s.commit()
 
     class CrashAfterNotifying(RecordingNotifier):
-        def notify(self, recipient: str, body: str, payload: dict[str, Any]) -> str:
+        def notify(self, recipient: Recipient, body: str, payload: dict[str, Any]) -> str:
             super().notify(recipient, body, payload)
             raise Crash
 
@@ -341,7 +368,7 @@ def test_a_crash_while_notifying_resends_the_notification_with_the_same_id(sessi
         send(session_factory, T0, fakes(notifier=CrashAfterNotifying()))
     healthy = fakes()
     assert send(session_factory, T0 + DEFAULT_CLAIM_TIMEOUT, healthy) == SendReport(sent=1)
-    [again] = healthy["notifier"].delivered
+    [again] = healthy.notifier.delivered
     assert again.payload["outbox_id"] == note.id  # receivers drop what they have already shown
     stored = row(session_factory, note.id)
     assert stored.status == OutboxStatus.SENT and stored.attempts == 2
@@ -350,8 +377,10 @@ def test_a_crash_while_notifying_resends_the_notification_with_the_same_id(sessi
 def test_enqueue_checks_its_arguments(session_factory) -> None:
     with session_factory() as s:
         with pytest.raises(ValueError):
-            enqueue_sms(s, to="", body="x", now=T0)
+            sms(s, "", "x", T0)
         with pytest.raises(ValueError):
-            enqueue_sms(s, to=WORKER, body="x", dedupe_key="k" * 121, now=T0)
-        message = enqueue_call(s, to=RESIDENT, payload={"kind": "rating"}, now=T0)
+            sms(s, WORKER, "x", T0, dedupe_key="k" * 121)
+        with pytest.raises(ValueError, match="not a notification recipient"):
+            messages.build(channel=OutboxChannel.NOTIFY, recipient="org-admins:1", now=T0)
+        message = added(s, messages.call(RESIDENT, kind="rating", now=T0))
         assert message.channel == OutboxChannel.CALL and message.status == OutboxStatus.PENDING

@@ -16,8 +16,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.db import make_engine, make_sessionmaker
+from dispatch.geo.coords import haversine_km
+from dispatch.orders.state import TRANSITIONS, Action
 from dispatch.seed.demo import DEMO_PASSWORD, DEMO_USERS, SeedReport, seed_demo
-from dispatch.seed.district import format_address, haversine_km
+from dispatch.seed.district import format_address
+from dispatch.timelimits.calendar import library_years, seed_calendar
 from models import (
     Area,
     AreaKind,
@@ -62,7 +65,9 @@ def new_db(
 
 
 def _seed(factory: sessionmaker[Session]) -> SeedReport:
+    """As ``sanshe migrate && sanshe seed-demo`` do it: the working-day calendar first."""
     with factory() as session:
+        seed_calendar(session, library_years())
         report = seed_demo(session, now=NOW)
         session.commit()
     return report
@@ -311,26 +316,67 @@ def test_format_address_is_canonical() -> None:
     assert format_address("", None, "翠苑一区", 5, None, 302) == "翠苑一区 5幢302室"
 
 
-@pytest.mark.postgres
-def test_same_demo_on_postgresql(
-    seeded: sessionmaker[Session], postgres_server_url: str, postgres_template: str
-) -> None:
+@pytest.fixture(scope="module")
+def seeded_pg(postgres_server_url: str, postgres_template: str) -> Iterator[sessionmaker[Session]]:
     from tests.conftest import drop_postgres_database, fresh_postgres_url
 
     url = fresh_postgres_url(postgres_server_url, postgres_template)
     engine = make_engine(url)
     try:
-        pg = make_sessionmaker(engine)
-        assert _seed(pg).created
-        models_to_compare = (Area, Place, Provider, Resident, Order, Offer, Call, Rating, User)
-        with seeded() as lite, pg() as post:
-            for model in models_to_compare:
-                assert _count(post, model) == _count(lite, model), model.__name__
-            numbers = lambda db: list(db.scalars(select(Order.number).order_by(Order.number).limit(50)))  # noqa: E731
-            assert numbers(post) == numbers(lite)
+        factory = make_sessionmaker(engine)
+        assert _seed(factory).created
+        yield factory
     finally:
         engine.dispose()
         drop_postgres_database(postgres_server_url, url)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def seeded_on(request: pytest.FixtureRequest) -> sessionmaker[Session]:
+    """The seeded demo on each backend (seeded once per module and backend)."""
+    return request.getfixturevalue("seeded" if request.param == "sqlite" else "seeded_pg")
+
+
+@pytest.mark.postgres
+def test_same_demo_on_postgresql(seeded: sessionmaker[Session], seeded_pg: sessionmaker[Session]) -> None:
+    models_to_compare = (Area, Place, Provider, Resident, Order, Offer, Call, Rating, User)
+    with seeded() as lite, seeded_pg() as post:
+        for model in models_to_compare:
+            assert _count(post, model) == _count(lite, model), model.__name__
+        numbers = lambda db: list(db.scalars(select(Order.number).order_by(Order.number).limit(50)))  # noqa: E731
+        assert numbers(post) == numbers(lite)
+
+
+def test_every_status_change_is_a_step_of_the_lifecycle_table(seeded_on: sessionmaker[Session]) -> None:
+    """Every seeded event that sets a status is one the product's transition table allows, and
+    each order ends where its last status change left it."""
+    lifecycle = {a.value for a in Action}
+    last: dict[int, OrderStatus] = {}
+    seen: Counter[str] = Counter()
+    with seeded_on() as db:
+        final = dict(db.execute(select(Order.id, Order.status)).all())
+        events = db.execute(
+            select(
+                OrderEvent.order_id, OrderEvent.action, OrderEvent.from_status, OrderEvent.to_status
+            ).order_by(OrderEvent.id)
+        )
+        for order_id, action, from_status, to_status in events:
+            step = (order_id, action, from_status, to_status)
+            if to_status is None:
+                # Changes no status (a callback nobody answered, …): never a lifecycle action.
+                assert from_status is None and action not in lifecycle, step
+                continue
+            if action == "create":
+                assert from_status is None and to_status == S.RECEIVED and order_id not in last, step
+            else:
+                sources, target = TRANSITIONS[Action(action)]
+                assert from_status in sources and to_status == target, step
+                assert from_status == last[order_id], step
+            last[order_id] = to_status
+            seen[action] += 1
+    assert last == final
+    # Every step of the table occurs, so the check above covers each of them.
+    assert set(seen) == {"create", *lifecycle}, seen
 
 
 def test_demo_addresses_geocode_offline(db: Session) -> None:

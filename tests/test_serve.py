@@ -6,13 +6,17 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
+from tests.support.waiting import wait_until
+
 BIN = Path(sys.executable).parent
+START_DEADLINE = 180.0
+# The module's server is started (migrate, seed, serve) inside the first test's time.
+pytestmark = pytest.mark.timeout(600)
 
 
 def free_port() -> int:
@@ -42,15 +46,21 @@ def server(tmp_path_factory: pytest.TempPathFactory):
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            pytest.fail(
+                f"the server exited with {proc.returncode}: {proc.stdout.read() if proc.stdout else ''}"
+            )
+        try:
+            return httpx.get(f"{base}/health", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+
     try:
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the server did not come up")
+        # A loaded 2-core CI machine may take a while to import and start: wait generously.
+        if not wait_until(up, timeout=START_DEADLINE, interval=0.1):
+            pytest.fail(f"the server did not answer /health within {START_DEADLINE:.0f} s")
         yield base
     finally:
         proc.terminate()

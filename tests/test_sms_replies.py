@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - fixtures are imported from the other test modules and used as arguments
 """SMS replies: the pure parser, then whole replies through the signed Twilio SMS webhook."""
 
 from __future__ import annotations
@@ -17,15 +16,10 @@ from dispatch.calls.sms_replies import (
     parse_reply,
 )
 from models import InboundReceipt, Offer, OfferStatus, Order, OrderEvent, OrderStatus, Provider, Rating
-from tests.test_dispatch import add_provider, new_order, operator, world  # noqa: F401 - fixtures
-from tests.test_twilio_webhooks import (  # noqa: F401 - fixtures
-    OUR_NUMBER,
-    app,
-    clock,
-    settings,
-    signed_post,
-    twilio_overrides,
-)
+from tests.factories import add_provider, new_order
+from tests.support.twilio import OUR_NUMBER, signed_post
+
+pytestmark = pytest.mark.twilio
 
 WORKER = "+8613911112222"
 RESIDENT = "+8613800138000"  # new_order's caller
@@ -228,7 +222,7 @@ def test_a_refused_reply_changes_nothing_and_says_why(
     client, operator, worker, session_factory, monkeypatch
 ) -> None:
     from dispatch.errors import Conflict
-    from dispatch.matching import offers
+    from dispatch.orders import offers
 
     real_accept = offers.accept
 

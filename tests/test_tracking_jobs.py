@@ -1,17 +1,27 @@
-# ruff: noqa: F811 - the dispatcher fixtures are imported from test_dispatch and used as arguments
 """Reminders, yellow/red supervision, callbacks, auto-close and star levels, with a frozen clock."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from dispatch.db import transaction
 from dispatch.tracking.scheduler import TrackingLoop
-from models import Order, OutboxChannel, OutboxMessage, Provider, ProviderStatus, Role, Supervision
-from tests.test_dispatch import add_provider, app, clock, new_order, operator, settings, world  # noqa: F401
-from tests.test_lifecycle import assigned  # noqa: F401
+from models import (
+    Order,
+    OutboxChannel,
+    OutboxMessage,
+    Provider,
+    ProviderKind,
+    ProviderStatus,
+    Role,
+    Supervision,
+)
+from tests.factories import add_provider, make_provider, make_user, new_order
+
+pytestmark = pytest.mark.manual_dispatch
 
 
 def tick(app) -> dict[str, int] | None:
@@ -52,7 +62,7 @@ def test_reminder_then_yellow_then_red(client, assigned, app, clock, session_fac
     assert row.supervision == Supervision.YELLOW and row.overdue is True
     assert [m.recipient for m in outbox(session_factory, channel=OutboxChannel.NOTIFY)] == ["role:supervisor"]
     # Sent to the supervisors' live stream, saying which order it is about.
-    seen = app.state.ctx.services["hub"].subscribe(0, "supervisor", last_event_id=0).queue
+    seen = app.state.ctx.live().hub.subscribe(0, "supervisor", last_event_id=0).queue
     notes = [seen.get_nowait() for _ in range(seen.qsize())]
     assert [(n.event, n.data["order_id"]) for n in notes] == [("notification", order["id"])]
     clock.set(deadline + (deadline - created.created_at) + timedelta(minutes=1))  # twice the limit
@@ -110,8 +120,17 @@ def test_callback_then_auto_close(client, assigned, app, clock, session_factory,
 
 
 def test_star_levels_and_automatic_suspension(client, app, world, session_factory) -> None:
+    with session_factory() as s:
+        org = make_provider(
+            s, kind=ProviderKind.ORGANISATION, name="颐乐服务中心", item_ids=(world["HOME-01"],)
+        )
+        other_org = make_provider(s, kind=ProviderKind.ORGANISATION, item_ids=(world["HOME-01"],))
+        admins = [make_user(s, role=Role.ORG_ADMIN, provider_id=org.id) for _ in range(2)]
+        other_admin = make_user(s, role=Role.ORG_ADMIN, provider_id=other_org.id)
+        s.commit()
+        org_id, admin_ids, other_admin_id = org.id, [a.id for a in admins], other_admin.id
     steady = add_provider(session_factory, world, km=1)
-    poor = add_provider(session_factory, world, km=2)
+    poor = add_provider(session_factory, world, km=2, organisation_id=org_id)  # a worker of 颐乐
     new = add_provider(session_factory, world, km=3)
     with session_factory() as s:
         s.get(Provider, steady).rating_count, s.get(Provider, steady).rating_sum = 20, 95
@@ -125,6 +144,18 @@ def test_star_levels_and_automatic_suspension(client, app, world, session_factor
         assert s.get(Provider, new).status == ProviderStatus.ACTIVE
     notices = outbox(session_factory, channel=OutboxChannel.NOTIFY)
     assert len(notices) == 1 and "已暂停派单" in notices[0].body
+    # Addressed to the admins of the worker's organisation, and delivered to them over the stream.
+    assert notices[0].recipient == f"org_admins:{org_id}"
+    assert notices[0].status.value == "sent"
+    hub = app.state.ctx.live().hub
+    for user_id in admin_ids:
+        seen = hub.subscribe(user_id, Role.ORG_ADMIN.value, last_event_id=0).queue
+        got = [seen.get_nowait() for _ in range(seen.qsize())]
+        assert [(m.event, m.data["provider_id"], m.data["kind"]) for m in got] == [
+            ("notification", poor, "suspended")
+        ]
+    others = hub.subscribe(other_admin_id, Role.ORG_ADMIN.value, last_event_id=0).queue
+    assert others.empty()  # another organisation's admin is not told
 
 
 def test_the_sweep_reads_only_due_orders(app, client, world, operator, clock, session_factory) -> None:

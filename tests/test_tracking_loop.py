@@ -5,13 +5,16 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dispatch.clock import FrozenClock
-from dispatch.context import AppContext
+from dispatch.context import AdaptersMissing, AppContext
+from dispatch.outbox.adapters import recording_adapters
 from dispatch.tracking.scheduler import JOBS, Job, TrackingLoop
 
 
 def make_ctx(settings, clock) -> AppContext:
-    return AppContext.build(settings, clock)
+    return AppContext.build(settings, clock, adapters=recording_adapters())
 
 
 def test_registry_names_the_jobs() -> None:
@@ -98,6 +101,16 @@ def test_real_jobs_tick_on_an_empty_database(settings, db_url) -> None:
             "refresh_star_levels": 0,
             "send_outbox": 0,
         }
+    finally:
+        ctx.close()
+
+
+def test_a_loop_that_sends_needs_its_adapters_wired(settings, db_url) -> None:
+    ctx = AppContext.build(settings)  # as a CLI command builds it: no delivery adapters
+    try:
+        with pytest.raises(AdaptersMissing):
+            TrackingLoop(ctx)
+        assert TrackingLoop(ctx, jobs=JOBS[:-1]).jobs == JOBS[:-1]  # sending nothing, it needs none
     finally:
         ctx.close()
 

@@ -4,17 +4,15 @@ request; only the HttpClient underneath answers from a script."""
 from __future__ import annotations
 
 import json
-import logging
-from typing import Any
 
 import pytest
 import requests
-from twilio.http import HttpClient
 from twilio.http.http_client import TwilioHttpClient
 from twilio.http.response import Response
 
 from dispatch.ports import DeliveryError
 from telephony.twilio_sms import TwilioSms, is_permanent
+from tests.support.twilio import FakeTwilioServer, twilio_error
 
 SID = "AC" + "0123456789abcdef" * 2
 TOKEN = "auth-token-for-tests"
@@ -22,42 +20,9 @@ FROM = "+12025550100"
 TO = "+8613812345678"
 
 
-class FakeTwilioServer(HttpClient):
-    """Answers each request with the next scripted Response, or raises the scripted exception."""
-
-    def __init__(self, *answers: Response | BaseException) -> None:
-        super().__init__(logger=logging.getLogger("fake-twilio"), is_async=False, timeout=5)
-        self.answers = list(answers)
-        self.requests: list[dict[str, Any]] = []
-
-    def request(
-        self,
-        method: str,
-        url: str,
-        params: dict[str, object] | None = None,
-        data: dict[str, object] | None = None,
-        headers: dict[str, str] | None = None,
-        auth: tuple[str, str] | None = None,
-        timeout: float | None = None,
-        allow_redirects: bool = False,
-    ) -> Response:
-        self.requests.append({"method": method, "url": url, "data": dict(data or {}), "auth": auth})
-        answer = self.answers.pop(0)
-        if isinstance(answer, BaseException):
-            raise answer
-        return answer
-
-
 def created(sid: str = "SM" + "ab" * 16) -> Response:
     body = {"sid": sid, "account_sid": SID, "to": TO, "from": FROM, "status": "queued", "body": "x"}
     return Response(201, json.dumps(body))
-
-
-def twilio_error(status: int, code: int | None = None, message: str = "failed") -> Response:
-    body: dict[str, Any] = {"status": status, "message": message, "more_info": "https://www.twilio.com/docs"}
-    if code is not None:
-        body["code"] = code
-    return Response(status, json.dumps(body))
 
 
 def sms(*answers: Response | BaseException, from_number: str = FROM) -> tuple[TwilioSms, FakeTwilioServer]:

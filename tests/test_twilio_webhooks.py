@@ -1,4 +1,3 @@
-# ruff: noqa: F811 - the dispatcher fixtures are imported from test_dispatch and used as arguments
 """Twilio webhooks end to end: requests signed with twilio's own RequestValidator, posted as forms,
 TwiML parsed back; the rating-call adapter against a fake Twilio HTTP server."""
 
@@ -16,8 +15,7 @@ from sqlalchemy import func, select
 from twilio.http.response import Response as TwilioResponse
 from twilio.request_validator import RequestValidator
 
-from dispatch.clock import FrozenClock
-from dispatch.outbox.sender import enqueue_call
+from dispatch.outbox import messages
 from dispatch.ports import DeliveryError
 from dispatch.settings import Settings
 from models import (
@@ -34,27 +32,21 @@ from models import (
     call_order,
 )
 from telephony.twilio_calls import TwilioCalls
-from tests.test_dispatch import SHANGHAI, START, new_order, operator, world  # noqa: F401 - fixtures
-from tests.test_twilio_sms import FakeTwilioServer, twilio_error
+from tests.factories import SHANGHAI, START, new_order
+from tests.support.twilio import (
+    ACCOUNT,
+    BASE,
+    CALL_SID,
+    CALLER,
+    OUR_NUMBER,
+    TOKEN,
+    TWILIO,
+    FakeTwilioServer,
+    signed_post,
+    twilio_error,
+)
 
-TOKEN = "twilio-auth-token-for-tests"
-BASE = "https://sanshe.example.org"
-ACCOUNT = "AC" + "0123456789abcdef" * 2
-OUR_NUMBER = "+12025550100"
-CALLER = "+8613800138000"
-CALL_SID = "CA" + "1" * 32
-TWILIO = {
-    "enabled": True,
-    "account_sid": ACCOUNT,
-    "auth_token": TOKEN,
-    "from_number": OUR_NUMBER,
-    "public_base_url": BASE,
-}
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)  # Wednesday 10:00 in Hangzhou: operators are in
+pytestmark = pytest.mark.twilio
 
 
 def make_settings(db_url: str, **twilio: object) -> Settings:
@@ -65,30 +57,6 @@ def make_settings(db_url: str, **twilio: object) -> Settings:
         dispatch={"auto_dispatch": False},
         twilio={**TWILIO, **twilio},
     )
-
-
-@pytest.fixture
-def twilio_overrides() -> dict[str, object]:
-    return {}
-
-
-@pytest.fixture
-def settings(db_url, twilio_overrides) -> Settings:
-    return make_settings(db_url, **twilio_overrides)
-
-
-@pytest.fixture
-def app(settings, clock):
-    from dispatch.app import create_app
-
-    return create_app(settings, clock=clock)
-
-
-def signed_post(client, path: str, form: dict[str, str], *, query: str = "", token: str = TOKEN, url=None):
-    """POST a form to the app the way Twilio does: signed over public URL + path + query."""
-    target = f"{path}?{query}" if query else path
-    signature = RequestValidator(token).compute_signature(url or BASE + target, form)
-    return client.post(target, data=form, headers={"X-Twilio-Signature": signature})
 
 
 def voice_form(sid: str = CALL_SID, **extra: str) -> dict[str, str]:
@@ -468,9 +436,8 @@ def completed_order(client, world, operator, session_factory) -> dict:
 def rating_call(clock, session_factory, order_id: int) -> tuple[TwilioCalls, FakeTwilioServer, str]:
     """Place the rating call the tracking loop asks for, through TwilioCalls and a fake Twilio."""
     with session_factory() as s:
-        message = enqueue_call(
-            s, to=CALLER, payload={"kind": "call-callback"}, order_id=order_id, now=clock.now()
-        )
+        message = messages.call(CALLER, kind="call-callback", order_id=order_id, now=clock.now())
+        messages.add(s, message)
         s.commit()
         outbox_id = message.id
     server = FakeTwilioServer(created_call())

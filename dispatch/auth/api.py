@@ -7,30 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends
 from fastapi.security import OAuth2PasswordRequestForm
-from pydantic import BaseModel
 from sqlalchemy import select
 
+from dispatch.auth.schemas import MeOut, TokenOut, me_out
 from dispatch.auth.security import issue_token, verify_password
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import NotAuthenticated
 from models import User
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
-
-
-class TokenOut(BaseModel):
-    access_token: str
-    token_type: str = "bearer"
-    expires_in: int
-
-
-class MeOut(BaseModel):
-    id: int
-    username: str
-    display_name: str
-    role: str
-    provider_id: int | None
-    extension: str | None
 
 
 @router.post("/auth/token", response_model=TokenOut)
@@ -53,14 +38,3 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: D
 @router.get("/me", response_model=MeOut)
 def me(user: Annotated[User, Depends(require_roles(*ALL_ROLES))]) -> MeOut:
     return me_out(user)
-
-
-def me_out(user: User) -> MeOut:
-    return MeOut(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role.value,
-        provider_id=user.provider_id,
-        extension=user.extension,
-    )

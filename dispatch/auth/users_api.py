@@ -9,11 +9,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import or_, select
 
-from dispatch.auth.api import MeOut, me_out
-from dispatch.deps import Db, require_roles
-from dispatch.errors import BadRequest, Conflict, NotFound
-from dispatch.pagination import Page, paginate
-from dispatch.users import (
+from dispatch.auth.schemas import MeOut, me_out
+from dispatch.auth.users import (
     EXTENSION_PATTERN,
     MIN_PASSWORD_LENGTH,
     PROVIDER_ROLES,
@@ -23,6 +20,9 @@ from dispatch.users import (
     set_password,
     set_role,
 )
+from dispatch.deps import Db, require_roles
+from dispatch.errors import BadRequest, Conflict, NotFound
+from dispatch.pagination import Page, paginate
 from models import Role, User
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"])

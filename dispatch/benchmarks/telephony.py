@@ -22,7 +22,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,15 +34,14 @@ from fastapi import FastAPI
 from sqlalchemy import select
 
 from dispatch import migrate
-from dispatch.app import create_app
 from dispatch.auth.security import issue_token
+from dispatch.calls.events import CallEnded, CallRinging
 from dispatch.calls.recorder import record_event
 from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.seed.demo import seed_demo
 from dispatch.settings import Settings
 from models import ResidentPhone, User
-from telephony.events import CallEnded, CallRinging
 from telephony.fake_ami import AmiServer, synthetic_call
 
 TARGET_MS = 100.0
@@ -160,8 +159,13 @@ def _write_load(ctx: AppContext, stop: threading.Event, counter: list[int]) -> N
 
 
 def bench_telephony(
-    *, calls: int = 300, gap_seconds: float = 0.03, write_load: bool = True
+    app_factory: Callable[[Settings], Any],
+    *,
+    calls: int = 300,
+    gap_seconds: float = 0.03,
+    write_load: bool = True,
 ) -> dict[str, Any]:
+    """``app_factory``: ``dispatch.app.create_app``, handed in by the CLI (the composition root)."""
     with tempfile.TemporaryDirectory(prefix="sanshe-bench-tel-") as tmp:
         url = f"sqlite:///{Path(tmp) / 'bench.db'}"
         migrate.upgrade(url)
@@ -194,7 +198,7 @@ def bench_telephony(
             latencies: list[float] = []
             known = 0
             stop, counter = threading.Event(), [0]
-            with serve_in_thread(create_app(settings)) as base, SseReader(base, token) as sse:
+            with serve_in_thread(app_factory(settings)) as base, SseReader(base, token) as sse:
                 deadline = time.monotonic() + 10
                 while not pbx.login_attempts or not any(ok for _, ok in pbx.login_attempts):
                     if time.monotonic() > deadline:

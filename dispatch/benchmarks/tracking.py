@@ -22,8 +22,9 @@ from dispatch.catalogue.service import import_catalogue
 from dispatch.clock import FrozenClock
 from dispatch.context import AppContext
 from dispatch.db import transaction
+from dispatch.outbox.adapters import logging_adapters
 from dispatch.settings import Settings
-from dispatch.tracking.calendar import library_years, seed_calendar
+from dispatch.timelimits.calendar import library_years, seed_calendar
 from dispatch.tracking.scheduler import TrackingLoop
 from models import Channel, Item, Order, OrderStatus, Provider, ProviderKind
 
@@ -88,7 +89,7 @@ def bench_tracking(
         from datetime import UTC, datetime
 
         clock = FrozenClock(datetime(2026, 3, 4, 6, 0, tzinfo=UTC))
-        ctx = AppContext.build(Settings(database_url=url), clock)
+        ctx = AppContext.build(Settings(database_url=url), clock, adapters=logging_adapters())
         try:
             loop = TrackingLoop(ctx, holder="bench")
             loop.tick()  # warm-up on the empty database: a running server has paid its imports long ago

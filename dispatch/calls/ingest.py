@@ -27,14 +27,14 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from dispatch.calls.hub import EventHub
+from dispatch.calls.events import CallEvent, CallRinging, SmsReceived, event_to_dict
 from dispatch.calls.recorder import find_call, operator_for_extension, record_event
 from dispatch.db import read_only, transaction
+from dispatch.live.hub import EventHub
 from dispatch.residents import repository
-from dispatch.residents.api import resident_detail
 from dispatch.residents.phones import try_normalise
+from dispatch.residents.profile import resident_detail
 from models import Call
-from telephony.events import CallEvent, CallRinging, SmsReceived, event_to_dict
 
 log = logging.getLogger(__name__)
 

@@ -23,10 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch.residents import repository
-from dispatch.residents.phones import try_normalise
-from models import Call, CallDirection, Disposition, User
-from telephony.events import (
+from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
     CallEvent,
@@ -35,6 +32,9 @@ from telephony.events import (
     SmsReceived,
     VoicemailRecorded,
 )
+from dispatch.residents import repository
+from dispatch.residents.phones import try_normalise
+from models import Call, CallDirection, Disposition, User
 
 __all__ = ["find_call", "operator_for_extension", "record_event"]
 

@@ -25,11 +25,9 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
-from dispatch.matching import offers
-from dispatch.matching.offers import DispatchContext
-from dispatch.orders import service as lifecycle
+from dispatch.orders import lifecycle, offers
+from dispatch.orders.offers import DispatchContext
 from dispatch.residents import repository as residents
-from dispatch.tracking.calendar import WorkCalendar
 from models import Item, Offer, OfferStatus, Order, OrderStatus, Provider, RatingOutcome
 
 HELP = (
@@ -121,11 +119,9 @@ def parse_reply(text: str) -> Reply | None:
 
 @dataclass
 class ReplyServices:
-    """Built only when a reply needs them: a return or a 重办 dispatches again, ratings need the calendar."""
+    """Built only when a reply needs it: a return or a 重办 may dispatch the order again."""
 
     dispatch_context: Callable[[], DispatchContext]
-    calendar: Callable[[], WorkCalendar]
-    auto_redispatch: bool
 
 
 def apply_reply(session: Session, *, sender: str, text: str, now: datetime, services: ReplyServices) -> str:
@@ -210,7 +206,6 @@ def _answer_offer(
                     reason=reply.reason,
                     expired=False,
                     ctx=services.dispatch_context(),
-                    auto_redispatch=services.auto_redispatch,
                 )
     except AppError as exc:
         session.refresh(order)
@@ -265,7 +260,6 @@ def _rate(session: Session, sender: str, stars: int, now: datetime, services: Re
                 channel="sms",
                 now=now,
                 actor=f"sms:{sender}",
-                cal=services.calendar(),
             )
     except AppError as exc:
         session.refresh(order)
@@ -287,10 +281,8 @@ def _reopen(session: Session, sender: str, now: datetime, services: ReplyService
     try:
         with session.begin_nested():
             lifecycle.resident_reopen(
-                session, order, via="短信", now=now, actor=f"sms:{sender}", cal=services.calendar()
+                session, order, via="短信", now=now, actor=f"sms:{sender}", ctx=services.dispatch_context()
             )
-            if services.auto_redispatch and order.lat is not None:
-                offers.auto_dispatch(session, order, ctx=services.dispatch_context(), now=now)
     except AppError as exc:
         session.refresh(order)
         return f"工单{order.number}未能重办：{_refusal(exc)}。"

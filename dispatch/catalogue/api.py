@@ -19,7 +19,6 @@ from dispatch.catalogue.schemas import (
 )
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest, Conflict, NotFound
-from dispatch.services import suggestions
 from models import Category, Item, Role, SlaClass
 
 router = APIRouter(
@@ -103,7 +102,7 @@ def suggest(
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
 ) -> SuggestOut:
     """Catalogue items for free text, best first (empty when nothing matches)."""
-    found = suggestions(ctx).suggest(db, q, limit)
+    found = ctx.caches.suggestions.suggest(db, q, limit)
     return SuggestOut(
         suggestions=[
             SuggestionItem(
@@ -143,7 +142,7 @@ def create_category(body: CategoryIn, db: Db) -> CategoryOut:
 @router.patch("/categories/{code}", response_model=CategoryOut, dependencies=[Admin])
 def update_category(code: str, body: CategoryPatch, db: Db, ctx: Ctx) -> CategoryOut:
     cat = _category(db, code)
-    suggestions(ctx).cache.invalidate()
+    ctx.caches.suggestions.cache.invalidate()
     for key, value in body.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(cat, key, value)
@@ -173,7 +172,7 @@ def create_item(body: ItemIn, db: Db, ctx: Ctx) -> ItemOut:
     )
     db.add(item)
     db.flush()
-    suggestions(ctx).cache.invalidate()
+    ctx.caches.suggestions.cache.invalidate()
     return item_out(item, cat.code)
 
 
@@ -195,6 +194,6 @@ def update_item(code: str, body: ItemPatch, db: Db, ctx: Ctx) -> ItemOut:
         if value is not None or key in ("sign_for_limit", "complete_limit"):
             setattr(item, key, value)
     db.flush()
-    suggestions(ctx).cache.invalidate()  # this process sees its own edit at once
+    ctx.caches.suggestions.cache.invalidate()  # this process sees its own edit at once
     cat = db.get_one(Category, item.category_id)
     return item_out(item, cat.code)

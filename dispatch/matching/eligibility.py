@@ -6,18 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from dispatch.timelimits.hours import in_working_hours
 from models import Priority, ProviderStatus
-
-_DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-
-
-def in_working_hours(hours: dict[str, list[list[str]]] | None, at: datetime, tz: ZoneInfo) -> bool:
-    """An empty timetable means always available (24×7 services, hotlines)."""
-    if not hours:
-        return True
-    local = at.astimezone(tz)
-    hhmm = local.strftime("%H:%M")
-    return any(start <= hhmm < end for start, end in hours.get(_DAY_KEYS[local.weekday()], []))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,10 +12,9 @@ from sqlalchemy import select
 from dispatch.deps import ALL_ROLES, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
-from dispatch.matching.offers import auto_dispatch
-from dispatch.orders import repository
-from dispatch.orders.actions import dispatch_context
+from dispatch.orders import policy, repository
 from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
+from dispatch.orders.offers import offer_if_auto
 from dispatch.orders.schemas import (
     OrderCreate,
     OrderCreated,
@@ -27,7 +26,6 @@ from dispatch.orders.schemas import (
 )
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
-from dispatch.services import intake_services
 from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, Supervision, User
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
@@ -51,7 +49,7 @@ def _codes(db: Db, orders: list[Order]) -> tuple[dict[int, str], dict[int, str],
 
 
 def order_fields(
-    o: Order, item_code: str, category_code: str, duplicate_number: str | None
+    o: Order, item_code: str, category_code: str, duplicate_number: str | None, allowed: list[str]
 ) -> dict[str, Any]:
     return {
         "id": o.id,
@@ -83,6 +81,7 @@ def order_fields(
         "created_at": o.created_at,
         "completed_at": o.completed_at,
         "closed_at": o.closed_at,
+        "allowed_actions": allowed,
     }
 
 
@@ -119,20 +118,19 @@ def create(
             call_id=body.call_id,
         )
         try:
-            result = create_order(db, req, actor=user, now=now, services=intake_services(ctx, db))
+            result = create_order(db, req, actor=user, now=now, services=ctx.intake_services(db))
         except IntakeError as exc:
             raise BadRequest(str(exc), code=exc.code) from None
         o = result.order
-        if ctx.settings.dispatch.auto_dispatch and result.item.home_visit and o.lat is not None:
-            # Home visits go straight to the best provider; consultations wait for the operator.
-            # The order is new: no provider has returned it yet.
-            auto_dispatch(db, o, ctx=dispatch_context(ctx, db), now=now, excluded=())
+        # The order is new: no provider has returned it yet.
+        offer_if_auto(db, o, ctx=ctx.dispatch_context(db), now=now, excluded=())
         out = OrderCreated(
             **order_fields(
                 o,
                 result.item.code,
                 result.category.code,
                 result.possible_duplicate_of.number if result.possible_duplicate_of else None,
+                policy.allowed_actions(o, user, repository.provider_scope(db, user)),
             ),
             safety_notice=result.item.notice,
             suggestions=[
@@ -215,11 +213,16 @@ def list_orders(
     )
     rows, total = paginate(db, stmt, page)
     items, cats, dups = _codes(db, rows)
+    scope = repository.provider_scope(db, user)
     return OrderList(
         items=[
             OrderOut(
                 **order_fields(
-                    o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0)
+                    o,
+                    items[o.item_id],
+                    cats[o.category_id],
+                    dups.get(o.possible_duplicate_of_id or 0),
+                    policy.allowed_actions(o, user, scope),
                 )
             )
             for o in rows
@@ -236,8 +239,11 @@ def get_order(order_id: int, db: Db, user: Reader) -> OrderDetail:
     items, cats, dups = _codes(db, [o])
     item = db.get_one(Item, o.item_id)
     events = db.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id))
+    allowed = policy.allowed_actions(o, user, repository.provider_scope(db, user))
     return OrderDetail(
-        **order_fields(o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0)),
+        **order_fields(
+            o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0), allowed
+        ),
         safety_notice=item.notice,
         suggestions=list(o.suggestions or []),
         completion_note=o.completion_note,

@@ -20,12 +20,12 @@ from dispatch.db import insert_one
 from dispatch.geo.coords import CoordSystem, to_wgs84
 from dispatch.geo.geocoding import AddressLocator, Located
 from dispatch.orders.numbers import next_number
-from dispatch.orders.sla import effective_limits
 from dispatch.orders.timeline import record_event
 from dispatch.residents.phones import Phone
 from dispatch.residents.service import LocationFacts, match_or_create
-from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import order_deadlines
+from dispatch.timelimits.calendar import WorkCalendar
+from dispatch.timelimits.deadlines import order_deadlines
+from dispatch.timelimits.sla import effective_limits
 from models import (
     OPEN_STATUSES,
     Call,

@@ -1,86 +1,341 @@
-"""The one way an order changes status: check the table, compare-and-set, write the event and outbox.
+"""Lifecycle actions on an order after dispatch: check-in, completion, rating and callback
+outcomes, cancellation, reopening, extension and urging.
 
-``transition`` issues ``UPDATE "order" SET status = :new … WHERE id = :id AND status = :expected
-RETURNING *``; if another request changed the order first, no row matches and the caller gets a 409
-naming the state the order is really in. The OrderEvent and any outbox rows are added in the same
-transaction (the outbox rows are written with the session's next flush), so a notification exists
-exactly when the change it announces does.
+These are the domain actions every channel calls: the HTTP verbs, SMS replies and the phone menu.
+Status changes go through ``transitions.transition`` (table check, compare-and-set, event,
+outbox); actions that change no status (extend, urge, a rating on a closed order) write their
+event here.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
-from dispatch.errors import InvalidTransition
-from dispatch.orders.state import LABELS_ZH, Action, IllegalTransition, next_status
+from dispatch.errors import BadRequest, Conflict
+from dispatch.geo.coords import geodesic_km
+from dispatch.orders.offers import DispatchContext, offer_if_auto, pending_offer, release_slot
+from dispatch.orders.state import EXTENDABLE, RATEABLE, URGEABLE, Action
 from dispatch.orders.timeline import record_event
-from models import Order, OutboxMessage, User
-
-_order = Order.__table__
-# Built once; the SET clause comes from the parameters, so one statement serves every change.
-_COMPARE_AND_SET = (
-    update(_order)
-    .where(_order.c.id == bindparam("order_id"), _order.c.status == bindparam("expected"))
-    .returning(*_order.c)
+from dispatch.orders.transitions import transition
+from dispatch.outbox import messages
+from dispatch.timelimits.calendar import WorkCalendar
+from dispatch.timelimits.deadlines import MAX_EXTENSION_WORKING_DAYS, callback_due, order_deadlines
+from dispatch.timelimits.sla import order_limits
+from models import (
+    Item,
+    Offer,
+    OfferStatus,
+    Order,
+    OrderStatus,
+    Provider,
+    Rating,
+    RatingOutcome,
+    Supervision,
+    User,
 )
-_UPDATE = update(_order).where(_order.c.id == bindparam("order_id"))
+
+SATISFACTION = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
-def set_fields(session: Session, order: Order, **values: Any) -> None:
-    """Write fields that are not the status (a queue note, a flag) with one UPDATE (built once,
-    cheaper than the unit of work's) and keep the loaded order in step with it."""
-    session.execute(_UPDATE, {"order_id": order.id, **values})
-    for key, value in values.items():
-        set_committed_value(order, key, value)
+def check_in(
+    session: Session, order: Order, *, lat: float, lon: float, now: datetime, actor: User, far_m: float
+) -> None:
+    distance_m = None
+    if order.lat is not None and order.lon is not None:
+        distance_m = round(geodesic_km(lat, lon, order.lat, order.lon) * 1000, 1)
+    far = distance_m is not None and distance_m > far_m
+    note = f"到达现场，距工单地址 {distance_m:.0f} 米" if distance_m is not None else "到达现场（工单无坐标）"
+    transition(
+        session,
+        order,
+        Action.CHECK_IN,
+        at=now,
+        actor=actor,
+        note=note + ("，距离偏远，请核实" if far else ""),
+        data={"lat": lat, "lon": lon, "distance_m": distance_m, "far": far},
+        changes={
+            "arrived_at": now,
+            "checkin_lat": lat,
+            "checkin_lon": lon,
+            "checkin_distance_m": distance_m,
+            "checkin_far": far,
+        },
+    )
 
 
-def transition(
+def complete(
+    session: Session, order: Order, *, note: str, now: datetime, actor: User, cal: WorkCalendar
+) -> None:
+    """办结: after the service, or directly on the call (直接办结) for a request never dispatched."""
+    direct = order.status == OrderStatus.RECEIVED
+    holder = order.provider_id
+    due = callback_due(now, cal)
+    item = session.get_one(Item, order.item_id)
+    body = f"【社区服务】您的工单{order.number}（{item.name_zh}）已办结。请回复数字评价：5非常满意 4满意 3基本满意 2不满意 1非常不满意。"
+    transition(
+        session,
+        order,
+        Action.COMPLETE_DIRECT if direct else Action.COMPLETE,
+        at=now,
+        actor=actor,
+        note=note,
+        data={"on_time": order.complete_by is None or now <= order.complete_by},
+        changes={
+            "completed_at": now,
+            "completion_note": note,
+            "callback_due_at": due,
+            "next_check_at": due,
+            "overdue": order.overdue or (order.complete_by is not None and now > order.complete_by),
+        },
+        outbox=[
+            messages.sms(
+                order.caller_phone,
+                body,
+                kind="rating_request",
+                now=now,
+                dedupe_key=f"rate:{order.id}:{order.reopen_count}",
+            )
+        ]
+        if order.caller_phone
+        else [],
+    )
+    if not direct:
+        release_slot(session, holder)
+
+
+def rate(
     session: Session,
     order: Order,
-    action: Action,
     *,
-    at: datetime,
-    actor: User | str | None = None,
-    note: str = "",
-    data: dict[str, object] | None = None,
-    changes: dict[str, Any] | None = None,
-    outbox: Iterable[OutboxMessage] = (),
-) -> None:
-    expected = order.status
-    try:
-        target = next_status(action, expected)
-    except IllegalTransition as exc:
-        raise InvalidTransition(str(exc)) from None
-    values = {"status": target, "updated_at": at, **(changes or {})}
-    session.flush()  # unsaved edits go in first, or the row read back below would drop them
-    row = session.execute(_COMPARE_AND_SET, {"order_id": order.id, "expected": expected, **values}).first()
-    # Either way the caller goes on with what the database now holds.
-    if row is None:
-        session.refresh(order)
-        current = order.status
-        label = f"{current.value} ({LABELS_ZH[current]})"
-        raise InvalidTransition(
-            f"order {order.number} changed while you were working on it: it is now {label}; reload and retry"
+    stars: int | None,
+    outcome: RatingOutcome,
+    comment: str,
+    channel: str,
+    now: datetime,
+    actor: User | str,
+    reopen: bool = False,
+    ctx: DispatchContext | None = None,
+) -> Rating:
+    """A rating (1–5) or a callback outcome without one (unreachable, declined to rate).
+
+    A rating or a refusal closes a completed order; "unreachable" leaves it for another try until
+    the callback window closes it. ``reopen`` with 1–2 stars sends the order back for rework
+    (``reopen_order``, which needs the dispatch context ``ctx``).
+    """
+    if order.status not in RATEABLE:
+        raise Conflict(
+            f"order {order.number} is {order.status.value}: only completed orders are rated",
+            code="not_completed",
         )
-    for key, value in row._mapping.items():
-        set_committed_value(order, key, value)
+    if (stars is None) == (outcome == RatingOutcome.RATED):
+        raise BadRequest(
+            "stars: give 1–5 stars for a rating, none for unreachable/declined", code="invalid_rating"
+        )
+    # A reopen clears the order's stars (its ratings stay), so set stars mean: rated since done.
+    if stars is not None and order.rating_stars is not None:
+        raise Conflict(f"order {order.number} was already rated since it was completed", code="already_rated")
+    provider_id = order.worker_id or order.provider_id
+    rating = Rating(
+        order_id=order.id,
+        provider_id=provider_id,
+        outcome=outcome,
+        stars=stars,
+        comment=comment,
+        channel=channel,
+        recorded_by_id=actor.id if isinstance(actor, User) else None,
+        created_at=now,
+    )
+    session.add(rating)
+    if stars is not None and provider_id is not None:
+        session.execute(
+            update(Provider)
+            .where(Provider.id == provider_id)
+            .values(rating_count=Provider.rating_count + 1, rating_sum=Provider.rating_sum + stars)
+            .execution_options(synchronize_session=False)
+        )
+    label = SATISFACTION.get(
+        stars or 0, {"unreachable": "回访未接通", "declined": "拒绝评价"}.get(outcome.value, "")
+    )
+    changes = {"rating_stars": stars} if stars is not None else {}
+    if order.status == OrderStatus.COMPLETED and outcome != RatingOutcome.UNREACHABLE:
+        transition(
+            session,
+            order,
+            Action.CLOSE,
+            at=now,
+            actor=actor,
+            note=f"{label} {comment}".strip(),
+            data={"stars": stars},
+            changes={**changes, "closed_at": now, "next_check_at": None},
+        )
+    else:
+        record_event(
+            session,
+            order,
+            action="rate",
+            at=now,
+            actor=actor,
+            note=f"{label} {comment}".strip(),
+            data={"stars": stars, "outcome": outcome.value},
+        )
+        for key, value in changes.items():
+            setattr(order, key, value)
+    if reopen:
+        if stars is None or stars > 2:
+            raise BadRequest("reopen: only a rating of 1 or 2 stars reopens an order", code="invalid_reopen")
+        if ctx is None:
+            raise ValueError("reopening needs the dispatch context")
+        reopen_order(
+            session,
+            order,
+            reason=f"居民不满意（{stars}星）：{comment}".strip("："),
+            now=now,
+            actor=actor,
+            ctx=ctx,
+        )
+    session.flush()
+    return rating
+
+
+def reopen_order(
+    session: Session,
+    order: Order,
+    *,
+    reason: str,
+    now: datetime,
+    actor: User | str,
+    ctx: DispatchContext,
+) -> None:
+    """重办: back to received with fresh deadlines, and out again by the auto-dispatch rule
+    (``offers.offer_if_auto``); otherwise the call centre dispatches it."""
+    changes: dict[str, object] = {
+        "reopen_count": order.reopen_count + 1,
+        "provider_id": None,
+        "worker_id": None,
+        "supervision": Supervision.NONE,
+        "overdue": False,
+        "supervisor_queue_reason": None,
+        "callback_due_at": None,
+        "accepted_at": None,
+        "arrived_at": None,
+        # The old rating stays in the ratings (and the KPIs); the redone order is rated afresh.
+        "rating_stars": None,
+    }
+    deadlines = order_deadlines(now, order_limits(session, order), ctx.calendar)
+    changes.update(sign_by=deadlines.sign_by, complete_by=deadlines.complete_by, next_check_at=now)
+    transition(session, order, Action.REOPEN, at=now, actor=actor, note=reason, changes=changes)
+    offer_if_auto(session, order, ctx=ctx, now=now)
+
+
+# How long after a 1–2 star rating the resident may still ask for rework themselves (by SMS or on
+# the rating call); later, an operator or supervisor reopens it.
+RESIDENT_REOPEN_WINDOW = timedelta(days=7)
+
+
+def resident_may_reopen(session: Session, order: Order, now: datetime) -> bool:
+    """Closed with a 1–2 star rating given at most the window ago."""
+    if order.status != OrderStatus.CLOSED or order.rating_stars is None or order.rating_stars > 2:
+        return False
+    rated_at = session.scalar(
+        select(func.max(Rating.created_at)).where(Rating.order_id == order.id, Rating.stars.is_not(None))
+    )
+    return rated_at is not None and now - rated_at <= RESIDENT_REOPEN_WINDOW
+
+
+def resident_reopen(
+    session: Session, order: Order, *, via: str, now: datetime, actor: str, ctx: DispatchContext
+) -> None:
+    """重办 asked for by the resident after an unsatisfied rating (``via``: 短信, 电话)."""
+    if not resident_may_reopen(session, order, now):
+        raise Conflict(
+            f"order {order.number} cannot be reopened by the resident: only within "
+            f"{RESIDENT_REOPEN_WINDOW.days} days of a 1–2 star rating",
+            code="not_reopenable",
+        )
+    reason = f"居民{via}要求重办（{order.rating_stars}星）"
+    reopen_order(session, order, reason=reason, now=now, actor=actor, ctx=ctx)
+
+
+def cancel(session: Session, order: Order, *, reason: str, now: datetime, actor: User) -> None:
+    offer = pending_offer(session, order) if order.status == OrderStatus.OFFERED else None
+    holder = order.provider_id if order.status in (OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE) else None
+    transition(
+        session,
+        order,
+        Action.CANCEL,
+        at=now,
+        actor=actor,
+        note=reason,
+        changes={"cancelled_at": now, "next_check_at": None},
+    )
+    if offer is not None:
+        session.execute(
+            update(Offer)
+            .where(Offer.id == offer.id, Offer.status == OfferStatus.PENDING)
+            .values(status=OfferStatus.WITHDRAWN, responded_at=now, reason="工单已撤销")
+            .execution_options(synchronize_session=False)
+        )
+        release_slot(session, offer.provider_id)
+    release_slot(session, holder)
+
+
+def extend(
+    session: Session,
+    order: Order,
+    *,
+    working_days: int,
+    reason: str,
+    now: datetime,
+    actor: User,
+    cal: WorkCalendar,
+) -> None:
+    """延期 approved by a supervisor: up to 10 working days in all, added to the complete-by deadline."""
+    if order.status not in EXTENDABLE:
+        raise Conflict(
+            f"order {order.number} is {order.status.value}: only open orders can be extended", code="not_open"
+        )
+    total = order.extension_days + working_days
+    if total > MAX_EXTENSION_WORKING_DAYS:
+        raise BadRequest(
+            f"working_days: extensions may total {MAX_EXTENSION_WORKING_DAYS} working days; "
+            f"this order already has {order.extension_days}",
+            code="extension_too_long",
+        )
+    old = order.complete_by
+    new = cal.add_working_days(old, working_days) if old is not None else None
+    order.extension_days = total
+    order.complete_by = new
+    order.next_check_at = now  # the sweep recomputes the ladder for the new deadline
+    if order.supervision != Supervision.NONE and new is not None and new > now:
+        order.supervision, order.overdue = Supervision.NONE, False
+    order.updated_at = now
     record_event(
         session,
         order,
-        action=action.value,
-        at=at,
+        action="extend",
+        at=now,
         actor=actor,
-        from_status=expected,
-        to_status=target,
-        note=note,
-        data=data,
+        note=reason,
+        data={"working_days": working_days, "complete_by": new.isoformat() if new else None},
     )
-    for message in outbox:
-        message.order_id = order.id
-        session.add(message)
+    session.flush()
+
+
+def urge(session: Session, order: Order, *, note: str, now: datetime, actor: User, tz: ZoneInfo) -> None:
+    """督办: remind the provider (SMS) and record who urged."""
+    if order.status not in URGEABLE:
+        raise Conflict(
+            f"order {order.number} is {order.status.value}: only orders with a provider can be urged",
+            code="nothing_to_urge",
+        )
+    provider = session.get(Provider, order.worker_id or order.provider_id)
+    due = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M") if order.complete_by else "尽快"
+    body = f"【督办】工单{order.number}请加快办理，办结时限：{due}。{note}".strip()
+    if provider is not None and provider.phone:
+        messages.add(session, messages.sms(provider.phone, body, kind="urge", now=now, order_id=order.id))
+    record_event(session, order, action="urge", at=now, actor=actor, note=note or "督办提醒")
+    session.flush()

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from models import Channel, Priority
+from models import Channel, Priority, RatingOutcome
 
 MAX_DESCRIPTION = 2000
 
@@ -88,6 +88,9 @@ class OrderOut(BaseModel):
     created_at: datetime
     completed_at: datetime | None
     closed_at: datetime | None
+    allowed_actions: list[str] = Field(
+        description="the action verbs (POST /api/v1/orders/{id}/<verb>) the signed-in user may use now"
+    )
 
 
 class OrderCreated(OrderOut):
@@ -111,3 +114,101 @@ class OrderDetail(OrderOut):
 class OrderList(BaseModel):
     items: list[OrderOut]
     total: int
+
+
+# --- actions (POST /api/v1/orders/{id}/<verb>) -------------------------------------------------
+
+
+class CandidateOut(BaseModel):
+    provider_id: int
+    name: str
+    distance_km: float
+    score: float
+    reasons: list[str]
+    out_of_hours: bool
+
+
+class RejectedOut(BaseModel):
+    provider_id: int
+    name: str
+    distance_km: float
+    reason: str
+
+
+class CandidatesOut(BaseModel):
+    candidates: list[CandidateOut]
+    rejected: list[RejectedOut] = []
+
+
+class DispatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider_id: int | None = Field(None, ge=1, description="omit to offer to the best candidate")
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class OfferOut(BaseModel):
+    order_id: int
+    order_status: str
+    offer_id: int | None
+    provider_id: int | None
+    sign_by: datetime | None = None
+    supervisor_queue_reason: str | None = None
+
+
+class BatchOut(BaseModel):
+    orders: int
+    assigned: dict[str, int]
+    unassigned: list[str]
+    failed: dict[str, str]
+    total_km: float
+    greedy_km: float
+    greedy_assigned: int
+
+
+class CheckInIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field(min_length=1, max_length=2000)
+
+
+class RateIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    stars: int | None = Field(None, ge=1, le=5)
+    outcome: RatingOutcome = RatingOutcome.RATED
+    comment: str = Field("", max_length=1000)
+    channel: Literal["phone", "sms", "ivr", "web", "app", "visit"] = "phone"
+    reopen: bool = Field(False, description="the resident asks for rework (1–2 stars only)")
+
+
+class ExtendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    working_days: int = Field(ge=1, le=10)
+    reason: str = Field(min_length=1, max_length=300)
+
+
+class UrgeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    note: str = Field("", max_length=300)
+
+
+class ActionOut(BaseModel):
+    order_id: int
+    number: str
+    status: str
+    supervision: str
+    complete_by: datetime | None = None
+    extension_days: int = 0
+    reopen_count: int = 0
+    rating_stars: int | None = None
+    checkin_distance_m: float | None = None
+    checkin_far: bool = False

@@ -39,6 +39,11 @@ TRANSITIONS: dict[Action, tuple[frozenset[OrderStatus], OrderStatus]] = {
     Action.CANCEL: (frozenset(OPEN_STATUSES), S.CANCELLED),
 }
 
+# Actions that change no status, and the statuses they apply to.
+URGEABLE = frozenset({S.OFFERED, S.ACCEPTED, S.IN_SERVICE})  # 督办: someone holds or is offered it
+EXTENDABLE = frozenset(OPEN_STATUSES)  # 延期: the complete-by deadline still matters
+RATEABLE = frozenset({S.COMPLETED, S.CLOSED})  # a rating or a callback outcome
+
 LABELS_ZH = {
     S.RECEIVED: "已受理",
     S.OFFERED: "待签收",

@@ -17,7 +17,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from dispatch.ports import DeliveryError
+from dispatch.ports import Adapters, DeliveryError, Recipient
 
 log = logging.getLogger(__name__)
 
@@ -93,8 +93,8 @@ class RecordingCalls(_Recorder):
 class RecordingNotifier(_Recorder):
     prefix = "notify"
 
-    def notify(self, recipient: str, body: str, payload: dict[str, Any]) -> str:
-        return self._deliver(recipient, body, payload)
+    def notify(self, recipient: Recipient, body: str, payload: dict[str, Any]) -> str:
+        return self._deliver(str(recipient), body, payload)
 
 
 def mask_number(number: str) -> str:
@@ -122,7 +122,17 @@ class LogCalls:
 
 
 class LogNotifier:
-    def notify(self, recipient: str, body: str, payload: dict[str, Any]) -> str:
+    def notify(self, recipient: Recipient, body: str, payload: dict[str, Any]) -> str:
         notification_id = f"log-{uuid.uuid4().hex[:12]}"
         log.info("notification %s for %s logged: %s", notification_id, recipient, body)
         return notification_id
+
+
+def logging_adapters() -> Adapters:
+    """Every message written to the log: development without an SMS provider or a PBX."""
+    return Adapters(sms=LogSms(), calls=LogCalls(), notifier=LogNotifier())
+
+
+def recording_adapters() -> Adapters:
+    """In-memory recorders for every channel (tests, benchmarks)."""
+    return Adapters(sms=RecordingSms(), calls=RecordingCalls(), notifier=RecordingNotifier())

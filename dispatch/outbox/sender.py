@@ -1,10 +1,7 @@
-"""Enqueue outbox messages inside the caller's transaction; send the due ones after it commits.
+"""Send the outbox's due messages after the transactions that wrote them have committed.
 
-Writing: ``enqueue_sms`` / ``enqueue_call`` / ``enqueue_notify`` add a row to the session the change
-is made in, so a message exists exactly when the change it announces was committed. A
-``dedupe_key`` makes enqueueing idempotent (a retried job or request adds nothing the second time).
-
-Sending: :func:`send_due` takes due PENDING rows oldest first, ``CLAIM_CHUNK`` at a time::
+Messages are written by :mod:`dispatch.outbox.messages` in the transaction of the change they
+announce. :func:`send_due` takes due PENDING rows oldest first, ``CLAIM_CHUNK`` at a time::
 
     claim    (transaction 1, committed)  attempts += 1, external_id = "claim:<token>",
                                          next_attempt_at = now + claim_timeout
@@ -46,18 +43,13 @@ import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from dispatch.outbox.adapters import LogCalls, LogNotifier, LogSms
-from dispatch.ports import CallPlacer, DeliveryError, Notifier, SmsSender
+from dispatch.ports import Adapters, DeliveryError, Recipient
 from models import OutboxChannel, OutboxMessage, OutboxStatus
-
-if TYPE_CHECKING:
-    from dispatch.context import AppContext
 
 log = logging.getLogger(__name__)
 
@@ -108,144 +100,6 @@ def retry_delay(attempts: int, message_id: int) -> timedelta:
     return timedelta(seconds=round(base.total_seconds() * (1 - 0.2 * fraction)))
 
 
-# --- enqueue ---------------------------------------------------------------------------------
-
-
-def build_message(
-    *,
-    channel: OutboxChannel,
-    recipient: str,
-    body: str = "",
-    payload: dict[str, Any] | None = None,
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    now: datetime,
-) -> OutboxMessage:
-    """A pending outbox row, not yet added: for callers that add it with a status change
-    (``lifecycle.transition(outbox=[…])``) or in bulk."""
-    if not recipient or len(recipient) > 64:
-        raise ValueError(f"outbox recipient must be 1-64 characters: {recipient!r}")
-    if dedupe_key is not None and not 0 < len(dedupe_key) <= 120:
-        raise ValueError("dedupe_key must be 1-120 characters")
-    return OutboxMessage(
-        channel=channel,
-        recipient=recipient,
-        body=body,
-        payload=dict(payload or {}),
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        status=OutboxStatus.PENDING,
-        attempts=0,
-        next_attempt_at=now,
-        last_error="",
-        external_id="",
-        created_at=now,
-    )
-
-
-def enqueue(
-    session: Session,
-    *,
-    channel: OutboxChannel,
-    recipient: str,
-    body: str = "",
-    payload: dict[str, Any] | None = None,
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    now: datetime,
-) -> OutboxMessage | None:
-    """Add a message to the caller's transaction; None when ``dedupe_key`` was already used."""
-    message = build_message(
-        channel=channel,
-        recipient=recipient,
-        body=body,
-        payload=payload,
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
-    if dedupe_key is None:
-        session.add(message)
-        session.flush()
-        return message
-    # The unique index decides, also against a concurrent transaction enqueueing the same key
-    # (PostgreSQL makes the second one wait for the first, then fail); the savepoint keeps the
-    # caller's transaction usable after the violation.
-    try:
-        with session.begin_nested():
-            session.add(message)
-    except IntegrityError:
-        return None
-    return message
-
-
-def enqueue_sms(
-    session: Session,
-    *,
-    to: str,
-    body: str,
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    payload: dict[str, Any] | None = None,
-    now: datetime,
-) -> OutboxMessage | None:
-    return enqueue(
-        session,
-        channel=OutboxChannel.SMS,
-        recipient=to,
-        body=body,
-        payload=payload,
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
-
-
-def enqueue_call(
-    session: Session,
-    *,
-    to: str,
-    payload: dict[str, Any],
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    body: str = "",
-    now: datetime,
-) -> OutboxMessage | None:
-    return enqueue(
-        session,
-        channel=OutboxChannel.CALL,
-        recipient=to,
-        body=body,
-        payload=payload,
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
-
-
-def enqueue_notify(
-    session: Session,
-    *,
-    recipient: str,
-    body: str,
-    payload: dict[str, Any] | None = None,
-    order_id: int | None = None,
-    dedupe_key: str | None = None,
-    now: datetime,
-) -> OutboxMessage | None:
-    """``recipient`` names a user (``user:12``) or a role (``role:supervisor``)."""
-    return enqueue(
-        session,
-        channel=OutboxChannel.NOTIFY,
-        recipient=recipient,
-        body=body,
-        payload=payload,
-        order_id=order_id,
-        dedupe_key=dedupe_key,
-        now=now,
-    )
-
-
 # --- send ------------------------------------------------------------------------------------
 
 
@@ -253,9 +107,7 @@ def send_due(
     session: Session,
     *,
     now: datetime,
-    sms: SmsSender,
-    calls: CallPlacer,
-    notifier: Notifier,
+    adapters: Adapters,
     batch: int = 100,
     max_attempts: int = 8,
     claim_timeout: timedelta = DEFAULT_CLAIM_TIMEOUT,
@@ -291,9 +143,7 @@ def send_due(
                     session,
                     claim,
                     now=now,
-                    sms=sms,
-                    calls=calls,
-                    notifier=notifier,
+                    adapters=adapters,
                     max_attempts=max_attempts,
                     report=report,
                 )
@@ -395,13 +245,13 @@ def _orphan_error(channel: OutboxChannel, attempts: int) -> str:
     )
 
 
-def _deliver(claim: _Claim, *, sms: SmsSender, calls: CallPlacer, notifier: Notifier) -> str:
+def _deliver(claim: _Claim, adapters: Adapters) -> str:
     if claim.channel is OutboxChannel.SMS:
-        return sms.send_sms(claim.recipient, claim.body)
+        return adapters.sms.send_sms(claim.recipient, claim.body)
     payload = {**claim.payload, "outbox_id": claim.id}
     if claim.channel is OutboxChannel.CALL:
-        return calls.place_call(claim.recipient, payload)
-    return notifier.notify(claim.recipient, claim.body, payload)
+        return adapters.calls.place_call(claim.recipient, payload)
+    return adapters.notifier.notify(Recipient.parse(claim.recipient), claim.body, payload)
 
 
 def _send_one(
@@ -409,16 +259,14 @@ def _send_one(
     claim: _Claim,
     *,
     now: datetime,
-    sms: SmsSender,
-    calls: CallPlacer,
-    notifier: Notifier,
+    adapters: Adapters,
     max_attempts: int,
     report: SendReport,
 ) -> None:
     error: DeliveryError | None = None
     external_id = ""
     try:
-        external_id = str(_deliver(claim, sms=sms, calls=calls, notifier=notifier))
+        external_id = str(_deliver(claim, adapters))
     except DeliveryError as exc:
         error = exc
     except Exception as exc:  # an adapter bug or a vendor failure it did not map: retry, bounded
@@ -458,19 +306,3 @@ def _send_one(
     if error is not None:
         log.warning("outbox %s (%s) %s: %s", claim.id, claim.channel, outcome, error)
     setattr(report, outcome, getattr(report, outcome) + 1)
-
-
-# --- the tracking-loop job --------------------------------------------------------------------
-
-
-def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
-    """Tracking-loop job: send what is due with the adapters wired into ``ctx.services``
-    (``"sms"``, ``"calls"``, ``"notifier"``); the logging adapters stand in for any not wired."""
-    report = send_due(
-        session,
-        now=now,
-        sms=ctx.services.get("sms") or LogSms(),
-        calls=ctx.services.get("calls") or LogCalls(),
-        notifier=ctx.services.get("notifier") or LogNotifier(),
-    )
-    return report.handled

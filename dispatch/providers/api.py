@@ -14,7 +14,6 @@ from dispatch.errors import NotFound
 from dispatch.pagination import Page, paginate
 from dispatch.providers import service
 from dispatch.providers.schemas import ProviderCreate, ProviderPatch
-from dispatch.services import provider_index
 from models import Category, Item, Provider, ProviderKind, ProviderStatus, Role, User
 
 router = APIRouter(prefix="/api/v1/providers", tags=["providers"])
@@ -117,7 +116,7 @@ Manager = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Rol
 def register_provider(body: ProviderCreate, db: Db, ctx: Ctx, user: Manager) -> ProviderOut:
     """Register an organisation or a worker (org admins: workers of their own organisation)."""
     p = service.create_provider(db, body, actor=user, region=ctx.settings.locale.default_region)
-    provider_index(ctx).cache.invalidate()
+    ctx.caches.providers.cache.invalidate()
     items, cats = _code_maps(db)
     return provider_out(p, items, cats)
 
@@ -125,7 +124,7 @@ def register_provider(body: ProviderCreate, db: Db, ctx: Ctx, user: Manager) -> 
 @router.patch("/{provider_id}", response_model=ProviderOut)
 def edit_provider(provider_id: int, body: ProviderPatch, db: Db, ctx: Ctx, user: Manager) -> ProviderOut:
     p = service.update_provider(db, provider_id, body, actor=user, region=ctx.settings.locale.default_region)
-    provider_index(ctx).cache.invalidate()
+    ctx.caches.providers.cache.invalidate()
     items, cats = _code_maps(db)
     return provider_out(p, items, cats)
 

@@ -2,31 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dispatch.timelimits.hours import WorkingHours, check_hours
 from models import ProviderKind, ProviderStatus
-
-DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
-
-WorkingHours = dict[str, list[tuple[str, str]]]
-
-
-def check_hours(hours: WorkingHours | None) -> WorkingHours | None:
-    if hours is None:
-        return None
-    for day, spans in hours.items():
-        if day not in DAYS:
-            raise ValueError(f"unknown day {day!r}; use {', '.join(DAYS)}")
-        for start, end in spans:
-            if not _HHMM.match(start) or not _HHMM.match(end):
-                raise ValueError(f"{day}: times must be HH:MM, got {start!r}-{end!r}")
-            if start >= end:
-                raise ValueError(f"{day}: {start}-{end} ends before it starts")
-    return hours
 
 
 class ProviderBase(BaseModel):

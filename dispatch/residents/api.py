@@ -5,23 +5,15 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import selectinload
 
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
 from dispatch.residents import repository, service
 from dispatch.residents.phones import InvalidPhone, normalise_phone
-from dispatch.residents.schemas import (
-    CallBrief,
-    OrderBrief,
-    PhoneOut,
-    RatingBrief,
-    ResidentDetail,
-    ResidentList,
-    ResidentOut,
-    ResidentPatch,
-)
-from models import OPEN_STATUSES, Resident, Role
+from dispatch.residents.profile import resident_detail, resident_out
+from dispatch.residents.schemas import ResidentDetail, ResidentList, ResidentOut, ResidentPatch
+from models import Resident, Role
 
 router = APIRouter(
     prefix="/api/v1/residents",
@@ -29,23 +21,6 @@ router = APIRouter(
     # Personal data: call-centre staff only, never providers.
     dependencies=[Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))],
 )
-
-
-def resident_out(r: Resident, score: float | None = None) -> ResidentOut:
-    return ResidentOut(
-        id=r.id,
-        name=r.name,
-        phones=[PhoneOut(e164=p.e164, kind=p.kind.value, is_primary=p.is_primary) for p in r.phones],
-        address=r.address,
-        lat=r.lat,
-        lon=r.lon,
-        community_id=r.community_id,
-        grid_id=r.grid_id,
-        tags=list(r.tags or []),
-        consent=r.consent,
-        note=r.note,
-        score=score,
-    )
 
 
 @router.get("", response_model=ResidentList)
@@ -80,50 +55,6 @@ def _load(db: Db, resident_id: int) -> Resident:
 @router.get("/{resident_id}", response_model=ResidentDetail)
 def get_resident(resident_id: int, db: Db) -> ResidentDetail:
     return resident_detail(db, _load(db, resident_id))
-
-
-def resident_detail(db: Session, r: Resident) -> ResidentDetail:
-    """The profile with open orders, recent orders, calls and ratings (also the screen pop's)."""
-    h = service.history(db, r)
-    orders = [
-        OrderBrief(
-            id=o.id,
-            number=o.number,
-            status=o.status.value,
-            item_code=h.item_codes.get(o.item_id, ""),
-            description=o.description,
-            created_at=o.created_at,
-            rating_stars=o.rating_stars,
-        )
-        for o in h.orders
-    ]
-    open_ids = {o.id for o in h.orders if o.status in OPEN_STATUSES}
-    return ResidentDetail(
-        **resident_out(r).model_dump(),
-        open_orders=[o for o in orders if o.id in open_ids],
-        orders=orders,
-        calls=[
-            CallBrief(
-                id=c.id,
-                direction=c.direction.value,
-                caller=c.caller,
-                started_at=c.started_at,
-                disposition=c.disposition.value if c.disposition else None,
-                talk_seconds=c.talk_seconds,
-            )
-            for c in h.calls
-        ],
-        ratings=[
-            RatingBrief(
-                order_id=x.order_id,
-                outcome=x.outcome.value,
-                stars=x.stars,
-                comment=x.comment,
-                created_at=x.created_at,
-            )
-            for x in h.ratings
-        ],
-    )
 
 
 @router.patch("/{resident_id}", response_model=ResidentOut)

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from dispatch.seed.district import haversine_km
-from dispatch.seed.timing import within_hours
+from dispatch.geo.coords import haversine_km
+from dispatch.seed.timing import TZ
 from dispatch.seed.world import ItemFacts, ProviderFacts
+from dispatch.timelimits.hours import in_working_hours
 from models import OfferStatus, OrderStatus, ProviderKind
 
 if TYPE_CHECKING:
-    from dispatch.seed.history import Draft
+    from dispatch.seed.draft import Draft
 
 HOLDING = (OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE)
 STARS = (5, 4, 3, 2, 1)
@@ -81,7 +82,7 @@ class Chooser:
         rows = in_area or fresh or usable
         if not rows:
             return None
-        open_now = [(p, km) for p, km in rows if within_hours(p.hours, at)]
+        open_now = [(p, km) for p, km in rows if in_working_hours(p.hours, at, TZ)]
         out_of_hours = not open_now
         rows = open_now or rows
         scored = []

@@ -23,9 +23,10 @@ from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
 from dispatch.seed.calls import CallBuilder, CallDraft
 from dispatch.seed.district import DISTRICT_CODE
+from dispatch.seed.draft import Draft
 from dispatch.seed.history import HistoryBuilder
-from dispatch.seed.life import Draft
 from dispatch.seed.lineup import build_providers
+from dispatch.seed.timing import TZ, load_time_rules
 from dispatch.seed.world import ProviderFacts, build_areas, build_places, build_residents, load_items
 from models import (
     Area,
@@ -146,7 +147,8 @@ def seed_demo(session: Session, *, now: datetime) -> SeedReport:
     existing_counters = {
         day: last for day, last in session.execute(select(OrderCounter.day, OrderCounter.last))
     }
-    history = HistoryBuilder(rng, now, items, residents, providers, users)
+    rules = load_time_rules(session, TZ)
+    history = HistoryBuilder(rng, now, items, residents, providers, users, rules)
     orders = history.run(existing_counters)
     call_builder = CallBuilder(rng, now, residents, users, used_phones)
     calls = call_builder.build(orders)

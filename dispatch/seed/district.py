@@ -25,7 +25,6 @@ DISTRICT_CODE = "D330106"  # the national administrative code of 西湖区; also
 DISTRICT_NAME = "西湖区"
 LANDLINE_PREFIX = "+86571"  # Hangzhou area code
 
-EARTH_RADIUS_KM = 6371.0088
 METRES_PER_DEGREE_LAT = 111_320.0
 
 
@@ -218,15 +217,6 @@ def offset(lat: float, lon: float, east_m: float, north_m: float) -> tuple[float
     dlat = north_m / METRES_PER_DEGREE_LAT
     dlon = east_m / (METRES_PER_DEGREE_LAT * math.cos(math.radians(lat)))
     return round(lat + dlat, 6), round(lon + dlon, 6)
-
-
-def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_KM * math.asin(math.sqrt(h))
 
 
 def street_index(street_code: str) -> int:

@@ -10,14 +10,11 @@ from datetime import date, datetime, timedelta
 
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser
-from dispatch.seed.life import Draft, Life, reset_service_columns
-from dispatch.seed.timing import (
-    HOUR_WEIGHTS,
-    TZ,
-    complete_deadline,
-    sign_deadline,
-)
+from dispatch.seed.draft import Draft, reset_service_columns
+from dispatch.seed.life import Life
+from dispatch.seed.timing import HOUR_WEIGHTS, TZ, TimeRules
 from dispatch.seed.world import ItemFacts, ProviderFacts, ResidentFacts
+from dispatch.timelimits.deadlines import order_deadlines
 from models import Channel, Priority
 
 DAYS = 90
@@ -48,8 +45,9 @@ class HistoryBuilder:
         residents: list[ResidentFacts],
         providers: list[ProviderFacts],
         users: dict[str, int],
+        rules: TimeRules,
     ) -> None:
-        self.rng, self.now, self.users = rng, now, users
+        self.rng, self.now, self.users, self.rules = rng, now, users, rules
         self.items = list(items.values())
         self.residents = residents
         self.chooser = Chooser(rng, providers, self.items)
@@ -62,7 +60,7 @@ class HistoryBuilder:
             min(8.0, rng.paretovariate(1.6)) * (2.0 if r.tags else 1.0) * (1.5 if r.older else 1.0)
             for r in residents
         ]
-        self.life = Life(rng, now, users, self.chooser)
+        self.life = Life(rng, now, users, self.chooser, rules)
         self.orders: list[Draft] = []
         self.counters: dict[date, int] = {}
 
@@ -101,7 +99,12 @@ class HistoryBuilder:
             item.home_visit and item.sla == "priority" and bool(HIGH_RISK_TAGS.intersection(resident.tags))
         )
         urgent = urgent or (item.sla != "consult" and rng.random() < 0.01)
+        # How the order is handled (how fast it is signed for, done, batched); its time limits
+        # are the product's, for its item and priority.
         sla = "urgent" if urgent and item.sla != "consult" else item.sla
+        priority = Priority.URGENT if urgent else Priority.NORMAL
+        limits = self.rules.limits[(item.id, priority)]
+        deadlines = order_deadlines(at, limits, self.rules.calendar)
         if channel == Channel.PHONE:
             operator = rng.choices(("operator1", "operator2"), weights=(55, 45))[0]
             creator = (f"operator:{operator}", self.users[operator])
@@ -117,13 +120,15 @@ class HistoryBuilder:
             item=item,
             resident=resident,
             sla=sla,
+            limits=limits,
             creator=creator,
+            until=self.now,
             clock_start=at,
         )
         o.cols = {
             "number": number,
             "channel": channel,
-            "priority": Priority.URGENT if urgent else Priority.NORMAL,
+            "priority": priority,
             "resident_id": resident.id,
             "caller_phone": caller,
             "item_id": item.id,
@@ -136,8 +141,8 @@ class HistoryBuilder:
             "community_id": resident.community_id,
             "grid_id": resident.grid_id,
             "created_by_id": creator[1],
-            "sign_by": sign_deadline(at, sla),
-            "complete_by": complete_deadline(at, sla),
+            "sign_by": deadlines.sign_by,
+            "complete_by": deadlines.complete_by,
             "reopen_count": 0,
             "return_count": 0,
             "supervisor_queue_reason": None,

@@ -1,93 +1,47 @@
 """One order's life in the demo history, cut off at ``now``.
 
 An order goes through the real lifecycle (create → offer → decline/expire/accept → check-in →
-complete → rate → close, with cancellations and reopenings) with timestamps drawn from plausible
-delays. Any step that would happen after ``now`` does not happen, and the life stops there, so the
-most recent orders are left received, offered (with a pending offer), accepted, in service or
-awaiting their callback, as a live system would hold them.
+complete → callback → close, with cancellations and reopenings) with timestamps drawn from
+plausible delays. Any step that would happen after ``now`` does not happen, and the life stops
+there, so the most recent orders are left received, offered (with a pending offer), accepted, in
+service or awaiting their callback, as a live system would hold them. Statuses follow the
+lifecycle table (see ``draft``); deadlines, offer windows, callbacks and escalation follow the
+product's time limits (see ``timing``); delays and choices are the simulation's own.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from dispatch.geo.coords import haversine_km
+from dispatch.orders.lifecycle import SATISFACTION
+from dispatch.orders.state import Action
 from dispatch.seed import texts
 from dispatch.seed.choosing import Chooser, Pick
-from dispatch.seed.district import haversine_km, offset
-from dispatch.seed.timing import TZ, add_working_days, complete_deadline, daytime, minutes, sign_deadline
-from dispatch.seed.world import ItemFacts, ResidentFacts
+from dispatch.seed.district import offset
+from dispatch.seed.draft import SYSTEM, Actor, Draft, reset_service_columns
+from dispatch.seed.timing import REMIND_BEFORE, TZ, TimeRules, daytime, minutes
+from dispatch.timelimits.deadlines import auto_close_at, callback_due, ladder, order_deadlines
 from models import OPEN_STATUSES, Channel, OfferStatus, OrderStatus, RatingOutcome, Supervision
 
 S = OrderStatus
+# The notes the product writes for these callback outcomes (orders/lifecycle.rate, tracking/jobs).
+UNREACHABLE_NOTE = "回访未接通"
+DECLINED_NOTE = "拒绝评价"
+AUTO_CLOSE_NOTE = "回访期满，未获评价，自动归档"
 BATCH_HOURS = (9, 14)
 RETURNS = (0, 1, 2, 3)
 RETURN_WEIGHTS = (78, 15, 5, 2)
 
 
-@dataclass
-class Draft:
-    """One order being simulated: its columns, and its child rows without ids yet."""
-
-    created_at: datetime
-    number: str
-    item: ItemFacts
-    resident: ResidentFacts
-    sla: str
-    creator: tuple[str, int | None]  # actor label, user id
-    status: OrderStatus | None = None
-    cols: dict[str, Any] = field(default_factory=dict)
-    events: list[dict[str, Any]] = field(default_factory=list)
-    offers: list[dict[str, Any]] = field(default_factory=list)
-    ratings: list[dict[str, Any]] = field(default_factory=list)
-    clock_start: datetime | None = None  # creation, or the last reopening: deadlines run from here
-
-
-def reset_service_columns(o: Draft) -> None:
-    """The service-specific columns, blank (at creation and again on reopening)."""
-    o.cols.update(
-        provider_id=None, worker_id=None, accepted_at=None, arrived_at=None, checkin_lat=None,
-        checkin_lon=None, checkin_distance_m=None, checkin_far=False, completed_at=None,
-        completion_note="", closed_at=None, cancelled_at=None, rating_stars=None, callback_due_at=None,
-    )  # fmt: skip
-
-
 class Life:
-    def __init__(self, rng: random.Random, now: datetime, users: dict[str, int], chooser: Chooser) -> None:
+    def __init__(
+        self, rng: random.Random, now: datetime, users: dict[str, int], chooser: Chooser, rules: TimeRules
+    ) -> None:
         self.rng, self.now, self.users, self.chooser = rng, now, users, chooser
-
-    def _step(
-        self,
-        o: Draft,
-        at: datetime,
-        action: str,
-        to: OrderStatus | None = None,
-        *,
-        actor: tuple[str, int | None] = ("system", None),
-        note: str = "",
-        data: dict[str, Any] | None = None,
-    ) -> bool:
-        """Record one event (and status change) unless it lies in the future: then stop the life."""
-        if at > self.now:
-            return False
-        o.events.append(
-            {
-                "at": at,
-                "action": action,
-                "from_status": o.status if to is not None else None,
-                "to_status": to,
-                "actor": actor[0],
-                "actor_id": actor[1],
-                "note": note,
-                "data": data or {},
-            }
-        )
-        if to is not None:
-            o.status = to
-        o.cols["updated_at"] = at
-        return True
+        self.rules, self.calendar = rules, rules.calendar
 
     def _operator(self) -> tuple[str, int]:
         name = self.rng.choice(("operator1", "operator2"))
@@ -100,7 +54,7 @@ class Life:
             "item_code": o.item.code,
             "priority": o.cols["priority"].value,
         }
-        self._step(o, t, "create", S.RECEIVED, actor=o.creator, data=data)
+        o.create(data)
         direct = o.cols["channel"] != Channel.VISIT and (
             (o.item.sla == "consult" and rng.random() < 0.85)
             or (not o.item.home_visit and rng.random() < 0.35)
@@ -109,7 +63,7 @@ class Life:
             t += minutes(rng, 1, 6)
             note = rng.choice(texts.DIRECT_NOTES)
             actor = o.creator if o.creator[1] is not None else self._operator()
-            if self._step(o, t, "complete_direct", S.COMPLETED, actor=actor, note=note):
+            if o.step(t, Action.COMPLETE_DIRECT, actor=actor, note=note):
                 o.cols.update(completed_at=t, completion_note=note)
                 self._callback(o, t)
         else:
@@ -120,25 +74,27 @@ class Life:
     def _finish(self, o: Draft) -> None:
         """Attributes that follow from where the life stopped: overdue, supervision, next check."""
         cols, now = o.cols, self.now
-        deadline = cols["complete_by"]
-        limit = deadline - (o.clock_start or o.created_at)
-        done = cols["completed_at"]
+        deadline, done = cols["complete_by"], cols["completed_at"]
         open_ = o.status in OPEN_STATUSES
-        late_by = (done - deadline) if done is not None else (now - deadline) if open_ else timedelta(0)
+        # The product's escalation ladder, from when the order's clock last started (a reopening
+        # starts it afresh): yellow at the deadline, red at twice a wall-clock limit or one
+        # working day after a working-day deadline.
+        start = o.clock_start or o.created_at
+        steps = ladder(start, deadline, o.limits.clock, self.calendar, remind_before=REMIND_BEFORE)
+        reached = done if done is not None else now if open_ else None  # how far its clock ran
         cols["status"] = o.status
-        cols["overdue"] = late_by > timedelta(0)
-        # Yellow card at the deadline, red at twice the time limit (DESIGN.md escalation ladder).
-        cols["supervision"] = Supervision.NONE
-        if late_by > timedelta(0):
-            cols["supervision"] = Supervision.RED if late_by > limit else Supervision.YELLOW
+        cols["overdue"], cols["supervision"] = False, Supervision.NONE
+        if reached is not None and reached > deadline:
+            cols["overdue"] = True
+            cols["supervision"] = Supervision.RED if reached >= steps.red_at else Supervision.YELLOW
         upcoming: list[datetime] = []
         if o.status in (S.RECEIVED, S.OFFERED):
-            pending = [f["sign_by"] for f in o.offers if f["status"] == OfferStatus.PENDING and f["sign_by"]]
+            pending = [f["sign_by"] for f in o.offers if f["status"] == OfferStatus.PENDING]
             upcoming += pending or ([cols["sign_by"]] if cols["sign_by"] else [])
         if open_:
-            upcoming += [deadline, deadline + limit]
+            upcoming += [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None]
         if o.status == S.COMPLETED and done is not None:
-            upcoming += [cols["callback_due_at"], add_working_days(done, 3)]
+            upcoming += [cols["callback_due_at"], auto_close_at(done, self.calendar)]
         future = [t for t in upcoming if t > now]
         cols["next_check_at"] = min(future) if future else (now if open_ or o.status == S.COMPLETED else None)
 
@@ -160,23 +116,21 @@ class Life:
                 return
             o.cols["supervisor_queue_reason"] = None
             offer = o.offers[-1]
-            window = (offer["sign_by"] - t) if offer["sign_by"] else timedelta(hours=4)
+            window = offer["sign_by"] - t
             if attempt < returns:
                 if rng.random() < 0.7:
                     rt = t + min(window * 0.9, minutes(rng, 2, 90))
                     reason = rng.choice(texts.DECLINE_REASONS)
-                    ok = self._step(
-                        o,
+                    ok = o.step(
                         rt,
-                        "decline",
-                        S.RECEIVED,
+                        Action.DECLINE,
                         actor=(f"provider:{pick.provider.id}", None),
                         note=reason,
                     )
                     outcome = OfferStatus.DECLINED
                 else:
                     rt, reason, outcome = t + window, "超时未签收", OfferStatus.EXPIRED
-                    ok = self._step(o, rt, "expire", S.RECEIVED, note=reason)
+                    ok = o.step(rt, Action.EXPIRE, note=reason)
                 if not ok:
                     return
                 offer.update(status=outcome, responded_at=rt, reason=reason)
@@ -190,7 +144,7 @@ class Life:
                     offer.update(status=OfferStatus.WITHDRAWN, responded_at=ct, reason="工单已撤销")
                 return
             t = t + min(window * 0.95, self._accept_delay(o.sla))
-            if not self._step(o, t, "accept", S.ACCEPTED, actor=(f"provider:{pick.provider.id}", None)):
+            if not o.step(t, Action.ACCEPT, actor=(f"provider:{pick.provider.id}", None)):
                 return
             offer.update(status=OfferStatus.ACCEPTED, responded_at=t)
             o.cols.update(provider_id=pick.provider.id, worker_id=pick.worker_id, accepted_at=t)
@@ -199,9 +153,7 @@ class Life:
             return
         self._work(o, t)
 
-    def _dispatcher(
-        self, o: Draft, t: datetime, attempt: int
-    ) -> tuple[tuple[str, int | None], str, datetime]:
+    def _dispatcher(self, o: Draft, t: datetime, attempt: int) -> tuple[Actor, str, datetime]:
         """Who offers the order next, how, and when."""
         rng = self.rng
         if attempt == 3:  # three returns: no more auto-dispatch, it waits in the supervisor's queue
@@ -216,7 +168,7 @@ class Life:
             return self._operator(), "manual", t + (minutes(rng, 3, 30) if unhurried else minutes(rng, 1, 5))
         t += minutes(rng, 0.2, 5)
         # Unhurried orders taken at night wait for the providers' morning.
-        return ("system", None), "auto", daytime(t, rng, start=8, end=21) if unhurried else t
+        return SYSTEM, "auto", daytime(t, rng, start=8, end=21) if unhurried else t
 
     def _next_batch(self, t: datetime) -> datetime:
         """Unhurried orders are batch-assigned at 09:00 and 14:00 local time."""
@@ -238,9 +190,9 @@ class Life:
             return minutes(rng, 3, 25)
         return minutes(rng, 5, 60) if rng.random() < 0.6 else minutes(rng, 60, 600)
 
-    def _offer(self, o: Draft, t: datetime, pick: Pick, mode: str, actor: tuple[str, int | None]) -> bool:
+    def _offer(self, o: Draft, t: datetime, pick: Pick, mode: str, actor: Actor) -> bool:
         data = {"provider_id": pick.provider.id, "distance_km": round(pick.distance_km, 2), "mode": mode}
-        if not self._step(o, t, "offer", S.OFFERED, actor=actor, data=data):
+        if not o.step(t, Action.OFFER, actor=actor, data=data):
             return False
         o.offers.append(
             {
@@ -248,7 +200,7 @@ class Life:
                 "status": OfferStatus.PENDING,
                 "mode": mode,
                 "offered_at": t,
-                "sign_by": sign_deadline(t, o.sla),
+                "sign_by": self.rules.offer_sign_by(t, o.limits),
                 "responded_at": None,
                 "reason": "",
                 "distance_km": round(pick.distance_km, 2),
@@ -263,7 +215,7 @@ class Life:
 
     def _cancel(self, o: Draft, at: datetime) -> bool:
         reason = self.rng.choice(texts.CANCEL_REASONS)
-        if not self._step(o, at, "cancel", S.CANCELLED, actor=self._operator(), note=reason):
+        if not o.step(at, Action.CANCEL, actor=self._operator(), note=reason):
             return False
         o.cols["cancelled_at"] = at
         return True
@@ -288,7 +240,7 @@ class Life:
             far = rng.random() < 0.04
             lat, lon = offset(cols["lat"], cols["lon"], *self._scatter(far))
             metres = round(haversine_km(cols["lat"], cols["lon"], lat, lon) * 1000, 1)
-            if not self._step(o, arrive, "check_in", S.IN_SERVICE, actor=actor, data={"distance_m": metres}):
+            if not o.step(arrive, Action.CHECK_IN, actor=actor, data={"distance_m": metres}):
                 return
             cols.update(
                 arrived_at=arrive,
@@ -301,7 +253,7 @@ class Life:
         if not quick:
             target = daytime(target, rng)
         note = rng.choice(texts.COMPLETION_NOTES[o.item.category_code])
-        if self._step(o, target, "complete", S.COMPLETED, actor=actor, note=note):
+        if o.step(target, Action.COMPLETE, actor=actor, note=note):
             cols.update(completed_at=target, completion_note=note)
             self._callback(o, target)
 
@@ -311,8 +263,8 @@ class Life:
 
     def _callback(self, o: Draft, completed: datetime) -> None:
         rng, cols = self.rng, o.cols
-        due = add_working_days(completed, 1)
-        auto_close = add_working_days(completed, 3)
+        due = callback_due(completed, self.calendar)
+        auto_close = auto_close_at(completed, self.calendar)
         cols["callback_due_at"] = due
         roll = rng.random()
         provider = cols["provider_id"]
@@ -328,32 +280,29 @@ class Life:
                 channel, actor = "phone", self._operator()
             stars = self.chooser.stars(provider, late=completed > cols["complete_by"])
             comment = rng.choice(texts.RATING_COMMENTS[stars])
-            if not self._step(
-                o, at, "rate", actor=actor, note=f"{stars}星 {comment}".strip(), data={"stars": stars}
-            ):
+            # A rating closes the completed order: one close event, as orders/lifecycle.rate writes it.
+            note = f"{SATISFACTION[stars]} {comment}".strip()
+            if not self._close(o, at, actor, note, data={"stars": stars}):
                 return
             self._rating(o, at, RatingOutcome.RATED, stars, comment, channel, actor[1])
             cols["rating_stars"] = stars
-            if not self._close(o, at, actor, "回访完成"):
-                return
             if stars <= 2 and cols["reopen_count"] == 0 and rng.random() < 0.6:
                 self._reopen(o, at + minutes(rng, 10, 1200))
         elif roll < 0.87:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
-            if self._step(
-                o, at, "rate", actor=actor, note="回访电话无人接听", data={"outcome": "unreachable"}
-            ):
+            # Nobody answered: the order stays completed until the callback window closes it.
+            data = {"stars": None, "outcome": RatingOutcome.UNREACHABLE.value}
+            if o.record(at, "rate", actor=actor, note=UNREACHABLE_NOTE, data=data):
                 self._rating(o, at, RatingOutcome.UNREACHABLE, None, "", "phone", actor[1])
-                self._close(o, auto_close, ("system", None), "回访未接通，期满自动归档")
+                self._close(o, auto_close, SYSTEM, AUTO_CLOSE_NOTE)
         elif roll < 0.91:
             at = daytime(completed + (due - completed) * rng.uniform(0.2, 0.9), rng, start=9)
             actor = self._operator()
-            if self._step(o, at, "rate", actor=actor, note="居民不愿评价", data={"outcome": "declined"}):
+            if self._close(o, at, actor, DECLINED_NOTE, data={"stars": None}):
                 self._rating(o, at, RatingOutcome.DECLINED, None, "", "phone", actor[1])
-                self._close(o, at, actor, "居民不愿评价，归档")
         else:
-            self._close(o, auto_close, ("system", None), "回访期满，自动归档（无评价）")
+            self._close(o, auto_close, SYSTEM, AUTO_CLOSE_NOTE)
 
     def _rating(
         self,
@@ -377,8 +326,15 @@ class Life:
             }
         )
 
-    def _close(self, o: Draft, at: datetime, actor: tuple[str, int | None], note: str) -> bool:
-        if not self._step(o, at, "close", S.CLOSED, actor=actor, note=note):
+    def _close(
+        self,
+        o: Draft,
+        at: datetime,
+        actor: Actor,
+        note: str,
+        data: dict[str, Any] | None = None,
+    ) -> bool:
+        if not o.step(at, Action.CLOSE, actor=actor, note=note, data=data):
             return False
         o.cols["closed_at"] = at
         return True
@@ -387,11 +343,10 @@ class Life:
         reason = self.rng.choice(texts.REOPEN_REASONS)
         actor = ("supervisor:supervisor", self.users["supervisor"])
         previous = o.cols["provider_id"]
-        if not self._step(o, at, "reopen", S.RECEIVED, actor=actor, note=reason):
+        if not o.step(at, Action.REOPEN, actor=actor, note=reason):
             return
         reset_service_columns(o)
         o.clock_start = at
-        o.cols.update(
-            reopen_count=1, sign_by=sign_deadline(at, o.sla), complete_by=complete_deadline(at, o.sla)
-        )
+        deadlines = order_deadlines(at, o.limits, self.calendar)
+        o.cols.update(reopen_count=1, sign_by=deadlines.sign_by, complete_by=deadlines.complete_by)
         self._serve(o, at, previous)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from dispatch.timelimits.hours import DAY_KEYS
+
 # The commonest surnames, roughly by frequency (earlier = more likely).
 SURNAMES = (
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林高罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
@@ -72,8 +74,7 @@ def landline(rng: random.Random, used: set[str]) -> str:
 
 
 # Weekly working hours by style; an empty dict means always available (24×7).
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri")
-WEEK = (*WEEKDAYS, "sat", "sun")
+WEEKDAYS = DAY_KEYS[:5]
 
 
 def working_hours(style: str) -> dict[str, list[list[str]]]:
@@ -82,11 +83,11 @@ def working_hours(style: str) -> dict[str, list[list[str]]]:
     if style == "split":
         return {d: [["08:30", "11:30"], ["13:30", "17:30"]] for d in WEEKDAYS}
     if style == "weekend":
-        return {d: [["08:00", "18:00"]] for d in WEEK}
+        return {d: [["08:00", "18:00"]] for d in DAY_KEYS}
     if style == "saturday":
         return {**{d: [["08:30", "17:30"]] for d in WEEKDAYS}, "sat": [["09:00", "12:00"]]}
     if style == "evening":
-        return {d: [["12:00", "20:30"]] for d in WEEK}
+        return {d: [["12:00", "20:30"]] for d in DAY_KEYS}
     return {d: [["08:30", "17:30"]] for d in WEEKDAYS}
 
 

@@ -1,50 +1,65 @@
-"""Clock helpers for the demo history: SLA deadlines, working days, office hours (pure)."""
+"""Clock helpers for the demo history: the product's time limits (read once), office hours, delays.
+
+Deadlines, offer sign-by times, callbacks and the escalation ladder come from the product's own
+rules (``dispatch/timelimits``) with the SLA classes, item overrides and working-day calendar in
+the database, so the history reads exactly as the running system would have written it.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from dispatch.orders.offers import DEFAULT_SIGN_FOR
+from dispatch.settings import TrackingSettings
+from dispatch.timelimits.calendar import WorkCalendar, load_calendar
+from dispatch.timelimits.deadlines import Limits, add_limit
+from dispatch.timelimits.sla import effective_limits
+from models import Item, Priority, SlaClass
+
 TZ = ZoneInfo("Asia/Shanghai")
-DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # Relative call volume by local hour: busy mornings and early afternoons, quiet nights.
 HOUR_WEIGHTS = (
     0.2, 0.1, 0.1, 0.1, 0.1, 0.2, 0.5, 1.5, 4.0, 7.0, 7.0, 5.0,
     3.0, 4.0, 6.0, 6.0, 5.0, 3.0, 2.0, 1.5, 1.2, 0.8, 0.5, 0.3,
 )  # fmt: skip
+# The configuration's default lead. It only places an open order's next check: the tracking sweep
+# works the ladder out again, with the configured lead, when it looks at the order.
+REMIND_BEFORE = timedelta(minutes=TrackingSettings().remind_before_minutes)
 
 
-def add_working_days(at: datetime, days: int) -> datetime:
-    """``days`` working days later at the same local time, Monday–Friday.
+@dataclass(frozen=True, slots=True)
+class TimeRules:
+    """The working-day calendar and the limits of every item at every priority, loaded once so
+    that living through thousands of orders asks the database nothing."""
 
-    Approximation: the product's calendar also knows public holidays and 调休 make-up weekends;
-    demo history only skips weekends.
-    """
-    local = at.astimezone(TZ)
-    while days > 0:
-        local += timedelta(days=1)
-        if local.weekday() < 5:
-            days -= 1
-    return local.astimezone(at.tzinfo)
+    calendar: WorkCalendar
+    limits: Mapping[tuple[int, Priority], Limits]
 
-
-def sign_deadline(start: datetime, sla: str) -> datetime | None:
-    if sla == "urgent":
-        return start + timedelta(minutes=15)
-    if sla == "priority":
-        return start + timedelta(minutes=30)
-    if sla == "normal":
-        return add_working_days(start, 1)
-    return None  # consultations have no sign-for step
+    def offer_sign_by(self, offered_at: datetime, limits: Limits) -> datetime:
+        """An offer's own sign-for deadline counts from the offer, as dispatch sets it
+        (orders/offers): a class without a sign-for step still gives the provider DEFAULT_SIGN_FOR."""
+        if limits.sign_for is None:
+            return offered_at + DEFAULT_SIGN_FOR
+        return add_limit(offered_at, limits.sign_for, limits.clock, self.calendar)
 
 
-def complete_deadline(start: datetime, sla: str) -> datetime:
-    if sla == "urgent":
-        return start + timedelta(hours=2)
-    if sla == "priority":
-        return start + timedelta(hours=24)
-    return add_working_days(start, 5 if sla == "normal" else 3)
+def load_time_rules(session: Session, tz: ZoneInfo) -> TimeRules:
+    # Held while the limits are worked out: effective_limits then finds every class in the
+    # session's identity map instead of querying for it item after item.
+    _classes = session.scalars(select(SlaClass)).all()
+    limits = {
+        (item.id, priority): effective_limits(session, item, priority)
+        for item in session.scalars(select(Item))
+        for priority in Priority
+    }
+    return TimeRules(load_calendar(session, tz), limits)
 
 
 def daytime(at: datetime, rng: random.Random, *, start: int = 8, end: int = 20) -> datetime:
@@ -55,15 +70,6 @@ def daytime(at: datetime, rng: random.Random, *, start: int = 8, end: int = 20) 
     elif local.hour >= end:
         local = (local + timedelta(days=1)).replace(hour=start, minute=rng.randrange(60))
     return local.astimezone(at.tzinfo)
-
-
-def within_hours(hours: dict[str, list[list[str]]], at: datetime) -> bool:
-    """Whether ``at`` falls in the provider's weekly working hours; ``{}`` means always."""
-    if not hours:
-        return True
-    local = at.astimezone(TZ)
-    clock = f"{local.hour:02d}:{local.minute:02d}"
-    return any(start <= clock < end for start, end in hours.get(DAY_KEYS[local.weekday()], []))
 
 
 def minutes(rng: random.Random, low: float, high: float) -> timedelta:

@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.geo.coords import haversine_km
 from dispatch.seed import district as d
 from dispatch.seed.names import (
     OLDER_TAGS,
@@ -116,7 +117,7 @@ def load_items(session: Session) -> dict[str, ItemFacts]:
 
 
 def _nearest(points: list[Point], lat: float, lon: float) -> Point:
-    return min(points, key=lambda p: d.haversine_km(lat, lon, p.lat, p.lon))
+    return min(points, key=lambda p: haversine_km(lat, lon, p.lat, p.lon))
 
 
 def around(rng: random.Random, lat: float, lon: float, r_min: float, r_max: float) -> tuple[float, float]:

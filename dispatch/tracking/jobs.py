@@ -18,22 +18,21 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
-from dispatch.matching.offers import DispatchContext, return_offer
-from dispatch.orders.lifecycle import transition
-from dispatch.orders.sla import effective_limits
+from dispatch.orders.offers import DispatchContext, return_offer
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
-from dispatch.outbox.sender import build_message, enqueue
-from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import Limits, auto_close_at, ladder
+from dispatch.orders.transitions import transition
+from dispatch.outbox import messages
+from dispatch.ports import Recipient
+from dispatch.timelimits.calendar import WorkCalendar
+from dispatch.timelimits.deadlines import Limits, auto_close_at, ladder
+from dispatch.timelimits.sla import effective_limits
 from models import (
     Item,
     Offer,
     OfferStatus,
     Order,
     OrderStatus,
-    OutboxChannel,
-    OutboxMessage,
     Priority,
     Provider,
     ProviderStatus,
@@ -41,6 +40,7 @@ from models import (
 )
 
 log = logging.getLogger(__name__)
+SUPERVISORS, OPERATORS = Recipient.role("supervisor"), Recipient.role("operator")
 BATCH = 5000  # per job and tick; the rest waits for the next tick
 OPEN = (OrderStatus.RECEIVED, OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE)
 # Star level: the average of ratings pulled towards 4★ with the weight of this many ratings, so a
@@ -48,7 +48,7 @@ OPEN = (OrderStatus.RECEIVED, OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderSt
 PRIOR_STARS, PRIOR_WEIGHT = 4.0, 5
 
 
-def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext, auto_redispatch: bool) -> int:
+def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext) -> int:
     """Offers not signed for by their deadline expire; the order goes to the next candidate."""
     due = list(
         session.execute(
@@ -71,43 +71,11 @@ def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext, auto
                     reason="超时未签收",
                     expired=True,
                     ctx=ctx,
-                    auto_redispatch=auto_redispatch,
                 )
             expired += 1
         except AppError as exc:  # answered meanwhile by the provider: nothing to expire
             log.info("offer for order %s not expired: %s", order.number, exc.detail)
     return expired
-
-
-def _enqueue(session: Session, message: OutboxMessage) -> bool:
-    """Add a message unless its dedupe key was already used (the unique index decides)."""
-    return (
-        enqueue(
-            session,
-            channel=message.channel,
-            recipient=message.recipient,
-            body=message.body,
-            payload=message.payload,
-            order_id=message.order_id,
-            dedupe_key=message.dedupe_key,
-            now=message.created_at,
-        )
-        is not None
-    )
-
-
-def _message(
-    channel: OutboxChannel, to: str, body: str, order: Order, now: datetime, key: str
-) -> OutboxMessage:
-    return build_message(
-        channel=channel,
-        recipient=to,
-        body=body,
-        order_id=order.id,
-        payload={"kind": key.split(":")[0]},
-        dedupe_key=key,
-        now=now,
-    )
 
 
 def _notify_supervisors(
@@ -117,7 +85,14 @@ def _notify_supervisors(
     # The supervision level itself keeps this from repeating: no look-up needed.
     text = f"{'红牌' if level == 'red' else '黄牌'}督办：工单{order.number}{'严重超时' if level == 'red' else '已超时'}"
     session.add(
-        _message(OutboxChannel.NOTIFY, "role:supervisor", text, order, now, f"{level}:{order.id}:{stamp}")
+        messages.notice(
+            SUPERVISORS,
+            text,
+            kind=level,
+            now=now,
+            order_id=order.id,
+            dedupe_key=f"{level}:{order.id}:{stamp}",
+        )
     )
 
 
@@ -147,11 +122,15 @@ def _escalate(
         key = f"remind:{order.id}:{stamp}"
         if holder is not None and holder.phone:
             body = f"【提醒】工单{order.number}将于{due_local}到期，请及时办结。"
-            message = _message(OutboxChannel.SMS, holder.phone, body, order, now, key)
+            message = messages.sms(
+                holder.phone, body, kind="remind", now=now, order_id=order.id, dedupe_key=key
+            )
         else:  # nobody holds it yet: the operators must find someone
             body = f"工单{order.number}将于{due_local}到期，尚未派出"
-            message = _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)
-        if _enqueue(session, message):
+            message = messages.notice(
+                OPERATORS, body, kind="remind", now=now, order_id=order.id, dedupe_key=key
+            )
+        if messages.add(session, message):
             record_event(session, order, action="remind", at=now, note=body)
     upcoming = [t for t in (steps.remind_at, steps.yellow_at, steps.red_at) if t is not None and t > now]
     order.next_check_at = min(upcoming) if upcoming else None
@@ -175,10 +154,18 @@ def _callback_or_close(session: Session, order: Order, now: datetime, cal: WorkC
         return
     key = f"callback:{order.id}:{order.reopen_count}"
     body = f"请回访工单{order.number}的居民并记录评价（{order.caller_phone}）"
-    if _enqueue(session, _message(OutboxChannel.NOTIFY, "role:operator", body, order, now, key)):
+    request = messages.notice(OPERATORS, body, kind="callback", now=now, order_id=order.id, dedupe_key=key)
+    if messages.add(session, request):
         if order.caller_phone:
             session.add(
-                _message(OutboxChannel.CALL, order.caller_phone, "rating_callback", order, now, f"call-{key}")
+                messages.call(
+                    order.caller_phone,
+                    kind="call-callback",
+                    body="rating_callback",
+                    now=now,
+                    order_id=order.id,
+                    dedupe_key=f"call-{key}",
+                )
             )
         record_event(session, order, action="callback_requested", at=now, note="已安排回访")
     order.next_check_at = close_at
@@ -233,14 +220,14 @@ def refresh_star_levels(session: Session, *, now: datetime, floor: float, min_ra
         ):
             p.status = ProviderStatus.SUSPENDED
             changed += 1
-            recipient = f"org-admins:{p.organisation_id or p.id}"
+            # The organisation's admins, or the worker's organisation's: they arrange the recovery.
             session.add(
-                build_message(
-                    channel=OutboxChannel.NOTIFY,
-                    recipient=recipient,
-                    body=f"{p.name} 的服务评价为 {level}★（{p.rating_count} 条评价），低于 {floor}★，已暂停派单，请联系督办恢复。",
-                    payload={"kind": "suspended", "provider_id": p.id},
+                messages.notice(
+                    Recipient.org_admins(p.organisation_id or p.id),
+                    f"{p.name} 的服务评价为 {level}★（{p.rating_count} 条评价），低于 {floor}★，已暂停派单，请联系督办恢复。",
+                    kind="suspended",
                     now=now,
+                    provider_id=p.id,
                 )
             )
             log.warning(

@@ -23,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from dispatch.context import AppContext
 from dispatch.db import transaction
+from dispatch.outbox.sender import send_due
+from dispatch.tracking.jobs import expire_offers, refresh_star_levels, sweep_orders
 from models import Lease
 
 log = logging.getLogger(__name__)
@@ -33,48 +35,33 @@ LEASE_NAME = "tracking"
 class Job:
     name: str
     run: Callable[[Session, AppContext, datetime], int]  # returns how many items it handled
+    sends: bool = False  # delivers through the context's adapters, which must then be wired
 
 
 def _expire_offers(session: Session, ctx: AppContext, now: datetime) -> int:
-    from dispatch.orders.actions import dispatch_context
-    from dispatch.tracking.jobs import expire_offers
-
-    return expire_offers(
-        session,
-        now=now,
-        ctx=dispatch_context(ctx, session),
-        auto_redispatch=ctx.settings.dispatch.auto_dispatch,
-    )
+    return expire_offers(session, now=now, ctx=ctx.dispatch_context(session))
 
 
 def _sweep_orders(session: Session, ctx: AppContext, now: datetime) -> int:
-    from zoneinfo import ZoneInfo
-
-    from dispatch.services import calendars
-    from dispatch.tracking.jobs import sweep_orders
-
     return sweep_orders(
         session,
         now=now,
-        cal=calendars(ctx).calendar(session),
+        cal=ctx.calendar(session),
         remind_before=timedelta(minutes=ctx.settings.tracking.remind_before_minutes),
-        tz=ZoneInfo(ctx.settings.locale.timezone),
+        tz=ctx.tz,
     )
 
 
 def _refresh_star_levels(session: Session, ctx: AppContext, now: datetime) -> int:
-    from dispatch.tracking.jobs import refresh_star_levels
-
     t = ctx.settings.tracking
     return refresh_star_levels(
         session, now=now, floor=t.suspend_below_stars, min_ratings=t.suspend_min_ratings
     )
 
 
-def _send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
-    from dispatch.outbox.sender import send_outbox
-
-    return send_outbox(session, ctx, now)
+def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
+    """Send what is due through the adapters ``create_app`` wired (see ``outbox.sender``)."""
+    return send_due(session, now=now, adapters=ctx.wired()).handled
 
 
 # The registry: the tracking loop runs exactly these, in this order, every tick. The outbox goes
@@ -83,7 +70,7 @@ JOBS: tuple[Job, ...] = (
     Job("expire_offers", _expire_offers),
     Job("sweep_orders", _sweep_orders),
     Job("refresh_star_levels", _refresh_star_levels),
-    Job("send_outbox", _send_outbox),
+    Job("send_outbox", send_outbox, sends=True),
 )
 
 
@@ -122,6 +109,8 @@ def release_lease(session: Session, *, holder: str, name: str = LEASE_NAME) -> N
 
 class TrackingLoop:
     def __init__(self, ctx: AppContext, *, jobs: tuple[Job, ...] = JOBS, holder: str | None = None) -> None:
+        if any(job.sends for job in jobs):
+            ctx.wired()  # a loop that would send with no adapters fails now, not on its first tick
         self.ctx = ctx
         self.jobs = jobs
         self.holder = holder or holder_id()

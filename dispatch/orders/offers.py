@@ -21,13 +21,13 @@ from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
-from dispatch.orders.lifecycle import set_fields, transition
-from dispatch.orders.sla import order_limits
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
-from dispatch.outbox.sender import build_message
-from dispatch.tracking.calendar import WorkCalendar
-from dispatch.tracking.deadlines import add_limit
+from dispatch.orders.transitions import set_fields, transition
+from dispatch.outbox import messages
+from dispatch.timelimits.calendar import WorkCalendar
+from dispatch.timelimits.deadlines import add_limit
+from dispatch.timelimits.sla import order_limits
 from models import (
     DispatchMode,
     Item,
@@ -35,7 +35,6 @@ from models import (
     OfferStatus,
     Order,
     OrderStatus,
-    OutboxChannel,
     Provider,
     ProviderKind,
     ProviderStatus,
@@ -52,6 +51,8 @@ class DispatchContext:
     calendar: WorkCalendar
     tz: ZoneInfo
     max_returns: int = 3
+    # ``[dispatch] auto_dispatch``: whether orders go out by themselves (see ``offer_if_auto``).
+    auto_dispatch: bool = False
 
 
 _provider = Provider.__table__
@@ -215,15 +216,8 @@ def _offer(
     outbox = []
     if slot.phone:
         item = session.get_one(Item, order.item_id)
-        outbox.append(
-            build_message(
-                channel=OutboxChannel.SMS,
-                recipient=slot.phone,
-                body=offer_sms(order, item, sign_by, ctx.tz),
-                payload={"kind": "offer", "provider_id": provider_id},
-                now=now,
-            )
-        )
+        body = offer_sms(order, item, sign_by, ctx.tz)
+        outbox.append(messages.sms(slot.phone, body, kind="offer", now=now, provider_id=provider_id))
     transition(
         session,
         order,
@@ -318,9 +312,9 @@ def return_offer(
     reason: str,
     expired: bool,
     ctx: DispatchContext,
-    auto_redispatch: bool,
 ) -> Offer | None:
-    """Decline (退单) or expiry: release the slot, exclude the provider, offer the next candidate.
+    """Decline (退单) or expiry: release the slot, exclude the provider, offer the next candidate
+    (``offer_if_auto``).
 
     Returns the new offer when the order went straight to the next candidate.
     """
@@ -349,9 +343,31 @@ def return_offer(
             "supervisor_queue_reason": queue_reason,
         },
     )
-    if queue_reason is not None or not auto_redispatch:
+    if queue_reason is not None:
         return None
-    return auto_dispatch(session, order, ctx=ctx, now=now)
+    return offer_if_auto(session, order, ctx=ctx, now=now)
+
+
+def offer_if_auto(
+    session: Session,
+    order: Order,
+    *,
+    ctx: DispatchContext,
+    now: datetime,
+    excluded: Collection[int] | None = None,
+) -> Offer | None:
+    """The one auto-dispatch rule, for a new order, a returned or expired offer and a reopened order.
+
+    With ``[dispatch] auto_dispatch`` on, an order for a home visit that has a place goes straight
+    to the best candidate (or to the supervisor queue when nobody can take it). A consultation
+    waits for the call centre, which answers most of them on the call; an order without a place
+    waits for someone to find it one.
+    """
+    if not ctx.auto_dispatch or order.lat is None or order.lon is None:
+        return None
+    if not session.get_one(Item, order.item_id).home_visit:
+        return None
+    return auto_dispatch(session, order, ctx=ctx, now=now, excluded=excluded)
 
 
 def auto_dispatch(

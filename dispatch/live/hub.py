@@ -117,18 +117,3 @@ class EventHub:
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subscribers.discard(sub)
-
-
-class HubNotifier:
-    """The outbox's console notifications (``dispatch.ports.Notifier``) as live events.
-
-    A user who is not connected sees the notification on reconnect only while it is in the
-    hub's history; notifications are reminders, the orders themselves are the record.
-    """
-
-    def __init__(self, hub: EventHub) -> None:
-        self.hub = hub
-
-    def notify(self, recipient: str, body: str, payload: dict[str, Any]) -> str:
-        message = self.hub.publish([recipient], "notification", {"body": body, **payload})
-        return f"event-{message.id}"

@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 
 from dispatch.geo.coords import geodesic_km, haversine_km_many
-from dispatch.matching.batch import (
+from dispatch.matching.assignment import (
     BatchOrder,
     BatchResult,
     assign_greedy,

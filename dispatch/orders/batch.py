@@ -9,9 +9,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
-from dispatch.matching.batch import BatchOrder, assign_greedy, assign_optimal
-from dispatch.matching.offers import DispatchContext, dispatch_order
+from dispatch.matching.assignment import BatchOrder, assign_greedy, assign_optimal
 from dispatch.matching.service import candidates
+from dispatch.orders.offers import DispatchContext, dispatch_order
 from models import DispatchMode, Order, OrderStatus, Provider, User
 
 MAX_BATCH = 500

@@ -34,13 +34,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
 from chinese_calendar.constants import Holiday
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from dispatch.cache import StampedCache
 from models import CalendarDay
 
 DEFAULT_DAY_START = time(9, 0)
@@ -240,6 +242,33 @@ def seed_calendar(session: Session, years: Iterable[int]) -> int:
 def load_calendar(session: Session, tz: ZoneInfo, *, day_start: time = DEFAULT_DAY_START) -> WorkCalendar:
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
     return WorkCalendar({day: is_workday for day, is_workday in rows}, tz=tz, day_start=day_start)
+
+
+def calendar_stamp(session: Session) -> tuple[Any, ...]:
+    return tuple(
+        session.execute(
+            select(
+                func.count(),
+                func.min(CalendarDay.day),
+                func.max(CalendarDay.day),
+                func.sum(func.length(CalendarDay.name)),
+                func.sum(case((CalendarDay.is_workday, 1), else_=0)),
+            )
+        ).one()
+    )
+
+
+class CalendarService:
+    """The working-day calendar of this process, rebuilt when the ``calendar_day`` rows change."""
+
+    def __init__(self, tz: ZoneInfo, check_every: float = 0.0) -> None:
+        self.tz = tz
+        self.cache = StampedCache(
+            stamp=calendar_stamp, build=lambda s: load_calendar(s, tz), check_every=check_every
+        )
+
+    def calendar(self, session: Session) -> WorkCalendar:
+        return self.cache.get(session)
 
 
 def set_day(session: Session, d: date, *, is_workday: bool, name: str = "") -> CalendarDay:

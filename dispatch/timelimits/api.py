@@ -11,8 +11,7 @@ from sqlalchemy import select
 
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest
-from dispatch.services import calendars
-from dispatch.tracking.calendar import reset_day, set_day
+from dispatch.timelimits.calendar import reset_day, set_day
 from models import CalendarDay, Role
 
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
@@ -59,7 +58,7 @@ def put_day(day: date, body: DayIn, db: Db, ctx: Ctx) -> DayOut:
     Deadlines already set keep their times; orders created from now on use the new calendar.
     """
     row = set_day(db, day, is_workday=body.is_workday, name=body.name)
-    calendars(ctx).cache.invalidate()
+    ctx.caches.calendars.cache.invalidate()
     return DayOut(day=row.day, is_workday=row.is_workday, name=row.name, source=row.source)
 
 
@@ -68,7 +67,7 @@ def reset(day: date, db: Db, ctx: Ctx) -> DayOut:
     """Undo an edit: the day is again what the official calendar (``chinese-calendar``) says, and
     later re-seeding may update it. Answers the day as it now is."""
     row = reset_day(db, day)
-    calendars(ctx).cache.invalidate()
+    ctx.caches.calendars.cache.invalidate()
     if row is None:  # a plain day: working Monday to Friday
         return DayOut(day=day, is_workday=day.weekday() < 5, name="", source="weekday")
     return DayOut(day=row.day, is_workday=row.is_workday, name=row.name, source=row.source)

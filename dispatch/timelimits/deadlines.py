@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from dispatch.tracking.calendar import WorkCalendar
+from dispatch.timelimits.calendar import WorkCalendar
 from models import ClockKind, Item, SlaClass
 
 MAX_EXTENSION_WORKING_DAYS = 10

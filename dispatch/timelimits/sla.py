@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from dispatch.tracking.deadlines import Limits, limits_for
+from dispatch.timelimits.deadlines import Limits, limits_for
 from models import Item, Order, Priority, SlaClass
 
 

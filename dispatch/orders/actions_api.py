@@ -1,0 +1,248 @@
+"""Action endpoints: ``POST /api/v1/orders/{id}/<verb>`` (verbs, never a status field).
+
+Each endpoint checks the role at the door (``policy.ROLES``), loads the order the user may see,
+asks ``policy.authorize`` about the user's relation to it, and calls the domain action; the state
+machine answers for the order's status.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
+
+from dispatch.deps import Ctx, CurrentUser, Db, require_roles
+from dispatch.errors import NotFound
+from dispatch.geo.coords import to_wgs84
+from dispatch.matching.service import candidates
+from dispatch.orders import lifecycle, offers, policy, repository
+from dispatch.orders.batch import run_batch
+from dispatch.orders.policy import Verb
+from dispatch.orders.schemas import (
+    ActionOut,
+    BatchOut,
+    CandidateOut,
+    CandidatesOut,
+    CheckInIn,
+    DispatchIn,
+    ExtendIn,
+    NoteIn,
+    OfferOut,
+    RateIn,
+    ReasonIn,
+    RejectedOut,
+    UrgeIn,
+)
+from models import Offer, Order, User
+
+router = APIRouter(prefix="/api/v1", tags=["order actions"])
+
+
+Supervisors = Annotated[User, Depends(require_roles(*policy.SUPERVISORS))]
+
+
+def load_order(db: Session, user: User, order_id: int) -> Order:
+    order = repository.get_visible(db, user, order_id)
+    if order is None:
+        raise NotFound(f"no order {order_id}")
+    return order
+
+
+def acting_on(db: Session, user: User, order_id: int, verb: Verb) -> Order:
+    """The order, once the user is known to be allowed to use ``verb`` on it. The role is checked
+    before the order is looked up: a role that may never do this learns nothing about the order."""
+    policy.check_role(verb, user)
+    order = load_order(db, user, order_id)
+    policy.authorize(verb, order, user, repository.provider_scope(db, user))
+    return order
+
+
+@router.get("/orders/{order_id}/candidates", response_model=CandidatesOut)
+def order_candidates(
+    order_id: int,
+    db: Db,
+    ctx: Ctx,
+    user: CurrentUser,
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+    explain: Annotated[bool, Query(description="also list nearby providers ruled out, with why")] = False,
+) -> CandidatesOut:
+    policy.check_role(Verb.DISPATCH, user)
+    order = load_order(db, user, order_id)
+    dctx = ctx.dispatch_context(db)
+    ranked, rejected = candidates(
+        db, order, index=dctx.index, now=ctx.clock.now(), tz=dctx.tz, with_rejected=explain
+    )
+    return CandidatesOut(
+        candidates=[
+            CandidateOut(
+                provider_id=c.ranked.provider_id,
+                name=c.name,
+                distance_km=round(c.ranked.distance_km, 3),
+                score=round(c.ranked.score, 4),
+                reasons=list(c.ranked.reasons),
+                out_of_hours=c.out_of_hours,
+            )
+            for c in ranked[:limit]
+        ],
+        rejected=[
+            RejectedOut(
+                provider_id=r.provider_id, name=r.name, distance_km=round(r.distance_km, 3), reason=r.reason
+            )
+            for r in rejected[:limit]
+        ],
+    )
+
+
+def _offer_out(order: Order, offer: Offer | None) -> OfferOut:
+    return OfferOut(
+        order_id=order.id,
+        order_status=order.status.value,
+        offer_id=offer.id if offer else None,
+        provider_id=offer.provider_id if offer else None,
+        sign_by=offer.sign_by if offer else None,
+        supervisor_queue_reason=order.supervisor_queue_reason,
+    )
+
+
+@router.post("/orders/{order_id}/dispatch", response_model=OfferOut)
+def dispatch(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: DispatchIn | None = None) -> OfferOut:
+    order = acting_on(db, user, order_id, Verb.DISPATCH)
+    offer = offers.dispatch_order(
+        db,
+        order,
+        ctx=ctx.dispatch_context(db),
+        now=ctx.clock.now(),
+        actor=user,
+        provider_id=body.provider_id if body else None,
+    )
+    return _offer_out(order, offer)
+
+
+@router.post("/orders/{order_id}/accept", response_model=OfferOut)
+def accept(order_id: int, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+    order = acting_on(db, user, order_id, Verb.ACCEPT)
+    offer = offers.accept(db, order, now=ctx.clock.now(), actor=user)
+    return _offer_out(order, offer)
+
+
+@router.post("/orders/{order_id}/decline", response_model=OfferOut)
+def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+    order = acting_on(db, user, order_id, Verb.DECLINE)
+    next_offer = offers.return_offer(
+        db,
+        order,
+        now=ctx.clock.now(),
+        actor=user,
+        reason=body.reason,
+        expired=False,
+        ctx=ctx.dispatch_context(db),
+    )
+    return _offer_out(order, next_offer)
+
+
+@router.post("/dispatch/batch", response_model=BatchOut)
+def batch(db: Db, ctx: Ctx, user: Supervisors) -> BatchOut:
+    """Offer every waiting order at once, minimising total distance (reports greedy for comparison)."""
+    report = run_batch(db, ctx=ctx.dispatch_context(db), now=ctx.clock.now(), actor=user)
+    return BatchOut(**report.__dict__)
+
+
+# --- after sign-for: check-in, completion, rating, cancel, reopen, extend, urge -------------------
+
+
+def _out(order: Order) -> ActionOut:
+    return ActionOut(
+        order_id=order.id,
+        number=order.number,
+        status=order.status.value,
+        supervision=order.supervision.value,
+        complete_by=order.complete_by,
+        extension_days=order.extension_days,
+        reopen_count=order.reopen_count,
+        rating_stars=order.rating_stars,
+        checkin_distance_m=order.checkin_distance_m,
+        checkin_far=order.checkin_far,
+    )
+
+
+@router.post("/orders/{order_id}/check-in", response_model=ActionOut)
+def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.CHECK_IN)
+    lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
+    lifecycle.check_in(
+        db,
+        order,
+        lat=lat,
+        lon=lon,
+        now=ctx.clock.now(),
+        actor=user,
+        far_m=ctx.settings.dispatch.checkin_far_meters,
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/complete", response_model=ActionOut)
+def complete(order_id: int, body: NoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    """办结 by the provider after the service, or 直接办结 on the call by the call centre."""
+    order = acting_on(db, user, order_id, Verb.COMPLETE)
+    lifecycle.complete(db, order, note=body.note, now=ctx.clock.now(), actor=user, cal=ctx.calendar(db))
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/rate", response_model=ActionOut)
+def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    """The resident's rating (1–5) or a callback outcome without one (unreachable / declined)."""
+    order = acting_on(db, user, order_id, Verb.RATE)
+    lifecycle.rate(
+        db,
+        order,
+        stars=body.stars,
+        outcome=body.outcome,
+        comment=body.comment,
+        channel=body.channel,
+        now=ctx.clock.now(),
+        actor=user,
+        reopen=body.reopen,
+        ctx=ctx.dispatch_context(db) if body.reopen else None,
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/cancel", response_model=ActionOut)
+def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.CANCEL)
+    lifecycle.cancel(db, order, reason=body.reason, now=ctx.clock.now(), actor=user)
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/reopen", response_model=ActionOut)
+def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.REOPEN)
+    lifecycle.reopen_order(
+        db, order, reason=body.reason, now=ctx.clock.now(), actor=user, ctx=ctx.dispatch_context(db)
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/extend", response_model=ActionOut)
+def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    """延期, approved by the supervisor who grants it (10 working days in all at most)."""
+    order = acting_on(db, user, order_id, Verb.EXTEND)
+    lifecycle.extend(
+        db,
+        order,
+        working_days=body.working_days,
+        reason=body.reason,
+        now=ctx.clock.now(),
+        actor=user,
+        cal=ctx.calendar(db),
+    )
+    return _out(order)
+
+
+@router.post("/orders/{order_id}/urge", response_model=ActionOut)
+def urge(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: UrgeIn | None = None) -> ActionOut:
+    order = acting_on(db, user, order_id, Verb.URGE)
+    lifecycle.urge(db, order, note=body.note if body else "", now=ctx.clock.now(), actor=user, tz=ctx.tz)
+    return _out(order)

@@ -1,0 +1,42 @@
+"""Weekly working hours: one format for providers' timetables and the call centre's opening hours.
+
+``{"mon": [["08:30", "12:00"], ["13:30", "17:30"]], "sat": [["09:00", "12:00"]]}``: local times,
+each span from its start up to (not including) its end; a day left out is a day off; an empty
+timetable means always open (24×7 services, hotlines). Pure: no database, no I/O.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
+
+WorkingHours = dict[str, list[tuple[str, str]]]
+
+
+def check_hours(hours: WorkingHours | None) -> WorkingHours | None:
+    """The timetable unchanged, or ValueError naming the day and span that is wrong."""
+    if hours is None:
+        return None
+    for day, spans in hours.items():
+        if day not in DAY_KEYS:
+            raise ValueError(f"unknown day {day!r}; use {', '.join(DAY_KEYS)}")
+        for start, end in spans:
+            if not _HHMM.match(start) or not _HHMM.match(end):
+                raise ValueError(f"{day}: times must be HH:MM, got {start!r}-{end!r}")
+            if start >= end:
+                raise ValueError(f"{day}: {start}-{end} ends before it starts")
+    return hours
+
+
+def in_working_hours(hours: Mapping[str, Sequence[Sequence[str]]] | None, at: datetime, tz: ZoneInfo) -> bool:
+    """Whether ``at`` falls inside the timetable, read in the local zone ``tz``."""
+    if not hours:
+        return True
+    local = at.astimezone(tz)
+    hhmm = local.strftime("%H:%M")
+    return any(start <= hhmm < end for start, end in hours.get(DAY_KEYS[local.weekday()], []))
