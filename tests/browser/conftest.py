@@ -13,7 +13,6 @@ names another binary).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -28,11 +27,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from tests.browser.allowed_actions_stub import with_allowed_actions
-
 try:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, Route, expect, sync_playwright
-    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 except ImportError:  # the dev extra brings it; without it the suite is skipped (or fails, see above)
     sync_playwright = None
 
@@ -154,11 +150,6 @@ class LiveServer:
         assert r.is_success, f"{method} {path} as {username}: {r.status_code} {r.text}"
         return r.json() if r.content else None
 
-    def order(self, username: str, order_id: int) -> dict[str, Any]:
-        """An order as ``username`` reads it, with the actions the server allows them."""
-        role = self.api(username, "GET", "/api/v1/me")["role"]
-        return with_allowed_actions(self.api(username, "GET", f"/api/v1/orders/{order_id}"), role)
-
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
@@ -278,31 +269,11 @@ def page(browser: Browser, live_server: LiveServer, js_errors: JsErrors) -> Iter
         context.close()
 
 
-# GET /api/v1/orders and /api/v1/orders/{id}: the answers allowed_actions_stub completes.
-ORDER_READS = re.compile(r"/api/v1/orders(/\d+)?(\?.*)?$")
-
-
 @pytest.fixture
-def sign_in(page: Page, live_server: LiveServer) -> Callable[..., Page]:
+def sign_in(page: Page) -> Callable[..., Page]:
     """``sign_in("operator1")``: open the console and sign in through its form as a demo user."""
 
     def _sign_in(username: str, route: str = "") -> Page:
-        role = live_server.api(username, "GET", "/api/v1/me")["role"]
-
-        def add_allowed_actions(call: Route) -> None:
-            try:
-                if call.request.method != "GET":
-                    call.continue_()
-                    return
-                answer = call.fetch()
-                if not answer.ok:
-                    call.fulfill(response=answer)
-                    return
-                call.fulfill(response=answer, json=with_allowed_actions(answer.json(), role))
-            except PlaywrightError:
-                pass  # the page moved on or closed while the answer was on its way
-
-        page.route(ORDER_READS, add_allowed_actions)
         page.goto(f"/console/{route}")
         form = page.locator("#signin-form")
         form.locator("input[name=username]").fill(username)

@@ -56,7 +56,7 @@ def test_an_operator_sees_the_actions_of_a_received_order(
     page: Page, sign_in, live_server: LiveServer
 ) -> None:
     created = new_consultation(live_server)
-    order = live_server.order("operator1", created["id"])
+    order = live_server.api("operator1", "GET", f"/api/v1/orders/{created['id']}")
     wanted = labels(order)
     # The server's rule, spelled out once so this test can fail on its own.
     assert {"派单", "直接办结", "撤销"} <= set(wanted) and "签收" not in wanted
@@ -85,7 +85,7 @@ def test_a_worker_signs_for_an_offer(page: Page, sign_in, live_server: LiveServe
         f"/api/v1/orders/{created['id']}/dispatch",
         json={"provider_id": worker["provider_id"]},
     )
-    offered = live_server.order("worker", created["id"])
+    offered = live_server.api("worker", "GET", f"/api/v1/orders/{created['id']}")
     assert offered["status"] == "offered"
     wanted = labels(offered)
     assert {"签收", "退单"} <= set(wanted) and not {"派单", "撤销"} & set(wanted)
@@ -99,7 +99,7 @@ def test_a_worker_signs_for_an_offer(page: Page, sign_in, live_server: LiveServe
     card.get_by_role("button", name="确认签收").click()
     expect(page.locator("#toasts")).to_contain_text(f"{offered['number']} 签收成功")
 
-    accepted = live_server.order("worker", created["id"])
+    accepted = live_server.api("worker", "GET", f"/api/v1/orders/{created['id']}")
     assert accepted["status"] == "accepted"
     assert "check-in" in accepted["allowed_actions"] and "accept" not in accepted["allowed_actions"]
     expect(buttons).to_have_text(labels(accepted))
