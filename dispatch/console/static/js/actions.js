@@ -141,8 +141,8 @@ const ACTIONS = {
  */
 export function orderActions(order) {
   return (order.allowed_actions || []).flatMap((verb) => {
+    if (!Object.hasOwn(ACTIONS, verb)) return [];
     const spec = ACTIONS[verb];
-    if (!spec) return [];
     return [{ verb, ...(typeof spec === "function" ? spec(order) : spec) }];
   });
 }
