@@ -33,6 +33,9 @@ TABS_BY_ROLE = re.compile(r"const TABS_BY_ROLE = \{(.*?)\n\};", re.DOTALL)
 ROLE_TABS = re.compile(r"^\s*(\w+): \[([^\]]*)\]", re.MULTILINE)
 VIEWS = re.compile(r"const VIEWS = \{(.*?)\n\};", re.DOTALL)
 VIEW_KEY = re.compile(r"^  (\w+): \{", re.MULTILINE)
+# actions.js: `const ACTIONS = { dispatch: {...}, "check-in": {...}, complete: (order) => ..., ... };`
+ACTIONS_TABLE = re.compile(r"const ACTIONS = \{(.*?)\n\};", re.DOTALL)
+ACTION_KEY = re.compile(r'^  "?([\w-]+)"?: ', re.MULTILINE)
 
 
 @pytest.fixture
@@ -159,6 +162,29 @@ def test_the_console_offers_every_order_action(app: FastAPI) -> None:
         if re.fullmatch(r"/api/v1/orders/\$\{[^}]*\}/[\w-]+", p)
     }
     assert verbs <= used, f"order actions the console does not offer: {sorted(verbs - used)}"
+
+
+def action_verbs_in_js() -> set[str]:
+    """The verbs actions.js knows how to show: the keys of its ``const ACTIONS = {...};``."""
+    block = ACTIONS_TABLE.search((STATIC_DIR / "js" / "actions.js").read_text(encoding="utf-8"))
+    assert block, "actions.js no longer declares ACTIONS"
+    return set(ACTION_KEY.findall(block.group(1)))
+
+
+def test_every_order_action_has_a_label_and_form(app: FastAPI) -> None:
+    """A verb the server may list in allowed_actions but the console cannot show is a missing button."""
+    verbs = {m.group(1) for p in app.openapi()["paths"] if (m := ORDER_ACTION.match(p))} - {"candidates"}
+    assert action_verbs_in_js() == verbs
+
+
+def test_the_console_takes_order_actions_from_the_server() -> None:
+    """Who may do what in which status is the server's rule (allowed_actions), not a copy in the JS."""
+    actions = (STATIC_DIR / "js" / "actions.js").read_text(encoding="utf-8")
+    assert "allowed_actions" in actions
+    copies = re.findall(
+        r"^\s*(?:roles|when):|availableActions|\b(?:STAFF|SUPERVISORS|RESPONDERS)\b", actions, re.M
+    )
+    assert not copies, f"actions.js re-derives the server's rules: {copies}"
 
 
 def tabs_by_role() -> dict[str, list[str]]:

@@ -1,56 +1,39 @@
-// The order actions (POST /api/v1/orders/{id}/<verb>): who may offer them in which status, the
-// small form each needs, and the button bar that runs them. The server has the last word: its
-// refusals ({error, detail}) are shown next to the action.
+// The order actions (POST /api/v1/orders/{id}/<verb>): the button bar of the verbs the server
+// lists in the order's allowed_actions (for this user, now, in its order), each with its Chinese
+// label, the small form it needs and a confirm row for one-step actions. Who may do what when is
+// the server's rule, never repeated here; its refusals ({error, detail}) are shown by the action.
 
 import { api } from "./api.js";
-import { OPEN_STATUSES, errorLine, h } from "./ui.js";
-
-const STAFF = ["admin", "supervisor", "operator"];
-const SUPERVISORS = ["admin", "supervisor"];
-const RESPONDERS = ["admin", "supervisor", "org_admin", "worker"];
-const is =
-  (...statuses) =>
-  (o) =>
-    statuses.includes(o.status);
+import { errorLine, h } from "./ui.js";
 
 const reason = (label) => [{ name: "reason", label, required: true, maxlength: 300 }];
 
-export const ACTIONS = [
-  {
-    verb: "dispatch",
+// How each verb is shown and asked for. "complete" has two faces: 直接办结 on the call (a
+// received order) and 办结 after the visit; only the wording and form differ, by status.
+const ACTIONS = {
+  dispatch: {
     label: "派单",
     en: "dispatch to the best candidate (or pick one below)",
-    roles: STAFF,
-    when: (o, user) => o.status === "received" && !(user.role === "operator" && o.supervisor_queue_reason),
     path: (id) => `/api/v1/orders/${id}/dispatch`,
     fields: [],
     confirm: "派给排名第一的服务商",
   },
-  {
-    verb: "accept",
+  accept: {
     label: "签收",
     en: "accept the offer",
-    roles: RESPONDERS,
-    when: is("offered"),
     path: (id) => `/api/v1/orders/${id}/accept`,
     fields: [],
     primary: true,
   },
-  {
-    verb: "decline",
+  decline: {
     label: "退单",
     en: "decline (return) the offer",
-    roles: RESPONDERS,
-    when: is("offered"),
     path: (id) => `/api/v1/orders/${id}/decline`,
     fields: reason("退单原因"),
   },
-  {
-    verb: "check-in",
+  "check-in": {
     label: "到场签到",
     en: "check in at the door",
-    roles: RESPONDERS,
-    when: is("accepted"),
     path: (id) => `/api/v1/orders/${id}/check-in`,
     fields: [
       { name: "lat", label: "纬度 lat", type: "number", step: "any", min: -90, max: 90, required: true },
@@ -59,31 +42,24 @@ export const ACTIONS = [
     geolocate: true,
     primary: true,
   },
-  {
-    verb: "complete",
-    label: "办结",
-    en: "complete",
-    roles: RESPONDERS,
-    when: is("accepted", "in_service"),
-    path: (id) => `/api/v1/orders/${id}/complete`,
-    fields: [{ name: "note", label: "办理情况", type: "textarea", required: true, maxlength: 2000 }],
-    primary: (o) => o.status === "in_service",
-  },
-  {
-    verb: "complete",
-    label: "直接办结",
-    en: "complete directly on the call (no dispatch)",
-    roles: STAFF,
-    when: is("received"),
-    path: (id) => `/api/v1/orders/${id}/complete`,
-    fields: [{ name: "note", label: "答复内容", type: "textarea", required: true, maxlength: 2000 }],
-  },
-  {
-    verb: "rate",
+  complete: (order) =>
+    order.status === "received"
+      ? {
+          label: "直接办结",
+          en: "complete directly on the call (no dispatch)",
+          path: (id) => `/api/v1/orders/${id}/complete`,
+          fields: [{ name: "note", label: "答复内容", type: "textarea", required: true, maxlength: 2000 }],
+        }
+      : {
+          label: "办结",
+          en: "complete",
+          path: (id) => `/api/v1/orders/${id}/complete`,
+          fields: [{ name: "note", label: "办理情况", type: "textarea", required: true, maxlength: 2000 }],
+          primary: order.status === "in_service",
+        },
+  rate: {
     label: "回访评价",
     en: "record the rating or the callback outcome",
-    roles: STAFF,
-    when: (o) => o.status === "completed" || (o.status === "closed" && !o.rating_stars),
     path: (id) => `/api/v1/orders/${id}/rate`,
     fields: [
       {
@@ -119,21 +95,15 @@ export const ACTIONS = [
       reopen: v.reopen,
     }),
   },
-  {
-    verb: "urge",
+  urge: {
     label: "催办",
     en: "urge the provider (SMS)",
-    roles: SUPERVISORS,
-    when: is("offered", "accepted", "in_service"),
     path: (id) => `/api/v1/orders/${id}/urge`,
     fields: [{ name: "note", label: "催办说明（可空）", maxlength: 300 }],
   },
-  {
-    verb: "extend",
+  extend: {
     label: "延期",
     en: "extend the deadline (working days, 10 in all at most)",
-    roles: SUPERVISORS,
-    when: (o) => OPEN_STATUSES.includes(o.status),
     path: (id) => `/api/v1/orders/${id}/extend`,
     fields: [
       {
@@ -150,29 +120,36 @@ export const ACTIONS = [
     ],
     body: (v) => ({ working_days: Number(v.working_days), reason: v.reason }),
   },
-  {
-    verb: "reopen",
+  reopen: {
     label: "重办",
     en: "reopen for rework",
-    roles: SUPERVISORS,
-    when: is("completed", "closed"),
     path: (id) => `/api/v1/orders/${id}/reopen`,
     fields: reason("重办原因"),
   },
-  {
-    verb: "cancel",
+  cancel: {
     label: "撤销",
     en: "cancel the order",
-    roles: STAFF,
-    when: (o) => OPEN_STATUSES.includes(o.status),
     path: (id) => `/api/v1/orders/${id}/cancel`,
     fields: reason("撤销原因"),
     danger: true,
   },
-];
+};
 
-export function availableActions(order, user) {
-  return ACTIONS.filter((a) => a.roles.includes(user.role) && a.when(order, user));
+/**
+ * The actions of order.allowed_actions, in the server's order, each as {verb, label, …}. A verb
+ * this console does not know (a newer server) is left out: it has no label or form here.
+ */
+export function orderActions(order) {
+  return (order.allowed_actions || []).flatMap((verb) => {
+    if (!Object.hasOwn(ACTIONS, verb)) return [];
+    const spec = ACTIONS[verb];
+    return [{ verb, ...(typeof spec === "function" ? spec(order) : spec) }];
+  });
+}
+
+/** May this user, now, take this action on the order (per the server's allowed_actions)? */
+export function allows(order, verb) {
+  return (order.allowed_actions || []).includes(verb);
 }
 
 /** Offer the order to a chosen provider (from the candidates list). */
@@ -238,11 +215,12 @@ function geolocate(form, status) {
 }
 
 /**
- * The buttons of the actions this user may take on this order; a button with fields opens a
- * small form under the bar. onDone(result, action) runs after the server accepted the action.
+ * The buttons of the actions the server allows on this order (order.allowed_actions); a button
+ * with fields opens a small form under the bar. onDone(result, action) runs after the server
+ * accepted the action.
  */
-export function actionBar(order, user, onDone) {
-  const actions = availableActions(order, user);
+export function actionBar(order, onDone) {
+  const actions = orderActions(order);
   const bar = h("div.actions");
   if (!actions.length) return bar;
   const buttons = h("div.action-buttons");
@@ -264,8 +242,7 @@ export function actionBar(order, user, onDone) {
   };
 
   for (const action of actions) {
-    const primary = typeof action.primary === "function" ? action.primary(order) : action.primary;
-    const cls = action.danger ? "button.danger" : primary ? "button.primary" : "button";
+    const cls = action.danger ? "button.danger" : action.primary ? "button.primary" : "button";
     const button = h(cls, { type: "button", title: action.en }, action.label);
     button.addEventListener("click", () => {
       const open = slot.dataset.verb === action.label;

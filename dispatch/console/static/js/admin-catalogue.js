@@ -8,13 +8,13 @@ import {
   field,
   checkbox,
   onSubmit,
-  rowLink,
   closeButton,
   closeOnEscape,
   changed,
   statusBadge,
   onFilter,
 } from "./admin-kit.js";
+import { rowLink } from "./paged-table.js";
 
 const MAX_KEYWORD = 40;
 

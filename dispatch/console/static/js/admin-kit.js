@@ -1,10 +1,8 @@
-// Pieces the 管理 sections share: form fields, list paging and rows, the Chinese for common
-// refusals, the provider pickers.
+// Pieces the 管理 sections share: panes, form fields, the Chinese for common refusals, the
+// provider pickers. Their lists are paged tables (paged-table.js) like every list of the console.
 
 import { api } from "./api.js";
-import { clear, empty, errorLine, h } from "./ui.js";
-
-export const PAGE = 50;
+import { clear, errorLine, h } from "./ui.js";
 
 /** A list on the left and, once a record is open, its form beside it (like 工单). */
 export function splitPanes(name) {
@@ -88,68 +86,6 @@ export function onFilter(form, apply) {
     e.preventDefault();
     apply();
   });
-}
-
-/**
- * A paged table of the records at ``path``: ``load(params)`` fetches the page the route asks for
- * (``query(params)`` gives the filters), cancelling a load still under way.
- */
-export function pagedTable({ path, columns, query, row, emptyText, go, className = "" }) {
-  const tbody = h("tbody");
-  const error = h("div");
-  const pages = h("div.pager");
-  const head = h(
-    "thead",
-    h(
-      "tr",
-      columns.map((t) => h("th", t)),
-    ),
-  );
-  const table = h("div.table-wrap", h(`table.admin-table${className}`, head, tbody));
-  let abort = null;
-
-  async function load(params) {
-    abort?.abort();
-    abort = new AbortController();
-    const offset = Number(params.offset) || 0;
-    clear(error);
-    try {
-      const { items, total } = await api(path, {
-        query: { ...query(params), limit: PAGE, offset },
-        signal: abort.signal,
-      });
-      const none = h("tr", h("td", { colSpan: columns.length }, empty(emptyText)));
-      clear(tbody, items.length ? items.map(row) : none);
-      pager(pages, { offset, total, onPage: (o) => go({ ...params, offset: o }) });
-    } catch (err) {
-      if (err.name !== "AbortError") clear(error, errorLine(err));
-    }
-  }
-
-  return { parts: [error, table, pages], tbody, load };
-}
-
-function pager(box, { offset, total, onPage }) {
-  const to = Math.min(offset + PAGE, total);
-  clear(
-    box,
-    h("span.muted", total ? `第 ${offset + 1}–${to} 条，共 ${total} 条` : "共 0 条"),
-    h(
-      "button",
-      { type: "button", disabled: offset === 0, onclick: () => onPage(Math.max(0, offset - PAGE)) },
-      "‹ 上一页",
-    ),
-    h("button", { type: "button", disabled: to >= total, onclick: () => onPage(offset + PAGE) }, "下一页 ›"),
-  );
-}
-
-/** A table row that opens a record on click or Enter. */
-export function rowLink(selected, id, open, ...cells) {
-  return h(
-    selected ? "tr.selected" : "tr",
-    { tabIndex: 0, dataset: { id: String(id) }, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
-    cells,
-  );
 }
 
 export function closeButton(onclick) {

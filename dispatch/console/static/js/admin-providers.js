@@ -8,8 +8,6 @@ import {
   field,
   select,
   onSubmit,
-  pagedTable,
-  rowLink,
   closeButton,
   closeOnEscape,
   changed,
@@ -18,6 +16,7 @@ import {
   providerOptions,
   onFilter,
 } from "./admin-kit.js";
+import { pagedTable } from "./paged-table.js";
 
 const KIND_LABELS = { organisation: "机构", worker: "服务人员" };
 
@@ -92,37 +91,31 @@ export function providersSection(app, go) {
   const list = pagedTable({
     path: "/api/v1/providers",
     columns: ["名称", "类型", "所属机构", "服务范围", "在办/容量", "状态"],
-    query: (p) => ({ q: p.q, kind: p.kind, status: p.status, organisation_id: p.org }),
-    row,
+    query: () => ({ q: params.q, kind: params.kind, status: params.status, organisation_id: params.org }),
+    cells,
+    open: (p) => go({ ...params, open: p.id }),
+    onPage: (offset) => go({ ...params, offset }),
     emptyText: "没有符合条件的服务方",
-    go,
-    className: ".providers-table",
+    className: ".admin-table.providers-table",
   });
-  const { tbody } = list;
-
-  function load() {
-    return list.load(params);
-  }
+  const load = () => list.load(params.offset);
 
   panes.list.append(
     h("h2", { title: "GET /api/v1/providers" }, admin ? "服务方" : "本机构及服务人员"),
     filterForm,
-    ...list.parts,
+    list.el,
   );
 
-  function row(p) {
+  function cells(p) {
     const full = p.open_count >= p.capacity;
-    return rowLink(
-      String(p.id) === params.open,
-      p.id,
-      () => go({ ...params, open: p.id }),
+    return [
       h("td", h("a", { href: "#", onclick: (e) => e.preventDefault() }, p.name), h("span.muted.small", ` #${p.id}`)),
       h("td.nowrap", KIND_LABELS[p.kind] || p.kind),
       h("td", p.organisation_id ? providerLabel(app, p.organisation_id) : h("span.muted", "—")),
       servesCell(p),
       h(full ? "td.num.late" : "td.num", { title: full ? "满负荷" : null }, `${p.open_count}/${p.capacity}`),
       h("td", statusBadge(p.status === "active", ["正常", "已暂停"])),
-    );
+    ];
   }
 
   /** What a provider serves and, when it is restricted to communities, which ones (by name). */
@@ -428,8 +421,8 @@ export function providersSection(app, go) {
       filters.kind.value = params.kind || "";
       filters.status.value = params.status || "";
       renderOrgChip();
+      list.select(params.open);
       if (listChanged || !detailChanged) load();
-      else for (const tr of tbody.children) tr.classList.toggle("selected", tr.dataset.id === params.open);
       if (detailChanged) loadDetail();
     },
   };

@@ -8,8 +8,6 @@ import {
   select,
   checkbox,
   onSubmit,
-  pagedTable,
-  rowLink,
   closeButton,
   closeOnEscape,
   changed,
@@ -17,6 +15,7 @@ import {
   providerOptions,
   onFilter,
 } from "./admin-kit.js";
+import { pagedTable } from "./paged-table.js";
 
 // Mirrors of the server's rules (dispatch/users.py, providers/schemas.py, catalogue/schemas.py),
 // so a form says what is wrong before sending; the server checks again.
@@ -48,33 +47,28 @@ export function usersSection(app, go) {
   const list = pagedTable({
     path: "/api/v1/users",
     columns: ["用户名", "姓名", "角色", "分机", "所属服务方", "状态"],
-    query: (p) => ({ q: p.q, role: p.role }),
-    row,
+    query: () => ({ q: params.q, role: params.role }),
+    cells,
+    open: (u) => go({ ...params, open: u.id }),
+    onPage: (offset) => go({ ...params, offset }),
     emptyText: "没有符合条件的账号",
-    go,
+    className: ".admin-table",
   });
-  const { tbody } = list;
+  const load = () => list.load(params.offset);
 
-  function load() {
-    return list.load(params);
-  }
+  panes.list.append(h("h2", { title: "GET /api/v1/users" }, "账号"), filterForm, list.el);
 
-  panes.list.append(h("h2", { title: "GET /api/v1/users" }, "账号"), filterForm, ...list.parts);
-
-  function row(u) {
+  function cells(u) {
     const provider = u.provider_id ? h("span", `#${u.provider_id}`) : h("span.muted", "—");
     if (u.provider_id) app.providerName(u.provider_id).then((name) => (provider.textContent = name));
-    return rowLink(
-      String(u.id) === params.open,
-      u.id,
-      () => go({ ...params, open: u.id }),
+    return [
       h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, u.username)),
       h("td", u.display_name),
       h("td.nowrap", ROLE_LABELS[u.role] || u.role),
       h("td.nowrap", u.extension || h("span.muted", "—")),
       h("td", provider),
       h("td", statusBadge(u.active)),
-    );
+    ];
   }
 
   const close = () => go({ ...params, open: "" });
@@ -303,8 +297,8 @@ export function usersSection(app, go) {
       params = next;
       filters.q.value = params.q || "";
       filters.role.value = params.role || "";
+      list.select(params.open);
       if (listChanged || !detailChanged) load();
-      else for (const tr of tbody.children) tr.classList.toggle("selected", tr.dataset.id === params.open);
       if (detailChanged) loadDetail();
     },
   };

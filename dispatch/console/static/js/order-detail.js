@@ -2,7 +2,7 @@
 // their reasons (call centre only) and the timeline, with providers named and values labelled.
 
 import { api } from "./api.js";
-import { actionBar, dispatchTo } from "./actions.js";
+import { actionBar, allows, dispatchTo } from "./actions.js";
 import {
   CHANNEL_LABELS,
   PRIORITY_LABELS,
@@ -21,7 +21,8 @@ import {
   toast,
 } from "./ui.js";
 
-const STAFF = ["admin", "supervisor", "operator"];
+// The roles that may read an order's ranked candidates (GET /api/v1/orders/{id}/candidates).
+const CANDIDATE_READERS = ["admin", "supervisor", "operator"];
 
 const EVENT_LABELS = {
   create: "受理",
@@ -69,7 +70,7 @@ const DATA_LABELS = {
 
 /** The detail of order `o` (GET /api/v1/orders/{id}); onChanged() runs after an action succeeded. */
 export function orderDetail(app, o, { closeButton, onChanged }) {
-  const staff = STAFF.includes(app.user.role);
+  const readsCandidates = CANDIDATE_READERS.includes(app.user.role);
 
   function render() {
     const item = app.catalogue.items.get(o.item_code);
@@ -131,8 +132,8 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
       ),
       o.safety_notice ? h("div.safety", h("strong", "安全提示 "), o.safety_notice) : null,
       h("h3", "操作"),
-      actionBar(o, app.user, onDone),
-      staff && (o.status === "received" || o.status === "offered") ? candidatesBox(onDone) : null,
+      actionBar(o, onDone),
+      readsCandidates && (o.status === "received" || o.status === "offered") ? candidatesBox(onDone) : null,
       h("h3", "时间线"),
       timeline(o.timeline),
     );
@@ -140,7 +141,7 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
 
   function candidatesBox(onDone) {
     const box = h("div.candidates");
-    const mayDispatch = o.status === "received" && !(app.user.role === "operator" && o.supervisor_queue_reason);
+    const mayDispatch = allows(o, "dispatch");
     const loadCandidates = async () => {
       clear(box, h("p.muted", "计算候选服务商…"));
       try {

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { orderDetail } from "./order-detail.js";
+import { pagedTable } from "./paged-table.js";
 import { OPEN_STATUSES, STATUS_LABELS, clear, deadlineEl, empty, errorLine, h, orderBadges, timeEl } from "./ui.js";
 
 const PAGE = 25;
@@ -10,7 +11,6 @@ const PAGE = 25;
 export function create(app) {
   let params = {};
   let loaded = false;
-  let listAbort = null;
 
   const filters = {
     status: h(
@@ -66,77 +66,19 @@ export function create(app) {
     applyFilters();
   });
 
-  const tbody = h("tbody");
-  const listError = h("div");
-  const pager = h("div.pager");
-  const table = h(
-    "table.orders-table",
-    h(
-      "thead",
-      h(
-        "tr",
-        ["工单号", "状态", "服务事项", "诉求", "地址", "受理", "办结时限"].map((t) => h("th", t)),
-      ),
-    ),
-    tbody,
-  );
-  const listPane = h("section.card.list-pane", filterForm, listError, h("div.table-wrap", table), pager);
-  const detailPane = h("section.card.detail-pane");
-  const el = h("section.view.orders", listPane, detailPane);
-
   // --- list ---------------------------------------------------------------------------------------
-  async function load() {
-    listAbort?.abort();
-    listAbort = new AbortController();
-    const offset = Number(params.offset) || 0;
-    const query = {
+  const list = pagedTable({
+    path: "/api/v1/orders",
+    columns: ["工单号", "状态", "服务事项", "诉求", "地址", "受理", "办结时限"],
+    query: () => ({
       number: params.number,
       open: params.live,
       status: params.status,
       supervision: params.supervision,
       overdue: params.overdue,
       queue: params.queue,
-      limit: PAGE,
-      offset,
-    };
-    clear(listError);
-    try {
-      const { items, total } = await api("/api/v1/orders", { query, signal: listAbort.signal });
-      clear(tbody, items.length ? items.map(row) : h("tr", h("td", { colSpan: 7 }, empty("没有符合条件的工单"))));
-      const to = Math.min(offset + PAGE, total);
-      clear(
-        pager,
-        h("span.muted", total ? `第 ${offset + 1}–${to} 条，共 ${total} 条` : "共 0 条"),
-        h(
-          "button",
-          {
-            type: "button",
-            disabled: offset === 0,
-            onclick: () => app.go("orders", { ...params, offset: Math.max(0, offset - PAGE) }),
-          },
-          "‹ 上一页",
-        ),
-        h(
-          "button",
-          {
-            type: "button",
-            disabled: to >= total,
-            onclick: () => app.go("orders", { ...params, offset: offset + PAGE }),
-          },
-          "下一页 ›",
-        ),
-      );
-    } catch (err) {
-      if (err.name !== "AbortError") clear(listError, errorLine(err));
-    }
-  }
-
-  function row(o) {
-    const open = () => app.go("orders", { ...params, open: o.id });
-    const selected = String(o.id) === params.open;
-    return h(
-      selected ? "tr.selected" : "tr",
-      { tabIndex: 0, dataset: { id: String(o.id) }, onclick: open, onkeydown: (e) => e.key === "Enter" && open() },
+    }),
+    cells: (o) => [
       h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, o.number)),
       h("td.badges", orderBadges(o)),
       h("td", app.itemName(o.item_code)),
@@ -144,8 +86,17 @@ export function create(app) {
       h("td.addr", { title: o.address }, o.address || "—"),
       h("td.nowrap", timeEl(o.created_at)),
       h("td.nowrap", deadlineEl(o.complete_by, { open: OPEN_STATUSES.includes(o.status) })),
-    );
-  }
+    ],
+    open: (o) => app.go("orders", { ...params, open: o.id }),
+    onPage: (offset) => app.go("orders", { ...params, offset }),
+    pageSize: PAGE,
+    emptyText: "没有符合条件的工单",
+    className: ".orders-table",
+  });
+  const load = () => list.load(params.offset);
+  const listPane = h("section.card.list-pane", filterForm, list.el);
+  const detailPane = h("section.card.detail-pane");
+  const el = h("section.view.orders", listPane, detailPane);
 
   // --- detail -------------------------------------------------------------------------------------
   async function loadDetail(id) {
@@ -196,8 +147,8 @@ export function create(app) {
       filters.live.checked = params.live === "true";
       filters.overdue.checked = params.overdue === "true";
       filters.queue.checked = params.queue === "supervisor";
+      list.select(params.open);
       if (listChanged) load();
-      else for (const tr of tbody.children) tr.classList.toggle("selected", tr.dataset.id === params.open);
       if (detailChanged) loadDetail(params.open);
       if (!listChanged && !detailChanged) {
         // Coming back to the tab: refresh what may have changed meanwhile.

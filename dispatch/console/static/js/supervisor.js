@@ -4,7 +4,8 @@
 
 import { api, queryString } from "./api.js";
 import { GROUP_BY, kpiTables } from "./kpis.js";
-import { DISPOSITION_LABELS, clear, empty, errorLine, h, localMidnight, timeEl, toast, ymd } from "./ui.js";
+import { pagedTable } from "./paged-table.js";
+import { DISPOSITION_LABELS, clear, errorLine, h, localMidnight, timeEl, toast, ymd } from "./ui.js";
 
 const CALLS_PAGE = 20;
 
@@ -33,7 +34,7 @@ function addDays(ymdText, n) {
 
 export function create(app) {
   const supervisor = ["admin", "supervisor"].includes(app.user.role);
-  const state = { from: "", to: "", groupBy: "", callsOffset: 0, exportUrl: null };
+  const state = { from: "", to: "", groupBy: "", exportUrl: null };
 
   // --- controls ---------------------------------------------------------------------------------
   const preset = h(
@@ -119,13 +120,11 @@ export function create(app) {
   controls.addEventListener("submit", (e) => {
     e.preventDefault();
     if (!readControls()) return;
-    state.callsOffset = 0;
     loadKpis();
     loadCalls();
   });
   callsForm.addEventListener("submit", (e) => {
     e.preventDefault();
-    state.callsOffset = 0;
     loadCalls();
   });
   exportButton.addEventListener("click", exportCsv);
@@ -241,93 +240,45 @@ export function create(app) {
   }
 
   // --- calls --------------------------------------------------------------------------------------
-  async function loadCalls() {
-    const query = {
+  function waitSeconds(c) {
+    return c.answered_at ? `${Math.round((new Date(c.answered_at) - new Date(c.started_at)) / 1000)} 秒` : "—";
+  }
+
+  const calls = pagedTable({
+    path: "/api/v1/calls",
+    columns: ["开始", "来电号码", "分机", "队列", "等待", "通话", "结果", "工单"],
+    query: () => ({
       from: state.from,
       to: state.to,
       disposition: callsFilters.disposition.value,
       operator: callsFilters.operator.value.trim(),
       caller: callsFilters.caller.value.trim(),
-      limit: CALLS_PAGE,
-      offset: state.callsOffset,
-    };
-    try {
-      const { items, total } = await api("/api/v1/calls", { query });
-      const to = Math.min(state.callsOffset + CALLS_PAGE, total);
-      const page = (offset) => () => {
-        state.callsOffset = offset;
-        loadCalls();
-      };
-      clear(
-        callsBox,
-        items.length
-          ? h(
-              "div.table-wrap",
-              h(
-                "table.calls-table",
-                h(
-                  "thead",
-                  h(
-                    "tr",
-                    ["开始", "来电号码", "分机", "队列", "等待", "通话", "结果", "工单"].map((t) => h("th", t)),
-                  ),
-                ),
-                h(
-                  "tbody",
-                  items.map((c) =>
-                    h(
-                      "tr",
-                      h("td.nowrap", timeEl(c.started_at)),
-                      h("td.nowrap", c.caller || "—"),
-                      h("td", c.operator || "—"),
-                      h("td", c.queue || "—"),
-                      h(
-                        "td.num",
-                        c.answered_at
-                          ? `${Math.round((new Date(c.answered_at) - new Date(c.started_at)) / 1000)} 秒`
-                          : "—",
-                      ),
-                      h("td.num", c.talk_seconds ? `${c.talk_seconds} 秒` : "—"),
-                      h(
-                        "td",
-                        c.disposition
-                          ? h(`span.badge.disp-${c.disposition}`, DISPOSITION_LABELS[c.disposition] || c.disposition)
-                          : h("span.badge.talking", "进行中"),
-                      ),
-                      h(
-                        "td",
-                        (c.order_ids || []).map((id) => h("a", { href: `#/orders?open=${id}` }, `#${id}`)),
-                        c.recording_url ? h("span.muted.small", { title: c.recording_url }, " 有录音") : null,
-                      ),
-                    ),
-                  ),
-                ),
-              ),
-            )
-          : empty("该时间段没有通话"),
-        h(
-          "div.pager",
-          h("span.muted", total ? `第 ${state.callsOffset + 1}–${to} 条，共 ${total} 条` : ""),
-          h(
-            "button",
-            {
-              type: "button",
-              disabled: state.callsOffset === 0,
-              onclick: page(Math.max(0, state.callsOffset - CALLS_PAGE)),
-            },
-            "‹ 上一页",
-          ),
-          h(
-            "button",
-            { type: "button", disabled: to >= total, onclick: page(state.callsOffset + CALLS_PAGE) },
-            "下一页 ›",
-          ),
-        ),
-      );
-    } catch (err) {
-      clear(callsBox, errorLine(err));
-    }
-  }
+    }),
+    cells: (c) => [
+      h("td.nowrap", timeEl(c.started_at)),
+      h("td.nowrap", c.caller || "—"),
+      h("td", c.operator || "—"),
+      h("td", c.queue || "—"),
+      h("td.num", waitSeconds(c)),
+      h("td.num", c.talk_seconds ? `${c.talk_seconds} 秒` : "—"),
+      h(
+        "td",
+        c.disposition
+          ? h(`span.badge.disp-${c.disposition}`, DISPOSITION_LABELS[c.disposition] || c.disposition)
+          : h("span.badge.talking", "进行中"),
+      ),
+      h(
+        "td",
+        (c.order_ids || []).map((id) => h("a", { href: `#/orders?open=${id}` }, `#${id}`)),
+        c.recording_url ? h("span.muted.small", { title: c.recording_url }, " 有录音") : null,
+      ),
+    ],
+    pageSize: CALLS_PAGE,
+    emptyText: "该时间段没有通话",
+    className: ".calls-table",
+  });
+  callsBox.append(calls.el);
+  const loadCalls = () => calls.load(0);
 
   setPeriod("month");
   readControls();

@@ -109,7 +109,7 @@ export function create(app) {
         o.completed_at ? [h("dt", "办结时间"), h("dd", timeEl(o.completed_at))] : null,
         o.rating_stars ? [h("dt", "评价"), h("dd", stars(o.rating_stars))] : null,
       ),
-      actionBar(o, app.user, onDone),
+      actionBar(o, onDone),
     );
   }
 
