@@ -119,6 +119,29 @@ def test_callback_then_auto_close(client, assigned, app, clock, session_factory,
     assert detail["timeline"][-1]["note"].startswith("回访期满")
 
 
+def test_a_reopened_order_escalates_from_its_reopening(
+    client, assigned, app, clock, session_factory, operator, login
+) -> None:
+    order, worker, _ = assigned  # HOME-01, "priority": 24 h to complete on the wall clock
+    client.post(f"/api/v1/orders/{order['id']}/complete", json={"note": "修好了"}, headers=worker)
+    client.post(f"/api/v1/orders/{order['id']}/rate", json={"stars": 1}, headers=operator)
+    clock.advance(hours=30)  # the first 24 h are long gone when the resident asks for rework
+    supervisor = login(Role.SUPERVISOR)
+    r = client.post(f"/api/v1/orders/{order['id']}/reopen", json={"reason": "还在漏水"}, headers=supervisor)
+    assert r.status_code == 200, r.text
+    reopened_at = clock.now()
+    deadline = order_row(session_factory, order["id"]).complete_by
+    assert deadline == reopened_at + timedelta(hours=24)
+    clock.set(deadline + timedelta(minutes=1))
+    tick(app)
+    assert order_row(session_factory, order["id"]).supervision == Supervision.YELLOW
+    # Red at twice the limit counted from the reopening (48 h), not from the order's creation
+    # (which would put it 30 h later).
+    clock.set(reopened_at + timedelta(hours=48, minutes=1))
+    tick(app)
+    assert order_row(session_factory, order["id"]).supervision == Supervision.RED
+
+
 def test_star_levels_and_automatic_suspension(client, app, world, session_factory) -> None:
     with session_factory() as s:
         org = make_provider(

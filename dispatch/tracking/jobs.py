@@ -14,7 +14,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
@@ -32,6 +32,7 @@ from models import (
     Offer,
     OfferStatus,
     Order,
+    OrderEvent,
     OrderStatus,
     Priority,
     Provider,
@@ -96,6 +97,17 @@ def _notify_supervisors(
     )
 
 
+def _clock_start(session: Session, order: Order) -> datetime:
+    """When the order's deadlines started running: its creation, or its last reopening (a reopened
+    order gets fresh deadlines from then, and its ladder, red at twice the limit, runs from there)."""
+    if not order.reopen_count:
+        return order.created_at
+    reopened = session.scalar(
+        select(func.max(OrderEvent.at)).where(OrderEvent.order_id == order.id, OrderEvent.action == "reopen")
+    )
+    return reopened or order.created_at
+
+
 def _escalate(
     session: Session,
     order: Order,
@@ -108,7 +120,9 @@ def _escalate(
     if order.complete_by is None:
         order.next_check_at = None
         return
-    steps = ladder(order.created_at, order.complete_by, limits.clock, cal, remind_before=remind_before)
+    steps = ladder(
+        _clock_start(session, order), order.complete_by, limits.clock, cal, remind_before=remind_before
+    )
     stamp = order.complete_by.isoformat()
     due_local = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M")
     if now >= steps.red_at and order.supervision != Supervision.RED:
