@@ -3,6 +3,7 @@
 from models.area import Area, AreaKind, Place, PlaceKind
 from models.base import Base, UTCDateTime, utcnow
 from models.call import Call, CallDirection, Disposition, call_order
+from models.callback import Callback, CallbackReason, CallbackStatus, CallOutcome
 from models.catalogue import Category, ClockKind, Item, SlaClass
 from models.order import (
     OPEN_STATUSES,
@@ -21,7 +22,7 @@ from models.order import (
 from models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from models.provider import Provider, ProviderCommunity, ProviderKind, ProviderService, ProviderStatus
 from models.resident import PhoneKind, Resident, ResidentPhone
-from models.system import CalendarDay, IdempotencyKey, InboundReceipt, Lease, OrderCounter
+from models.system import CalendarDay, CalendarYear, IdempotencyKey, InboundReceipt, Lease, OrderCounter
 from models.user import Role, User
 
 __all__ = [
@@ -30,8 +31,13 @@ __all__ = [
     "AreaKind",
     "Base",
     "CalendarDay",
+    "CalendarYear",
     "Call",
     "CallDirection",
+    "CallOutcome",
+    "Callback",
+    "CallbackReason",
+    "CallbackStatus",
     "Category",
     "Channel",
     "ClockKind",

@@ -62,5 +62,11 @@ class Call(Base):
     recording_url: Mapped[str] = mapped_column(String(500), default="")
     # What the caller keyed in the IVR menu (Twilio Gather, AMI UserEvent), e.g. "2" for a category.
     ivr_digits: Mapped[str] = mapped_column(String(20), default="", server_default="")
+    # A missed/abandoned/voicemail call waits in (or folded into) this callback.
+    callback_id: Mapped[int | None] = mapped_column(ForeignKey("callback.id", use_alter=True), index=True)
+    # How the call ended for the centre when it made no order (an operator's outcome code).
+    outcome: Mapped[str | None] = mapped_column(String(20))
+    outcome_order_id: Mapped[int | None] = mapped_column(ForeignKey("order.id"))
+    outcome_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
     orders: Mapped[list[Order]] = relationship(secondary=call_order)

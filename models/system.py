@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, Integer, String
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -23,6 +23,21 @@ class CalendarDay(Base):
     is_workday: Mapped[bool] = mapped_column(Boolean)
     name: Mapped[str] = mapped_column(String(50), default="")
     source: Mapped[str] = mapped_column(String(20), default="chinese-calendar")
+
+
+class CalendarYear(Base):
+    """A year whose official holiday schedule (State Council notice) is entered in full: from
+    ``chinese-calendar``, or by an admin who imported or set it. The working-day calendar is
+    trusted up to the end of the last such year in a row from now; later days follow Mon–Fri,
+    and deadlines falling there are flagged."""
+
+    __tablename__ = "calendar_year"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    source: Mapped[str] = mapped_column(String(20))  # chinese-calendar | import | manual
+    note: Mapped[str] = mapped_column(String(200), default="")
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
+    confirmed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Lease(Base):
