@@ -5,7 +5,7 @@
 // order and the last screen pop survive a look at the orders list.
 
 import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
-import { ROLE_LABELS, clear, h, toast } from "./ui.js";
+import { ROLE_LABELS, clear, errorText, h, toast } from "./ui.js";
 import * as admin from "./admin.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
@@ -160,7 +160,7 @@ async function start() {
   try {
     user = await api("/api/v1/me");
   } catch (err) {
-    showSignIn(err.status === 401 ? "" : err.detail);
+    showSignIn(err.status === 401 ? "" : errorText(err));
     return;
   }
   const tabs = TABS_BY_ROLE[user.role] || [];
@@ -204,7 +204,7 @@ $("signin-form").addEventListener("submit", async (e) => {
     await start();
   } catch (err) {
     $("signin-error").hidden = false;
-    $("signin-error").textContent = err.code === "invalid_credentials" ? "用户名或密码错误" : err.detail;
+    $("signin-error").textContent = err.zh || (err.code === "invalid_credentials" ? "用户名或密码错误" : errorText(err));
   } finally {
     button.disabled = false;
   }

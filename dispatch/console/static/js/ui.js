@@ -58,6 +58,12 @@ export function uuid() {
 
 // --- toasts and errors ------------------------------------------------------------------------
 
+/** The words to show for a failure: the server's Chinese message, else its detail. */
+export function errorText(err) {
+  if (!err) return "";
+  return err.zh || err.detail || err.message || String(err);
+}
+
 export function toast(text, { kind = "info", ms = 5000, onclick } = {}) {
   const box = document.getElementById("toasts");
   const el = h(`div.toast.${kind}`, { role: kind === "error" ? "alert" : "status" }, text);
@@ -72,11 +78,20 @@ export function toast(text, { kind = "info", ms = 5000, onclick } = {}) {
   setTimeout(() => el.remove(), ms);
 }
 
-/** An API error as one plain line: the message and, in a tooltip, the error code. */
+/**
+ * An API error as one plain line: the Chinese message (or the detail when there is none) and, in
+ * a tooltip, the code and the English detail for whoever reports it.
+ */
 export function errorLine(err) {
   if (!err) return null;
-  const text = err.detail || err.message || String(err);
-  return h("p.error", { role: "alert", title: err.code ? `${err.code} (HTTP ${err.status})` : null }, text);
+  const text = errorText(err);
+  const title = err.code ? `${err.code} (HTTP ${err.status})${err.zh && err.detail ? `: ${err.detail}` : ""}` : null;
+  return h("p.error", { role: "alert", title }, text);
+}
+
+/** A failure as a toast (for actions whose result is shown nowhere else). */
+export function errorToast(err, prefix = "") {
+  toast(`${prefix}${errorText(err)}`, { kind: "error", ms: 8000 });
 }
 
 // --- time --------------------------------------------------------------------------------------
