@@ -63,7 +63,7 @@ export function catalogueSection(app, go) {
           "thead",
           h(
             "tr",
-            ["编码", "名称", "时限类别", "上门", "同义词", "状态"].map((t) => h("th", t)),
+            ["服务事项", "时限类别", "上门", "同义词", "状态"].map((t) => h("th", t)),
           ),
         ),
         tbody,
@@ -116,9 +116,9 @@ export function catalogueSection(app, go) {
           "tr.cat-row",
           h(
             "th",
-            { colSpan: 6 },
+            { colSpan: 5 },
             h("span", cat.name_zh),
-            h("span.muted.small", ` ${cat.code} · ${cat.name_en}`),
+            h("span.code", { title: "类别编码" }, cat.code),
             catInactive ? h("span.badge.off", "已停用") : null,
             h(
               "button.ghost.small",
@@ -130,7 +130,7 @@ export function catalogueSection(app, go) {
         items.map(row),
       );
     }
-    clear(tbody, out.length ? out : h("tr", h("td", { colSpan: 6 }, empty("没有符合条件的服务事项"))));
+    clear(tbody, out.length ? out : h("tr", h("td", { colSpan: 5 }, empty("没有符合条件的服务事项"))));
   }
 
   function row(i) {
@@ -138,8 +138,11 @@ export function catalogueSection(app, go) {
       i.code === params.open,
       i.code,
       () => go({ ...params, q: filters.q.value.trim(), open: i.code }),
-      h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, i.code)),
-      h("td", i.name_zh),
+      h(
+        "td",
+        h("a", { href: "#", onclick: (e) => e.preventDefault() }, i.name_zh),
+        h("span.code", { title: "事项编码" }, i.code),
+      ),
       h("td.nowrap", { title: i.sla_class }, SLA_LABELS[i.sla_class] || i.sla_class),
       h("td", i.home_visit ? "是" : h("span.muted", "否")),
       h(
@@ -203,11 +206,9 @@ export function catalogueSection(app, go) {
     const category = data.categories.find((c) => c.code === item.category_code);
     const form = h(
       "form.admin-form",
-      h("div.detail-head", h("h2", item.name_zh), h("span.muted", item.code), statusBadge(item.active)),
+      h("div.detail-head", h("h2", item.name_zh), h("span.code", item.code), statusBadge(item.active)),
       h(
         "dl.facts",
-        h("dt", "英文名"),
-        h("dd", item.name_en || "—"),
         h("dt", "类别"),
         h("dd", category?.name_zh || item.category_code),
         h("dt", "时限类别"),
@@ -247,9 +248,9 @@ export function catalogueSection(app, go) {
     const errorBox = h("div.form-error");
     const form = h(
       "form.admin-form",
-      h("div.detail-head", h("h2", cat.name_zh), h("span.muted", cat.code)),
+      h("div.detail-head", h("h2", cat.name_zh), h("span.code", cat.code)),
       h("p.muted.small", `共 ${cat.item_codes.length} 个服务事项`),
-      h("div.grid2", field("中文名", f.name_zh), field("英文名", f.name_en)),
+      h("div.grid2", field("名称", f.name_zh), field("英文名（供对外接口）", f.name_en)),
       f.active,
       h("div.row", h("button.primary", { type: "submit" }, "保存")),
       errorBox,

@@ -82,7 +82,7 @@ export function createIntake(app, { onCreated }) {
         h(
           "optgroup",
           { label: app.catalogue.categories.get(cat)?.name_zh || cat },
-          items.map((i) => h("option", { value: i.code }, `${i.name_zh}（${i.code}）`)),
+          items.map((i) => h("option", { value: i.code }, i.name_zh)),
         ),
       ),
     );
