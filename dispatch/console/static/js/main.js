@@ -142,6 +142,7 @@ document.addEventListener("visibilitychange", () => {
 function showSignIn(message) {
   if (app) {
     app.events?.close();
+    for (const timer of app.timers) clearInterval(timer);
     app = null;
   }
   providerCache.clear();
@@ -165,7 +166,20 @@ async function start() {
   }
   const tabs = TABS_BY_ROLE[user.role] || [];
   // forgetProvider: a provider was renamed (管理), so its cached name is stale.
-  app = { user, tabs, views: {}, go, providerName, forgetProvider: (id) => providerCache.delete(id), current: null };
+  app = {
+    user,
+    tabs,
+    views: {},
+    go,
+    providerName,
+    forgetProvider: (id) => providerCache.delete(id),
+    current: null,
+    timers: [],
+    /** every(ms, fn): a timer that stops at sign-out. */
+    every(ms, fn) {
+      this.timers.push(setInterval(fn, ms));
+    },
+  };
   app.catalogue = await loadCatalogue();
   app.itemName = (code) => app.catalogue.items.get(code)?.name_zh || code;
   /** "水电维修 · 家政维修": the item and its category, or the code when the catalogue lacks it. */

@@ -47,6 +47,27 @@ export function debounce(fn, ms) {
   };
 }
 
+/**
+ * fn() once things have been quiet for `wait` ms, but at least every `maxWait` ms while calls
+ * keep coming: for refreshing a screen on live events, which arrive in bursts.
+ */
+export function coalesce(fn, { wait = 400, maxWait = 2000 } = {}) {
+  let timer = null;
+  let first = 0;
+  return () => {
+    const now = Date.now();
+    if (!timer) first = now;
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => {
+        timer = null;
+        fn();
+      },
+      Math.max(0, Math.min(wait, first + maxWait - now)),
+    );
+  };
+}
+
 /** A random UUID (v4). crypto.randomUUID exists only on https/localhost; this works on plain http. */
 export function uuid() {
   const b = crypto.getRandomValues(new Uint8Array(16));
