@@ -109,7 +109,14 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
       app.providerName(lastOffer.data.provider_id).then((n) => (offered.textContent = n));
     }
     const onDone = (result, action) => {
-      toast(`${action.label}：已完成（${STATUS_LABELS[result.status || result.order_status] || ""}）`, { kind: "ok" });
+      if (action.verb === "notes") toast("内部备注已保存", { kind: "ok" });
+      else if (result?.offer_id === null && result.supervisor_queue_reason)
+        // Nobody could take it: the server put it in the supervisor queue instead of refusing.
+        toast(`未能派出：${result.supervisor_queue_reason}。工单已转入督办派单队列`, { kind: "warn", ms: 10000 });
+      else
+        toast(`${action.label}：已完成（${STATUS_LABELS[result.status || result.order_status] || ""}）`, {
+          kind: "ok",
+        });
       if (action.verb === "check-in" && result.checkin_far)
         toast(`到场位置距工单地址 ${Math.round(result.checkin_distance_m)} 米，已标记为偏远签到`, {
           kind: "warn",
