@@ -2,7 +2,7 @@
 // and whether it is offered.
 
 import { api } from "./api.js";
-import { clear, empty, errorLine, h, toast } from "./ui.js";
+import { clear, debounce, empty, errorLine, h, toast } from "./ui.js";
 import {
   splitPanes,
   field,
@@ -53,6 +53,7 @@ export function catalogueSection(app, go) {
   const listError = h("div");
   panes.list.append(
     h("h2", { title: "GET /api/v1/catalogue" }, "服务目录"),
+    tryBox(),
     filterForm,
     listError,
     h(
@@ -151,6 +152,78 @@ export function catalogueSection(app, go) {
         i.keywords.length ? `${i.keywords.length} 个：${i.keywords.slice(0, 6).join("、")}` : "—",
       ),
       h("td", statusBadge(i.active)),
+    );
+  }
+
+  /**
+   * 试一试: a resident's sentence, and the items the intake would suggest for it, each with the
+   * synonyms that matched and how much each counted — to check what an edit of the synonyms does.
+   */
+  function tryBox() {
+    const input = h("input", {
+      type: "search",
+      maxLength: 200,
+      placeholder: "输入居民的一句话，如：家里厨房水管漏水了",
+      "aria-label": "试一试：输入一句话",
+    });
+    const out = h("div.try-results", { "aria-live": "polite" });
+    let running = null;
+    const run = debounce(async () => {
+      const q = input.value.trim();
+      running?.abort();
+      if (q.length < 2) return clear(out);
+      running = new AbortController();
+      try {
+        const { suggestions } = await api("/api/v1/catalogue/suggest", {
+          query: { q, limit: 5, explain: true },
+          signal: running.signal,
+        });
+        clear(
+          out,
+          suggestions.length
+            ? h(
+                "ol.try-list",
+                suggestions.map((sug) => {
+                  const why = sug.why || [];
+                  const sum = why.reduce((n, w) => n + (w.weight || 0), 0) || 1;
+                  return h(
+                    "li",
+                    h(
+                      "button.link.try-item",
+                      { type: "button", title: "打开此事项", onclick: () => go({ ...params, open: sug.item_code }) },
+                      h("strong", data.items.get(sug.item_code)?.name_zh || sug.name),
+                      h(
+                        "span.muted.small",
+                        ` ${data.categories.find((c) => c.code === sug.category_code)?.name_zh || ""}`,
+                      ),
+                    ),
+                    why.length
+                      ? h(
+                          "span.why",
+                          why.map((w) =>
+                            h(
+                              "span.reason",
+                              { title: `“${w.phrase}” 匹配同义词 “${w.matched}”` },
+                              w.matched && w.matched !== w.phrase ? `${w.phrase} → ${w.matched}` : w.phrase,
+                              h("span.muted", ` ${Math.round((100 * (w.weight || 0)) / sum)}%`),
+                            ),
+                          ),
+                        )
+                      : h("span.muted.small", "（按整体相似度）"),
+                  );
+                }),
+              )
+            : h("p.muted.small", "没有匹配的事项：可给相应事项添加这句话里的说法作为同义词"),
+        );
+      } catch (err) {
+        if (err.name !== "AbortError") clear(out, errorLine(err));
+      }
+    }, 250);
+    input.addEventListener("input", run);
+    return h(
+      "div.try-box",
+      h("label", { title: "GET /api/v1/catalogue/suggest?explain=true" }, "试一试：受理时会推荐哪些事项？", input),
+      out,
     );
   }
 

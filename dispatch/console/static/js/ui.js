@@ -110,11 +110,6 @@ export function errorLine(err) {
   return h("p.error", { role: "alert", title }, text);
 }
 
-/** A failure as a toast (for actions whose result is shown nowhere else). */
-export function errorToast(err, prefix = "") {
-  toast(`${prefix}${errorText(err)}`, { kind: "error", ms: 8000 });
-}
-
 // --- time --------------------------------------------------------------------------------------
 
 const pad = (n) => String(n).padStart(2, "0");
