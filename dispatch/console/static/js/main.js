@@ -7,6 +7,8 @@
 import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
 import { ROLE_LABELS, clear, errorText, h, toast } from "./ui.js";
 import * as admin from "./admin.js";
+import * as callbacks from "./callbacks.js";
+import { worklistCounts } from "./counts.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
 import * as stats from "./supervisor.js";
@@ -14,6 +16,7 @@ import * as mine from "./worker.js";
 
 const VIEWS = {
   desk: { label: "坐席", en: "Operator desk: screen pop and intake", module: desk },
+  callbacks: { label: "回拨回访", en: "Worklists: calls to return, rating callbacks", module: callbacks },
   orders: { label: "工单", en: "Orders", module: orders },
   stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
   mine: { label: "我的工单", en: "My orders", module: mine },
@@ -21,9 +24,9 @@ const VIEWS = {
 };
 
 const TABS_BY_ROLE = {
-  operator: ["desk", "orders", "stats"],
-  supervisor: ["stats", "orders", "desk"],
-  admin: ["stats", "orders", "desk", "admin"],
+  operator: ["desk", "callbacks", "orders", "stats"],
+  supervisor: ["stats", "orders", "callbacks", "desk"],
+  admin: ["stats", "orders", "callbacks", "desk", "admin"],
   org_admin: ["mine", "admin"], // the admin view shows them their organisation's providers only
   worker: ["mine"],
 };
@@ -198,12 +201,32 @@ async function start() {
   clear(
     $("tabs"),
     tabs.map((name) =>
-      h("a.tab", { href: `#/${name}`, title: VIEWS[name].en, dataset: { view: name } }, VIEWS[name].label),
+      h(
+        "a.tab",
+        { href: `#/${name}`, title: VIEWS[name].en, dataset: { view: name } },
+        h("span.tab-label", VIEWS[name].label),
+        name === "callbacks" ? h("span.tab-count", { title: "待回拨", hidden: true }) : null,
+      ),
     ),
   );
   $("signin").hidden = true;
   $("shell").hidden = false;
   startEvents();
+  if (tabs.includes("callbacks")) {
+    app.counts = worklistCounts(app);
+    app.counts.subscribe(({ callbacks: waiting }) => {
+      const badge = $("tabs").querySelector(".tab-count");
+      if (!badge) return;
+      badge.hidden = !waiting;
+      badge.textContent = waiting ? String(waiting) : "";
+      badge.title = `待回拨 ${waiting ?? 0} 个`;
+    });
+  }
+  /** Take an order for a caller elsewhere (回拨 › 生成工单): the desk opens with the form. */
+  app.startOrder = (prefill) => {
+    app.pendingOrder = prefill;
+    go("desk");
+  };
   route();
 }
 
@@ -218,7 +241,8 @@ $("signin-form").addEventListener("submit", async (e) => {
     await start();
   } catch (err) {
     $("signin-error").hidden = false;
-    $("signin-error").textContent = err.zh || (err.code === "invalid_credentials" ? "用户名或密码错误" : errorText(err));
+    $("signin-error").textContent =
+      err.zh || (err.code === "invalid_credentials" ? "用户名或密码错误" : errorText(err));
   } finally {
     button.disabled = false;
   }
