@@ -143,7 +143,7 @@ export function createIntake(app, { onCreated }) {
     fieldset.disabled = false;
     form.reset();
     const values = saved?.fields || {
-      phone: prefill.phone || "",
+      phone: nationalPhone(prefill.phone) || "",
       name: prefill.name || "",
       address: prefill.address || "",
       channel: prefill.channel || "phone",
@@ -292,6 +292,7 @@ export function createIntake(app, { onCreated }) {
 
   function choose(code) {
     f.item.value = f.item.value === code ? "" : code;
+    clear(formError);
     current.dirty = true;
     saveDraft();
     renderSuggestions();
@@ -345,6 +346,7 @@ export function createIntake(app, { onCreated }) {
     saveDraft();
     if (e.target === f.description) suggest();
     if (e.target === f.item) {
+      clear(formError);
       renderSuggestions();
       renderSubmit();
     }
@@ -384,8 +386,8 @@ export function createIntake(app, { onCreated }) {
       priority: f.priority.value,
       channel: f.channel.value,
       call_id: current.callId,
-      callback_id: current.callback?.id ?? null,
     };
+    if (current.callback) body.callback_id = current.callback.id;
     const mine = current;
     submit.disabled = true;
     submit.textContent = "提交中…";
@@ -397,6 +399,7 @@ export function createIntake(app, { onCreated }) {
       if (mine !== current) return; // the operator moved on to another form meanwhile
       current.result = order;
       fieldset.disabled = true;
+      clear(notice);
       renderDrafts();
       showResult(order);
       onCreated(order, body);
