@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from dispatch.calls import callbacks
 from dispatch.deps import ALL_ROLES, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
@@ -26,7 +27,18 @@ from dispatch.orders.schemas import (
 )
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
-from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, Supervision, User
+from models import (
+    CallOutcome,
+    Category,
+    Channel,
+    Item,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Role,
+    Supervision,
+    User,
+)
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -96,6 +108,8 @@ def create(
     """Take a request: classify (when no item_code), match the resident, locate, set deadlines."""
     if user.role == Role.WORKER and body.channel != Channel.VISIT:
         raise Forbidden('workers log requests met on a home visit only (channel "visit")')
+    if body.callback_id is not None and user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
+        raise Forbidden("only the call centre returns callbacks")
     ctx = request.app.state.ctx
     try:
         phone = normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
@@ -104,6 +118,7 @@ def create(
     now = ctx.clock.now()
 
     def work() -> tuple[int, dict[str, Any]]:
+        callback = callbacks.get_open(db, body.callback_id) if body.callback_id is not None else None
         req = IntakeRequest(
             phone=phone,
             description=body.description,
@@ -115,13 +130,24 @@ def create(
             coord_system=body.coord_system,
             item_code=body.item_code,
             priority=body.priority,
-            call_id=body.call_id,
+            call_id=body.call_id or (callback.first_call_id if callback is not None else None),
         )
         try:
             result = create_order(db, req, actor=user, now=now, services=ctx.intake_services(db))
         except IntakeError as exc:
             raise BadRequest(str(exc), code=exc.code) from None
         o = result.order
+        if callback is not None:
+            callbacks.close(
+                db,
+                callback,
+                outcome=CallOutcome.ORDER,
+                order_id=o.id,
+                note="",
+                actor=user,
+                now=now,
+                rules=ctx.callback_rules(),
+            )
         # The order is new: no provider has returned it yet.
         offer_if_auto(db, o, ctx=ctx.dispatch_context(db), now=now, excluded=())
         out = OrderCreated(

@@ -26,6 +26,9 @@ class OrderCreate(BaseModel):
     priority: Priority | None = None
     channel: Channel
     call_id: int | None = Field(None, ge=1, description="the call this order was taken on")
+    callback_id: int | None = Field(
+        None, ge=1, description="taken while returning this callback: it closes as 'order' with this order"
+    )
 
     @field_validator("description")
     @classmethod
