@@ -372,6 +372,7 @@ export function create(app) {
     return outcomePicker({
       codes: CALL_OUTCOMES,
       itemName: app.itemName,
+      withNote: false,
       openOrders: async () => (c.resident_id ? (await api(`/api/v1/residents/${c.resident_id}`)).open_orders : []),
       onSubmit: async (body) => {
         const updated = await api(`/api/v1/calls/${c.id}/outcome`, { body });

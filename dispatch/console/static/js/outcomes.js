@@ -16,9 +16,18 @@ export const UNREACHABLE_AFTER = 3; // call-back attempts before 多次未接通
  * - openOrders: the resident's open orders [{id, number, status, item_code}] for 重复来电, or a
  *   function that fetches them when it is picked.
  * - attempts: call-back attempts so far; 多次未接通 is enabled from UNREACHABLE_AFTER.
- * - onSubmit({outcome, order_id, note}) → a promise; a refusal is shown under the form.
+ * - withNote: ask for a note (a callback keeps one; a call's outcome has none).
+ * - onSubmit({outcome, order_id, note?}) → a promise; a refusal is shown under the form.
  */
-export function outcomePicker({ codes, openOrders = [], attempts = 0, itemName = (c) => c, onOrder, onSubmit }) {
+export function outcomePicker({
+  codes,
+  openOrders = [],
+  attempts = 0,
+  itemName = (c) => c,
+  withNote = true,
+  onOrder,
+  onSubmit,
+}) {
   const buttons = h("div.outcome-buttons", { role: "group", "aria-label": "结果" });
   const slot = h("div.outcome-slot");
   const el = h("div.outcomes", buttons, slot);
@@ -35,7 +44,9 @@ export function outcomePicker({ codes, openOrders = [], attempts = 0, itemName =
       return clear(slot);
     }
     picked = code;
-    const note = h("input", { name: "note", maxLength: 500, placeholder: "备注（可空）", "aria-label": "备注" });
+    const note = withNote
+      ? h("input", { name: "note", maxLength: 500, placeholder: "备注（可空）", "aria-label": "备注" })
+      : null;
     const confirmButton = h("button.primary", { type: "submit" }, `确认：${OUTCOME_LABELS[code]}`);
     const error = h("div");
     let orderSelect = null;
@@ -67,11 +78,9 @@ export function outcomePicker({ codes, openOrders = [], attempts = 0, itemName =
       confirmButton.disabled = true;
       clear(error);
       try {
-        await onSubmit({
-          outcome: code,
-          order_id: orderSelect ? Number(orderSelect.value) : null,
-          note: note.value.trim(),
-        });
+        const body = { outcome: code, order_id: orderSelect ? Number(orderSelect.value) : null };
+        if (note) body.note = note.value.trim();
+        await onSubmit(body);
       } catch (err) {
         clear(error, errorLine(err));
       } finally {

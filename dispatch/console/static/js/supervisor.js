@@ -397,6 +397,7 @@ export function create(app) {
             outcomePicker({
               codes: CALL_OUTCOMES,
               itemName: app.itemName,
+              withNote: false,
               openOrders: async () =>
                 c.resident_id ? (await api(`/api/v1/residents/${c.resident_id}`)).open_orders : [],
               onSubmit: async (body) => {
