@@ -231,7 +231,7 @@ export function create(app) {
     const callButton = h(
       "button.primary",
       { type: "button", disabled: !isOpen || result?.pending, onclick: () => callBack(cb) },
-      result?.pending ? "正在回拨…" : `回拨 ${cb.caller_national || cb.caller}`,
+      result?.pending ? "正在回拨…" : `${cb.attempts ? "再次回拨" : "回拨"} ${cb.caller_national || cb.caller}`,
     );
     clear(
       detailPane,

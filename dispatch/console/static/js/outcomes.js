@@ -91,15 +91,20 @@ export function outcomePicker({
     (orderSelect || confirmButton).focus();
   }
 
+  const noOpenOrders = Array.isArray(openOrders) && !openOrders.length;
   for (const code of codes) {
-    const locked = code === "unreachable" && attempts < UNREACHABLE_AFTER;
+    const locked = (code === "unreachable" && attempts < UNREACHABLE_AFTER) || (code === "duplicate" && noOpenOrders);
     const button = h(
       code === "order" ? "button.primary.small" : "button.small",
       {
         type: "button",
         dataset: { outcome: code },
         disabled: locked,
-        title: locked ? `回拨满 ${UNREACHABLE_AFTER} 次后可选（已回拨 ${attempts} 次）` : null,
+        title: !locked
+          ? null
+          : code === "duplicate"
+            ? "该居民没有在办工单"
+            : `回拨满 ${UNREACHABLE_AFTER} 次后可选（已回拨 ${attempts} 次）`,
         "aria-pressed": code === "order" ? null : "false",
       },
       OUTCOME_LABELS[code],
