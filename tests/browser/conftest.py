@@ -191,6 +191,27 @@ class LiveServer:
             at=iso(at or now()),
         )
 
+    def answered(self, call_id: str, caller: str, ext: str) -> None:
+        """A call that rang ``ext``, was answered there and has ended (75 seconds of talk)."""
+        start = now() - timedelta(seconds=90)
+        answered = start + timedelta(seconds=5)
+        self.ring(call_id, caller, ext, at=start)
+        self.call_event("answered", call_id, source="simulator", operator_ext=ext, at=iso(answered))
+        self.call_event(
+            "ended",
+            call_id,
+            source="simulator",
+            at=iso(answered + timedelta(seconds=75)),
+            disposition="answered",
+            hold_seconds=5,
+            talk_seconds=75,
+            caller=caller,
+            queue="hotline",
+            operator_ext=ext,
+            started_at=iso(start),
+            answered_at=iso(answered),
+        )
+
     def unanswered(self, call_id: str, caller: str, disposition: str = "missed") -> None:
         """A call that rang in the queue and ended unanswered (missed, abandoned): a callback opens."""
         start = now() - timedelta(seconds=40)

@@ -61,3 +61,23 @@ def test_a_screen_pop_becomes_an_order_by_keyboard_only(page: Page, sign_in, liv
     expect(created).to_have_count(0)
     expect(form.locator("input[name=caller_phone]")).to_have_value("")
     expect(form.locator("input[name=caller_phone]")).to_be_focused()
+
+
+def test_an_answered_call_without_an_order_gets_its_outcome(
+    page: Page, sign_in, live_server: LiveServer
+) -> None:
+    sign_in("operator1")
+    phone = fresh_phone()
+    call = f"ANS-{uuid.uuid4().hex[:8]}"
+    live_server.answered(call, phone, "1001")
+    row = page.locator("section.view.desk .call-list li", has_text=national(phone))
+    expect(row.locator(".badge.disp-answered")).to_be_visible()
+
+    row.get_by_role("button", name="登记结果").click()
+    row.get_by_role("button", name="打错电话").click()
+    row.get_by_role("button", name="确认：打错电话").click()
+    expect(row.locator(".badge.outcome")).to_have_text("打错电话")
+    expect(row.get_by_role("button", name="登记结果")).to_have_count(0)
+
+    calls = live_server.api("operator1", "GET", "/api/v1/calls", params={"caller": phone})["items"]
+    assert [c["outcome"] for c in calls] == ["wrong_number"]

@@ -289,14 +289,7 @@ export function create(app) {
                 h("dd", timeEl(cb.closed_at), h("span.muted", ` ${who(cb.closed_by)}`)),
               ],
         ),
-        cb.recording_url
-          ? h(
-              "div.voicemail",
-              h("h3", "语音留言"),
-              h("audio", { controls: true, preload: "none", src: cb.recording_url }, "浏览器无法播放录音"),
-              h("a.small", { href: cb.recording_url, target: "_blank", rel: "noopener" }, "下载录音"),
-            )
-          : null,
+        cb.recording_url ? voicemail(cb.recording_url) : null,
         isOpen ? h("div.row.call-back", callButton) : null,
         result?.text ? h("p.info.call-result", { title: result.title }, result.text) : null,
         result?.error ? errorLine(result.error) : null,
@@ -315,6 +308,20 @@ export function create(app) {
           ? h("p.hint", `多次未接通：回拨满 ${UNREACHABLE_AFTER} 次后可选（已回拨 ${cb.attempts} 次）`)
           : null,
       ),
+    );
+  }
+
+  function voicemail(url) {
+    const note = h("span.muted.small");
+    const audio = h("audio", { controls: true, preload: "none", src: url }, "浏览器无法播放录音");
+    // A recording the console may not fetch (another host, or one that needs the carrier's sign-in)
+    // cannot play here: the link still opens it.
+    audio.addEventListener("error", () => (note.textContent = "录音无法在此播放，请点“打开录音”"));
+    return h(
+      "div.voicemail",
+      h("h3", "语音留言"),
+      audio,
+      h("div.row", h("a.small", { href: url, target: "_blank", rel: "noopener" }, "打开录音"), note),
     );
   }
 
