@@ -47,6 +47,7 @@ export const EVENT_LABELS = {
   urge: "催办",
   extend: "延期",
   note: "内部备注",
+  repeat_call: "重复来电",
   to_supervisor: "转督办派单",
   callback_requested: "待回访",
 };
