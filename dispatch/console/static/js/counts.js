@@ -8,6 +8,9 @@ import { coalesce } from "./ui.js";
 
 const POLL_MS = 30000;
 const UNANSWERED = new Set(["missed", "abandoned", "voicemail"]);
+// The order changes that can move these counts: a new order (it may close a callback), a
+// completion (the rating callback is due), a rating or closing, a reopening (no longer due).
+const MOVES_COUNTS = new Set(["create", "complete", "complete_direct", "rate", "close", "reopen"]);
 
 export function worklistCounts(app) {
   const listeners = new Set();
@@ -27,8 +30,8 @@ export function worklistCounts(app) {
     for (const fn of listeners) fn(counts);
   }
 
-  const refresh = coalesce(load, { wait: 300, maxWait: 2000 });
-  app.on("order", refresh);
+  const refresh = coalesce(load, { wait: 500, maxWait: 5000 });
+  app.on("order", (ev) => (MOVES_COUNTS.has(ev.action) || ev.status === "completed") && refresh());
   app.on("call", (c) => UNANSWERED.has(c.disposition) && refresh());
   app.every(POLL_MS, () => !document.hidden && load());
   load();

@@ -147,7 +147,7 @@ export function create(app) {
 
   // --- live: every change of an order by anyone ---------------------------------------------------
   // A hidden tab skips them: show() reloads when it comes back.
-  const refreshList = coalesce(() => !el.hidden && list.refresh(), { wait: 500, maxWait: 3000 });
+  const refreshList = coalesce(() => !el.hidden && list.refresh(), { wait: 500, maxWait: 5000 });
   const refreshDetail = coalesce(() => {
     if (el.hidden || !params.open) return;
     // Someone typing a reason or a note under the order keeps it: they are told, and reload.

@@ -209,7 +209,7 @@ export function create(app) {
   // Every change of an order by anyone may move a tile: recount, at most every few seconds.
   app.on(
     "order",
-    coalesce(() => !el.hidden && loadWatch(), { wait: 500, maxWait: 3000 }),
+    coalesce(() => !el.hidden && loadWatch(), { wait: 500, maxWait: 5000 }),
   );
 
   // --- batch dispatch: the plan, then 确认派单 -------------------------------------------------------
