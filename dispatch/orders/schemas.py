@@ -61,6 +61,12 @@ class TimelineEntry(BaseModel):
     data: dict[str, object] = {}
 
 
+class ResidentBrief(BaseModel):
+    id: int
+    name: str
+    tags: list[str]
+
+
 class OrderOut(BaseModel):
     id: int
     number: str
@@ -71,7 +77,9 @@ class OrderOut(BaseModel):
     category_code: str
     description: str
     caller_phone: str
+    caller_phone_national: str = Field(description="as people here write it; a landline keeps its 0")
     resident_id: int | None
+    resident: ResidentBrief | None = Field(description="the call centre only; null for providers")
     address: str
     lat: float | None
     lon: float | None
@@ -81,6 +89,7 @@ class OrderOut(BaseModel):
     worker_id: int | None
     sign_by: datetime | None
     complete_by: datetime | None
+    callback_due_at: datetime | None
     supervision: str
     overdue: bool
     reopen_count: int
@@ -151,6 +160,17 @@ class DispatchIn(BaseModel):
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=300)
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=300)
+    provider_id: int | None = Field(None, ge=1, description="offer it to this provider at once")
+
+
+class InternalNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(min_length=1, max_length=2000)
 
 
 class OfferOut(BaseModel):
