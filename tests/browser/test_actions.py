@@ -19,7 +19,9 @@ LABELS = {
     "urge": "催办",
     "extend": "延期",
     "reopen": "重办",
+    "withdraw": "收回改派",
     "cancel": "撤销",
+    "notes": "内部备注",
 }
 CONSULTATION = "ERR-04"  # 代缴费用: not a home visit, so a new order waits for the operator
 _phones = itertools.count(13900001001)
