@@ -179,7 +179,12 @@ export function create(app) {
         const link = openOnly ? { ...filter, live: "true" } : filter;
         return h(
           `a.tile.watch-${kind}`,
-          { href: `#/orders${queryString(link)}`, title, dataset: { tile: kind } },
+          {
+            href: `#/orders${queryString(link)}`,
+            title,
+            dataset: { tile: kind },
+            class: value === "0" ? "zero" : null,
+          },
           h("span.tile-value", value),
           h("span.tile-label", openOnly ? `${label}（在办）` : label),
         );
@@ -193,7 +198,7 @@ export function create(app) {
     const tile = (kind, label, value, href, title) =>
       h(
         `a.tile.watch-${kind}`,
-        { href, title, dataset: { tile: kind } },
+        { href, title, dataset: { tile: kind }, class: value === 0 ? "zero" : null },
         h("span.tile-value", value == null ? "?" : String(value)),
         h("span.tile-label", label),
       );
