@@ -68,4 +68,4 @@ def test_tiles_and_an_open_order_follow_other_users(
     # With no form open, the detail simply follows: the rating callback closes it.
     live_server.api("supervisor", "POST", f"/api/v1/orders/{order['id']}/rate", json={"stars": 4})
     expect(detail.locator(".detail-head .badge.status-closed")).to_have_text("已归档")
-    expect(detail.locator("ol.timeline")).to_contain_text("回访评价")
+    expect(detail.locator("ol.timeline li").last).to_contain_text("星级：4 星")
