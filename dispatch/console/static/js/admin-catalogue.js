@@ -203,8 +203,8 @@ export function catalogueSection(app, go) {
                           why.map((w) =>
                             h(
                               "span.reason",
-                              { title: `“${w.phrase}” 匹配同义词 “${w.matched}”` },
-                              w.matched && w.matched !== w.phrase ? `${w.phrase} → ${w.matched}` : w.phrase,
+                              { title: `这句话里的“${w.matched}”匹配同义词“${w.phrase}”` },
+                              w.matched && w.matched !== w.phrase ? `${w.matched} → ${w.phrase}` : w.phrase,
                               h("span.muted", ` ${Math.round((100 * (w.weight || 0)) / sum)}%`),
                             ),
                           ),
