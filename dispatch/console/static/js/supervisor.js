@@ -387,7 +387,7 @@ export function create(app) {
         h("a", { href: `#/orders?open=${c.order_ids[i]}`, title: "打开工单" }, orderNumber(n)),
       );
     if (c.outcome) return h("span.badge.outcome", { title: c.outcome }, OUTCOME_LABELS[c.outcome] || c.outcome);
-    if (c.callback_id != null) return h("a.small", { href: `#/callbacks?open=${c.callback_id}` }, "待回拨");
+    if (c.callback_id != null) return h("span.badge", { title: `callback ${c.callback_id}` }, "已转回拨");
     if (c.disposition !== "answered" || c.order_ids?.length) return null;
     // Answered, no order, no outcome yet: say what it was.
     const cell = h("span");
