@@ -1,5 +1,6 @@
 """Keeping the working-day calendar current over HTTP, on both databases: coverage and its warning,
-a holiday period in one step, a year as CSV, confirming a year."""
+a holiday period in one step, a year as CSV, confirming a year, and orders whose deadlines fall
+past the official calendar."""
 
 from __future__ import annotations
 
@@ -145,6 +146,7 @@ def test_deadlines_follow_a_new_period_at_once(client, admin, operator, world, c
         client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000001"
     )
     assert guessed["complete_by"].startswith("2027-02-11")  # 5 working days counted Mon–Fri
+    assert guessed["deadline_uncovered"] is True
     assert client.post("/api/v1/calendar/periods", json=SPRING_2027, headers=admin).status_code == 200
     after = new_order(
         client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000002"
@@ -278,3 +280,41 @@ def test_a_bad_file_is_refused_line_by_line_and_writes_nothing(client, admin, se
     assert (2027, "import") not in covered_years(session_factory)
     r = client.post("/api/v1/calendar/years/2027.csv", content=b"x" * (300 * 1024), headers=headers)
     assert r.status_code == 413
+
+
+# --- orders past the official calendar ---------------------------------------------------------------
+
+
+def test_orders_past_the_official_calendar_are_marked(client, admin, operator, world, clock) -> None:
+    early = new_order(
+        client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000005"
+    )
+    assert early["complete_by"].startswith("2026-12-11") and early["deadline_uncovered"] is False
+    clock.set(local(2026, 12, 28))  # Monday; 5 working days counted Mon–Fri reach 2027-01-04
+    first = new_order(
+        client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000003"
+    )
+    clock.set(local(2026, 12, 30))
+    second = new_order(
+        client, operator, item_code="HOME-06", description="打扫卫生", caller_phone="13900000004"
+    )
+    assert second["complete_by"].startswith("2027-01-06")
+    assert second["deadline_uncovered"] is True  # in the creation payload
+    listed = client.get("/api/v1/orders", headers=operator).json()["items"]
+    flags = {o["id"]: o["deadline_uncovered"] for o in listed}
+    assert flags == {early["id"]: False, first["id"]: True, second["id"]: True}  # 2027-01-04 and -06
+    assert client.get(f"/api/v1/orders/{second['id']}", headers=operator).json()["deadline_uncovered"] is True
+    # A finished order's deadline no longer matters.
+    r = client.post(f"/api/v1/orders/{first['id']}/cancel", json={"reason": "居民取消"}, headers=operator)
+    assert r.status_code == 200, r.text
+    assert client.get(f"/api/v1/orders/{first['id']}", headers=operator).json()["deadline_uncovered"] is False
+    # Once 2027 is entered and confirmed, the deadline is inside the official calendar again.
+    client.post(
+        "/api/v1/calendar/periods",
+        json={"name": "元旦", "start": "2027-01-01", "end": "2027-01-03", "workdays": []},
+        headers=admin,
+    )
+    assert client.put("/api/v1/calendar/years/2027", headers=admin).status_code == 200
+    assert (
+        client.get(f"/api/v1/orders/{second['id']}", headers=operator).json()["deadline_uncovered"] is False
+    )

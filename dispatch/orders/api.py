@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -9,7 +10,8 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from dispatch.deps import ALL_ROLES, Db, require_roles
+from dispatch.context import AppContext
+from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
 from dispatch.orders import policy, repository
@@ -26,7 +28,18 @@ from dispatch.orders.schemas import (
 )
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
-from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, Supervision, User
+from models import (
+    OPEN_STATUSES,
+    Category,
+    Channel,
+    Item,
+    Order,
+    OrderEvent,
+    OrderStatus,
+    Role,
+    Supervision,
+    User,
+)
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
@@ -48,8 +61,24 @@ def _codes(db: Db, orders: list[Order]) -> tuple[dict[int, str], dict[int, str],
     return item_codes, cat_codes, numbers
 
 
+def uncovered_check(ctx: AppContext, db: Db) -> Callable[[Order], bool]:
+    """Whether an open order's deadline lies past the official calendar (``timelimits.coverage``):
+    it was counted Monday–Friday there. One cached look-up per request, nothing per order."""
+    coverage = ctx.caches.calendars.coverage(db, ctx.clock.now())
+    tz = ctx.tz
+    return lambda o: (
+        o.status in OPEN_STATUSES and (coverage.beyond(o.complete_by, tz) or coverage.beyond(o.sign_by, tz))
+    )
+
+
 def order_fields(
-    o: Order, item_code: str, category_code: str, duplicate_number: str | None, allowed: list[str]
+    o: Order,
+    item_code: str,
+    category_code: str,
+    duplicate_number: str | None,
+    allowed: list[str],
+    *,
+    deadline_uncovered: bool = False,
 ) -> dict[str, Any]:
     return {
         "id": o.id,
@@ -82,6 +111,7 @@ def order_fields(
         "completed_at": o.completed_at,
         "closed_at": o.closed_at,
         "allowed_actions": allowed,
+        "deadline_uncovered": deadline_uncovered,
     }
 
 
@@ -131,6 +161,7 @@ def create(
                 result.category.code,
                 result.possible_duplicate_of.number if result.possible_duplicate_of else None,
                 policy.allowed_actions(o, user, repository.provider_scope(db, user)),
+                deadline_uncovered=uncovered_check(ctx, db)(o),
             ),
             safety_notice=result.item.notice,
             suggestions=[
@@ -161,6 +192,7 @@ def create(
 @router.get("", response_model=OrderList)
 def list_orders(
     db: Db,
+    ctx: Ctx,
     user: Reader,
     page: Page,
     status: OrderStatus | None = None,
@@ -214,6 +246,7 @@ def list_orders(
     rows, total = paginate(db, stmt, page)
     items, cats, dups = _codes(db, rows)
     scope = repository.provider_scope(db, user)
+    uncovered = uncovered_check(ctx, db)
     return OrderList(
         items=[
             OrderOut(
@@ -223,6 +256,7 @@ def list_orders(
                     cats[o.category_id],
                     dups.get(o.possible_duplicate_of_id or 0),
                     policy.allowed_actions(o, user, scope),
+                    deadline_uncovered=uncovered(o),
                 )
             )
             for o in rows
@@ -232,7 +266,7 @@ def list_orders(
 
 
 @router.get("/{order_id}", response_model=OrderDetail)
-def get_order(order_id: int, db: Db, user: Reader) -> OrderDetail:
+def get_order(order_id: int, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
     o = repository.get_visible(db, user, order_id)
     if o is None:
         raise NotFound(f"no order {order_id}")
@@ -242,7 +276,12 @@ def get_order(order_id: int, db: Db, user: Reader) -> OrderDetail:
     allowed = policy.allowed_actions(o, user, repository.provider_scope(db, user))
     return OrderDetail(
         **order_fields(
-            o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0), allowed
+            o,
+            items[o.item_id],
+            cats[o.category_id],
+            dups.get(o.possible_duplicate_of_id or 0),
+            allowed,
+            deadline_uncovered=uncovered_check(ctx, db)(o),
         ),
         safety_notice=item.notice,
         suggestions=list(o.suggestions or []),
