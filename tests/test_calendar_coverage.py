@@ -55,7 +55,7 @@ def test_an_uncovered_current_year_is_said_loudly() -> None:
     cov = coverage_of({2025, 2026}, date(2027, 1, 5))
     assert (cov.official_until, cov.days_left) == (date(2026, 12, 31), -5)
     assert not cov.current_year_covered
-    assert cov.warning is not None and cov.warning.startswith("本年度（2027年）的法定节假日安排尚未录入")
+    assert cov.warning is not None and cov.warning.startswith("本年度（2027年）的节假日安排尚未录入")
 
 
 def test_an_empty_calendar_covers_nothing() -> None:

@@ -72,17 +72,17 @@ def warning_text(today: date, official_until: date, days_left: int) -> str | Non
         return None
     missing = official_until.year + 1
     todo = (
-        f"请在国务院办公厅发布{missing}年部分节假日安排的通知后，到 管理 › 工作日历 按通知录入各节假日"
-        f"及调休上班日（或导入该年的日历文件），并确认{missing}年已录入完整。"
+        f"请在国务院办公厅发布{missing}年节假日安排的通知后，到 管理 › 工作日历 录入各节假日和调休上班日"
+        f"（或导入该年的 CSV），并确认{missing}年已录入完整。"
     )
     if days_left < 0:
         return (
-            f"本年度（{today.year}年）的法定节假日安排尚未录入工作日历：自{missing}年1月1日起，"
-            "工单时限按周一至周五计算，没有计入节假日和调休，截止时间以及黄牌、红牌都可能出错。" + todo
+            f"本年度（{today.year}年）的节假日安排尚未录入工作日历：自{missing}年1月1日起按周一至周五计算，"
+            "节假日和调休都不计入，工单时限和黄牌、红牌可能出错。" + todo
         )
     when = "今天是已录入的最后一天" if days_left == 0 else f"还剩 {days_left} 天"
     return (
         f"工作日历只录入了国务院公布的节假日安排至 {official_until.isoformat()}（{when}）。"
-        f"此后的日期按周一至周五计算，元旦、春节等节假日和调休都不会计入，"
-        "跨过这一天的工单时限以及黄牌、红牌将会出错。" + todo
+        "此后按周一至周五计算，元旦、春节等假期和调休都不计入，跨过这一天的工单时限和黄牌、红牌会出错。"
+        + todo
     )
