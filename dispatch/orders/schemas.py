@@ -26,6 +26,9 @@ class OrderCreate(BaseModel):
     priority: Priority | None = None
     channel: Channel
     call_id: int | None = Field(None, ge=1, description="the call this order was taken on")
+    callback_id: int | None = Field(
+        None, ge=1, description="taken while returning this callback: it closes as 'order' with this order"
+    )
 
     @field_validator("description")
     @classmethod
@@ -58,6 +61,12 @@ class TimelineEntry(BaseModel):
     data: dict[str, object] = {}
 
 
+class ResidentBrief(BaseModel):
+    id: int
+    name: str
+    tags: list[str]
+
+
 class OrderOut(BaseModel):
     id: int
     number: str
@@ -68,7 +77,9 @@ class OrderOut(BaseModel):
     category_code: str
     description: str
     caller_phone: str
+    caller_phone_national: str = Field(description="as people here write it; a landline keeps its 0")
     resident_id: int | None
+    resident: ResidentBrief | None = Field(description="the call centre only; null for providers")
     address: str
     lat: float | None
     lon: float | None
@@ -78,6 +89,7 @@ class OrderOut(BaseModel):
     worker_id: int | None
     sign_by: datetime | None
     complete_by: datetime | None
+    callback_due_at: datetime | None
     supervision: str
     overdue: bool
     reopen_count: int
@@ -158,6 +170,17 @@ class ReasonIn(BaseModel):
     reason: str = Field(min_length=1, max_length=300)
 
 
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=300)
+    provider_id: int | None = Field(None, ge=1, description="offer it to this provider at once")
+
+
+class InternalNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(min_length=1, max_length=2000)
+
+
 class OfferOut(BaseModel):
     order_id: int
     order_status: str
@@ -169,12 +192,49 @@ class OfferOut(BaseModel):
 
 class BatchOut(BaseModel):
     orders: int
-    assigned: dict[str, int]
+    assigned: dict[str, int] = Field(description="order number → provider offered it")
     unassigned: list[str]
-    failed: dict[str, str]
+    failed: dict[str, str] = Field(description="order number → why it could not be offered")
+    total_km: float
+    greedy_km: float | None = Field(
+        None, description="nearest-first's total, for comparison (plan and offer)"
+    )
+    greedy_assigned: int | None = None
+
+
+class PlannedOut(BaseModel):
+    order_id: int
+    number: str
+    item_code: str
+    provider_id: int
+    provider_name: str
+    distance_km: float
+
+
+class LeftOut(BaseModel):
+    order_id: int
+    number: str
+    reason: str
+
+
+class BatchPlanOut(BaseModel):
+    orders: int = Field(description="waiting orders looked at")
+    plan: list[PlannedOut]
+    unassigned: list[LeftOut]
     total_km: float
     greedy_km: float
     greedy_assigned: int
+
+
+class AssignmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: int = Field(ge=1)
+    provider_id: int = Field(ge=1)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignments: list[AssignmentIn] = Field(min_length=1, max_length=500)
 
 
 class CheckInIn(BaseModel):
