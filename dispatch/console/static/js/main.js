@@ -6,6 +6,7 @@
 
 import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
 import { ROLE_LABELS, clear, errorText, h, toast } from "./ui.js";
+import { watchCoverage } from "./coverage.js";
 import * as admin from "./admin.js";
 import * as callbacks from "./callbacks.js";
 import { worklistCounts } from "./counts.js";
@@ -212,6 +213,7 @@ async function start() {
   $("signin").hidden = true;
   $("shell").hidden = false;
   startEvents();
+  watchCoverage(app, $("coverage"));
   if (tabs.includes("callbacks")) {
     app.counts = worklistCounts(app);
     app.counts.subscribe(({ callbacks: waiting }) => {
