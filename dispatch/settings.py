@@ -88,6 +88,10 @@ class CallCentreSettings(Section):
     callback_due_minutes: int = Field(30, ge=1, le=24 * 60)
     # A callback may close as "unreachable" only after this many attempts.
     unreachable_after_attempts: int = Field(3, ge=1, le=10)
+    # Hosts the console may play voicemail recordings from, through the server (which adds
+    # Twilio's credentials for api.twilio.com); add your PBX's recordings web server here.
+    recording_hosts: list[str] = ["api.twilio.com"]
+    recording_max_mb: int = Field(20, ge=1, le=200)
 
     @field_validator("hours")
     @classmethod

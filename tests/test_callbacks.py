@@ -308,3 +308,88 @@ def test_click_to_call_rings_the_operator_then_the_resident_through_asterisk(
         "057188881234",
     )
     assert fields["CallerID"] == "+8657188881234"
+
+
+def test_one_callback_by_id_and_the_list_by_caller(client, admin, operator) -> None:
+    ingest(client, admin, missed("M1", MORNING))
+    ingest(client, admin, missed("M2", MORNING, caller="13912345678"))
+    mine = waiting(client, operator, caller="139 1234 5678")["items"]
+    assert [c["caller"] for c in mine] == ["+8613912345678"]
+    one = client.get(f"/api/v1/callbacks/{mine[0]['id']}", headers=operator)
+    assert one.status_code == 200 and one.json() == mine[0]
+    assert client.get("/api/v1/callbacks/999999", headers=operator).status_code == 404
+
+
+def test_the_worklist_changes_reach_the_call_centre_live(client, app, admin, operator) -> None:
+    hub = app.state.ctx.live().hub
+    start = hub.publish([], "mark", {}).id
+    ingest(client, admin, missed("M1", MORNING))
+    ingest(client, admin, missed("M2", MORNING + timedelta(minutes=1)))  # folds in
+    [callback] = waiting(client, operator)["items"]
+    client.post(f"/api/v1/callbacks/{callback['id']}/call", headers=operator)
+    client.post(f"/api/v1/callbacks/{callback['id']}/close", json={"outcome": "answered"}, headers=operator)
+    queue = hub.subscribe(1, "operator", last_event_id=start).queue
+    seen = [m.data for m in (queue.get_nowait() for _ in range(queue.qsize())) if m.event == "callback"]
+    assert [(d["status"], d["call_count"], d["attempts"]) for d in seen] == [
+        ("open", 1, 0),
+        ("open", 2, 0),
+        ("open", 2, 1),
+        ("closed", 2, 1),
+    ]
+    assert all("caller" not in d for d in seen)  # the screen reloads it; the stream carries no number
+    provider = hub.subscribe(2, "worker", last_event_id=start, providers=frozenset({1})).queue
+    assert all(m.event != "callback" for m in (provider.get_nowait() for _ in range(provider.qsize())))
+
+
+@pytest.fixture
+def recorder():
+    """A web server with one voicemail on it, as a PBX's recordings server would be."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    audio = b"RIFF" + b"\0" * 40
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path != "/rec/V1.wav":
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "audio/wav")
+            self.send_header("Content-Length", str(len(audio)))
+            self.end_headers()
+            self.wfile.write(audio)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}", audio
+    server.shutdown()
+    server.server_close()
+
+
+def test_the_voicemail_plays_through_the_server_from_allowed_hosts_only(
+    client, app, admin, operator, recorder
+) -> None:
+    base, audio = recorder
+    events = voicemail("V1", MORNING)
+    events[1] = VoicemailRecorded(
+        "V1", "simulator", f"{base}/rec/V1.wav", CALLER, MORNING + timedelta(seconds=50)
+    )
+    ingest(client, admin, events)
+    [callback] = waiting(client, operator)["items"]
+    url = f"/api/v1/callbacks/{callback['id']}/recording"
+    refused = client.get(url, headers=operator)  # 127.0.0.1 is not an allowed host by default
+    assert refused.status_code == 409 and refused.json()["error"] == "recording_host_not_allowed"
+    app.state.ctx.settings.callcentre.recording_hosts = ["127.0.0.1"]
+    played = client.get(url, headers=operator)
+    assert played.status_code == 200 and played.headers["content-type"] == "audio/wav"
+    assert played.content == audio
+    ingest(client, admin, missed("M7", MORNING, caller="13912345678"))
+    [no_voicemail] = waiting(client, operator, caller="13912345678")["items"]
+    assert (
+        client.get(f"/api/v1/callbacks/{no_voicemail['id']}/recording", headers=operator).status_code == 404
+    )

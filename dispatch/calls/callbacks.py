@@ -30,6 +30,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch import changes
 from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.orders.timeline import record_event
 from dispatch.timelimits.hours import WorkingHours, next_open
@@ -74,6 +75,24 @@ class CallbackRules:
     unreachable_after: int = 3
 
 
+def note_change(session: Session, callback: CallbackRow) -> None:
+    """Tell the call centre's screens (after commit) that the worklist changed."""
+    changes.note(
+        session,
+        "callback",
+        callback.id,
+        {
+            "id": callback.id,
+            "status": callback.status.value,
+            "reason": callback.reason.value,
+            "call_count": callback.call_count,
+            "attempts": callback.attempts,
+            "outcome": callback.outcome.value if callback.outcome else None,
+        },
+        changes.CALL_CENTRE,
+    )
+
+
 def due_at(called_at: datetime, rules: CallbackRules) -> datetime:
     return next_open(rules.hours, called_at, rules.tz) + rules.due_after
 
@@ -102,7 +121,7 @@ def on_call(session: Session, call: Call, *, rules: CallbackRules) -> CallbackRo
     ended = call.ended_at or call.started_at
     waiting = open_callback(session, call.caller)
     if waiting is not None:
-        return _fold(waiting, call, ended)
+        return _fold(session, waiting, call, ended)
     reason = RETURNED.get(call.disposition) if call.disposition is not None else None
     if reason is None or call.ended_at is None:
         return None
@@ -129,12 +148,13 @@ def on_call(session: Session, call: Call, *, rules: CallbackRules) -> CallbackRo
         waiting = open_callback(session, call.caller)
         if waiting is None:
             raise
-        return _fold(waiting, call, ended)
+        return _fold(session, waiting, call, ended)
     call.callback_id = callback.id
+    note_change(session, callback)
     return callback
 
 
-def _fold(callback: CallbackRow, call: Call, ended: datetime) -> CallbackRow:
+def _fold(session: Session, callback: CallbackRow, call: Call, ended: datetime) -> CallbackRow:
     call.callback_id = callback.id
     callback.call_count += 1
     callback.last_call_at = max(callback.last_call_at, ended)
@@ -142,6 +162,7 @@ def _fold(callback: CallbackRow, call: Call, ended: datetime) -> CallbackRow:
         callback.recording_url = call.recording_url
     if callback.resident_id is None:
         callback.resident_id = call.resident_id
+    note_change(session, callback)
     return callback
 
 
@@ -156,11 +177,12 @@ def get_open(session: Session, callback_id: int) -> CallbackRow:
     return callback
 
 
-def record_attempt(callback: CallbackRow, *, now: datetime) -> None:
+def record_attempt(session: Session, callback: CallbackRow, *, now: datetime) -> None:
     """An operator called the resident back (whatever the answer)."""
     callback.attempts += 1
     callback.first_attempt_at = callback.first_attempt_at or now
     callback.last_attempt_at = now
+    note_change(session, callback)
 
 
 def _order(session: Session, order_id: int | None, outcome: CallOutcome) -> Order | None:
@@ -227,6 +249,7 @@ def close(
     callback.closed_at = now
     callback.closed_by_id = actor.id
     session.flush()
+    note_change(session, callback)
     return callback
 
 

@@ -5,17 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from dispatch.calls import callbacks
+from dispatch.calls import callbacks, recordings
 from dispatch.calls.views import callback_out
 from dispatch.db import read_only
 from dispatch.deps import Ctx, Db, require_roles
-from dispatch.errors import AppError, BadRequest
+from dispatch.errors import AppError, BadRequest, NotFound
 from dispatch.pagination import Page, paginate
 from dispatch.ports import DeliveryError
+from dispatch.residents.phones import try_normalise
 from models import Callback, CallbackStatus, CallOutcome, Role, User
 
 CALL_CENTRE = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
@@ -94,9 +95,13 @@ def list_callbacks(
     page: Page,
     status: Annotated[
         CallbackStatus, Query(description="open: waiting, oldest first; closed: latest first")
-    ] = (CallbackStatus.OPEN),
+    ] = CallbackStatus.OPEN,
+    caller: Annotated[str | None, Query(max_length=32, description="the caller's number, any format")] = None,
 ) -> CallbackList:
     stmt = select(Callback).where(Callback.status == status)
+    if caller:
+        region = ctx.settings.locale.default_region
+        stmt = stmt.where(Callback.caller == (try_normalise(caller, region) or caller))
     if status == CallbackStatus.OPEN:
         stmt = stmt.order_by(Callback.created_at, Callback.id)
     else:
@@ -104,6 +109,33 @@ def list_callbacks(
     rows, total = paginate(db, stmt, page)
     items = callback_out(db, rows, region=ctx.settings.locale.default_region, now=ctx.clock.now())
     return CallbackList(items=[CallbackOut(**i) for i in items], total=total)
+
+
+def _get(db: Db, callback_id: int) -> Callback:
+    callback = db.get(Callback, callback_id)
+    if callback is None:
+        raise NotFound(f"no callback {callback_id}")
+    return callback
+
+
+@router.get("/{callback_id}", response_model=CallbackOut)
+def get_callback(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
+    return _one(db, ctx, _get(db, callback_id))
+
+
+@router.get(
+    "/{callback_id}/recording",
+    response_class=Response,
+    responses={200: {"content": {"audio/*": {}}, "description": "the voicemail, as the recorder serves it"}},
+)
+def get_recording(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> Response:
+    """The callback's voicemail through this server: the console plays only its own origin, and
+    Twilio's recordings need the account's credentials. Only from ``[callcentre] recording_hosts``."""
+    url = _get(db, callback_id).recording_url
+    if not url:
+        raise NotFound(f"callback {callback_id} has no recording")
+    audio, media_type = recordings.fetch(url, ctx.settings)
+    return Response(content=audio, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})
 
 
 @router.post("/{callback_id}/call", response_model=CallOut)
@@ -122,7 +154,7 @@ def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
     except DeliveryError as exc:
         raise AppError(f"the call could not be placed: {exc}", code="call_failed", status_code=502) from None
     callback = callbacks.get_open(db, callback_id)
-    callbacks.record_attempt(callback, now=ctx.clock.now())
+    callbacks.record_attempt(db, callback, now=ctx.clock.now())
     db.flush()
     told = {
         "asterisk": "your phone rings first; pick up and the resident is dialled",
