@@ -121,7 +121,7 @@ export function connectEvents({ onEvent, onState }) {
       delay = 2000;
       onState("open");
     });
-    for (const name of ["screen_pop", "call", "notification", "order"]) {
+    for (const name of ["screen_pop", "call", "notification", "order", "callback"]) {
       source.addEventListener(name, (e) => {
         let data;
         try {

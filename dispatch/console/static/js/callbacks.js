@@ -225,7 +225,17 @@ export function create(app) {
       { type: "button", title: "关闭 (Esc)", onclick: () => app.go("callbacks", { ...params, open: "" }) },
       "← 返回列表",
     );
-    if (!cb) return clear(detailPane, close, empty("该回拨不在当前列表中（可能已由他人结案）。"));
+    if (!cb) {
+      // Not on this page (a link from the screen pop, a colleague's list): ask for it by id.
+      clear(detailPane, close, empty("正在读取回拨…"));
+      api(`/api/v1/callbacks/${id}`)
+        .then((found) => {
+          known.set(id, found);
+          if ((params.open || "") === id) renderDetail();
+        })
+        .catch((err) => clear(detailPane, close, errorLine(err)));
+      return;
+    }
     const isOpen = cb.status === "open";
     const result = results.get(id);
     const callButton = h(
@@ -289,7 +299,7 @@ export function create(app) {
                 h("dd", timeEl(cb.closed_at), h("span.muted", ` ${who(cb.closed_by)}`)),
               ],
         ),
-        cb.recording_url ? voicemail(cb.recording_url) : null,
+        cb.recording_url ? voicemail(cb) : null,
         isOpen ? h("div.row.call-back", callButton) : null,
         result?.text ? h("p.info.call-result", { title: result.title }, result.text) : null,
         result?.error ? errorLine(result.error) : null,
@@ -311,17 +321,25 @@ export function create(app) {
     );
   }
 
-  function voicemail(url) {
-    const note = h("span.muted.small");
-    const audio = h("audio", { controls: true, preload: "none", src: url }, "浏览器无法播放录音");
-    // A recording the console may not fetch (another host, or one that needs the carrier's sign-in)
-    // cannot play here: the link still opens it.
-    audio.addEventListener("error", () => (note.textContent = "录音无法在此播放，请点“打开录音”"));
+  function voicemail(cb) {
+    // The recording comes through the server (GET …/recording, signed in by header): the console
+    // plays only its own origin, and carriers' recordings need the account's credentials.
+    const note = h("span.muted.small", "正在读取录音…");
+    const audio = h("audio", { controls: true, preload: "none" }, "浏览器无法播放录音");
+    api(`/api/v1/callbacks/${cb.id}/recording`, { raw: true })
+      .then((response) => response.blob())
+      .then((blob) => {
+        audio.src = URL.createObjectURL(blob);
+        note.textContent = "";
+      })
+      .catch((err) => {
+        note.textContent = `录音无法在此播放：${err.message || "请点“打开录音”"}`;
+      });
     return h(
       "div.voicemail",
       h("h3", "语音留言"),
       audio,
-      h("div.row", h("a.small", { href: url, target: "_blank", rel: "noopener" }, "打开录音"), note),
+      h("div.row", h("a.small", { href: cb.recording_url, target: "_blank", rel: "noopener" }, "打开录音"), note),
     );
   }
 
@@ -424,6 +442,13 @@ export function create(app) {
     counts = { ...next };
     renderNav();
     if (changed && loaded && !el.hidden && !editing()) tables[list()].refresh();
+  });
+
+  // A callback folded in, called or closed by anyone: the list shows it (counts may not move).
+  app.on?.("callback", (change) => {
+    const id = String(change.id);
+    if (known.has(id)) known.set(id, { ...known.get(id), ...change });
+    if (loaded && !el.hidden && !editing()) tables[list()].refresh();
   });
 
   document.addEventListener("keydown", (e) => {

@@ -1,12 +1,12 @@
 // The worklists' counts the whole console shows (the 回拨 tab, the 督办 tiles): callbacks waiting
 // and orders waiting for their rating callback. Refreshed on live events that can change them
-// (an order changed, a call ended unanswered), after this console's own actions, and every
-// POLL_MS, since a callback closed by a colleague sends no event.
+// (a callback opened, folded, called or closed; an order changed), after this console's own
+// actions, and every POLL_MS in case the stream dropped something while reconnecting.
 
 import { api } from "./api.js";
 import { coalesce } from "./ui.js";
 
-const POLL_MS = 30000;
+const POLL_MS = 60000;
 const UNANSWERED = new Set(["missed", "abandoned", "voicemail"]);
 // The order changes that can move these counts: a new order (it may close a callback), a
 // completion (the rating callback is due), a rating or closing, a reopening (no longer due).
@@ -33,6 +33,7 @@ export function worklistCounts(app) {
   const refresh = coalesce(load, { wait: 500, maxWait: 5000 });
   app.on("order", (ev) => (MOVES_COUNTS.has(ev.action) || ev.status === "completed") && refresh());
   app.on("call", (c) => UNANSWERED.has(c.disposition) && refresh());
+  app.on("callback", () => refresh());
   app.every(POLL_MS, () => !document.hidden && load());
   load();
 
