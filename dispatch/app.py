@@ -23,7 +23,7 @@ from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.console import mount_console
 from dispatch.context import AppContext, Live
-from dispatch.errors import AppError
+from dispatch.errors import AppError, default_message
 from dispatch.geo.api import router as areas_router
 from dispatch.live.api import router as events_router
 from dispatch.live.hub import EventHub
@@ -38,6 +38,7 @@ from dispatch.residents.api import router as residents_router
 from dispatch.settings import ConfigError, Settings, get_settings
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
+from dispatch.validation import validation_message
 from telephony.ami_mapping import AmiCallTracker
 from telephony.asterisk import AmiAdapter, AmiCalls
 from telephony.simulator import CallSimulator, from_database
@@ -60,8 +61,16 @@ _HTTP_CODES = {
 }
 
 
-def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+# Starlette's own errors (no route, wrong method, …) in the words of the person at the screen.
+_HTTP_MESSAGES = {404: "请求的地址不存在"}
+
+
+def _error(
+    status: int, code: str, detail: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "detail": detail, "message": message}, status_code=status, headers=headers
+    )
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -77,21 +86,27 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.code, exc.detail, headers)
+        return _error(exc.status_code, exc.code, exc.detail, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "validation_error", _describe_validation(exc))
+        return _error(422, "validation_error", _describe_validation(exc), validation_message(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        message = _HTTP_MESSAGES.get(exc.status_code) or default_message(code, exc.status_code)
+        return _error(exc.status_code, code, str(exc.detail), message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
+        return _error(
+            500,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+            default_message("internal_error", 500),
+        )
 
 
 @dataclass

@@ -561,7 +561,7 @@ def test_bad_parameters(client, login, world, params: dict, status: int, field: 
         r = client.get(path, params=params, headers=login(Role.SUPERVISOR))
         assert r.status_code == status, r.text
         body = r.json()
-        assert set(body) == {"error", "detail"} and body["detail"].startswith(f"{field}:"), body
+        assert set(body) == {"error", "detail", "message"} and body["detail"].startswith(f"{field}:"), body
 
 
 def test_unencoded_plus_in_the_offset_is_understood(client, login, world) -> None:

@@ -147,7 +147,7 @@ def test_bad_input_is_rejected_and_writes_nothing(
     r = post(client, operator, **body)
     assert r.status_code == status, r.text
     err = r.json()
-    assert set(err) == {"error", "detail"}
+    assert set(err) == {"error", "detail", "message"}
     assert field in err["detail"]
     assert count(session_factory, Order) == 0
     assert count(session_factory, Resident) == 0
