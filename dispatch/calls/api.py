@@ -15,6 +15,7 @@ from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import try_normalise
+from dispatch.validation import field_label
 from models import Call, CallDirection, Disposition, Role
 
 calls_router = APIRouter(
@@ -31,7 +32,11 @@ ingest_router = APIRouter(
 
 def _aware(name: str, value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
-        raise BadRequest(f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)", code="invalid_time")
+        raise BadRequest(
+            f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)",
+            code="invalid_time",
+            message=f"{field_label(name)}：请带上时区（如 2026-11-01T00:00:00+08:00）",
+        )
 
 
 @calls_router.get("")
@@ -77,7 +82,7 @@ def list_calls(
 def get_call(call_id: int, db: Db) -> dict[str, Any]:
     call = db.get(Call, call_id, options=[selectinload(Call.orders)])
     if call is None:
-        raise NotFound(f"no call {call_id}")
+        raise NotFound(f"no call {call_id}", message=f"未找到编号为 {call_id} 的通话")
     return call_out(call)
 
 
@@ -89,6 +94,6 @@ def ingest_event(ctx: Ctx, body: Annotated[Any, Body()]) -> dict[str, Any]:
     try:
         event = event_from_dict(body)
     except ValueError as exc:
-        raise BadRequest(str(exc), code="invalid_event") from None
+        raise BadRequest(str(exc), code="invalid_event", message=f"通话事件格式不正确：{exc}") from None
     ctx.live().ingest(event)
     return {"accepted": True, "type": body["type"]}

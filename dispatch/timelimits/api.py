@@ -43,7 +43,11 @@ def list_days(
 ) -> CalendarOut:
     """Days in [from, to] whose status differs from plain Monday–Friday, or that an admin pinned."""
     if to < from_ or (to - from_).days > 731:
-        raise BadRequest("to: must be on or after from, at most two years later", code="bad_range")
+        raise BadRequest(
+            "to: must be on or after from, at most two years later",
+            code="bad_range",
+            message="结束日期：不能早于开始日期，且最多相隔两年",
+        )
     rows = db.scalars(
         select(CalendarDay).where(CalendarDay.day >= from_, CalendarDay.day <= to).order_by(CalendarDay.day)
     )
