@@ -237,7 +237,7 @@ def create_order(
         session.execute(insert(call_order).values(call_id=call.id, order_id=order.id))
         if call.resident_id is None and call.caller == req.phone.e164:
             call.resident_id = resident.id
-    note = "classified automatically" if not req.item_code else ""
+    note = "系统自动分类" if not req.item_code else ""
     record_event(
         session,
         order,

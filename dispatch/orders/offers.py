@@ -400,7 +400,7 @@ def offer_if_auto(
         reason = (
             "没有符合条件的服务方"
             if getattr(exc, "code", "") in ("no_candidate", "no_capacity")
-            else exc.detail
+            else exc.message
         )
         set_fields(session, order, supervisor_queue_reason=reason[:200], updated_at=now)
         record_event(session, order, action="to_supervisor", at=now, note=reason)
