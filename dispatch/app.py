@@ -28,6 +28,7 @@ from dispatch.geo.api import router as areas_router
 from dispatch.live.api import router as events_router
 from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
+from dispatch.openapi import install_error_docs
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogSms
@@ -223,6 +224,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_error_docs(app)
 
     @app.get("/health", tags=["system"])
     def health() -> dict[str, str]:

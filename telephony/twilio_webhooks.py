@@ -61,7 +61,11 @@ def twiml_response(twiml: TwiML) -> Response:
     return Response(content=str(twiml), media_type="text/xml")
 
 
-router = APIRouter(prefix=WEBHOOK_PREFIX, tags=["twilio"])
+router = APIRouter(
+    prefix=WEBHOOK_PREFIX,
+    tags=["twilio"],
+    responses={403: {"description": "Not signed by Twilio"}, 404: {"description": "Twilio is not enabled"}},
+)
 
 
 async def verified_form(request: Request, ctx: Ctx) -> dict[str, str]:
