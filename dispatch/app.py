@@ -18,6 +18,7 @@ from dispatch import __version__
 from dispatch.auth.api import router as auth_router
 from dispatch.auth.users_api import router as users_router
 from dispatch.calls.api import calls_router, ingest_router
+from dispatch.calls.callbacks_api import router as callbacks_router
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
@@ -31,8 +32,8 @@ from dispatch.live.notifier import HubNotifier
 from dispatch.openapi import install_error_docs
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
-from dispatch.outbox.adapters import LogCalls, LogSms
-from dispatch.ports import Adapters, CallPlacer, SmsSender
+from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
+from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
 from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
@@ -41,9 +42,9 @@ from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
 from dispatch.validation import validation_message
 from telephony.ami_mapping import AmiCallTracker
-from telephony.asterisk import AmiAdapter, AmiCalls
+from telephony.asterisk import AmiAdapter, AmiCalls, AmiConnector
 from telephony.simulator import CallSimulator, from_database
-from telephony.twilio_calls import TwilioCalls
+from telephony.twilio_calls import TwilioCalls, TwilioConnector
 from telephony.twilio_sms import TwilioSms
 from telephony.twilio_webhooks import router as twilio_router
 
@@ -126,22 +127,23 @@ class Telephony:
 def build_adapters(
     settings: Settings, live: Live, sessions: sessionmaker[Session], ami: AmiAdapter | None
 ) -> Adapters:
-    """The one place delivery adapters are chosen. SMS: Twilio when configured, else the log
-    (development). Calls: Asterisk Originate when a callback channel is set, else Twilio, else the
-    log. Notifications: the live event stream. A configured adapter that cannot be built stops the
-    start with the reason, rather than silently falling back to the log."""
+    """The one place adapters are chosen. SMS: Twilio when configured, else the log (development).
+    Rating calls: Asterisk Originate when a callback channel is set, else Twilio, else the log.
+    Click-to-call: Asterisk when connected to one, else Twilio's desk number, else the log.
+    Notifications: the live event stream. A configured adapter that cannot be built stops the start
+    with the reason, rather than silently falling back to the log."""
     twilio = settings.twilio
     sms: SmsSender = LogSms()
     calls: CallPlacer = LogCalls()
+    connector: CallConnector = LogConnector()
+    twilio_calls: TwilioCalls | None = None
     if twilio.enabled:
         sms = TwilioSms(
             twilio.account_sid, twilio.auth_token, twilio.from_number, timeout=twilio.request_timeout_seconds
         )
-    if ami is not None and settings.asterisk.callback_channel:
-        calls = AmiCalls(ami, settings.asterisk)
-    elif twilio.enabled:
+    if twilio.enabled:
         try:
-            calls = TwilioCalls(
+            twilio_calls = TwilioCalls(
                 twilio.account_sid,
                 twilio.auth_token,
                 twilio.from_number,
@@ -150,8 +152,16 @@ def build_adapters(
                 ring_seconds=twilio.ring_seconds,
             )
         except ValueError as exc:
-            raise ConfigError(f"[twilio] rating calls: {exc}") from None
-    return Adapters(sms=sms, calls=calls, notifier=HubNotifier(live.hub, sessions))
+            raise ConfigError(f"[twilio] calls: {exc}") from None
+    if ami is not None and settings.asterisk.callback_channel:
+        calls = AmiCalls(ami, settings.asterisk)
+    elif twilio_calls is not None:
+        calls = twilio_calls
+    if ami is not None:
+        connector = AmiConnector(ami, settings.asterisk, region=settings.locale.default_region)
+    elif twilio_calls is not None and twilio.operator_number:
+        connector = TwilioConnector(twilio_calls, twilio.operator_number)
+    return Adapters(sms=sms, calls=calls, notifier=HubNotifier(live.hub, sessions), connector=connector)
 
 
 def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[Live, Telephony]:
@@ -159,7 +169,9 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
     (development and demo), Asterisk when configured (Twilio arrives by webhook)."""
     hub = EventHub()
     hub.bind(loop)
-    ingest = CallIngest(ctx.sessions, hub, region=ctx.settings.locale.default_region)
+    ingest = CallIngest(
+        ctx.sessions, hub, region=ctx.settings.locale.default_region, callbacks=ctx.callback_rules()
+    )
     ingest.start()
     running = Telephony()
     if ctx.settings.server.simulator:
@@ -242,6 +254,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(stats_router)
     app.include_router(twilio_router)
     app.include_router(calls_router)
+    app.include_router(callbacks_router)
     app.include_router(ingest_router)
     app.include_router(events_router)
     mount_console(app)

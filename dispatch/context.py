@@ -9,11 +9,13 @@ methods here put together.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.calls.callbacks import CallbackRules
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.index import SuggestionService
 from dispatch.clock import Clock
@@ -101,6 +103,15 @@ class AppContext:
         if self.running is None:
             raise RuntimeError("the live event stream runs only in a server (create_app)")
         return self.running
+
+    def callback_rules(self) -> CallbackRules:
+        c = self.settings.callcentre
+        return CallbackRules(
+            tz=self.tz,
+            due_after=timedelta(minutes=c.callback_due_minutes),
+            hours=c.hours,
+            unreachable_after=c.unreachable_after_attempts,
+        )
 
     def calendar(self, session: Session) -> WorkCalendar:
         return self.caches.calendars.calendar(session)

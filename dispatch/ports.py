@@ -46,6 +46,18 @@ class CallPlacer(Protocol):
         ...
 
 
+class CallConnector(Protocol):
+    """Click-to-call: ring an operator's phone first, then connect it to a resident's number."""
+
+    via: str  # "asterisk", "twilio" or "log": how the call goes, said to the operator
+
+    def connect(self, extension: str, to: str, payload: dict[str, Any]) -> str:
+        """Start the call; returns the provider's call id. ``extension`` is the operator's (may be
+        empty where the adapter rings a fixed desk number). Raises DeliveryError when the call
+        cannot be placed (``permanent`` as for messages)."""
+        ...
+
+
 class Notifier(Protocol):
     def notify(self, recipient: Recipient, body: str, payload: dict[str, Any]) -> str:
         """Show a notification in the console of a user, a role or an organisation's admins;
@@ -91,9 +103,11 @@ class Recipient:
 
 @dataclass(frozen=True, slots=True)
 class Adapters:
-    """The delivery ports the outbox sends through, chosen once by ``create_app`` (Twilio or the log
-    for SMS; Asterisk, Twilio or the log for calls; the live event stream for notifications)."""
+    """The ports to the outside world, chosen once by ``create_app``: SMS (Twilio or the log), calls
+    (Asterisk, Twilio or the log) and console notifications (the live event stream), which the
+    outbox sends through, and the click-to-call connector operators use from the worklists."""
 
     sms: SmsSender
     calls: CallPlacer
     notifier: Notifier
+    connector: CallConnector

@@ -80,6 +80,21 @@ class DispatchSettings(Section):
     checkin_far_meters: float = Field(300.0, gt=0)
 
 
+class CallCentreSettings(Section):
+    # When operators take calls, per weekday, in [locale] timezone; a missed call that came while
+    # they were closed is due for a callback from their next opening. Empty: 24x7.
+    hours: dict[str, list[tuple[str, str]]] = {day: [("08:00", "20:00")] for day in DAY_KEYS}
+    # A missed, abandoned or voicemail call should be called back within this many minutes.
+    callback_due_minutes: int = Field(30, ge=1, le=24 * 60)
+    # A callback may close as "unreachable" only after this many attempts.
+    unreachable_after_attempts: int = Field(3, ge=1, le=10)
+
+    @field_validator("hours")
+    @classmethod
+    def _hours(cls, value: dict[str, list[tuple[str, str]]]) -> dict[str, list[tuple[str, str]]]:
+        return check_hours(value) or {}
+
+
 class TrackingSettings(Section):
     # Seconds between tracking-loop ticks.
     tick_seconds: float = Field(30.0, gt=0)
@@ -249,6 +264,12 @@ class AsteriskSettings(Section):
     callback_context: str = "sanshe-rating"
     callback_exten: str = "s"
     callback_caller_id: str = ""
+    # Click-to-call (an operator calls a resident back from the worklist): Originate rings the
+    # operator's phone on operator_channel ({extension}), then dials dial_exten in dial_context;
+    # dial_exten may use {number} (E.164), {digits} (no "+") or {national} (e.g. 013800138000).
+    operator_channel: str = "PJSIP/{extension}"
+    dial_context: str = "from-internal"
+    dial_exten: str = "{national}"
 
     @model_validator(mode="after")
     def _complete_when_enabled(self) -> AsteriskSettings:
@@ -256,6 +277,10 @@ class AsteriskSettings(Section):
             raise ValueError("asterisk.username and asterisk.secret are needed when enabled")
         if self.callback_channel and not any(k in self.callback_channel for k in ("{number}", "{digits}")):
             raise ValueError("asterisk.callback_channel must contain {number} or {digits}")
+        if "{extension}" not in self.operator_channel:
+            raise ValueError("asterisk.operator_channel must contain {extension}")
+        if not any(k in self.dial_exten for k in ("{number}", "{digits}", "{national}")):
+            raise ValueError("asterisk.dial_exten must contain {number}, {digits} or {national}")
         return self
 
 
@@ -272,6 +297,7 @@ class Settings(BaseSettings):
     auth: AuthSettings = AuthSettings()
     locale: LocaleSettings = LocaleSettings()
     dispatch: DispatchSettings = DispatchSettings()
+    callcentre: CallCentreSettings = CallCentreSettings()
     tracking: TrackingSettings = TrackingSettings()
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()

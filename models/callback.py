@@ -6,7 +6,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text
+from sqlalchemy import ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, str_enum
@@ -40,6 +40,14 @@ class Callback(Base):
     __table_args__ = (
         Index("ix_callback_status_created_at", "status", "created_at"),
         Index("ix_callback_caller_status", "caller", "status"),
+        # One waiting callback per number: repeat calls fold into it, also when two end at once.
+        Index(
+            "uq_callback_caller_open",
+            "caller",
+            unique=True,
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -65,6 +65,7 @@ from asterisk.ami.response import Response
 
 from dispatch.calls.events import CallEvent, EventSink
 from dispatch.ports import DeliveryError
+from dispatch.residents.phones import dialable
 from telephony.ami_mapping import AmiCallTracker
 
 if TYPE_CHECKING:
@@ -495,3 +496,33 @@ class AmiCalls:
             reason = self.adapter.last_error or "refused"
             raise DeliveryError(f"Asterisk did not take the callback: {reason}", permanent=False)
         return f"ami-{payload.get('outbox_id', '')}-{to[-4:]}"
+
+
+class AmiConnector:
+    """Click-to-call by AMI ``Originate``: the operator's phone rings first (``operator_channel``),
+    and when they pick up Asterisk dials the resident (``dial_exten`` in ``dial_context``)."""
+
+    via = "asterisk"
+
+    def __init__(self, adapter: AmiAdapter, settings: AsteriskSettings, *, region: str) -> None:
+        self.adapter = adapter
+        self.settings = settings
+        self.region = region
+
+    def connect(self, extension: str, to: str, payload: dict[str, Any]) -> str:
+        if not extension:
+            raise DeliveryError("the operator has no extension to ring", permanent=True)
+        s = self.settings
+        exten = s.dial_exten.format(number=to, digits=to.lstrip("+"), national=dialable(to, self.region))
+        variables = {"SANSHE_CALLBACK": payload.get("callback_id", "")}
+        try:
+            queued = self.adapter.originate(
+                s.operator_channel.format(extension=extension), exten, s.dial_context, to, variables
+            )
+        except ValueError as exc:  # a header-unsafe number or extension
+            raise DeliveryError(f"cannot originate to {to!r}: {exc}", permanent=True) from None
+        if not queued:
+            raise DeliveryError(
+                f"Asterisk did not place the call: {self.adapter.last_error or 'refused'}", permanent=False
+            )
+        return f"ami-cb{payload.get('callback_id', '')}-{to[-4:]}"

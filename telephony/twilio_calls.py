@@ -84,3 +84,32 @@ class TwilioCalls:
         if not call.sid:
             raise DeliveryError("Twilio answered without a call SID", permanent=False)
         return call.sid
+
+
+class TwilioConnector:
+    """Click-to-call through Twilio: calls the operators' desk number (``[twilio] operator_number``)
+    and, when it is answered, bridges it to the resident (the voice webhook's ``step=bridge``
+    answers with ``<Dial>``), showing the centre's number to the resident."""
+
+    via = "twilio"
+
+    def __init__(self, calls: TwilioCalls, operator_number: str) -> None:
+        if not operator_number:
+            raise ValueError("click-to-call through Twilio needs [twilio] operator_number")
+        self.calls = calls
+        self.operator_number = operator_number
+
+    def connect(self, extension: str, to: str, payload: dict[str, Any]) -> str:
+        c = self.calls
+        url = callback_url(c.base_url, VOICE_PATH, step="bridge", to=to, callback=payload.get("callback_id"))
+        with twilio_errors(c.timeout):
+            call = c.client.calls.create(
+                to=self.operator_number,
+                from_=c.from_number,
+                url=url,
+                method="POST",
+                timeout=c.ring_seconds,
+            )
+        if not call.sid:
+            raise DeliveryError("Twilio answered without a call SID", permanent=False)
+        return call.sid

@@ -128,7 +128,12 @@ class Turn:
         return self.form.get("To" if self.outbound else "From", "")
 
     def record(self, event: CallEvent) -> Call | None:
-        return record_event(self.db, event, region=self.ctx.settings.locale.default_region)
+        return record_event(
+            self.db,
+            event,
+            region=self.ctx.settings.locale.default_region,
+            callbacks=self.ctx.callback_rules(),
+        )
 
     def ringing(self, queue: str | None = None, at: datetime | None = None) -> Call | None:
         us = self.form.get("From" if self.outbound else "To", "")
@@ -394,6 +399,22 @@ def _rework(t: Turn) -> VoiceResponse:
     return resp
 
 
+_E164 = re.compile(r"^\+[1-9]\d{5,14}$")
+
+
+def _bridge(t: Turn) -> VoiceResponse:
+    """The operators' desk answered a click-to-call (``TwilioConnector``): dial the resident,
+    showing the centre's number. Not a resident's call, so not recorded as one."""
+    to = t.query.get("to", "")
+    if not _E164.match(to):
+        raise BadRequest(f"to: not an E.164 number: {to!r}")
+    resp = VoiceResponse()
+    t.say(resp, "正在为您回拨居民电话，请稍候。")
+    dial = resp.dial(caller_id=t.cfg.from_number, timeout=t.cfg.ring_seconds)
+    dial.number(to)
+    return resp
+
+
 VOICE_STEPS = {
     "": _greeting,
     "menu": _menu_choice,
@@ -403,6 +424,7 @@ VOICE_STEPS = {
     "rating": _rating_prompt,
     "rated": _rated,
     "rework": _rework,
+    "bridge": _bridge,
 }
 
 

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from dispatch.clock import FrozenClock
 from dispatch.context import AppContext
 from dispatch.outbox import messages
-from dispatch.outbox.adapters import RecordingCalls, RecordingNotifier, RecordingSms
+from dispatch.outbox.adapters import RecordingCalls, RecordingConnector, RecordingNotifier, RecordingSms
 from dispatch.outbox.sender import CLAIM_PREFIX, DEFAULT_CLAIM_TIMEOUT, SendReport, retry_delay, send_due
 from dispatch.ports import Adapters, Recipient
 from dispatch.tracking.scheduler import Job, TrackingLoop, send_outbox
@@ -30,6 +30,7 @@ def fakes(**kw: Any) -> Adapters:
         sms=kw.get("sms") or RecordingSms(),
         calls=kw.get("calls") or RecordingCalls(),
         notifier=kw.get("notifier") or RecordingNotifier(),
+        connector=RecordingConnector(),
     )
 
 

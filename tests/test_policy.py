@@ -25,6 +25,7 @@ def user(role: Role, provider_id: int | None = None) -> User:
 
 
 OPERATOR, SUPERVISOR = user(Role.OPERATOR), user(Role.SUPERVISOR)
+RESPOND = ["accept", "decline"]
 WORKER, OTHER_WORKER = user(Role.WORKER, 5), user(Role.WORKER, 6)
 ORG_ADMIN = user(Role.ORG_ADMIN, 1)  # organisation 1, whose worker is 5
 
@@ -32,35 +33,35 @@ ORG_ADMIN = user(Role.ORG_ADMIN, 1)  # organisation 1, whose worker is 5
 @pytest.mark.parametrize(
     ("the_order", "who", "scope", "expected"),
     [
-        (order(S.RECEIVED), OPERATOR, None, ["dispatch", "complete", "cancel"]),
+        (order(S.RECEIVED), OPERATOR, None, ["dispatch", "complete", "cancel", "notes"]),
         (
-            order(S.RECEIVED, supervisor_queue_reason="已退单/超时 3 次"),
+            order(S.RECEIVED, supervisor_queue_reason="已退单 3 次"),
             OPERATOR,
             None,
-            ["complete", "cancel"],
+            ["complete", "cancel", "notes"],
         ),
-        (order(S.RECEIVED), SUPERVISOR, None, ["dispatch", "complete", "extend", "cancel"]),
+        (order(S.RECEIVED), SUPERVISOR, None, ["dispatch", "complete", "extend", "cancel", "notes"]),
         (order(S.RECEIVED), WORKER, [5], []),
         (order(S.OFFERED, provider_id=5, worker_id=5), WORKER, [5], ["accept", "decline"]),
         (order(S.OFFERED, provider_id=5, worker_id=5), OTHER_WORKER, [6], []),
         (order(S.OFFERED, provider_id=5, worker_id=5), ORG_ADMIN, [1, 5], ["accept", "decline"]),
-        (order(S.OFFERED, provider_id=5), OPERATOR, None, ["cancel"]),
+        (order(S.OFFERED, provider_id=5), OPERATOR, None, ["cancel", "notes"]),
         (
             order(S.OFFERED, provider_id=5),
             SUPERVISOR,
             None,
-            ["accept", "decline", "urge", "extend", "cancel"],
+            [*RESPOND, "urge", "extend", "withdraw", "cancel", "notes"],
         ),
         (order(S.ACCEPTED, provider_id=5, worker_id=5), WORKER, [5], ["check-in", "complete"]),
-        (order(S.ACCEPTED, provider_id=5, worker_id=5), OPERATOR, None, ["cancel"]),
+        (order(S.ACCEPTED, provider_id=5, worker_id=5), OPERATOR, None, ["cancel", "notes"]),
         (order(S.IN_SERVICE, provider_id=5, worker_id=5), WORKER, [5], ["complete"]),
         (order(S.IN_SERVICE, provider_id=5, worker_id=5), OTHER_WORKER, [6], []),
-        (order(S.COMPLETED, provider_id=5), OPERATOR, None, ["rate"]),
-        (order(S.COMPLETED, provider_id=5), SUPERVISOR, None, ["rate", "reopen"]),
+        (order(S.COMPLETED, provider_id=5), OPERATOR, None, ["rate", "notes"]),
+        (order(S.COMPLETED, provider_id=5), SUPERVISOR, None, ["rate", "reopen", "notes"]),
         (order(S.COMPLETED, provider_id=5), WORKER, [5], []),
-        (order(S.CLOSED), SUPERVISOR, None, ["rate", "reopen"]),  # closed without a rating
-        (order(S.CLOSED, rating_stars=2), SUPERVISOR, None, ["reopen"]),
-        (order(S.CANCELLED), SUPERVISOR, None, []),
+        (order(S.CLOSED), SUPERVISOR, None, ["rate", "reopen", "notes"]),  # closed without a rating
+        (order(S.CLOSED, rating_stars=2), SUPERVISOR, None, ["reopen", "notes"]),
+        (order(S.CANCELLED), SUPERVISOR, None, ["notes"]),
     ],
 )
 def test_the_rules_as_a_table(
@@ -87,7 +88,9 @@ BODIES = {
     "urge": {},
     "extend": {"working_days": 1, "reason": "等配件"},
     "reopen": {"reason": "居民不满意"},
+    "withdraw": {"reason": "改派"},
     "cancel": {"reason": "居民已自行解决"},
+    "notes": {"text": "内部备注"},
 }
 
 
@@ -111,8 +114,8 @@ def test_the_server_refuses_what_the_list_leaves_out(client, world, operator, lo
         "other worker": login(Role.WORKER, provider_id=other),
     }
     expected = {
-        "operator": ["cancel"],
-        "supervisor": ["accept", "decline", "urge", "extend", "cancel"],
+        "operator": ["cancel", "notes"],
+        "supervisor": ["accept", "decline", "urge", "extend", "withdraw", "cancel", "notes"],
         "worker": ["accept", "decline"],
         "other worker": None,  # not even visible to them
     }

@@ -11,6 +11,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
+from zoneinfo import ZoneInfo
 
 import httpx
 import phonenumbers
@@ -26,6 +27,7 @@ from dispatch.calls.events import (
     event_to_dict,
 )
 from dispatch.clock import FrozenClock
+from dispatch.residents.phones import try_normalise
 from telephony.simulator import (
     NO_ANSWER_SECONDS,
     CallScenarios,
@@ -511,3 +513,23 @@ def test_simulated_calls_through_the_real_endpoint(app, client, login) -> None:
         assert (item["hold_seconds"], item["talk_seconds"]) == (end.hold_seconds, end.talk_seconds)
         if end.disposition == "answered":
             assert item["operator"] == end.operator_ext and item["answered_at"] is not None
+
+
+def test_a_night_of_simulated_calls_lands_in_the_callback_worklist(app, client, login) -> None:
+    from models import Role
+
+    client.headers.update(login(Role.ADMIN))
+    # Overnight in Hangzhou (operators in 08:00–20:00): every call goes to voicemail.
+    night = datetime(2026, 11, 17, 23, 0, tzinfo=ZoneInfo("Asia/Shanghai")).astimezone(UTC)
+    calls = plan_calls(25, start=night)
+    returned = [c for c in calls if c.ended.disposition in ("missed", "abandoned", "voicemail")]
+    assert {c.ended.disposition for c in calls} == {"voicemail"}
+    sink = HttpEventSink(client, report=pytest.fail)
+    for event in sorted((e for c in calls for _, e in c.timeline), key=lambda e: e.at):
+        sink(event)
+    app.state.ctx.live().ingest.drain()
+    waiting = client.get("/api/v1/callbacks", params={"limit": 100}).json()
+    callers = {try_normalise(c.ended.caller, "CN") for c in returned} - {None}
+    assert waiting["total"] == len(callers) > 0  # one per number: repeat callers fold in
+    assert sum(item["call_count"] for item in waiting["items"]) == len(returned)
+    assert all(item["reason"] == "voicemail" and item["recording_url"] for item in waiting["items"])

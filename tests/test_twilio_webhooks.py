@@ -7,7 +7,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -606,3 +606,29 @@ def test_twilio_settings_defaults_and_trailing_slash() -> None:
     assert cfg.public_base_url == "https://sanshe.example.org"
     assert cfg.menu["1"] == "ELDER" and cfg.voicemail_items["ELDER"] == "ELD-06"
     assert Settings(twilio={"operator_hours": {}}).twilio.operator_hours == {}  # around the clock
+
+
+def test_click_to_call_rings_the_desk_then_dials_the_resident(client, session_factory) -> None:
+    from telephony.twilio_calls import TwilioConnector
+
+    desk = "+8657188880000"
+    server = FakeTwilioServer(created_call())
+    calls = TwilioCalls(ACCOUNT, TOKEN, OUR_NUMBER, public_base_url=BASE, http_client=server)
+    connector = TwilioConnector(calls, desk)
+    assert connector.connect("", "+8657188881234", {"callback_id": 7}) == OUT_SID
+    [request] = server.requests
+    assert request["data"]["To"] == desk and request["data"]["From"] == OUR_NUMBER
+    q = query_of(request["data"]["Url"])
+    assert (q["step"], q["to"], q["callback"]) == ("bridge", "+8657188881234", "7")
+    # The desk picks up: Twilio asks for TwiML, and it dials the resident showing our number.
+    asked = urlencode({"to": q["to"], "callback": "7"})  # as our URL has it
+    root = voice(client, "bridge", sid=OUT_SID, query=asked, **outbound(To=desk))
+    dial = root.find("Dial")
+    assert dial is not None and dial.get("callerId") == OUR_NUMBER
+    assert dial.find("Number").text == "+8657188881234"
+    with session_factory() as s:
+        assert s.scalar(select(func.count(Call.id))) == 0  # the centre calling its own desk is no call
+    bad = signed_post(client, "/telephony/twilio/voice", voice_form(OUT_SID), query="step=bridge&to=12345")
+    assert bad.status_code == 400
+    with pytest.raises(ValueError, match="operator_number"):
+        TwilioConnector(calls, "")

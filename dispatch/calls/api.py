@@ -6,17 +6,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from dispatch.calls import callbacks
 from dispatch.calls.events import event_from_dict
 from dispatch.calls.ingest import call_out
-from dispatch.deps import Ctx, Db, require_roles
+from dispatch.deps import Ctx, CurrentUser, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import try_normalise
 from dispatch.validation import field_label
-from models import Call, CallDirection, Disposition, Role
+from models import Call, CallDirection, CallOutcome, Disposition, Role
 
 calls_router = APIRouter(
     prefix="/api/v1/calls",
@@ -75,15 +77,33 @@ def list_calls(
     if resident_id is not None:
         stmt = stmt.where(Call.resident_id == resident_id)
     rows, total = paginate(db, stmt, page)
-    return {"items": [call_out(c) for c in rows], "total": total}
+    region = ctx.settings.locale.default_region
+    return {"items": [call_out(c, region=region) for c in rows], "total": total}
 
 
 @calls_router.get("/{call_id}")
-def get_call(call_id: int, db: Db) -> dict[str, Any]:
+def get_call(call_id: int, db: Db, ctx: Ctx) -> dict[str, Any]:
     call = db.get(Call, call_id, options=[selectinload(Call.orders)])
     if call is None:
         raise NotFound(f"no call {call_id}", message=f"未找到编号为 {call_id} 的通话")
-    return call_out(call)
+    return call_out(call, region=ctx.settings.locale.default_region)
+
+
+class OutcomeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    outcome: CallOutcome = Field(description="answered (咨询已答复), wrong_number, nuisance, or duplicate")
+    order_id: int | None = Field(None, ge=1, description="the open order a duplicate call is about")
+
+
+@calls_router.post("/{call_id}/outcome")
+def set_outcome(call_id: int, body: OutcomeIn, db: Db, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
+    """How an answered call that made no order ended for the centre."""
+    call = db.get(Call, call_id, options=[selectinload(Call.orders)])
+    if call is None:
+        raise NotFound(f"no call {call_id}", message=f"未找到编号为 {call_id} 的通话")
+    callbacks.set_call_outcome(db, call, outcome=body.outcome, order_id=body.order_id, actor=user)
+    db.refresh(call, ["orders"])
+    return call_out(call, region=ctx.settings.locale.default_region)
 
 
 @ingest_router.post("/events", status_code=202)

@@ -27,12 +27,15 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.calls import callbacks
+from dispatch.calls.callbacks import CallbackRules
 from dispatch.calls.events import CallEvent, CallRinging, SmsReceived, event_to_dict
 from dispatch.calls.recorder import find_call, operator_for_extension, record_event
+from dispatch.calls.views import callback_out
 from dispatch.db import read_only, transaction
 from dispatch.live.hub import EventHub
 from dispatch.residents import repository
-from dispatch.residents.phones import try_normalise
+from dispatch.residents.phones import national, try_normalise
 from dispatch.residents.profile import resident_detail
 from models import Call
 
@@ -46,8 +49,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def call_out(call: Call, order_ids: list[int] | None = None) -> dict[str, Any]:
-    """A call as ``GET /api/v1/calls`` lists it (the contract's fields, then extras)."""
+def call_out(call: Call, *, with_orders: bool = True, region: str = "CN") -> dict[str, Any]:
+    """A call as ``GET /api/v1/calls`` lists it (the contract's fields, then extras).
+
+    ``with_orders=False`` leaves the linked orders out (a screen pop's recent calls) rather than
+    loading them."""
+    orders = sorted(call.orders, key=lambda o: o.id) if with_orders else []
     return {
         "id": call.id,
         "direction": call.direction.value,
@@ -60,7 +67,7 @@ def call_out(call: Call, order_ids: list[int] | None = None) -> dict[str, Any]:
         "hold_seconds": call.hold_seconds,
         "talk_seconds": call.talk_seconds,
         "disposition": call.disposition.value if call.disposition else None,
-        "order_ids": order_ids if order_ids is not None else sorted(o.id for o in call.orders),
+        "order_ids": [o.id for o in orders],
         "source": call.source,
         "external_id": call.external_id,
         "callee": call.callee,
@@ -68,6 +75,10 @@ def call_out(call: Call, order_ids: list[int] | None = None) -> dict[str, Any]:
         "resident_id": call.resident_id,
         "recording_url": call.recording_url or None,
         "ivr_digits": call.ivr_digits or None,
+        "order_numbers": [o.number for o in orders],
+        "caller_national": national(call.caller, region) if call.caller else "",
+        "outcome": call.outcome,
+        "callback_id": call.callback_id,
     }
 
 
@@ -81,8 +92,13 @@ def screen_pop(session: Session, event: CallRinging, *, region: str) -> dict[str
         rows = session.scalars(
             select(Call).where(Call.caller == e164).order_by(Call.started_at.desc()).limit(6)
         )
-        recent = [call_out(c, []) for c in rows if c.id != (known.id if known else None)][:5]
+        recent = [
+            call_out(c, with_orders=False, region=region)
+            for c in rows
+            if c.id != (known.id if known else None)
+        ][:5]
     profile = resident_detail(session, resident).model_dump(mode="json") if resident else None
+    waiting = callbacks.open_callback(session, e164) if e164 else None
     return {
         "call": {
             "id": known.id if known else None,
@@ -97,16 +113,25 @@ def screen_pop(session: Session, event: CallRinging, *, region: str) -> dict[str
         "open_orders": profile["open_orders"] if profile else [],
         "recent_calls": profile["calls"][:5] if profile else recent,
         "known_caller": resident is not None,
+        "open_callback": callback_out(session, [waiting], region=region)[0] if waiting else None,
     }
 
 
 class CallIngest:
     """``EventSink`` for every telephony adapter in the server (thread-safe, never blocks)."""
 
-    def __init__(self, sessions: sessionmaker[Session], hub: EventHub, *, region: str) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        hub: EventHub,
+        *,
+        region: str,
+        callbacks: CallbackRules | None = None,
+    ) -> None:
         self.sessions = sessions
         self.hub = hub
         self.region = region
+        self.callbacks = callbacks
         self._store: queue.Queue[object] = queue.Queue()
         self._pops: queue.Queue[object] = queue.Queue()
         self._threads: list[threading.Thread] = []
@@ -184,10 +209,10 @@ class CallIngest:
             )
             return None
         with transaction(self.sessions) as session:
-            call = record_event(session, event, region=self.region)
+            call = record_event(session, event, region=self.region, callbacks=self.callbacks)
             if call is None:
                 return None
-            update = call_out(call)
+            update = call_out(call, region=self.region)
             update["event"] = event_to_dict(event)["type"]
             operator_id = call.operator_id
         targets = [SUPERVISORS] + ([f"user:{operator_id}"] if operator_id else [])

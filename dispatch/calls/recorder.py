@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch.calls.callbacks import CallbackRules, on_call
 from dispatch.calls.events import (
     CallAnswered,
     CallEnded,
@@ -97,10 +98,14 @@ def _operator(session: Session, call: Call, extension: str | None) -> None:
     call.operator_id = user.id if user else None
 
 
-def record_event(session: Session, event: CallEvent, *, region: str) -> Call | None:
+def record_event(
+    session: Session, event: CallEvent, *, region: str, callbacks: CallbackRules | None = None
+) -> Call | None:
     """Store one event; returns the call's row (``None`` for an SMS, which is not a call).
 
-    Idempotent: feeding the same event twice leaves the row as feeding it once did.
+    Idempotent: feeding the same event twice leaves the row as feeding it once did. With
+    ``callbacks`` (the running server's rules), a call that ends missed, abandoned or in a
+    voicemail opens a callback or folds into the caller's waiting one (``calls.callbacks``).
     """
     if isinstance(event, SmsReceived):
         return None
@@ -143,4 +148,11 @@ def record_event(session: Session, event: CallEvent, *, region: str) -> Call | N
     elif isinstance(event, DigitsEntered):
         call.ivr_digits = event.digits[:20]
     session.flush()
+    if (
+        callbacks is not None
+        and isinstance(event, CallEnded | VoicemailRecorded)
+        and call.ended_at is not None
+    ):
+        on_call(session, call, rules=callbacks)
+        session.flush()
     return call

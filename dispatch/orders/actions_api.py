@@ -27,13 +27,17 @@ from dispatch.orders.schemas import (
     CheckInIn,
     DispatchIn,
     ExtendIn,
+    InternalNoteIn,
     NoteIn,
     OfferOut,
     RateIn,
     ReasonIn,
     RejectedOut,
+    TimelineEntry,
     UrgeIn,
+    WithdrawIn,
 )
+from dispatch.orders.timeline import actor_label, record_event
 from models import Offer, Order, User
 
 router = APIRouter(prefix="/api/v1", tags=["order actions"])
@@ -139,6 +143,39 @@ def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) 
         ctx=ctx.dispatch_context(db),
     )
     return _offer_out(order, next_offer)
+
+
+@router.post("/orders/{order_id}/withdraw", response_model=OfferOut)
+def withdraw(order_id: int, body: WithdrawIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+    """收回改派: take the pending offer back, and with ``provider_id`` offer it to that provider."""
+    order = acting_on(db, user, order_id, Verb.WITHDRAW)
+    offer = offers.withdraw(
+        db,
+        order,
+        reason=body.reason,
+        now=ctx.clock.now(),
+        actor=user,
+        ctx=ctx.dispatch_context(db),
+        provider_id=body.provider_id,
+    )
+    return _offer_out(order, offer)
+
+
+@router.post("/orders/{order_id}/notes", response_model=TimelineEntry, status_code=201)
+def add_note(order_id: int, body: InternalNoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> TimelineEntry:
+    """内部备注: a note for the call centre's eyes only (never shown to providers or residents)."""
+    order = acting_on(db, user, order_id, Verb.NOTE)
+    now = ctx.clock.now()
+    record_event(db, order, action="note", at=now, actor=user, note=body.text, data={"internal": True})
+    return TimelineEntry(
+        at=now,
+        action="note",
+        from_status=None,
+        to_status=None,
+        actor=actor_label(user),
+        note=body.text,
+        data={"internal": True},
+    )
 
 
 @router.post("/dispatch/batch", response_model=BatchOut)

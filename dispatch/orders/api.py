@@ -9,10 +9,11 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
-from dispatch.deps import ALL_ROLES, Db, require_roles
+from dispatch.calls import callbacks
+from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
-from dispatch.orders import policy, repository
+from dispatch.orders import repository
 from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
 from dispatch.orders.offers import offer_if_auto
 from dispatch.orders.schemas import (
@@ -24,66 +25,25 @@ from dispatch.orders.schemas import (
     SuggestionOut,
     TimelineEntry,
 )
+from dispatch.orders.views import CALL_CENTRE, OrderViews
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
 from dispatch.validation import field_label
-from models import Category, Channel, Item, Order, OrderEvent, OrderStatus, Role, Supervision, User
+from models import (
+    CallOutcome,
+    Channel,
+    Item,
+    OrderEvent,
+    OrderStatus,
+    Role,
+    Supervision,
+    User,
+)
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 Intaker = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.WORKER))]
 Reader = Annotated[User, Depends(require_roles(*ALL_ROLES))]
-
-
-def _codes(db: Db, orders: list[Order]) -> tuple[dict[int, str], dict[int, str], dict[int, str]]:
-    items = {o.item_id for o in orders}
-    cats = {o.category_id for o in orders}
-    dups = {o.possible_duplicate_of_id for o in orders if o.possible_duplicate_of_id}
-    item_codes = dict(db.execute(select(Item.id, Item.code).where(Item.id.in_(items))).all()) if items else {}
-    cat_codes = (
-        dict(db.execute(select(Category.id, Category.code).where(Category.id.in_(cats))).all())
-        if cats
-        else {}
-    )
-    numbers = dict(db.execute(select(Order.id, Order.number).where(Order.id.in_(dups))).all()) if dups else {}
-    return item_codes, cat_codes, numbers
-
-
-def order_fields(
-    o: Order, item_code: str, category_code: str, duplicate_number: str | None, allowed: list[str]
-) -> dict[str, Any]:
-    return {
-        "id": o.id,
-        "number": o.number,
-        "status": o.status.value,
-        "channel": o.channel.value,
-        "priority": o.priority.value,
-        "item_code": item_code,
-        "category_code": category_code,
-        "description": o.description,
-        "caller_phone": o.caller_phone,
-        "resident_id": o.resident_id,
-        "address": o.address,
-        "lat": o.lat,
-        "lon": o.lon,
-        "community_id": o.community_id,
-        "grid_id": o.grid_id,
-        "provider_id": o.provider_id,
-        "worker_id": o.worker_id,
-        "sign_by": o.sign_by,
-        "complete_by": o.complete_by,
-        "supervision": o.supervision.value,
-        "overdue": o.overdue,
-        "reopen_count": o.reopen_count,
-        "return_count": o.return_count,
-        "supervisor_queue_reason": o.supervisor_queue_reason,
-        "rating_stars": o.rating_stars,
-        "possible_duplicate_of": duplicate_number,
-        "created_at": o.created_at,
-        "completed_at": o.completed_at,
-        "closed_at": o.closed_at,
-        "allowed_actions": allowed,
-    }
 
 
 @router.post("", status_code=201, response_model=OrderCreated)
@@ -100,6 +60,10 @@ def create(
             'workers log requests met on a home visit only (channel "visit")',
             message="服务人员只能登记上门时遇到的诉求（受理渠道选“上门”）",
         )
+    if body.callback_id is not None and user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
+        raise Forbidden(
+            "only the call centre returns callbacks", message="只有呼叫中心（坐席、督办、管理员）才能回拨来电"
+        )
     ctx = request.app.state.ctx
     try:
         phone = normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
@@ -110,6 +74,7 @@ def create(
     now = ctx.clock.now()
 
     def work() -> tuple[int, dict[str, Any]]:
+        callback = callbacks.get_open(db, body.callback_id) if body.callback_id is not None else None
         req = IntakeRequest(
             phone=phone,
             description=body.description,
@@ -121,23 +86,28 @@ def create(
             coord_system=body.coord_system,
             item_code=body.item_code,
             priority=body.priority,
-            call_id=body.call_id,
+            call_id=body.call_id or (callback.first_call_id if callback is not None else None),
         )
         try:
             result = create_order(db, req, actor=user, now=now, services=ctx.intake_services(db))
         except IntakeError as exc:
             raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
         o = result.order
+        if callback is not None:
+            callbacks.close(
+                db,
+                callback,
+                outcome=CallOutcome.ORDER,
+                order_id=o.id,
+                note="",
+                actor=user,
+                now=now,
+                rules=ctx.callback_rules(),
+            )
         # The order is new: no provider has returned it yet.
         offer_if_auto(db, o, ctx=ctx.dispatch_context(db), now=now, excluded=())
         out = OrderCreated(
-            **order_fields(
-                o,
-                result.item.code,
-                result.category.code,
-                result.possible_duplicate_of.number if result.possible_duplicate_of else None,
-                policy.allowed_actions(o, user, repository.provider_scope(db, user)),
-            ),
+            **OrderViews(db, user, region=ctx.settings.locale.default_region).load([o]).fields(o),
             safety_notice=result.item.notice,
             suggestions=[
                 SuggestionOut(
@@ -167,6 +137,7 @@ def create(
 @router.get("", response_model=OrderList)
 def list_orders(
     db: Db,
+    ctx: Ctx,
     user: Reader,
     page: Page,
     status: OrderStatus | None = None,
@@ -178,7 +149,11 @@ def list_orders(
     ] = None,
     to: Annotated[datetime | None, Query(description="created before (ISO 8601)")] = None,
     queue: Annotated[
-        str | None, Query(pattern="^supervisor$", description="supervisor: waiting for a supervisor")
+        repository.Queue | None,
+        Query(
+            description="supervisor: waiting for a supervisor; dispatch: received, waiting for the call "
+            "centre; callback: completed, waiting for the rating callback (soonest due first)"
+        ),
     ] = None,
     overdue: bool | None = None,
     supervision: Annotated[Supervision | None, Query(description="yellow or red: escalated orders")] = None,
@@ -213,45 +188,29 @@ def list_orders(
         resident_id=resident_id,
         created_from=from_,
         created_to=to,
-        supervisor_queue=queue == "supervisor",
+        queue=queue,
+        today=ctx.clock.now().astimezone(ctx.tz).date(),
         overdue=overdue,
         supervision=supervision,
         open_=open_,
         number=number,
     )
     rows, total = paginate(db, stmt, page)
-    items, cats, dups = _codes(db, rows)
-    scope = repository.provider_scope(db, user)
-    return OrderList(
-        items=[
-            OrderOut(
-                **order_fields(
-                    o,
-                    items[o.item_id],
-                    cats[o.category_id],
-                    dups.get(o.possible_duplicate_of_id or 0),
-                    policy.allowed_actions(o, user, scope),
-                )
-            )
-            for o in rows
-        ],
-        total=total,
-    )
+    views = OrderViews(db, user, region=ctx.settings.locale.default_region).load(rows)
+    return OrderList(items=[OrderOut(**views.fields(o)) for o in rows], total=total)
 
 
 @router.get("/{order_id}", response_model=OrderDetail)
-def get_order(order_id: int, db: Db, user: Reader) -> OrderDetail:
+def get_order(order_id: int, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
     o = repository.get_visible(db, user, order_id)
     if o is None:
         raise NotFound(f"no order {order_id}", message=f"未找到编号为 {order_id} 的工单（或您无权查看）")
-    items, cats, dups = _codes(db, [o])
     item = db.get_one(Item, o.item_id)
     events = db.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id))
-    allowed = policy.allowed_actions(o, user, repository.provider_scope(db, user))
+    if user.role not in CALL_CENTRE:  # internal notes are the call centre's
+        events = [e for e in events if not (e.data or {}).get("internal")]
     return OrderDetail(
-        **order_fields(
-            o, items[o.item_id], cats[o.category_id], dups.get(o.possible_duplicate_of_id or 0), allowed
-        ),
+        **OrderViews(db, user, region=ctx.settings.locale.default_region).load([o]).fields(o),
         safety_notice=item.notice,
         suggestions=list(o.suggestions or []),
         completion_note=o.completion_note,

@@ -266,9 +266,20 @@ def dispatch_order(
     actor: User | str | None,
     provider_id: int | None = None,
     mode: DispatchMode | None = None,
-) -> Offer:
-    """Offer the order to ``provider_id`` (manual) or to the best candidate (auto)."""
-    choice = _choose(session, order, ctx=ctx, now=now, provider_id=provider_id, mode=mode, excluded=None)
+) -> Offer | None:
+    """Offer the order to ``provider_id`` (manual) or to the best candidate.
+
+    Asked for the best candidate when there is none, the order goes to the supervisor queue and
+    None is returned: every received order nobody can take waits in a queue someone watches. A
+    provider named by the caller who cannot take it is a refusal (409) that changes nothing.
+    """
+    try:
+        choice = _choose(session, order, ctx=ctx, now=now, provider_id=provider_id, mode=mode, excluded=None)
+    except Conflict as exc:
+        if provider_id is not None or exc.code != "no_candidate":
+            raise
+        _to_supervisor(session, order, NO_CANDIDATE, now, actor)
+        return None
     return _offer(session, order, choice, ctx=ctx, now=now, actor=actor)
 
 
@@ -278,6 +289,16 @@ _OFFER_LABELS_ZH = {
     OfferStatus.EXPIRED: "已超时",
     OfferStatus.WITHDRAWN: "已撤回",
 }
+
+
+NO_CANDIDATE = "没有符合条件的服务方"
+
+
+def _to_supervisor(
+    session: Session, order: Order, reason: str, now: datetime, actor: User | str | None
+) -> None:
+    set_fields(session, order, supervisor_queue_reason=reason[:200], updated_at=now)
+    record_event(session, order, action="to_supervisor", at=now, actor=actor, note=reason)
 
 
 def _respond(session: Session, offer: Offer, status: OfferStatus, now: datetime, reason: str = "") -> None:
@@ -366,6 +387,47 @@ def return_offer(
     return offer_if_auto(session, order, ctx=ctx, now=now)
 
 
+def withdraw(
+    session: Session,
+    order: Order,
+    *,
+    reason: str,
+    now: datetime,
+    actor: User,
+    ctx: DispatchContext,
+    provider_id: int | None = None,
+) -> Offer | None:
+    """收回: a supervisor takes the pending offer back (the provider is told by SMS and its slot
+    freed; it is not a return, so the provider is not excluded), and with ``provider_id`` offers
+    the order to that provider at once. Returns the new offer, if any."""
+    offer = pending_offer(session, order)
+    if offer is None or order.status != OrderStatus.OFFERED:
+        raise Conflict(
+            f"order {order.number} is {order.status.value}: there is no offer to take back", code="no_offer"
+        )
+    _respond(session, offer, OfferStatus.WITHDRAWN, now, reason)
+    release_slot(session, offer.provider_id)
+    provider = session.get_one(Provider, offer.provider_id)
+    outbox = []
+    if provider.phone:
+        body = f"【改派】工单{order.number}已由督办收回，无需再签收。原因：{reason}"
+        outbox.append(messages.sms(provider.phone, body, kind="withdrawn", now=now, provider_id=provider.id))
+    transition(
+        session,
+        order,
+        Action.WITHDRAW,
+        at=now,
+        actor=actor,
+        note=f"收回 {provider.name} 的派单：{reason}",
+        data={"provider_id": provider.id},
+        changes={"provider_id": None, "worker_id": None},
+        outbox=outbox,
+    )
+    if provider_id is None:
+        return None
+    return dispatch_order(session, order, ctx=ctx, now=now, actor=actor, provider_id=provider_id)
+
+
 def offer_if_auto(
     session: Session,
     order: Order,
@@ -397,11 +459,6 @@ def offer_if_auto(
         with session.begin_nested():
             return _offer(session, order, choice, ctx=ctx, now=now, actor="system")
     except (Conflict, BadRequest) as exc:
-        reason = (
-            "没有符合条件的服务方"
-            if getattr(exc, "code", "") in ("no_candidate", "no_capacity")
-            else exc.message
-        )
-        set_fields(session, order, supervisor_queue_reason=reason[:200], updated_at=now)
-        record_event(session, order, action="to_supervisor", at=now, note=reason)
+        reason = NO_CANDIDATE if exc.code in ("no_candidate", "no_capacity") else exc.message
+        _to_supervisor(session, order, reason, now, "system")
         return None

@@ -34,7 +34,9 @@ class Verb(enum.StrEnum):
     URGE = "urge"
     EXTEND = "extend"
     REOPEN = "reopen"
+    WITHDRAW = "withdraw"
     CANCEL = "cancel"
+    NOTE = "notes"
 
 
 CALL_CENTRE = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR})
@@ -52,7 +54,9 @@ ROLES: dict[Verb, frozenset[Role]] = {
     Verb.URGE: SUPERVISORS,
     Verb.EXTEND: SUPERVISORS,
     Verb.REOPEN: SUPERVISORS,
+    Verb.WITHDRAW: SUPERVISORS,
     Verb.CANCEL: CALL_CENTRE,
+    Verb.NOTE: CALL_CENTRE,  # internal notes: the call centre's own, never shown to providers
 }
 
 
@@ -71,7 +75,9 @@ STATUSES: dict[Verb, frozenset[OrderStatus]] = {
     Verb.URGE: URGEABLE,
     Verb.EXTEND: EXTENDABLE,
     Verb.REOPEN: _sources(Action.REOPEN),
+    Verb.WITHDRAW: _sources(Action.WITHDRAW),
     Verb.CANCEL: _sources(Action.CANCEL),
+    Verb.NOTE: frozenset(OrderStatus),
 }
 
 

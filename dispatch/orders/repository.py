@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import re
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import Select, case, or_, select
 from sqlalchemy.orm import Session
 
 from models import (
@@ -47,6 +48,12 @@ def visible(stmt: Select, session: Session, user: User) -> Select:
     return stmt.where(or_(Order.provider_id.in_(scope), Order.worker_id.in_(scope), Order.id.in_(offered)))
 
 
+class Queue(enum.StrEnum):
+    SUPERVISOR = "supervisor"  # received, nobody can take it: a supervisor decides
+    DISPATCH = "dispatch"  # received, waiting for the call centre to dispatch or answer it
+    CALLBACK = "callback"  # completed, waiting for the rating callback (回访)
+
+
 def list_stmt(
     session: Session,
     user: User,
@@ -57,18 +64,27 @@ def list_stmt(
     resident_id: int | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-    supervisor_queue: bool = False,
+    queue: Queue | None = None,
     overdue: bool | None = None,
     supervision: Supervision | None = None,
     open_: bool | None = None,
     number: str | None = None,
+    today: date | None = None,
 ) -> Select:
     """The orders ``user`` may see, newest first, narrowed by the filters given.
 
     ``number``: a whole order number (with or without its dash) or its last digits, as workers
-    and residents quote it.
+    and residents quote it; the whole-number match comes first, then ``today``'s, then the rest.
+    The callback queue lists the soonest due first.
     """
-    stmt = select(Order).order_by(Order.created_at.desc(), Order.id.desc())
+    stmt = select(Order)
+    if queue == Queue.CALLBACK:
+        stmt = stmt.order_by(Order.callback_due_at.asc(), Order.id)
+    elif number and not NUMBER.fullmatch(number) and today is not None:
+        todays = Order.number.startswith(today.strftime("%Y%m%d") + "-")
+        stmt = stmt.order_by(case((todays, 0), else_=1), Order.created_at.desc(), Order.id.desc())
+    else:
+        stmt = stmt.order_by(Order.created_at.desc(), Order.id.desc())
     stmt = visible(stmt, session, user)
     if status is not None:
         stmt = stmt.where(Order.status == status)
@@ -82,8 +98,12 @@ def list_stmt(
         stmt = stmt.where(Order.created_at >= created_from)
     if created_to is not None:
         stmt = stmt.where(Order.created_at < created_to)
-    if supervisor_queue:
+    if queue == Queue.SUPERVISOR:
         stmt = stmt.where(Order.supervisor_queue_reason.is_not(None), Order.status == OrderStatus.RECEIVED)
+    elif queue == Queue.DISPATCH:
+        stmt = stmt.where(Order.supervisor_queue_reason.is_(None), Order.status == OrderStatus.RECEIVED)
+    elif queue == Queue.CALLBACK:
+        stmt = stmt.where(Order.status == OrderStatus.COMPLETED)
     if overdue is not None:
         stmt = stmt.where(Order.overdue.is_(overdue))
     if supervision is not None:

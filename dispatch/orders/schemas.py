@@ -27,6 +27,9 @@ class OrderCreate(BaseModel):
     priority: Priority | None = None
     channel: Channel
     call_id: int | None = Field(None, ge=1, description="the call this order was taken on")
+    callback_id: int | None = Field(
+        None, ge=1, description="taken while returning this callback: it closes as 'order' with this order"
+    )
 
     @field_validator("description")
     @classmethod
@@ -59,6 +62,12 @@ class TimelineEntry(BaseModel):
     data: dict[str, object] = {}
 
 
+class ResidentBrief(BaseModel):
+    id: int
+    name: str
+    tags: list[str]
+
+
 class OrderOut(BaseModel):
     id: int
     number: str
@@ -69,7 +78,9 @@ class OrderOut(BaseModel):
     category_code: str
     description: str
     caller_phone: str
+    caller_phone_national: str = Field(description="as people here write it; a landline keeps its 0")
     resident_id: int | None
+    resident: ResidentBrief | None = Field(description="the call centre only; null for providers")
     address: str
     lat: float | None
     lon: float | None
@@ -79,6 +90,7 @@ class OrderOut(BaseModel):
     worker_id: int | None
     sign_by: datetime | None
     complete_by: datetime | None
+    callback_due_at: datetime | None
     supervision: str
     overdue: bool
     reopen_count: int
@@ -149,6 +161,17 @@ class DispatchIn(BaseModel):
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=300)
+
+
+class WithdrawIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    reason: str = Field(min_length=1, max_length=300)
+    provider_id: int | None = Field(None, ge=1, description="offer it to this provider at once")
+
+
+class InternalNoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    text: str = Field(min_length=1, max_length=2000)
 
 
 class OfferOut(BaseModel):

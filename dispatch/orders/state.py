@@ -24,6 +24,7 @@ class Action(enum.StrEnum):
     CLOSE = "close"  # callback/rating arrived or the callback window passed
     REOPEN = "reopen"  # 重办: the resident is not satisfied
     CANCEL = "cancel"  # 撤销
+    WITHDRAW = "withdraw"  # a supervisor takes an offer back (收回), to give it to someone else
 
 
 TRANSITIONS: dict[Action, tuple[frozenset[OrderStatus], OrderStatus]] = {
@@ -37,6 +38,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[OrderStatus], OrderStatus]] = {
     Action.CLOSE: (frozenset({S.COMPLETED}), S.CLOSED),
     Action.REOPEN: (frozenset({S.COMPLETED, S.CLOSED}), S.RECEIVED),
     Action.CANCEL: (frozenset(OPEN_STATUSES), S.CANCELLED),
+    Action.WITHDRAW: (frozenset({S.OFFERED}), S.RECEIVED),
 }
 
 # Actions that change no status, and the statuses they apply to.
@@ -67,6 +69,7 @@ ACTION_LABELS_ZH = {
     Action.CLOSE: "归档",
     Action.REOPEN: "重办",
     Action.CANCEL: "撤销",
+    Action.WITHDRAW: "收回派单",
 }
 
 

@@ -97,6 +97,14 @@ class RecordingNotifier(_Recorder):
         return self._deliver(str(recipient), body, payload)
 
 
+class RecordingConnector(_Recorder):
+    prefix = "CAconnect"
+    via = "test"
+
+    def connect(self, extension: str, to: str, payload: dict[str, Any]) -> str:
+        return self._deliver(to, extension, payload)
+
+
 def mask_number(number: str) -> str:
     """``+8613812345678`` → ``+86138****5678``: enough to tell numbers apart in a log, no more."""
     if len(number) <= 7:
@@ -121,6 +129,19 @@ class LogCalls:
         return call_id
 
 
+class LogConnector:
+    """No PBX or Twilio configured: the click-to-call is logged; the operator dials by hand."""
+
+    via = "log"
+
+    def connect(self, extension: str, to: str, payload: dict[str, Any]) -> str:
+        call_id = f"log-{uuid.uuid4().hex[:12]}"
+        log.info(
+            "click-to-call %s: extension %s to %s logged, not placed", call_id, extension, mask_number(to)
+        )
+        return call_id
+
+
 class LogNotifier:
     def notify(self, recipient: Recipient, body: str, payload: dict[str, Any]) -> str:
         notification_id = f"log-{uuid.uuid4().hex[:12]}"
@@ -130,9 +151,14 @@ class LogNotifier:
 
 def logging_adapters() -> Adapters:
     """Every message written to the log: development without an SMS provider or a PBX."""
-    return Adapters(sms=LogSms(), calls=LogCalls(), notifier=LogNotifier())
+    return Adapters(sms=LogSms(), calls=LogCalls(), notifier=LogNotifier(), connector=LogConnector())
 
 
 def recording_adapters() -> Adapters:
     """In-memory recorders for every channel (tests, benchmarks)."""
-    return Adapters(sms=RecordingSms(), calls=RecordingCalls(), notifier=RecordingNotifier())
+    return Adapters(
+        sms=RecordingSms(),
+        calls=RecordingCalls(),
+        notifier=RecordingNotifier(),
+        connector=RecordingConnector(),
+    )

@@ -55,6 +55,7 @@ from dispatch.reports.portable import (
 from models import (
     Area,
     Call,
+    Callback,
     CallDirection,
     Category,
     Disposition,
@@ -93,6 +94,7 @@ ORDER_METRICS = (
 CALL_METRICS = (
     *("calls_inbound", "calls_answered", "calls_answered_15s", "calls_abandoned", "calls_repeat"),
     *("answer_rate", "answered_15s_rate", "abandon_rate", "repeat_call_rate"),
+    *("callbacks", "callbacks_called_on_time", "callbacks_never_called", "callback_on_time_rate"),
 )
 DONE = (OrderStatus.COMPLETED, OrderStatus.CLOSED)
 RETURNED = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
@@ -229,6 +231,21 @@ def _call_facts(key: Any, start: datetime, end: datetime) -> _Facts:
             "calls_answered": answered,
             "calls_answered_15s": and_(answered, waited <= ANSWER_LIMIT_MS),
             "calls_abandoned": Call.disposition == Disposition.ABANDONED,
+        },
+    )
+
+
+def _callback_facts(key: Any, start: datetime, end: datetime) -> _Facts:
+    """Callbacks opened in the period: called back by their due time, or never called back."""
+    return _Facts(
+        "callbacks",
+        key,
+        [Callback.created_at >= start, Callback.created_at < end],
+        counts={
+            "callbacks_called_on_time": and_(
+                Callback.first_attempt_at.is_not(None), Callback.first_attempt_at <= Callback.due_at
+            ),
+            "callbacks_never_called": Callback.attempts == 0,
         },
     )
 
@@ -488,6 +505,7 @@ def _metrics(c: Counts, with_calls: bool) -> dict[str, Metric]:
         "answered_15s_rate": _rate(out["calls_answered_15s"], out["calls_answered"]),
         "abandon_rate": _rate(out["calls_abandoned"], out["calls_inbound"]),
         "repeat_call_rate": _rate(out["calls_repeat"], out["calls_inbound"]),
+        "callback_on_time_rate": _rate(out["callbacks_called_on_time"], out["callbacks"]),
     }
     for name in ORDER_METRICS:
         if "_minutes_to_" in name:
@@ -537,11 +555,16 @@ def summarise(
     with_calls = group_by in (None, GroupBy.DAY)
     if with_calls:
         call_key = day(Call.started_at) if group_by == GroupBy.DAY else None
+        callback_facts = _callback_facts(
+            day(Callback.created_at) if group_by == GroupBy.DAY else None, start, end
+        )
         if in_sql:
             sources += [_count_in_sql(session, _call_facts(call_key, start, end))]
             sources += [_repeats_in_sql(session, call_key, start, end)]
+            sources += [_count_in_sql(session, callback_facts)]
         else:
             sources.append(_collect_calls(session, call_key, start, end))
+            sources.append(_count_collected(session, callback_facts))
     ids: set[Key] = {None} if group_by is None else set().union(*sources)
     first_day = start.astimezone(zone).date()
     if group_by == GroupBy.DAY:  # days without orders or calls show as zeros

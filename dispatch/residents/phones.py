@@ -64,3 +64,22 @@ def mask(e164: str) -> str:
     if len(e164) < 8:
         return e164
     return e164[:-8] + "****" + e164[-4:]
+
+
+def national(number: str, region: str = "CN") -> str:
+    """A number as people here write it: ``138 0013 8000``, ``0571 8888 1234`` (the trunk 0 kept);
+    a foreign number in international format; text that is not a number as it is."""
+    try:
+        parsed = phonenumbers.parse(number, region)
+    except NumberParseException:
+        return number
+    if not phonenumbers.is_valid_number(parsed):
+        return number
+    if phonenumbers.region_code_for_number(parsed) != region:
+        return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+
+
+def dialable(number: str, region: str = "CN") -> str:
+    """The digits to dial from a local line: ``13800138000``, ``057188881234``."""
+    return "".join(ch for ch in national(number, region) if ch.isdigit() or ch == "+")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from dispatch.errors import InvalidValue
@@ -52,3 +52,20 @@ def in_working_hours(hours: Mapping[str, Sequence[Sequence[str]]] | None, at: da
     local = at.astimezone(tz)
     hhmm = local.strftime("%H:%M")
     return any(start <= hhmm < end for start, end in hours.get(DAY_KEYS[local.weekday()], []))
+
+
+def next_open(hours: Mapping[str, Sequence[Sequence[str]]] | None, at: datetime, tz: ZoneInfo) -> datetime:
+    """``at`` when it falls inside the timetable, else the start of the next span (in UTC); an
+    empty timetable is always open. A timetable with no span at all in a week never opens: ``at``."""
+    if not hours or in_working_hours(hours, at, tz):
+        return at
+    local = at.astimezone(tz)
+    for days_ahead in range(8):
+        day = (local + timedelta(days=days_ahead)).date()
+        for start, _end in sorted(hours.get(DAY_KEYS[day.weekday()], [])):
+            if start == "24:00":
+                continue
+            opening = datetime.combine(day, time.fromisoformat(start), tz)
+            if opening > local:
+                return opening.astimezone(UTC)
+    return at

@@ -87,6 +87,13 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_callback_first_call_id"), ["first_call_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_callback_resident_id"), ["resident_id"], unique=False)
         batch_op.create_index("ix_callback_status_created_at", ["status", "created_at"], unique=False)
+        batch_op.create_index(
+            "uq_callback_caller_open",
+            ["caller"],
+            unique=True,
+            sqlite_where=sa.text("status = 'open'"),
+            postgresql_where=sa.text("status = 'open'"),
+        )
 
     with op.batch_alter_table("call", schema=None) as batch_op:
         batch_op.add_column(sa.Column("callback_id", sa.Integer(), nullable=True))
@@ -117,6 +124,7 @@ def downgrade() -> None:
         batch_op.drop_column("callback_id")
 
     with op.batch_alter_table("callback", schema=None) as batch_op:
+        batch_op.drop_index("uq_callback_caller_open")
         batch_op.drop_index("ix_callback_status_created_at")
         batch_op.drop_index(batch_op.f("ix_callback_resident_id"))
         batch_op.drop_index(batch_op.f("ix_callback_first_call_id"))

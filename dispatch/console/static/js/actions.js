@@ -126,12 +126,24 @@ const ACTIONS = {
     path: (id) => `/api/v1/orders/${id}/reopen`,
     fields: reason("重办原因"),
   },
+  withdraw: {
+    label: "收回改派",
+    en: "take the offer back (and give it to another provider)",
+    path: (id) => `/api/v1/orders/${id}/withdraw`,
+    fields: reason("收回原因"),
+  },
   cancel: {
     label: "撤销",
     en: "cancel the order",
     path: (id) => `/api/v1/orders/${id}/cancel`,
     fields: reason("撤销原因"),
     danger: true,
+  },
+  notes: {
+    label: "内部备注",
+    en: "an internal note (call centre only)",
+    path: (id) => `/api/v1/orders/${id}/notes`,
+    fields: [{ name: "text", label: "备注（仅坐席和督办可见）", type: "textarea", required: true, maxlength: 2000 }],
   },
 };
 

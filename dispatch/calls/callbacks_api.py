@@ -1,0 +1,148 @@
+"""The callback worklist over HTTP: list what waits, call a resident back, close with an outcome."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from dispatch.calls import callbacks
+from dispatch.calls.views import callback_out
+from dispatch.db import read_only
+from dispatch.deps import Ctx, Db, require_roles
+from dispatch.errors import AppError, BadRequest
+from dispatch.pagination import Page, paginate
+from dispatch.ports import DeliveryError
+from models import Callback, CallbackStatus, CallOutcome, Role, User
+
+CALL_CENTRE = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
+router = APIRouter(prefix="/api/v1/callbacks", tags=["callbacks"])
+Staff = Annotated[User, Depends(require_roles(*CALL_CENTRE))]
+
+
+class ResidentBrief(BaseModel):
+    id: int
+    name: str
+    tags: list[str]
+
+
+class OpenOrderBrief(BaseModel):
+    id: int
+    number: str
+    status: str
+    item_code: str
+
+
+class CallbackOut(BaseModel):
+    id: int
+    caller: str
+    caller_national: str
+    resident: ResidentBrief | None
+    reason: Literal["missed", "abandoned", "voicemail"]
+    recording_url: str | None
+    call_count: int
+    created_at: datetime
+    last_call_at: datetime
+    due_at: datetime
+    overdue: bool
+    status: Literal["open", "closed"]
+    attempts: int
+    first_attempt_at: datetime | None
+    last_attempt_at: datetime | None
+    outcome: CallOutcome | None
+    order_id: int | None
+    order_number: str | None
+    note: str
+    closed_at: datetime | None
+    closed_by: str | None
+    open_orders: list[OpenOrderBrief]
+
+
+class CallbackList(BaseModel):
+    items: list[CallbackOut]
+    total: int
+
+
+class CallOut(BaseModel):
+    callback: CallbackOut
+    via: str = Field(description="asterisk, twilio or log (no PBX: dial by hand)")
+    call_id: str
+    detail: str
+
+
+class CloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    outcome: CallOutcome
+    order_id: int | None = Field(None, ge=1, description="the order it became, or duplicates")
+    note: str = Field("", max_length=500)
+
+
+def _one(db: Db, ctx: Ctx, row: Callback) -> CallbackOut:
+    return CallbackOut(
+        **callback_out(db, [row], region=ctx.settings.locale.default_region, now=ctx.clock.now())[0]
+    )
+
+
+@router.get("", response_model=CallbackList)
+def list_callbacks(
+    db: Db,
+    ctx: Ctx,
+    user: Staff,
+    page: Page,
+    status: Annotated[
+        CallbackStatus, Query(description="open: waiting, oldest first; closed: latest first")
+    ] = (CallbackStatus.OPEN),
+) -> CallbackList:
+    stmt = select(Callback).where(Callback.status == status)
+    if status == CallbackStatus.OPEN:
+        stmt = stmt.order_by(Callback.created_at, Callback.id)
+    else:
+        stmt = stmt.order_by(Callback.closed_at.desc(), Callback.id.desc())
+    rows, total = paginate(db, stmt, page)
+    items = callback_out(db, rows, region=ctx.settings.locale.default_region, now=ctx.clock.now())
+    return CallbackList(items=[CallbackOut(**i) for i in items], total=total)
+
+
+@router.post("/{callback_id}/call", response_model=CallOut)
+def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
+    """Ring the signed-in operator's phone, then the caller; counts an attempt."""
+    connector = ctx.wired().connector
+    # Read first without holding a write transaction: the PBX or Twilio may take seconds.
+    with read_only(ctx.sessions) as session:
+        caller = callbacks.get_open(session, callback_id).caller
+    if connector.via == "asterisk" and not user.extension:
+        raise BadRequest(
+            "you have no phone extension: ask an admin to set one on your account", code="no_extension"
+        )
+    try:
+        call_id = connector.connect(user.extension or "", caller, {"callback_id": callback_id})
+    except DeliveryError as exc:
+        raise AppError(f"the call could not be placed: {exc}", code="call_failed", status_code=502) from None
+    callback = callbacks.get_open(db, callback_id)
+    callbacks.record_attempt(callback, now=ctx.clock.now())
+    db.flush()
+    told = {
+        "asterisk": "your phone rings first; pick up and the resident is dialled",
+        "twilio": "the operators' desk phone rings first, then the resident",
+        "log": "no PBX is configured: dial the number yourself",
+    }.get(connector.via, "placed")
+    return CallOut(callback=_one(db, ctx, callback), via=connector.via, call_id=call_id, detail=told)
+
+
+@router.post("/{callback_id}/close", response_model=CallbackOut)
+def close_callback(callback_id: int, body: CloseIn, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
+    callback = callbacks.get_open(db, callback_id)
+    callbacks.close(
+        db,
+        callback,
+        outcome=body.outcome,
+        order_id=body.order_id,
+        note=body.note,
+        actor=user,
+        now=ctx.clock.now(),
+        rules=ctx.callback_rules(),
+    )
+    return _one(db, ctx, callback)
