@@ -407,7 +407,7 @@ def _bridge(t: Turn) -> VoiceResponse:
     showing the centre's number. Not a resident's call, so not recorded as one."""
     to = t.query.get("to", "")
     if not _E164.match(to):
-        raise BadRequest(f"to: not an E.164 number: {to!r}")
+        raise BadRequest(f"to: not an E.164 number: {to!r}", message=f"to：{to} 不是 E.164 格式的电话号码")
     resp = VoiceResponse()
     t.say(resp, "正在为您回拨居民电话，请稍候。")
     dial = resp.dial(caller_id=t.cfg.from_number, timeout=t.cfg.ring_seconds)

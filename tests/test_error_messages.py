@@ -121,6 +121,16 @@ def test_every_error_raised_carries_a_chinese_message() -> None:
     )
 
 
+def test_every_action_and_status_has_a_chinese_name_for_an_illegal_transition() -> None:
+    from dispatch.orders.state import ACTION_LABELS_ZH, LABELS_ZH, Action, IllegalTransition, next_status
+    from models import OrderStatus
+
+    assert set(ACTION_LABELS_ZH) == set(Action) and set(LABELS_ZH) == set(OrderStatus)
+    with pytest.raises(IllegalTransition) as refused:
+        next_status(Action.CHECK_IN, OrderStatus.RECEIVED)
+    assert refused.value.message == "当前为“已受理”，不能上门签到（“已签收”的工单才能上门签到）"
+
+
 def _validator_names() -> set[str]:
     """Functions pydantic runs as validators: decorated, or wrapped as ``field_validator(...)(f)``."""
     names: set[str] = set()

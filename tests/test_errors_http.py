@@ -155,3 +155,19 @@ def test_an_automatic_classification_is_noted_in_chinese(client, world, operator
     order = client.post("/api/v1/orders", json=payload, headers=operator).json()
     timeline = client.get(f"/api/v1/orders/{order['id']}", headers=operator).json()["timeline"]
     assert timeline[0]["action"] == "create" and timeline[0]["note"] == "系统自动分类"
+
+
+def test_taking_back_an_offer_that_was_never_made(client, world, operator, login) -> None:
+    order = new_order(client, operator)
+    supervisor = login(Role.SUPERVISOR)
+    r = client.post(f"/api/v1/orders/{order['id']}/withdraw", json={"reason": "改派"}, headers=supervisor)
+    body = refused(r, 409, "no_offer")
+    assert body["detail"] == f"order {order['number']} is received: there is no offer to take back"
+    assert body["message"] == f"工单{order['number']}当前为“已受理”，没有可收回的派单"
+
+
+def test_closing_an_unknown_callback(client, operator) -> None:
+    r = client.post("/api/v1/callbacks/424242/close", json={"outcome": "answered"}, headers=operator)
+    body = refused(r, 404, "not_found")
+    assert body["detail"] == "no callback 424242"
+    assert body["message"] == "未找到编号为 424242 的回拨记录"

@@ -403,7 +403,9 @@ def withdraw(
     offer = pending_offer(session, order)
     if offer is None or order.status != OrderStatus.OFFERED:
         raise Conflict(
-            f"order {order.number} is {order.status.value}: there is no offer to take back", code="no_offer"
+            f"order {order.number} is {order.status.value}: there is no offer to take back",
+            code="no_offer",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，没有可收回的派单",
         )
     _respond(session, offer, OfferStatus.WITHDRAWN, now, reason)
     release_slot(session, offer.provider_id)
