@@ -19,6 +19,7 @@ FIELD_LABELS = {
     "access_token": "访问令牌",
     "active": "启用状态",
     "address": "地址",
+    "assignments": "派单方案",
     "call_id": "来电记录",
     "callback_id": "回拨记录",
     "caller": "来电号码",

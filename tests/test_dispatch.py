@@ -249,6 +249,43 @@ def test_batch_minimises_total_distance(client, world, operator, session_factory
     assert client.post("/api/v1/dispatch/batch", headers=operator).status_code == 403
 
 
+def test_batch_plan_is_shown_before_anything_is_offered(
+    client, world, operator, session_factory, login
+) -> None:
+    a = add_provider(session_factory, world, km=0.0, capacity=1, radius_km=10, name="甲服务社")
+    add_provider(session_factory, world, km=30.0, capacity=1, radius_km=1)  # covers nobody here
+    near = new_order(client, operator)
+    stranded = new_order(client, operator, caller_phone="13900000009")  # a's one slot is taken
+    supervisor = login(Role.SUPERVISOR)
+    r = client.post("/api/v1/dispatch/batch/plan", headers=supervisor)
+    assert r.status_code == 200, r.text
+    plan = r.json()
+    assert plan["orders"] == 2
+    [(only)] = plan["plan"]
+    assert (only["provider_id"], only["provider_name"], only["item_code"]) == (a, "甲服务社", "HOME-01")
+    [left] = plan["unassigned"]
+    assert {only["number"], left["number"]} == {near["number"], stranded["number"]}
+    assert left["reason"]  # why: in Chinese for the supervisor
+    # Nothing was offered by planning.
+    assert client.get(f"/api/v1/orders/{near['id']}", headers=operator).json()["status"] == "received"
+    assert client.post("/api/v1/dispatch/batch/plan", headers=operator).status_code == 403
+    # The supervisor confirms the plan as shown; an assignment that is no longer possible fails alone.
+    confirm = {
+        "assignments": [
+            {"order_id": only["order_id"], "provider_id": a},
+            {"order_id": left["order_id"], "provider_id": a},
+        ]
+    }
+    r = client.post("/api/v1/dispatch/batch", json=confirm, headers=supervisor)
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["assigned"] == {only["number"]: a} and list(done["failed"]) == [left["number"]]
+    assert done["total_km"] == pytest.approx(only["distance_km"], abs=0.01)
+    assert (
+        client.post("/api/v1/dispatch/batch", json={"assignments": []}, headers=supervisor).status_code == 422
+    )
+
+
 def test_dispatch_needs_a_received_order_and_a_known_provider(
     client, world, operator, session_factory
 ) -> None:

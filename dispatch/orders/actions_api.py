@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.deps import Ctx, CurrentUser, Db, require_roles
@@ -17,19 +18,23 @@ from dispatch.errors import NotFound
 from dispatch.geo.coords import to_wgs84
 from dispatch.matching.service import candidates
 from dispatch.orders import lifecycle, offers, policy, repository
-from dispatch.orders.batch import run_batch
+from dispatch.orders.batch import offer_planned, plan_batch, run_batch
 from dispatch.orders.policy import Verb
 from dispatch.orders.schemas import (
     ActionOut,
+    BatchIn,
     BatchOut,
+    BatchPlanOut,
     CandidateOut,
     CandidatesOut,
     CheckInIn,
     DispatchIn,
     ExtendIn,
     InternalNoteIn,
+    LeftOut,
     NoteIn,
     OfferOut,
+    PlannedOut,
     RateIn,
     ReasonIn,
     RejectedOut,
@@ -38,7 +43,7 @@ from dispatch.orders.schemas import (
     WithdrawIn,
 )
 from dispatch.orders.timeline import actor_label, record_event
-from models import Offer, Order, User
+from models import DispatchMode, Offer, Order, User
 
 router = APIRouter(prefix="/api/v1", tags=["order actions"])
 
@@ -178,11 +183,44 @@ def add_note(order_id: int, body: InternalNoteIn, db: Db, ctx: Ctx, user: Curren
     )
 
 
+@router.post("/dispatch/batch/plan", response_model=BatchPlanOut)
+def batch_plan(db: Db, ctx: Ctx, user: Supervisors) -> BatchPlanOut:
+    """Which waiting order would go to whom (fewest orders left, then fewest km), and who stays
+    unassigned and why; offers nothing, so a supervisor can look before confirming."""
+    plan = plan_batch(db, ctx=ctx.dispatch_context(db), now=ctx.clock.now())
+    return BatchPlanOut(
+        orders=plan.orders,
+        plan=[PlannedOut(**p.__dict__) for p in plan.plan],
+        unassigned=[LeftOut(**u.__dict__) for u in plan.unassigned],
+        total_km=plan.total_km,
+        greedy_km=plan.greedy_km,
+        greedy_assigned=plan.greedy_assigned,
+    )
+
+
 @router.post("/dispatch/batch", response_model=BatchOut)
-def batch(db: Db, ctx: Ctx, user: Supervisors) -> BatchOut:
-    """Offer every waiting order at once, minimising total distance (reports greedy for comparison)."""
-    report = run_batch(db, ctx=ctx.dispatch_context(db), now=ctx.clock.now(), actor=user)
-    return BatchOut(**report.__dict__)
+def batch(db: Db, ctx: Ctx, user: Supervisors, body: BatchIn | None = None) -> BatchOut:
+    """Offer the confirmed plan's assignments (each checked again); without a body, plan and offer
+    every waiting order at once (reports nearest-first for comparison)."""
+    dctx, now = ctx.dispatch_context(db), ctx.clock.now()
+    if body is None:
+        return BatchOut(**run_batch(db, ctx=dctx, now=now, actor=user).__dict__)
+    pairs = [(a.order_id, a.provider_id) for a in body.assignments]
+    report = offer_planned(db, pairs, ctx=dctx, now=now, actor=user)
+    made = db.scalars(
+        select(Offer.distance_km).where(
+            Offer.order_id.in_([o for o, _ in pairs]),
+            Offer.offered_at == now,
+            Offer.mode == DispatchMode.BATCH,
+        )
+    )
+    return BatchOut(
+        orders=report.orders,
+        assigned=report.assigned,
+        unassigned=[],
+        failed=report.failed,
+        total_km=round(sum(d or 0 for d in made), 3),
+    )
 
 
 # --- after sign-for: check-in, completion, rating, cancel, reopen, extend, urge -------------------

@@ -185,12 +185,49 @@ class OfferOut(BaseModel):
 
 class BatchOut(BaseModel):
     orders: int
-    assigned: dict[str, int]
+    assigned: dict[str, int] = Field(description="order number → provider offered it")
     unassigned: list[str]
-    failed: dict[str, str]
+    failed: dict[str, str] = Field(description="order number → why it could not be offered")
+    total_km: float
+    greedy_km: float | None = Field(
+        None, description="nearest-first's total, for comparison (plan and offer)"
+    )
+    greedy_assigned: int | None = None
+
+
+class PlannedOut(BaseModel):
+    order_id: int
+    number: str
+    item_code: str
+    provider_id: int
+    provider_name: str
+    distance_km: float
+
+
+class LeftOut(BaseModel):
+    order_id: int
+    number: str
+    reason: str
+
+
+class BatchPlanOut(BaseModel):
+    orders: int = Field(description="waiting orders looked at")
+    plan: list[PlannedOut]
+    unassigned: list[LeftOut]
     total_km: float
     greedy_km: float
     greedy_assigned: int
+
+
+class AssignmentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    order_id: int = Field(ge=1)
+    provider_id: int = Field(ge=1)
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    assignments: list[AssignmentIn] = Field(min_length=1, max_length=500)
 
 
 class CheckInIn(BaseModel):

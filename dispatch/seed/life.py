@@ -118,6 +118,16 @@ class Life:
             offer = o.offers[-1]
             window = offer["sign_by"] - t
             if attempt < returns:
+                if rng.random() < 0.06:  # a supervisor takes the offer back to give it to someone else
+                    wt = t + min(window * 0.5, minutes(rng, 5, 60))
+                    reason = rng.choice(texts.WITHDRAW_REASONS)
+                    supervisor = ("supervisor:supervisor", self.users["supervisor"])
+                    if not o.step(wt, Action.WITHDRAW, actor=supervisor, note=reason):
+                        return
+                    offer.update(status=OfferStatus.WITHDRAWN, responded_at=wt, reason=reason)
+                    excluded.add(pick.provider.id)  # not a return: the seed simply picks another
+                    t = wt
+                    continue
                 if rng.random() < 0.7:
                     rt = t + min(window * 0.9, minutes(rng, 2, 90))
                     reason = rng.choice(texts.DECLINE_REASONS)

@@ -170,6 +170,12 @@ COMPLETION_NOTES: dict[str, tuple[str, ...]] = {
 }
 DIRECT_NOTES = ("坐席电话中直接答复，居民表示清楚", "已电话解答并告知办理地点和材料", "已在电话中解答")
 
+WITHDRAW_REASONS = (
+    "居民要求更换服务人员",
+    "改派距离更近的服务人员",
+    "该服务人员临时有急事",
+    "督办调整派单",
+)
 DECLINE_REASONS = (
     "人手不足",
     "超出服务范围",
