@@ -187,7 +187,7 @@ class BatchOut(BaseModel):
     orders: int
     assigned: dict[str, int] = Field(description="order number → provider offered it")
     unassigned: list[str]
-    failed: dict[str, str] = Field(description="order number → why it could not be offered")
+    failed: dict[str, str] = Field(description="order number → why it could not be offered (in Chinese)")
     total_km: float
     greedy_km: float | None = Field(
         None, description="nearest-first's total, for comparison (plan and offer)"
