@@ -26,6 +26,7 @@ from dispatch.console import mount_console
 from dispatch.context import AppContext, Live
 from dispatch.errors import AppError, default_message
 from dispatch.geo.api import router as areas_router
+from dispatch.live import orders as order_events
 from dispatch.live.api import router as events_router
 from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
@@ -169,6 +170,7 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
     (development and demo), Asterisk when configured (Twilio arrives by webhook)."""
     hub = EventHub()
     hub.bind(loop)
+    order_events.install(ctx.sessions, hub)
     ingest = CallIngest(
         ctx.sessions, hub, region=ctx.settings.locale.default_region, callbacks=ctx.callback_rules()
     )

@@ -167,3 +167,21 @@ def test_an_inactive_category_is_listed_only_on_request_and_says_so(client, cata
     everything = client.get("/api/v1/catalogue", params={"include_inactive": "true"}, headers=admin).json()
     assert {c["code"]: c["active"] for c in everything["categories"]}["HOME"] is False
     assert len(everything["categories"]) == 12
+
+
+def test_suggest_explains_what_matched(client, login, session_factory) -> None:
+    with session_factory() as s:
+        load_catalogue(s)
+        s.commit()
+    headers = login(Role.ADMIN)
+    plain = client.get("/api/v1/catalogue/suggest", params={"q": "厨房水管漏水了"}, headers=headers).json()
+    assert plain["suggestions"][0]["why"] is None  # only when asked
+    body = client.get(
+        "/api/v1/catalogue/suggest", params={"q": "厨房水管漏水了", "explain": "true"}, headers=headers
+    ).json()
+    top = body["suggestions"][0]
+    assert top["item_code"] == plain["suggestions"][0]["item_code"]
+    assert top["why"], top
+    assert all(r["weight"] > 0 and r["phrase"] for r in top["why"])
+    assert any("水管" in r["matched"] for r in top["why"])
+    assert [r["weight"] for r in top["why"]] == sorted((r["weight"] for r in top["why"]), reverse=True)

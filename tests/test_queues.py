@@ -157,3 +157,41 @@ def test_a_short_number_search_lists_todays_order_first(client, world, operator,
     found = client.get("/api/v1/orders", params={"number": "0001"}, headers=operator).json()["items"]
     assert [o["number"] for o in found][0] == today["number"]
     assert {o["number"] for o in found} >= {earlier["number"], today["number"]}
+
+
+def test_every_committed_change_reaches_the_screens_as_an_order_event(
+    client, app, world, operator, login, session_factory
+) -> None:
+    hub = app.state.ctx.live().hub
+    start = hub.publish([], "mark", {}).id  # only what happens from here on
+    first = add_provider(session_factory, world, km=0.5)
+    second = add_provider(session_factory, world, km=1.0)
+    order = new_order(client, operator)
+    client.post(f"/api/v1/orders/{order['id']}/dispatch", json={"provider_id": first}, headers=operator)
+    supervisor = login(Role.SUPERVISOR)
+    client.post(
+        f"/api/v1/orders/{order['id']}/withdraw",
+        json={"reason": "改派", "provider_id": second},
+        headers=supervisor,
+    )
+    refused = client.post(
+        f"/api/v1/orders/{order['id']}/accept", headers=login(Role.WORKER, provider_id=first)
+    )
+    assert refused.status_code == 404  # not theirs any more; a refusal changes nothing: no event
+
+    def seen(
+        user_id: int, role: str, providers: frozenset[int] = frozenset()
+    ) -> list[tuple[str, str, int | None]]:
+        queue = hub.subscribe(user_id, role, last_event_id=start, providers=providers).queue
+        got = [queue.get_nowait() for _ in range(queue.qsize())]
+        return [
+            (m.data["action"], m.data["status"], m.data["provider_id"]) for m in got if m.event == "order"
+        ]
+
+    everything = [("create", "received", None), ("offer", "offered", first), ("offer", "offered", second)]
+    assert seen(1, "operator") == everything  # withdraw and re-offer in one request: the last state
+    assert seen(2, "supervisor") == everything
+    # The first provider hears it went elsewhere; the second that it came to them; others nothing.
+    assert seen(3, "worker", frozenset({first})) == everything[1:]
+    assert seen(4, "worker", frozenset({second})) == everything[2:]
+    assert seen(5, "worker", frozenset({999})) == []

@@ -14,6 +14,7 @@ from dispatch.catalogue.schemas import (
     CategoryPatch,
     ItemIn,
     ItemPatch,
+    ReasonOut,
     SuggestionItem,
     SuggestOut,
 )
@@ -100,13 +101,24 @@ def suggest(
     ctx: Ctx,
     q: Annotated[str, Query(min_length=1, max_length=500, description="what the resident said")],
     limit: Annotated[int, Query(ge=1, le=20)] = 3,
+    explain: Annotated[
+        bool, Query(description="also say which phrases matched, and how much each counted")
+    ] = False,
 ) -> SuggestOut:
     """Catalogue items for free text, best first (empty when nothing matches)."""
-    found = ctx.caches.suggestions.suggest(db, q, limit)
+    suggester = ctx.caches.suggestions.suggester(db)
+    found = suggester.suggest(q, limit=limit)
+    why = suggester.reasons(q, [s.item_code for s in found]) if explain else {}
     return SuggestOut(
         suggestions=[
             SuggestionItem(
-                item_code=s.item_code, category_code=s.category_code, name=s.name, score=round(s.score, 4)
+                item_code=s.item_code,
+                category_code=s.category_code,
+                name=s.name,
+                score=round(s.score, 4),
+                why=[ReasonOut(phrase=r.phrase, matched=r.matched, weight=r.weight) for r in why[s.item_code]]
+                if explain
+                else None,
             )
             for s in found
         ]

@@ -70,11 +70,18 @@ class ItemPatch(BaseModel):
     _kw = field_validator("keywords")(_clean_keywords)
 
 
+class ReasonOut(BaseModel):
+    phrase: str = Field(description="the item's vocabulary phrase")
+    matched: str = Field(description="the words of the request it matched (normalised)")
+    weight: float = Field(description="how much it counted")
+
+
 class SuggestionItem(BaseModel):
     item_code: str
     category_code: str
     name: str
     score: float
+    why: list[ReasonOut] | None = Field(None, description="with explain=true: what matched")
 
 
 class SuggestOut(BaseModel):

@@ -143,6 +143,15 @@ class Suggestion:
     score: float  # in (0, 1], best first
 
 
+@dataclass(frozen=True, slots=True)
+class Reason:
+    """Why an item matched: a vocabulary phrase, the words of the request it matched, its weight."""
+
+    phrase: str
+    matched: str
+    weight: float
+
+
 @dataclass(slots=True)
 class _Hit:
     term: int
@@ -354,6 +363,21 @@ class Suggester:
             ((self._term_texts[h.term], round(self._term_base[h.term] * h.factor, 2)) for h in hits),
             key=lambda pair: -pair[1],
         )
+
+    def reasons(self, text: str, item_codes: Iterable[str]) -> dict[str, list[Reason]]:
+        """Per item, the phrases of its vocabulary the request matched and how much each counted
+        (strongest first): what an admin checks when a request lands on the wrong item."""
+        query = self._norm.query(text)
+        wanted = {i: item.item_code for i, item in enumerate(self.items) if item.item_code in set(item_codes)}
+        found: dict[str, list[Reason]] = {code: [] for code in wanted.values()}
+        for hit in self._hits(query):
+            base = self._term_base[hit.term] * hit.factor
+            phrase = self._term_texts[hit.term]
+            matched = query[hit.start : hit.end] if hit.end > hit.start else phrase
+            for index, kind in self._term_postings[hit.term]:
+                if index in wanted:
+                    found[wanted[index]].append(Reason(phrase, matched, round(base * kind, 2)))
+        return {code: sorted(rs, key=lambda r: -r.weight) for code, rs in found.items()}
 
     def _raw_scores(self, query: str) -> list[float]:
         raw = [0.0] * len(self.items)

@@ -14,28 +14,32 @@ from fastapi.sse import format_sse_event
 
 from dispatch.auth.security import read_token
 from dispatch.context import AppContext
+from dispatch.db import read_only
 from dispatch.deps import get_context, oauth2_scheme
 from dispatch.errors import NotAuthenticated
 from dispatch.live.hub import Message
+from dispatch.orders.repository import provider_scope
 from models import User
 
 KEEPALIVE_SECONDS = 15.0
 router = APIRouter(tags=["live events"])
 
 
-def _authenticate(ctx: AppContext, token: str | None) -> tuple[int, str, str]:
+def _authenticate(ctx: AppContext, token: str | None) -> tuple[int, str, str, frozenset[int]]:
+    """The user's id, role, name and the providers they act for (None scope: the call centre)."""
     if not token:
         raise NotAuthenticated(
             "sign in first: send an Authorization: Bearer token or ?access_token=", message="请先登录"
         )
     user_id = read_token(token, secret=ctx.settings.auth.jwt_secret)
-    with ctx.sessions() as session:
+    with read_only(ctx.sessions) as session:
         user = session.get(User, user_id) if user_id is not None else None
         if user is None or not user.active:
             raise NotAuthenticated(
                 "the access token is invalid or has expired", message="登录已失效或账号已停用，请重新登录"
             )
-        return user.id, user.role.value, user.username
+        scope = provider_scope(session, user)
+        return user.id, user.role.value, user.username, frozenset(scope or ())
 
 
 def _frame(message: Message) -> bytes:
@@ -57,13 +61,14 @@ async def events(
     ] = None,
 ) -> StreamingResponse:
     """Server-sent events for the signed-in user: ``screen_pop`` when their extension rings,
-    ``call`` updates (operators: their calls; supervisors: all), ``notification`` from the outbox.
+    ``call`` updates (operators: their calls; supervisors: all), ``notification`` from the outbox,
+    ``order`` on every committed change of an order (the call centre: all; providers: theirs).
     Each message has an ``id``; reconnect with ``Last-Event-ID`` to get what was missed."""
-    user_id, role, username = await run_in_threadpool(_authenticate, ctx, bearer or access_token)
+    user_id, role, username, providers = await run_in_threadpool(_authenticate, ctx, bearer or access_token)
     last = last_event_id or since
     resume = int(last) if last and last.isdigit() else None
     hub = ctx.live().hub
-    sub = hub.subscribe(user_id, role, last_event_id=resume)
+    sub = hub.subscribe(user_id, role, last_event_id=resume, providers=providers)
     hello = {"user_id": user_id, "username": username, "role": role}
 
     async def stream() -> AsyncIterator[bytes]:

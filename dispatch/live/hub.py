@@ -4,7 +4,8 @@ Publishers are threads (the telephony ingest worker, the outbox sender) or the e
 subscribers are SSE responses on the event loop. ``publish`` is thread-safe: it numbers the
 message, keeps it in a short history and hands delivery to the loop with ``call_soon_threadsafe``.
 
-Addressing uses the outbox's recipient names: ``user:12``, ``role:supervisor``, or ``all``.
+Addressing: ``user:12``, ``role:supervisor``, ``provider:5`` (the users acting for that provider)
+or ``all``.
 A client that reconnects with ``Last-Event-ID`` gets the messages for it that it missed, as long
 as they are still in the history (the last ``history`` messages). A subscriber that falls
 ``queue_size`` messages behind loses the oldest ones rather than holding the publisher up.
@@ -44,10 +45,15 @@ class Subscription:
     role: str
     queue: asyncio.Queue[Message]
     dropped: int = 0
+    # The providers the user acts for (a worker; an organisation and its workers): addressed
+    # as "provider:ID" by order events.
+    providers: frozenset[int] = frozenset()
 
     def wants(self, message: Message) -> bool:
         t = message.targets
-        return "all" in t or f"user:{self.user_id}" in t or f"role:{self.role}" in t
+        if "all" in t or f"user:{self.user_id}" in t or f"role:{self.role}" in t:
+            return True
+        return any(f"provider:{p}" in t for p in self.providers)
 
 
 class EventHub:
@@ -103,9 +109,16 @@ class EventHub:
             )
         sub.queue.put_nowait(message)
 
-    def subscribe(self, user_id: int, role: str, *, last_event_id: int | None = None) -> Subscription:
+    def subscribe(
+        self,
+        user_id: int,
+        role: str,
+        *,
+        last_event_id: int | None = None,
+        providers: frozenset[int] = frozenset(),
+    ) -> Subscription:
         """Call on the event loop. Missed messages after ``last_event_id`` are queued first."""
-        sub = Subscription(user_id, role, asyncio.Queue(maxsize=self._queue_size))
+        sub = Subscription(user_id, role, asyncio.Queue(maxsize=self._queue_size), providers=providers)
         if last_event_id is not None:
             with self._lock:
                 missed = [m for m in self._history if m.id > last_event_id]

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
+from dispatch.orders import changes
 from models import Order, OrderEvent, OrderStatus, User
 
 # An event is written and never read back in the same request, so it goes in as a plain INSERT
@@ -33,8 +34,10 @@ def record_event(
     to_status: OrderStatus | None = None,
     note: str = "",
     data: dict[str, object] | None = None,
+    providers: tuple[int | None, ...] = (),
 ) -> None:
-    """Append one event to the order's timeline (the order must already have its id)."""
+    """Append one event to the order's timeline (the order must already have its id), and note
+    the change for the live screens (``changes``; ``providers``: who held it before)."""
     session.execute(
         _INSERT_EVENT,
         {
@@ -49,3 +52,4 @@ def record_event(
             "data": data or {},
         },
     )
+    changes.note(session, order, action=action, actor=actor_label(actor), at=at, providers=providers)

@@ -53,6 +53,7 @@ def transition(
     outbox: Iterable[OutboxMessage] = (),
 ) -> None:
     expected = order.status
+    held_by = (order.provider_id, order.worker_id)  # told too when it moves on from them
     try:
         target = next_status(action, expected)
     except IllegalTransition as exc:
@@ -81,6 +82,7 @@ def transition(
         to_status=target,
         note=note,
         data=data,
+        providers=held_by,
     )
     for message in outbox:
         message.order_id = order.id
