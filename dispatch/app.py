@@ -7,8 +7,9 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Annotated, Any
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,6 +25,7 @@ from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.console import mount_console
 from dispatch.context import AppContext, Live
+from dispatch.db import read_only
 from dispatch.errors import AppError, default_message
 from dispatch.geo.api import router as areas_router
 from dispatch.live import orders as order_events
@@ -110,6 +112,22 @@ def install_error_handlers(app: FastAPI) -> None:
             "an unexpected error occurred; it has been logged",
             default_message("internal_error", 500),
         )
+
+
+def calendar_check(ctx: AppContext) -> dict[str, Any]:
+    """``/health?detail=true``: the calendar's coverage; ``warn`` from 60 days before its end."""
+    try:
+        with read_only(ctx.sessions) as session:
+            cov = ctx.caches.calendars.coverage(session, ctx.clock.now())
+    except Exception as exc:  # a health check reports a failure, it does not fail
+        log.warning("health: could not read the calendar coverage: %s", exc)
+        return {"status": "error", "detail": "could not read the working-day calendar"}
+    return {
+        "status": "ok" if cov.warning is None else "warn",
+        "official_until": cov.official_until.isoformat(),
+        "days_left": cov.days_left,
+        "warning": cov.warning,
+    }
 
 
 @dataclass
@@ -241,8 +259,17 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     install_error_docs(app)
 
     @app.get("/health", tags=["system"])
-    def health() -> dict[str, str]:
-        return {"status": "ok"}
+    def health(
+        request: Request,
+        detail: Annotated[
+            bool, Query(description="add checks: how far the working-day calendar is official")
+        ] = False,
+    ) -> dict[str, Any]:
+        """Liveness: ``{"status": "ok"}``. With ``detail=true`` also ``checks`` (dates only, no
+        personal data), which never change ``status``: a stale calendar is a warning, not an outage."""
+        if not detail:
+            return {"status": "ok"}
+        return {"status": "ok", "checks": {"calendar": calendar_check(request.app.state.ctx)}}
 
     app.include_router(auth_router)
     app.include_router(users_router)

@@ -44,10 +44,16 @@ def cmd_migrate(args: argparse.Namespace) -> None:
         try:
             with transaction(ctx.sessions) as session:
                 added = seed_calendar(session, library_years())
+                coverage = ctx.caches.calendars.coverage(session, ctx.clock.now())
         finally:
             ctx.close()
         years = library_years()
         print(f"working-day calendar: {added} days added from chinese-calendar ({min(years)}–{max(years)})")
+        print(
+            f"working-day calendar: official until {coverage.official_until} ({coverage.days_left} days left)"
+        )
+        if coverage.warning:
+            print(f"sanshe: warning: {coverage.warning}", file=sys.stderr)
 
 
 def cmd_seed_demo(_: argparse.Namespace) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 import models
 from dispatch.db import make_engine, make_sessionmaker
 from dispatch.timelimits.calendar import (
+    CalendarService,
     WorkCalendar,
     chinese_calendar_days,
     library_years,
@@ -34,7 +35,7 @@ from dispatch.timelimits.deadlines import (
     limits_for,
     order_deadlines,
 )
-from models import CalendarDay, ClockKind, Item, SlaClass
+from models import CalendarDay, CalendarYear, ClockKind, Item, SlaClass
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -281,3 +282,26 @@ def test_manual_edit_moves_deadlines(calendar_session: Session) -> None:
     set_day(session, date(2025, 10, 11), is_workday=False)
     assert session.get_one(CalendarDay, date(2025, 10, 11)).source == "manual"
     assert not load_calendar(session, SHANGHAI).is_workday(date(2025, 10, 11))
+
+
+def test_seeding_records_the_library_years_as_covered(calendar_session: Session) -> None:
+    session = calendar_session
+    session.add(CalendarYear(year=2024, source="import", note="", confirmed_by_id=None))
+    seed_calendar(session, [2024, 2025, 2026, 2030])  # 2030: the library has no data for it
+    years = {y.year: y.source for y in session.scalars(select(CalendarYear))}
+    assert years == {2024: "import", 2025: "chinese-calendar", 2026: "chinese-calendar"}
+
+
+def test_every_process_sees_a_year_confirmed_or_taken_back(calendar_session: Session) -> None:
+    session = calendar_session
+    service = CalendarService(SHANGHAI)  # as another process holds it: never told to invalidate
+    assert service.calendar(session).covered_years == frozenset()
+    session.add_all(CalendarYear(year=y, source="manual", note="") for y in (2025, 2028))
+    session.flush()
+    assert service.calendar(session).covered_years == {2025, 2028}
+    # Another pair with the same count and sum of years.
+    session.delete(session.get_one(CalendarYear, 2025))
+    session.delete(session.get_one(CalendarYear, 2028))
+    session.add_all(CalendarYear(year=y, source="manual", note="") for y in (2026, 2027))
+    session.flush()
+    assert service.calendar(session).covered_years == {2026, 2027}

@@ -32,6 +32,7 @@ def test_migrate_then_user_add(fresh_db: str, capsys) -> None:
     code, out, _ = run(capsys, "migrate")
     assert code == 0, out
     assert "days added from chinese-calendar" in out
+    assert "working-day calendar: official until " in out  # the library's last year, recorded as covered
     with make_sessionmaker(make_engine(fresh_db))() as s:
         from models import CalendarDay
 

@@ -217,6 +217,9 @@ def test_the_admin_view_edits_what_admins_manage(app: FastAPI) -> None:
         "/api/v1/providers/{provider_id}",
         "/api/v1/calendar",
         "/api/v1/calendar/{day}",
+        "/api/v1/calendar/coverage",
+        "/api/v1/calendar/periods",
+        "/api/v1/calendar/years/{year}",
         "/api/v1/catalogue/items/{code}",
         "/api/v1/catalogue/categories/{code}",
     ]

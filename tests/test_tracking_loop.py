@@ -18,7 +18,13 @@ def make_ctx(settings, clock) -> AppContext:
 
 
 def test_registry_names_the_jobs() -> None:
-    assert [j.name for j in JOBS] == ["expire_offers", "sweep_orders", "refresh_star_levels", "send_outbox"]
+    assert [j.name for j in JOBS] == [
+        "expire_offers",
+        "sweep_orders",
+        "refresh_star_levels",
+        "calendar_coverage",
+        "send_outbox",
+    ]
 
 
 def test_one_instance_holds_the_lease_until_it_expires(settings, db_url) -> None:
@@ -95,11 +101,13 @@ def test_a_failing_job_does_not_stop_the_others(settings, db_url) -> None:
 def test_real_jobs_tick_on_an_empty_database(settings, db_url) -> None:
     ctx = make_ctx(settings, FrozenClock(datetime(2026, 1, 5, 2, 0, tzinfo=UTC)))
     try:
+        # An empty calendar covers no year, this one included: admins and supervisors are told.
         assert TrackingLoop(ctx).tick() == {
             "expire_offers": 0,
             "sweep_orders": 0,
             "refresh_star_levels": 0,
-            "send_outbox": 0,
+            "calendar_coverage": 2,
+            "send_outbox": 2,
         }
     finally:
         ctx.close()

@@ -95,7 +95,7 @@ def get_catalogue(db: Db, include_inactive: bool = False) -> CatalogueOut:
 ItemsRead = Annotated[list[ItemOut], Depends(get_catalogue)]
 
 
-@router.get("/suggest", response_model=SuggestOut)
+@router.get("/suggest", response_model=SuggestOut, response_model_exclude_none=True)
 def suggest(
     db: Db,
     ctx: Ctx,

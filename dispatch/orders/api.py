@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from dispatch.calls import callbacks
+from dispatch.context import AppContext
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
@@ -42,8 +43,20 @@ from models import (
 
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
+
 Intaker = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.WORKER))]
 Reader = Annotated[User, Depends(require_roles(*ALL_ROLES))]
+
+
+def order_views(ctx: AppContext, db: Db, user: User) -> OrderViews:
+    """Order payloads for ``user``, with the calendar's coverage read once (cached) for the page."""
+    return OrderViews(
+        db,
+        user,
+        region=ctx.settings.locale.default_region,
+        coverage=ctx.caches.calendars.coverage(db, ctx.clock.now()),
+        tz=ctx.tz,
+    )
 
 
 @router.post("", status_code=201, response_model=OrderCreated)
@@ -107,7 +120,7 @@ def create(
         # The order is new: no provider has returned it yet.
         offer_if_auto(db, o, ctx=ctx.dispatch_context(db), now=now, excluded=())
         out = OrderCreated(
-            **OrderViews(db, user, region=ctx.settings.locale.default_region).load([o]).fields(o),
+            **order_views(ctx, db, user).load([o]).fields(o),
             safety_notice=result.item.notice,
             suggestions=[
                 SuggestionOut(
@@ -196,7 +209,7 @@ def list_orders(
         number=number,
     )
     rows, total = paginate(db, stmt, page)
-    views = OrderViews(db, user, region=ctx.settings.locale.default_region).load(rows)
+    views = order_views(ctx, db, user).load(rows)
     return OrderList(items=[OrderOut(**views.fields(o)) for o in rows], total=total)
 
 
@@ -210,7 +223,7 @@ def get_order(order_id: int, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
     if user.role not in CALL_CENTRE:  # internal notes are the call centre's
         events = [e for e in events if not (e.data or {}).get("internal")]
     return OrderDetail(
-        **OrderViews(db, user, region=ctx.settings.locale.default_region).load([o]).fields(o),
+        **order_views(ctx, db, user).load([o]).fields(o),
         safety_notice=item.notice,
         suggestions=list(o.suggestions or []),
         completion_note=o.completion_note,

@@ -104,6 +104,14 @@ class OrderOut(BaseModel):
     allowed_actions: list[str] = Field(
         description="the action verbs (POST /api/v1/orders/{id}/<verb>) the signed-in user may use now"
     )
+    deadline_uncovered: bool = Field(
+        False,
+        description=(
+            "the order is open and its complete-by (or sign-for) deadline falls on a local day after the "
+            "official working-day calendar's end (GET /api/v1/calendar/coverage official_until): it was "
+            "counted Monday–Friday there, without the holidays and 调休 not yet entered, and needs checking"
+        ),
+    )
 
 
 class OrderCreated(OrderOut):

@@ -1,18 +1,21 @@
 """Orders as a user sees them: the contract's fields plus what the screens need, loaded for a
 whole page at once (codes, duplicate numbers, the resident for the call centre, the actions the
-user may take). Personal data of the resident goes to the call centre only."""
+user may take, whether a deadline lies past the official calendar). Personal data of the resident
+goes to the call centre only."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.orders import policy, repository
 from dispatch.residents.phones import national
-from models import Category, Item, Order, Resident, Role, User
+from dispatch.timelimits.coverage import Coverage
+from models import OPEN_STATUSES, Category, Item, Order, Resident, Role, User
 
 CALL_CENTRE = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 
@@ -20,10 +23,21 @@ CALL_CENTRE = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
 class OrderViews:
     """``load(orders)`` once per page, then ``fields(order)`` per order."""
 
-    def __init__(self, session: Session, user: User, *, region: str) -> None:
+    def __init__(
+        self,
+        session: Session,
+        user: User,
+        *,
+        region: str,
+        coverage: Coverage | None = None,
+        tz: ZoneInfo | None = None,
+    ) -> None:
         self.session = session
         self.user = user
         self.region = region
+        # How far the working-day calendar is official (timelimits.coverage), read once per page.
+        self.coverage = coverage
+        self.tz = tz or ZoneInfo("UTC")
         self.scope = repository.provider_scope(session, user)
         self.items: dict[int, str] = {}
         self.categories: dict[int, str] = {}
@@ -85,4 +99,15 @@ class OrderViews:
             "completed_at": o.completed_at,
             "closed_at": o.closed_at,
             "allowed_actions": policy.allowed_actions(o, self.user, self.scope),
+            "deadline_uncovered": self.deadline_uncovered(o),
         }
+
+    def deadline_uncovered(self, o: Order) -> bool:
+        """An open order whose complete-by (or sign-for) deadline falls past the official calendar:
+        it was counted Monday–Friday there."""
+        c = self.coverage
+        return (
+            c is not None
+            and o.status in OPEN_STATUSES
+            and (c.beyond(o.complete_by, self.tz) or c.beyond(o.sign_by, self.tz))
+        )

@@ -24,7 +24,9 @@ Product rules (supervisors see their effect on every deadline):
   0. For a start on a working day, ``working_days_between(s, add_working_days(s, n)) == n``.
 - **Years not covered.** ``chinese-calendar`` 1.11 covers 2004–2026 (see
   :func:`library_years`). A later year has no rows until the library is upgraded and the calendar
-  re-seeded, or an admin enters the days by hand; until then it falls back to plain Mon–Fri.
+  re-seeded, or an admin enters the year's schedule (:mod:`.schedule`); until then it falls back
+  to plain Mon–Fri. Which years are entered in full is kept in ``calendar_year``; how far that
+  reaches, and the warning before it ends, is :mod:`.coverage`.
 
 A wall time that does not exist locally (a DST gap; none in Asia/Shanghai) resolves forward, as
 ``zoneinfo`` does with ``fold=0``.
@@ -43,7 +45,8 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.cache import StampedCache
-from models import CalendarDay
+from dispatch.timelimits.coverage import Coverage, coverage_of
+from models import CalendarDay, CalendarYear
 
 DEFAULT_DAY_START = time(9, 0)
 SOURCE_LIBRARY = "chinese-calendar"
@@ -80,11 +83,19 @@ class WorkCalendar:
         *,
         tz: ZoneInfo,
         day_start: time = DEFAULT_DAY_START,
+        covered_years: Iterable[int] = (),
     ) -> None:
         # overrides: days whose status differs from, or is pinned against, the plain Mon–Fri rule.
         self._overrides = dict(overrides)
         self.tz = tz
         self.day_start = day_start
+        # The years whose official schedule is entered in full (``calendar_year``).
+        self.covered_years = frozenset(covered_years)
+
+    def coverage(self, now: datetime) -> Coverage:
+        """How far this calendar follows the official schedule, seen from ``now`` (local day)."""
+        _require_aware(now)
+        return coverage_of(self.covered_years, now.astimezone(self.tz).date())
 
     def is_workday(self, d: date) -> bool:
         pinned = self._overrides.get(d)
@@ -219,10 +230,13 @@ def chinese_calendar_days(years: Iterable[int]) -> list[tuple[date, bool, str]]:
 
 
 def seed_calendar(session: Session, years: Iterable[int]) -> int:
-    """Insert the library's days for ``years`` that the table lacks; returns how many were added.
+    """Insert the library's days for ``years`` that the table lacks, and record each year the
+    library covers as entered in full (``calendar_year``, source ``chinese-calendar``); returns how
+    many days were added.
 
     Existing rows are left alone whatever their source: a manual row is an admin decision, and a
-    library row is already what the library says. Flushes, never commits.
+    library row is already what the library says; a year an admin imported or confirmed keeps who
+    did it. Flushes, never commits.
     """
     wanted = chinese_calendar_days(years)
     if not wanted:
@@ -235,16 +249,35 @@ def seed_calendar(session: Session, years: Iterable[int]) -> int:
         if day not in present
     ]
     session.add_all(rows)
+    library = {day.year for day, _, _ in wanted}
+    recorded = set(session.scalars(select(CalendarYear.year).where(CalendarYear.year.in_(library))))
+    session.add_all(
+        CalendarYear(year=year, source=SOURCE_LIBRARY, note="chinese-calendar", confirmed_by_id=None)
+        for year in sorted(library - recorded)
+    )
     session.flush()
     return len(rows)
 
 
 def load_calendar(session: Session, tz: ZoneInfo, *, day_start: time = DEFAULT_DAY_START) -> WorkCalendar:
     rows = session.execute(select(CalendarDay.day, CalendarDay.is_workday)).all()
-    return WorkCalendar({day: is_workday for day, is_workday in rows}, tz=tz, day_start=day_start)
+    years = session.scalars(select(CalendarYear.year)).all()
+    return WorkCalendar(
+        {day: is_workday for day, is_workday in rows}, tz=tz, day_start=day_start, covered_years=years
+    )
 
 
 def calendar_stamp(session: Session) -> tuple[Any, ...]:
+    """A cheap fingerprint of ``calendar_day`` and ``calendar_year``, in one round trip."""
+    # Count and two power sums of the years: marking one year and unmarking another changes them.
+    years = [
+        select(agg).select_from(CalendarYear).scalar_subquery()
+        for agg in (
+            func.count(),
+            func.sum(CalendarYear.year),
+            func.sum(CalendarYear.year * CalendarYear.year),
+        )
+    ]
     return tuple(
         session.execute(
             select(
@@ -253,7 +286,8 @@ def calendar_stamp(session: Session) -> tuple[Any, ...]:
                 func.max(CalendarDay.day),
                 func.sum(func.length(CalendarDay.name)),
                 func.sum(case((CalendarDay.is_workday, 1), else_=0)),
-            )
+                *years,
+            ).select_from(CalendarDay)
         ).one()
     )
 
@@ -269,6 +303,9 @@ class CalendarService:
 
     def calendar(self, session: Session) -> WorkCalendar:
         return self.cache.get(session)
+
+    def coverage(self, session: Session, now: datetime) -> Coverage:
+        return self.calendar(session).coverage(now)
 
 
 def set_day(session: Session, d: date, *, is_workday: bool, name: str = "") -> CalendarDay:

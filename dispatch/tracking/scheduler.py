@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.outbox.sender import send_due
+from dispatch.tracking.calendar_notice import notify_calendar_coverage
 from dispatch.tracking.jobs import expire_offers, refresh_star_levels, sweep_orders
 from models import Lease
 
@@ -59,6 +60,10 @@ def _refresh_star_levels(session: Session, ctx: AppContext, now: datetime) -> in
     )
 
 
+def _warn_calendar_coverage(session: Session, ctx: AppContext, now: datetime) -> int:
+    return notify_calendar_coverage(session, coverage=ctx.caches.calendars.coverage(session, now), now=now)
+
+
 def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
     """Send what is due through the adapters ``create_app`` wired (see ``outbox.sender``)."""
     return send_due(session, now=now, adapters=ctx.wired()).handled
@@ -70,6 +75,7 @@ JOBS: tuple[Job, ...] = (
     Job("expire_offers", _expire_offers),
     Job("sweep_orders", _sweep_orders),
     Job("refresh_star_levels", _refresh_star_levels),
+    Job("calendar_coverage", _warn_calendar_coverage),
     Job("send_outbox", send_outbox, sends=True),
 )
 

@@ -1,9 +1,11 @@
 // 管理 › 工作日历: the working-day calendar a month at a time; a day can be set by hand, and a day
-// set by hand handed back to the official calendar.
+// set by hand handed back to the official calendar. The yearly part (how far the official holidays
+// are entered, a holiday period in one form, each year's confirmation and CSV) is admin-calendar-schedule.js.
 
 import { api } from "./api.js";
 import { clear, empty, errorLine, h, toast, ymd } from "./ui.js";
 import { field, onSubmit } from "./admin-kit.js";
+import { calendarSchedule } from "./admin-calendar-schedule.js";
 
 const WEEKDAYS = ["一", "二", "三", "四", "五", "六", "日"];
 const SOURCE_LABELS = {
@@ -29,8 +31,13 @@ export function calendarSection(app, go) {
   const grid = h("div.cal-grid", { role: "grid" });
   const error = h("div");
   const dayPane = h("section.card.cal-day");
+  const schedule = calendarSchedule(app, {
+    showMonth: (month) => go({ month }),
+    onDaysChanged: () => load(),
+  });
   const el = h(
     "div.admin-cal",
+    schedule.coverageLine,
     h(
       "section.card",
       h("h2", { title: "GET /api/v1/calendar" }, "工作日历"),
@@ -55,7 +62,8 @@ export function calendarSection(app, go) {
       error,
       grid,
     ),
-    dayPane,
+    h("div.cal-side", dayPane, schedule.periodCard),
+    schedule.yearsCard,
   );
 
   async function load() {
@@ -240,10 +248,15 @@ export function calendarSection(app, go) {
     );
   }
 
+  let scheduleLoaded = false;
   return {
     el,
     show(next) {
       params = next;
+      if (!scheduleLoaded) {
+        scheduleLoaded = true;
+        schedule.load();
+      }
       monthInput.value = monthOf();
       if (loadedMonth !== monthOf()) {
         // Until the new month arrives, the day form must not offer the previous month's day.

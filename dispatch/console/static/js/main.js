@@ -6,6 +6,7 @@
 
 import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
 import { ROLE_LABELS, clear, h, toast } from "./ui.js";
+import { watchCoverage } from "./coverage.js";
 import * as admin from "./admin.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
@@ -190,6 +191,7 @@ async function start() {
   $("signin").hidden = true;
   $("shell").hidden = false;
   startEvents();
+  watchCoverage(app, $("coverage"));
   route();
 }
 

@@ -190,6 +190,13 @@ export function orderBadges(o) {
     o.supervisor_queue_reason && o.status === "received"
       ? h("span.badge.queue", { title: `supervisor queue: ${o.supervisor_queue_reason}` }, "待督办派单")
       : null,
+    o.deadline_uncovered
+      ? h(
+          "span.badge.uncovered",
+          { title: "deadline_uncovered: 时限落在已录入的官方节假日安排之后，按周一至周五计算，请在录入新一年安排后核对" },
+          "时限待核（超出官方日历）",
+        )
+      : null,
   ];
 }
 
