@@ -39,7 +39,9 @@ FIELD_LABELS = {
     "coord_system": "坐标系",
     "day": "日期",
     "description": "诉求描述",
+    "detail": "显示详情",
     "direction": "呼叫方向",
+    "end": "结束日期",
     "display_name": "显示名称",
     "disposition": "通话结果",
     "explain": "显示排除原因",
@@ -88,6 +90,7 @@ FIELD_LABELS = {
     "sign_for_limit": "签收时限",
     "since": "起始时间",
     "sla_class": "时限类别",
+    "start": "开始日期",
     "stars": "评价星级",
     "status": "状态",
     "supervision": "督办等级",
@@ -98,6 +101,8 @@ FIELD_LABELS = {
     "username": "用户名",
     "working_days": "延期工作日数",
     "working_hours": "工作时间",
+    "workdays": "调休上班日",
+    "year": "年份",
 }
 
 # FastAPI's first element of ``loc``: where the value came from, not a field.
