@@ -35,6 +35,10 @@ VIEWS = re.compile(r"const VIEWS = \{(.*?)\n\};", re.DOTALL)
 VIEW_KEY = re.compile(r"^  (\w+): \{", re.MULTILINE)
 # actions.js: `const ACTIONS = { dispatch: {...}, "check-in": {...}, complete: (order) => ..., ... };`
 ACTIONS_TABLE = re.compile(r"const ACTIONS = \{(.*?)\n\};", re.DOTALL)
+# order-detail.js: `export const EVENT_LABELS = { create: "受理", ... };` and the server's timeline codes
+EVENT_LABELS = re.compile(r"const EVENT_LABELS = \{(.*?)\n\};", re.DOTALL)
+RECORDED_ACTION = re.compile(r"""\baction=["'](\w+)["']""")
+DISPATCH_DIR = STATIC_DIR.parents[1]
 ACTION_KEY = re.compile(r'^  "?([\w-]+)"?: ', re.MULTILINE)
 
 
@@ -185,6 +189,29 @@ def test_the_console_takes_order_actions_from_the_server() -> None:
         r"^\s*(?:roles|when):|availableActions|\b(?:STAFF|SUPERVISORS|RESPONDERS)\b", actions, re.M
     )
     assert not copies, f"actions.js re-derives the server's rules: {copies}"
+
+
+def timeline_actions() -> set[str]:
+    """Every action code the server writes into an order's timeline: the state table's actions
+    and the events recorded beside them (``record_event(..., action="urge")``)."""
+    from dispatch.orders.state import Action
+
+    recorded = {
+        code
+        for path in DISPATCH_DIR.rglob("*.py")
+        if "benchmarks" not in path.parts and path.name != "cli.py"  # argparse's action="store_true"
+        for code in RECORDED_ACTION.findall(path.read_text(encoding="utf-8"))
+    }
+    return {a.value for a in Action} | recorded
+
+
+def test_every_timeline_action_has_a_chinese_label() -> None:
+    block = EVENT_LABELS.search((STATIC_DIR / "js" / "order-detail.js").read_text(encoding="utf-8"))
+    assert block, "order-detail.js no longer declares EVENT_LABELS"
+    labelled = set(ACTION_KEY.findall(block.group(1)))
+    codes = timeline_actions()
+    assert {"create", "offer", "to_supervisor", "callback_requested"} <= codes, codes
+    assert not codes - labelled, f"timeline actions shown as codes: {sorted(codes - labelled)}"
 
 
 def tabs_by_role() -> dict[str, list[str]]:

@@ -12,6 +12,7 @@ names another binary).
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import socket
@@ -20,6 +21,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -112,6 +114,26 @@ def chromium_path() -> str:
 
 # --- the server ---------------------------------------------------------------------------------
 
+_phones = itertools.count(13911000001)
+
+
+def fresh_phone() -> str:
+    """A mobile number no other test (or the demo seed) uses: each test makes its own residents."""
+    return str(next(_phones))
+
+
+def national(mobile: str) -> str:
+    """A mobile number as the console shows it: 139 1100 0001."""
+    return f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -149,6 +171,65 @@ class LiveServer:
         )
         assert r.is_success, f"{method} {path} as {username}: {r.status_code} {r.text}"
         return r.json() if r.content else None
+
+    def call_event(self, kind: str, call_id: str, **fields: Any) -> None:
+        """Feed one normalised call event, as a PBX adapter would (POST /api/v1/telephony/events)."""
+        self.api(
+            "admin", "POST", "/api/v1/telephony/events", json={"type": kind, "call_id": call_id, **fields}
+        )
+
+    def ring(self, call_id: str, caller: str, ext: str | None, *, at: datetime | None = None) -> None:
+        """The caller's call rings extension ``ext`` (None: waits in the queue): a screen pop."""
+        self.call_event(
+            "ringing",
+            call_id,
+            source="simulator",
+            caller=caller,
+            callee="12345",
+            queue="hotline",
+            operator_ext=ext,
+            at=iso(at or now()),
+        )
+
+    def answered(self, call_id: str, caller: str, ext: str) -> None:
+        """A call that rang ``ext``, was answered there and has ended (75 seconds of talk)."""
+        start = now() - timedelta(seconds=90)
+        answered = start + timedelta(seconds=5)
+        self.ring(call_id, caller, ext, at=start)
+        self.call_event("answered", call_id, source="simulator", operator_ext=ext, at=iso(answered))
+        self.call_event(
+            "ended",
+            call_id,
+            source="simulator",
+            at=iso(answered + timedelta(seconds=75)),
+            disposition="answered",
+            hold_seconds=5,
+            talk_seconds=75,
+            caller=caller,
+            queue="hotline",
+            operator_ext=ext,
+            started_at=iso(start),
+            answered_at=iso(answered),
+        )
+
+    def unanswered(self, call_id: str, caller: str, disposition: str = "missed") -> None:
+        """A call that rang in the queue and ended unanswered (missed, abandoned): a callback opens."""
+        start = now() - timedelta(seconds=40)
+        self.ring(call_id, caller, None, at=start)
+        self.call_event(
+            "ended",
+            call_id,
+            source="simulator",
+            at=iso(start + timedelta(seconds=30)),
+            disposition=disposition,
+            hold_seconds=30,
+            talk_seconds=0,
+            caller=caller,
+            queue="hotline",
+            operator_ext=None,
+            started_at=iso(start),
+            answered_at=None,
+        )
 
     def log_tail(self, lines: int = 40) -> str:
         text = self.log.read_text(encoding="utf-8", errors="replace") if self.log.exists() else ""
@@ -251,22 +332,53 @@ def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
 
 
 @pytest.fixture
-def page(browser: Browser, live_server: LiveServer, js_errors: JsErrors) -> Iterator[Page]:
-    context = browser.new_context(
-        base_url=live_server.url,
-        locale="zh-CN",
-        timezone_id=str(CONSOLE_TZ),
-        viewport={"width": 1400, "height": 900},
-    )
-    context.set_default_timeout(WAIT_MS)
-    context.set_default_navigation_timeout(WAIT_MS)
+def new_page(browser: Browser, live_server: LiveServer, js_errors: JsErrors) -> Iterator[Callable[[], Page]]:
+    """``new_page()``: a tab in a browser context of its own (its own sign-in), as many as a test
+    needs (two people at two screens); all are watched for JavaScript errors and closed after."""
+    contexts = []
+
+    def _new_page() -> Page:
+        context = browser.new_context(
+            base_url=live_server.url,
+            locale="zh-CN",
+            timezone_id=str(CONSOLE_TZ),
+            viewport={"width": 1400, "height": 900},
+        )
+        contexts.append(context)
+        context.set_default_timeout(WAIT_MS)
+        context.set_default_navigation_timeout(WAIT_MS)
+        tab = context.new_page()
+        js_errors.watch(tab)
+        return tab
+
     expect.set_options(timeout=WAIT_MS)
-    tab = context.new_page()
-    js_errors.watch(tab)
     try:
-        yield tab
+        yield _new_page
     finally:
-        context.close()
+        for context in contexts:
+            context.close()
+
+
+@pytest.fixture
+def page(new_page: Callable[[], Page]) -> Page:
+    return new_page()
+
+
+def sign_in_on(page: Page, username: str, route: str = "") -> Page:
+    """Open the console on ``page`` and sign in through its form as a demo user."""
+    page.goto(f"/console/{route}")
+    fill_sign_in(page, username)
+    return page
+
+
+def fill_sign_in(page: Page, username: str) -> None:
+    """The sign-in form is shown: sign in as ``username`` and wait for the console."""
+    form = page.locator("#signin-form")
+    form.locator("input[name=username]").fill(username)
+    form.locator("input[name=password]").fill(DEMO_PASSWORD)
+    form.get_by_role("button", name="登录").click()
+    expect(page.locator("#shell")).to_be_visible()
+    expect(page.locator("#tabs .tab").first).to_be_visible()
 
 
 @pytest.fixture
@@ -274,13 +386,6 @@ def sign_in(page: Page) -> Callable[..., Page]:
     """``sign_in("operator1")``: open the console and sign in through its form as a demo user."""
 
     def _sign_in(username: str, route: str = "") -> Page:
-        page.goto(f"/console/{route}")
-        form = page.locator("#signin-form")
-        form.locator("input[name=username]").fill(username)
-        form.locator("input[name=password]").fill(DEMO_PASSWORD)
-        form.get_by_role("button", name="登录").click()
-        expect(page.locator("#shell")).to_be_visible()
-        expect(page.locator("#tabs .tab").first).to_be_visible()
-        return page
+        return sign_in_on(page, username, route)
 
     return _sign_in

@@ -19,7 +19,9 @@ LABELS = {
     "urge": "催办",
     "extend": "延期",
     "reopen": "重办",
+    "withdraw": "收回改派",
     "cancel": "撤销",
+    "notes": "内部备注",
 }
 CONSULTATION = "ERR-04"  # 代缴费用: not a home visit, so a new order waits for the operator
 _phones = itertools.count(13900001001)
@@ -105,3 +107,44 @@ def test_a_worker_signs_for_an_offer(page: Page, sign_in, live_server: LiveServe
     expect(buttons).to_have_text(labels(accepted))
     expect(card.get_by_role("button", name="到场签到")).to_be_visible()
     expect(card.get_by_role("button", name="签收")).to_have_count(0)
+
+
+def test_a_supervisor_takes_an_offer_back_and_notes_why(page: Page, sign_in, live_server: LiveServer) -> None:
+    order = live_server.api(
+        "operator1",
+        "POST",
+        "/api/v1/orders",
+        json={
+            "caller_phone": str(next(_phones)),
+            "resident_name": "改派测试",
+            "description": "卫生间水管漏水，需要上门维修",
+            "address": "文二路168号 翠苑一区 3幢2单元501室",
+            "item_code": "HOME-01",  # 水电维修: a home visit, offered at once
+            "channel": "phone",
+        },
+    )
+    assert order["status"] == "offered", order
+    first = live_server.api("supervisor", "GET", f"/api/v1/orders/{order['id']}")["provider_id"]
+
+    sign_in("supervisor", f"#/orders?open={order['id']}")
+    detail = page.locator("section.view.orders .detail-pane")
+    detail.locator(".action-buttons").get_by_role("button", name="收回改派").click()
+    form = detail.locator(".action-slot form")
+    form.locator("input[name=reason]").fill("服务方电话联系不上")
+    choice = form.locator("select[name=provider_id]")
+    expect(choice.locator("option:not([disabled])")).not_to_have_count(1)  # the candidates arrived
+    other = choice.locator("option:not([disabled])").nth(1)
+    provider_id = int(other.get_attribute("value") or 0)
+    assert provider_id and provider_id != first
+    choice.select_option(str(provider_id))
+    form.get_by_role("button", name="提交收回改派").click()
+    expect(detail.locator("ol.timeline")).to_contain_text("收回派单")
+    assert live_server.api("supervisor", "GET", f"/api/v1/orders/{order['id']}")["provider_id"] == provider_id
+
+    # An internal note: in the timeline for the call centre, marked internal, never for providers.
+    detail.locator(".action-buttons").get_by_role("button", name="内部备注").click()
+    detail.locator(".action-slot textarea[name=text]").fill("原服务方本周人手不足，已改派")
+    detail.locator(".action-slot").get_by_role("button", name="提交内部备注").click()
+    note = detail.locator("ol.timeline li.internal", has_text="原服务方本周人手不足")
+    expect(note.locator(".badge.internal")).to_have_text("内部")
+    expect(note.locator("strong")).to_have_text("内部备注")

@@ -10,12 +10,19 @@ from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.conftest import DEMO_USERS
 
-TAB_LABELS = {"坐席": "desk", "工单": "orders", "督办": "stats", "我的工单": "mine", "管理": "admin"}
+TAB_LABELS = {
+    "坐席": "desk",
+    "回拨回访": "callbacks",
+    "工单": "orders",
+    "督办": "stats",
+    "我的工单": "mine",
+    "管理": "admin",
+}
 EXPECTED_TABS = {
-    "admin": ["督办", "工单", "坐席", "管理"],
-    "supervisor": ["督办", "工单", "坐席"],
-    "operator1": ["坐席", "工单", "督办"],
-    "operator2": ["坐席", "工单", "督办"],
+    "admin": ["督办", "工单", "回拨回访", "坐席", "管理"],
+    "supervisor": ["督办", "工单", "回拨回访", "坐席"],
+    "operator1": ["坐席", "回拨回访", "工单", "督办"],
+    "operator2": ["坐席", "回拨回访", "工单", "督办"],
     "orgadmin": ["我的工单", "管理"],
     "worker": ["我的工单"],
 }
@@ -41,8 +48,14 @@ def visit(page: Page, view: str) -> None:
         detail = el.locator(".detail-pane")
         expect(detail.locator("ol.timeline li").first).to_be_visible()
         expect(detail.locator(".candidates, h3").first).to_be_visible()
+    elif view == "callbacks":
+        for name in ("待回拨", "待回访", "已结案回拨"):
+            el.locator(".worklist-nav").get_by_role("tab", name=re.compile(f"^{name}")).click()
+            loaded(el.locator(".paged-table"))
     elif view == "stats":
-        expect(el.locator(".watch .tile")).to_have_count(5)
+        # 红牌 黄牌 超时 督办派单 待派单 待签收, and the worklists 待回拨 待回访
+        expect(el.locator(".watch .tile")).to_have_count(8)
+        expect(el.locator(".watch .tile-value", has_text="?")).to_have_count(0)
         expect(el.locator(".kpis")).not_to_contain_text("计算中")
         loaded(el.locator(".paged-table"))
     elif view == "mine":
@@ -69,7 +82,7 @@ def visit_admin_section(page: Page, label: str) -> None:
 def test_every_tab_loads_without_errors(page: Page, sign_in, username: str) -> None:
     sign_in(username)
     tabs = page.locator("#tabs .tab")
-    expect(tabs).to_have_text(EXPECTED_TABS[username])
+    expect(tabs.locator(".tab-label")).to_have_text(EXPECTED_TABS[username])
     for label in EXPECTED_TABS[username]:
         tabs.filter(has_text=label).click()
         expect(tabs.filter(has_text=label)).to_have_attribute("aria-current", "page")

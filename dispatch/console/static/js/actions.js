@@ -68,8 +68,8 @@ const ACTIONS = {
         type: "select",
         options: [
           ["rated", "已评价"],
-          ["unreachable", "未联系上"],
-          ["declined", "居民不愿评价"],
+          ["unreachable", "未接通"],
+          ["declined", "拒绝评价"],
         ],
       },
       {
@@ -128,9 +128,30 @@ const ACTIONS = {
   },
   withdraw: {
     label: "收回改派",
-    en: "take the offer back (and give it to another provider)",
+    en: "take the offer back (the provider is told), and offer it to another provider at once if one is picked",
     path: (id) => `/api/v1/orders/${id}/withdraw`,
-    fields: reason("收回原因"),
+    fields: [
+      ...reason("收回原因"),
+      {
+        name: "provider_id",
+        label: "改派给（可不选，收回后留待派单）",
+        type: "select",
+        options: [["", "不改派，收回后留待派单"]],
+        // The ranked candidates, as 派单 offers them (the provider holding the offer is excluded
+        // by the server's ranking).
+        load: async (order) => {
+          const { candidates } = await api(`/api/v1/orders/${order.id}/candidates`, { query: { limit: 8 } });
+          return candidates.map((c) => [String(c.provider_id), `${c.name}（${c.reasons.join("，")}）`]);
+        },
+      },
+    ],
+    body: (v) => ({ reason: v.reason, provider_id: v.provider_id ? Number(v.provider_id) : null }),
+  },
+  notes: {
+    label: "内部备注",
+    en: "an internal note: staff see it in the timeline, providers never do",
+    path: (id) => `/api/v1/orders/${id}/notes`,
+    fields: [{ name: "text", label: "备注内容（仅工作人员可见）", type: "textarea", required: true, maxlength: 2000 }],
   },
   cancel: {
     label: "撤销",
@@ -138,12 +159,6 @@ const ACTIONS = {
     path: (id) => `/api/v1/orders/${id}/cancel`,
     fields: reason("撤销原因"),
     danger: true,
-  },
-  notes: {
-    label: "内部备注",
-    en: "an internal note (call centre only)",
-    path: (id) => `/api/v1/orders/${id}/notes`,
-    fields: [{ name: "text", label: "备注（仅坐席和督办可见）", type: "textarea", required: true, maxlength: 2000 }],
   },
 };
 
@@ -169,7 +184,7 @@ export function dispatchTo(orderId, providerId) {
   return api(`/api/v1/orders/${orderId}/dispatch`, { body: { provider_id: providerId } });
 }
 
-function fieldEl(f) {
+function fieldEl(f, order) {
   const common = { name: f.name, required: f.required, id: null };
   let input;
   if (f.type === "textarea") {
@@ -180,6 +195,17 @@ function fieldEl(f) {
       common,
       f.options.map(([value, text]) => h("option", { value }, text)),
     );
+    // Options the server knows (e.g. the candidates): added when they arrive.
+    if (f.load) {
+      const wait = h("option", { value: "", disabled: true }, "加载中…");
+      input.append(wait);
+      f.load(order)
+        .then((options) => {
+          wait.remove();
+          input.append(...options.map(([value, text]) => h("option", { value }, text)));
+        })
+        .catch(() => (wait.textContent = "无法加载候选服务商"));
+    }
   } else if (f.type === "checkbox") {
     return h("label.check", h("input", { type: "checkbox", name: f.name }), f.label);
   } else {
@@ -275,7 +301,7 @@ export function actionBar(order, onDone) {
       const submit = h(action.danger ? "button.danger" : "button.primary", { type: "submit" }, `提交${action.label}`);
       const form = h(
         "form.action-form",
-        action.fields.map(fieldEl),
+        action.fields.map((f) => fieldEl(f, order)),
         action.geolocate
           ? h(
               "div.row",

@@ -2,7 +2,7 @@
 // and whether it is offered.
 
 import { api } from "./api.js";
-import { clear, empty, errorLine, h, toast } from "./ui.js";
+import { clear, debounce, empty, errorLine, h, toast } from "./ui.js";
 import {
   splitPanes,
   field,
@@ -53,6 +53,7 @@ export function catalogueSection(app, go) {
   const listError = h("div");
   panes.list.append(
     h("h2", { title: "GET /api/v1/catalogue" }, "服务目录"),
+    tryBox(),
     filterForm,
     listError,
     h(
@@ -63,7 +64,7 @@ export function catalogueSection(app, go) {
           "thead",
           h(
             "tr",
-            ["编码", "名称", "时限类别", "上门", "同义词", "状态"].map((t) => h("th", t)),
+            ["服务事项", "时限类别", "上门", "同义词", "状态"].map((t) => h("th", t)),
           ),
         ),
         tbody,
@@ -116,9 +117,9 @@ export function catalogueSection(app, go) {
           "tr.cat-row",
           h(
             "th",
-            { colSpan: 6 },
+            { colSpan: 5 },
             h("span", cat.name_zh),
-            h("span.muted.small", ` ${cat.code} · ${cat.name_en}`),
+            h("span.code", { title: "类别编码" }, cat.code),
             catInactive ? h("span.badge.off", "已停用") : null,
             h(
               "button.ghost.small",
@@ -130,7 +131,7 @@ export function catalogueSection(app, go) {
         items.map(row),
       );
     }
-    clear(tbody, out.length ? out : h("tr", h("td", { colSpan: 6 }, empty("没有符合条件的服务事项"))));
+    clear(tbody, out.length ? out : h("tr", h("td", { colSpan: 5 }, empty("没有符合条件的服务事项"))));
   }
 
   function row(i) {
@@ -138,8 +139,11 @@ export function catalogueSection(app, go) {
       i.code === params.open,
       i.code,
       () => go({ ...params, q: filters.q.value.trim(), open: i.code }),
-      h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, i.code)),
-      h("td", i.name_zh),
+      h(
+        "td",
+        h("a", { href: "#", onclick: (e) => e.preventDefault() }, i.name_zh),
+        h("span.code", { title: "事项编码" }, i.code),
+      ),
       h("td.nowrap", { title: i.sla_class }, SLA_LABELS[i.sla_class] || i.sla_class),
       h("td", i.home_visit ? "是" : h("span.muted", "否")),
       h(
@@ -148,6 +152,78 @@ export function catalogueSection(app, go) {
         i.keywords.length ? `${i.keywords.length} 个：${i.keywords.slice(0, 6).join("、")}` : "—",
       ),
       h("td", statusBadge(i.active)),
+    );
+  }
+
+  /**
+   * 试一试: a resident's sentence, and the items the intake would suggest for it, each with the
+   * synonyms that matched and how much each counted — to check what an edit of the synonyms does.
+   */
+  function tryBox() {
+    const input = h("input", {
+      type: "search",
+      maxLength: 200,
+      placeholder: "输入居民的一句话，如：家里厨房水管漏水了",
+      "aria-label": "试一试：输入一句话",
+    });
+    const out = h("div.try-results", { "aria-live": "polite" });
+    let running = null;
+    const run = debounce(async () => {
+      const q = input.value.trim();
+      running?.abort();
+      if (q.length < 2) return clear(out);
+      running = new AbortController();
+      try {
+        const { suggestions } = await api("/api/v1/catalogue/suggest", {
+          query: { q, limit: 5, explain: true },
+          signal: running.signal,
+        });
+        clear(
+          out,
+          suggestions.length
+            ? h(
+                "ol.try-list",
+                suggestions.map((sug) => {
+                  const why = sug.why || [];
+                  const sum = why.reduce((n, w) => n + (w.weight || 0), 0) || 1;
+                  return h(
+                    "li",
+                    h(
+                      "button.link.try-item",
+                      { type: "button", title: "打开此事项", onclick: () => go({ ...params, open: sug.item_code }) },
+                      h("strong", data.items.get(sug.item_code)?.name_zh || sug.name),
+                      h(
+                        "span.muted.small",
+                        ` ${data.categories.find((c) => c.code === sug.category_code)?.name_zh || ""}`,
+                      ),
+                    ),
+                    why.length
+                      ? h(
+                          "span.why",
+                          why.map((w) =>
+                            h(
+                              "span.reason",
+                              { title: `这句话里的“${w.matched}”匹配同义词“${w.phrase}”` },
+                              w.matched && w.matched !== w.phrase ? `${w.matched} → ${w.phrase}` : w.phrase,
+                              h("span.muted", ` ${Math.round((100 * (w.weight || 0)) / sum)}%`),
+                            ),
+                          ),
+                        )
+                      : h("span.muted.small", "（按整体相似度）"),
+                  );
+                }),
+              )
+            : h("p.muted.small", "没有匹配的事项：可给相应事项添加这句话里的说法作为同义词"),
+        );
+      } catch (err) {
+        if (err.name !== "AbortError") clear(out, errorLine(err));
+      }
+    }, 250);
+    input.addEventListener("input", run);
+    return h(
+      "div.try-box",
+      h("label", { title: "GET /api/v1/catalogue/suggest?explain=true" }, "试一试：受理时会推荐哪些事项？", input),
+      out,
     );
   }
 
@@ -203,11 +279,9 @@ export function catalogueSection(app, go) {
     const category = data.categories.find((c) => c.code === item.category_code);
     const form = h(
       "form.admin-form",
-      h("div.detail-head", h("h2", item.name_zh), h("span.muted", item.code), statusBadge(item.active)),
+      h("div.detail-head", h("h2", item.name_zh), h("span.code", item.code), statusBadge(item.active)),
       h(
         "dl.facts",
-        h("dt", "英文名"),
-        h("dd", item.name_en || "—"),
         h("dt", "类别"),
         h("dd", category?.name_zh || item.category_code),
         h("dt", "时限类别"),
@@ -247,9 +321,9 @@ export function catalogueSection(app, go) {
     const errorBox = h("div.form-error");
     const form = h(
       "form.admin-form",
-      h("div.detail-head", h("h2", cat.name_zh), h("span.muted", cat.code)),
+      h("div.detail-head", h("h2", cat.name_zh), h("span.code", cat.code)),
       h("p.muted.small", `共 ${cat.item_codes.length} 个服务事项`),
-      h("div.grid2", field("中文名", f.name_zh), field("英文名", f.name_en)),
+      h("div.grid2", field("名称", f.name_zh), field("英文名（供对外接口）", f.name_en)),
       f.active,
       h("div.row", h("button.primary", { type: "submit" }, "保存")),
       errorBox,

@@ -57,7 +57,8 @@ export function onSubmit(form, errorBox, { check, save }) {
   if (check) form.addEventListener("input", check);
 }
 
-// The refusals an administrator meets daily, in Chinese; anything else is shown as the server said.
+// The refusals an administrator meets daily, in Chinese, for a server that sends no Chinese
+// message of its own; its message, when there is one, is shown as it is.
 const MESSAGES = [
   [/^extension (.+) already belongs to another user$/, (m) => `分机 ${m[1]} 已被其他账号使用`],
   [/^a user named '(.+)' already exists$/, (m) => `用户名 ${m[1]} 已存在`],
@@ -71,6 +72,7 @@ const MESSAGES = [
 ];
 
 function inChinese(err) {
+  if (err.zh) return err;
   const text = err.detail || "";
   for (const [pattern, message] of MESSAGES) {
     const m = text.match(pattern);

@@ -1,16 +1,22 @@
-// The HTTP API client: bearer token, JSON, errors as {error, detail}, the live event stream.
+// The HTTP API client: bearer token, JSON, errors as {error, detail, message}, the live event stream.
 //
 // Convention: every endpoint is written out in full as a literal ("/api/v1/orders/${id}/accept"),
 // never assembled from a prefix, so tests/test_console.py can check each one against the OpenAPI.
 
 const TOKEN_KEY = "sanshe.token";
 
+/**
+ * A refused request: status, the stable code, the English detail (for logs and tooltips) and the
+ * server's Chinese message for people (`zh`). `message` is what to show: the Chinese one when the
+ * server gave it, else the detail.
+ */
 export class ApiError extends Error {
-  constructor(status, code, detail) {
-    super(detail || code || `HTTP ${status}`);
+  constructor(status, code, detail, zh = "") {
+    super(zh || detail || code || `HTTP ${status}`);
     this.status = status;
     this.code = code || "error";
     this.detail = detail || "";
+    this.zh = zh || "";
   }
 }
 
@@ -44,15 +50,17 @@ export function queryString(params = {}) {
 async function errorFrom(response) {
   let code = "";
   let detail = "";
+  let zh = "";
   try {
     const body = await response.json();
     code = body.error || "";
     detail = typeof body.detail === "string" ? body.detail : JSON.stringify(body.detail ?? body);
+    zh = typeof body.message === "string" ? body.message : "";
   } catch {
     detail = response.statusText;
   }
-  if (response.status >= 500 && !detail) detail = "服务器出错，请稍后重试";
-  return new ApiError(response.status, code, detail);
+  if (response.status >= 500 && !zh) zh = "服务器出错，请稍后重试";
+  return new ApiError(response.status, code, detail, zh);
 }
 
 /**
@@ -74,9 +82,11 @@ export async function api(path, { method, query, body, form, headers = {}, raw =
     response = await fetch(path + queryString(query), init);
   } catch (err) {
     if (err.name === "AbortError") throw err;
-    throw new ApiError(0, "network", "无法连接服务器，请检查网络后重试");
+    throw new ApiError(0, "network", "network error", "无法连接服务器，请检查网络后重试");
   }
-  if (response.status === 401 && token) {
+  // A 401 to anything but the sign-in itself means the session is over (expired, revoked, or the
+  // token is gone from the tab): back to sign-in, where a half-typed order's draft waits.
+  if (response.status === 401 && path !== "/api/v1/auth/token") {
     auth.token = null;
     unauthorized();
   }
@@ -111,7 +121,7 @@ export function connectEvents({ onEvent, onState }) {
       delay = 2000;
       onState("open");
     });
-    for (const name of ["screen_pop", "call", "notification"]) {
+    for (const name of ["screen_pop", "call", "notification", "order"]) {
       source.addEventListener(name, (e) => {
         let data;
         try {

@@ -2,17 +2,44 @@
 // category suggestions while typing, then POST /api/v1/orders once (an Idempotency-Key per form,
 // so a double click or a retry creates one order) and the order as created: number, deadlines,
 // safety notice, dispatch result and the warnings to check with the caller.
+//
+// The operator confirms the item: no suggestion is chosen for them (a home-visit item is
+// dispatched at once), they pick a chip (or Alt+1…3) or the list, and the submit button names it.
+// What is typed is a draft in this browser (drafts.js) until the order exists: it survives an
+// expired sign-in, and a second caller's pop asks before it takes the form.
 
 import { api } from "./api.js";
-import { CHANNEL_LABELS, clear, deadlineEl, debounce, errorLine, h, orderBadges, uuid } from "./ui.js";
+import { draftId, draftStore } from "./drafts.js";
+import {
+  CALLBACK_REASONS,
+  CHANNEL_LABELS,
+  clear,
+  deadlineEl,
+  debounce,
+  errorLine,
+  fmtTime,
+  h,
+  nationalPhone,
+  orderBadges,
+  uuid,
+} from "./ui.js";
+
+const FIELDS = ["phone", "name", "address", "description", "item", "priority", "channel"];
+const SUGGESTIONS = 3;
 
 /**
- * The form and its result. fill(prefill, force) prefills it (without force, only when nothing
- * unsaved is in it); linkCall(key, id) gives it the call id a pending link was waiting for;
- * onCreated(order) runs after the server created the order.
+ * The form and its result.
+ * - offer(prefill, who): a caller (screen pop) or a callback wants the form. An untouched form
+ *   takes it; a form with unsent text asks first (保存草稿并接听新来电 / 继续当前). `who` names
+ *   them in the question.
+ * - fill(prefill): take it now (the current text stays in its draft).
+ * - linkCall(key, id): the call id a pending link was waiting for.
+ * - onCreated(order, body) runs after the server created the order (body: what was sent).
+ * A prefill is {phone, name, address, channel, callKey, callId, callback: {id, reason, …}}.
  */
 export function createIntake(app, { onCreated }) {
-  let current = null; // this form's state: see resetForm()
+  const drafts = draftStore(app.user.username);
+  let current = null; // this form's state: see load()
   const formBox = h("section.card.intake");
   const resultBox = h("div.result");
 
@@ -44,12 +71,14 @@ export function createIntake(app, { onCreated }) {
       { name: "channel" },
       Object.entries(CHANNEL_LABELS).map(([v, t]) => h("option", { value: v }, t)),
     ),
-    item: h("select", { name: "item_code", "aria-label": "其他事项" }),
+    item: h("select", { name: "item_code", "aria-label": "服务事项" }),
   };
   const suggestBox = h("div.suggestions", { "aria-live": "polite" });
-  const callLink = h("span.call-link");
+  const links = h("span.call-link");
   const submit = h("button.primary", { type: "submit", title: "Ctrl+Enter" }, "提交工单");
   const formError = h("div.form-error");
+  const notice = h("div.intake-notice");
+  const draftsBox = h("div.drafts-box");
   const fieldset = h(
     "fieldset",
     h("div.grid2", h("label", "来电号码 *", f.phone), h("label", "姓名", f.name)),
@@ -58,14 +87,20 @@ export function createIntake(app, { onCreated }) {
     suggestBox,
     h(
       "div.grid3",
-      h("label", { title: "item (when the suggestions miss)" }, "服务事项", f.item),
+      h("label", { title: "item (when the suggestions miss)" }, "服务事项 *", f.item),
       h("label", "紧急程度", f.priority),
       h("label", "渠道", f.channel),
     ),
-    h("div.row", submit, callLink, h("button.ghost", { type: "button", onclick: () => resetForm() }, "清空")),
+    h("div.row", submit, links, h("button.ghost", { type: "button", onclick: () => discard() }, "清空")),
     formError,
   );
-  const form = h("form", { autocomplete: "off" }, h("h2", { title: "new service order" }, "新建工单"), fieldset);
+  const form = h(
+    "form",
+    { autocomplete: "off" },
+    h("div.intake-head", h("h2", { title: "new service order" }, "新建工单"), draftsBox),
+    notice,
+    fieldset,
+  );
   formBox.append(form);
 
   function fillItemSelect() {
@@ -77,77 +112,177 @@ export function createIntake(app, { onCreated }) {
     }
     clear(
       f.item,
-      h("option", { value: "" }, "按建议自动选择"),
+      h("option", { value: "" }, "请选择或点选上方建议"),
       [...groups].map(([cat, items]) =>
         h(
           "optgroup",
           { label: app.catalogue.categories.get(cat)?.name_zh || cat },
-          items.map((i) => h("option", { value: i.code }, `${i.name_zh}（${i.code}）`)),
+          items.map((i) => h("option", { value: i.code }, i.name_zh)),
         ),
       ),
     );
   }
 
-  function resetForm(prefill = {}) {
+  // --- the form's state and its draft -------------------------------------------------------------
+
+  /** Show a form for `prefill`: its saved draft when there is one, else a fresh one. */
+  function load(prefill = {}, { focus = true } = {}) {
+    const id = draftId({ callKey: prefill.callKey, callbackId: prefill.callback?.id });
+    const saved = drafts.get(id);
+    const from = saved || prefill;
     current = {
-      key: uuid(),
-      dirty: false,
+      id,
+      key: saved?.key || uuid(),
+      dirty: Boolean(saved),
       result: null,
-      callKey: prefill.callKey || null,
-      callId: prefill.callId ?? null,
+      callKey: from.callKey || null,
+      callId: prefill.callId ?? saved?.callId ?? null,
+      callback: from.callback ? { id: from.callback.id, reason: from.callback.reason } : null,
       suggestions: [],
     };
     fieldset.disabled = false;
     form.reset();
-    f.phone.value = prefill.phone || "";
-    f.name.value = prefill.name || "";
-    f.address.value = prefill.address || "";
-    f.channel.value = prefill.channel || "phone";
-    f.priority.value = "normal";
-    f.item.value = "";
+    const values = saved?.fields || {
+      phone: nationalPhone(prefill.phone) || "",
+      name: prefill.name || "",
+      address: prefill.address || "",
+      channel: prefill.channel || "phone",
+    };
+    for (const name of FIELDS) if (values[name] !== undefined) f[name].value = values[name];
+    if (!f.channel.value) f.channel.value = "phone";
+    if (!f.priority.value) f.priority.value = "normal";
     clear(suggestBox);
     clear(formError);
+    clear(notice);
     clear(resultBox);
-    renderCallLink();
-    (prefill.phone ? f.description : f.phone).focus({ preventScroll: true });
+    renderLinks();
+    renderSubmit();
+    renderDrafts();
+    if (saved) {
+      notice.append(h("p.info", `已恢复未提交的草稿（保存于 ${fmtTime(new Date(saved.savedAt).toISOString())}）`));
+      if (f.description.value.trim().length >= 2) suggest();
+    }
+    if (focus) (f.phone.value ? f.description : f.phone).focus({ preventScroll: true });
   }
 
-  function renderCallLink() {
-    const { callId, callKey: key } = current;
+  function saveDraft() {
+    if (!current.dirty || current.result) return;
+    const fields = Object.fromEntries(FIELDS.map((name) => [name, f[name].value]));
+    drafts.save({
+      id: current.id,
+      key: current.key,
+      callKey: current.callKey,
+      callId: current.callId,
+      callback: current.callback,
+      fields,
+    });
+    renderDrafts();
+  }
+
+  /** 清空: the form and its draft are gone. */
+  function discard() {
+    if (current.dirty && !current.result && !confirm("清空当前表单并删除其草稿？")) return;
+    drafts.remove(current.id);
+    load({});
+  }
+
+  function renderDrafts() {
+    const others = drafts.list().filter((d) => d.id !== current?.id);
+    if (!others.length) return clear(draftsBox);
     clear(
-      callLink,
-      callId != null
-        ? h(
-            "span.chip",
-            { title: "call_id: the order is linked to this call" },
-            `关联通话 #${callId}`,
+      draftsBox,
+      h(
+        "details.drafts",
+        h("summary", { title: "本机保存的未提交工单" }, `草稿 (${others.length})`),
+        h(
+          "ul.draft-list",
+          others.map((d) =>
             h(
-              "button.x",
-              {
-                type: "button",
-                "aria-label": "取消关联",
-                onclick: () => ((current.callId = null), (current.callKey = null), renderCallLink()),
-              },
-              "×",
+              "li",
+              h(
+                "button.link",
+                { type: "button", title: "打开此草稿（当前表单自动保存为草稿）", onclick: () => openDraft(d) },
+                h("strong", nationalPhone(d.fields.phone) || d.fields.phone || "（无号码）"),
+                d.fields.name ? ` ${d.fields.name}` : "",
+                h("span.muted.small", ` ${fmtTime(new Date(d.savedAt).toISOString())}`),
+                h("div.muted.small.desc", d.fields.description || "（未填写诉求）"),
+              ),
+              h(
+                "button.ghost.small",
+                {
+                  type: "button",
+                  "aria-label": "删除草稿",
+                  onclick: () => {
+                    if (!confirm("删除这份草稿？")) return;
+                    drafts.remove(d.id);
+                    renderDrafts();
+                  },
+                },
+                "删除",
+              ),
             ),
-          )
+          ),
+        ),
+      ),
+    );
+  }
+
+  function openDraft(d) {
+    saveDraft();
+    load({ callKey: d.callKey, callId: d.callId, callback: d.callback });
+  }
+
+  function renderLinks() {
+    const { callId, callKey: key, callback } = current;
+    const chip = (text, title, onRemove) =>
+      h(
+        "span.chip",
+        { title },
+        text,
+        h("button.x", { type: "button", "aria-label": "取消关联", onclick: onRemove }, "×"),
+      );
+    clear(
+      links,
+      callId != null
+        ? chip("已关联本次通话", `call_id ${callId}: the order is linked to this call`, () => {
+            current.callId = null;
+            current.callKey = null;
+            renderLinks();
+          })
         : key
           ? h("span.muted.small", "正在关联通话…")
           : null,
+      callback
+        ? chip(
+            `回拨：${CALLBACK_REASONS[callback.reason] || "来电"}，提交后结案`,
+            `callback_id ${callback.id}: creating the order closes this callback`,
+            () => {
+              current.callback = null;
+              renderLinks();
+            },
+          )
+        : null,
     );
   }
+
+  // --- the item: suggestions, the list, and the submit button naming it ---------------------------
 
   let suggestAbort = null;
   const suggest = debounce(async () => {
     const q = f.description.value.trim();
     suggestAbort?.abort();
-    if (q.length < 2) return clear(suggestBox);
+    if (q.length < 2) {
+      current.suggestions = [];
+      return renderSuggestions();
+    }
     suggestAbort = new AbortController();
+    const mine = current;
     try {
       const { suggestions } = await api("/api/v1/catalogue/suggest", {
-        query: { q, limit: 3 },
+        query: { q, limit: SUGGESTIONS },
         signal: suggestAbort.signal,
       });
+      if (mine !== current) return;
       current.suggestions = suggestions;
       renderSuggestions();
     } catch (err) {
@@ -155,68 +290,124 @@ export function createIntake(app, { onCreated }) {
     }
   }, 150);
 
+  function choose(code) {
+    f.item.value = f.item.value === code ? "" : code;
+    clear(formError);
+    current.dirty = true;
+    saveDraft();
+    renderSuggestions();
+    renderSubmit();
+  }
+
   function renderSuggestions() {
     const list = current.suggestions;
     const chosen = f.item.value;
+    if (!f.description.value.trim()) return clear(suggestBox);
     if (!list.length) return clear(suggestBox, h("span.muted.small", "暂无类别建议：请在“服务事项”中选择，或补充描述"));
     clear(
       suggestBox,
-      h("span.muted.small", { title: "category suggestions" }, "建议："),
+      h("span.muted.small", { title: "category suggestions: pick one (Alt+1…3)" }, "建议："),
       list.map((s, i) =>
         h(
-          chosen === s.item_code || (!chosen && i === 0) ? "button.suggestion.chosen" : "button.suggestion",
+          chosen === s.item_code ? "button.suggestion.chosen" : "button.suggestion",
           {
             type: "button",
-            title: `${s.item_code} · score ${s.score.toFixed(2)}${i === 0 ? "（未选择时按此受理）" : ""}`,
+            title: `选择此事项（Alt+${i + 1}）`,
             "aria-pressed": String(chosen === s.item_code),
-            onclick: () => ((f.item.value = chosen === s.item_code ? "" : s.item_code), renderSuggestions()),
+            dataset: { code: s.item_code },
+            onclick: () => choose(s.item_code),
           },
+          h("kbd", String(i + 1)),
           h("span", s.name),
           h("span.muted.small", app.catalogue.categories.get(s.category_code)?.name_zh || s.category_code),
         ),
       ),
+      chosen ? null : h("span.hint.pick", "请确认服务事项"),
     );
   }
 
+  /** "上门维修·水管": the category and the item, as the submit button names it. */
+  function itemLabel(code) {
+    const item = app.catalogue.items.get(code);
+    if (!item) return code;
+    const cat = app.catalogue.categories.get(item.category_code)?.name_zh;
+    return cat ? `${cat}·${item.name_zh}` : item.name_zh;
+  }
+
+  function renderSubmit() {
+    if (submit.disabled) return;
+    submit.textContent = f.item.value ? `提交：${itemLabel(f.item.value)}` : "提交工单";
+  }
+
+  // --- events ---------------------------------------------------------------------------------
+
   form.addEventListener("input", (e) => {
     current.dirty = true;
+    saveDraft();
     if (e.target === f.description) suggest();
-    if (e.target === f.item) renderSuggestions();
+    if (e.target === f.item) {
+      clear(formError);
+      renderSuggestions();
+      renderSubmit();
+    }
   });
   form.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
       e.preventDefault();
       form.requestSubmit();
+      return;
+    }
+    // Alt+1…3 picks a suggestion without leaving the description (e.code: Option+1 on a Mac types "¡").
+    const digit = /^Digit([1-9])$/.exec(e.code);
+    if (e.altKey && digit && !e.ctrlKey && !e.metaKey) {
+      const s = current.suggestions[Number(digit[1]) - 1];
+      if (s) {
+        e.preventDefault();
+        choose(s.item_code);
+      }
     }
   });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (current.result || submit.disabled) return;
+    clear(formError);
+    if (!form.reportValidity()) return;
+    if (!f.item.value) {
+      clear(formError, h("p.error", { role: "alert" }, "请先确认服务事项：点选建议（Alt+1～3）或在“服务事项”中选择"));
+      (suggestBox.querySelector("button.suggestion") || f.item).focus();
+      return;
+    }
     const body = {
       caller_phone: f.phone.value.trim(),
       resident_name: f.name.value.trim() || null,
       address: f.address.value.trim() || null,
       description: f.description.value.trim(),
-      item_code: f.item.value || null,
+      item_code: f.item.value,
       priority: f.priority.value,
       channel: f.channel.value,
       call_id: current.callId,
     };
+    if (current.callback) body.callback_id = current.callback.id;
+    const mine = current;
     submit.disabled = true;
     submit.textContent = "提交中…";
-    clear(formError);
     try {
-      // The same key for every attempt of this form: a double click or a retry creates one order.
-      const order = await api("/api/v1/orders", { body, headers: { "Idempotency-Key": current.key } });
+      // The same key for every attempt of this form (kept in its draft across a sign-in): a double
+      // click or a retry creates one order.
+      const order = await api("/api/v1/orders", { body, headers: { "Idempotency-Key": mine.key } });
+      drafts.remove(mine.id);
+      if (mine !== current) return; // the operator moved on to another form meanwhile
       current.result = order;
       fieldset.disabled = true;
+      clear(notice);
+      renderDrafts();
       showResult(order);
-      onCreated(order);
+      onCreated(order, body);
     } catch (err) {
-      clear(formError, errorLine(err));
+      if (mine === current) clear(formError, errorLine(err));
     } finally {
       submit.disabled = false;
-      submit.textContent = "提交工单";
+      renderSubmit();
     }
   });
 
@@ -237,7 +428,7 @@ export function createIntake(app, { onCreated }) {
       o.resident_created ? h("p.info", "已为新号码建立居民档案") : null,
     ];
     const dispatchLine = h("p.dispatch", dispatchText(o));
-    const next = h("button.primary", { type: "button", onclick: () => resetForm() }, "新建下一单");
+    const next = h("button.primary", { type: "button", onclick: () => load({}) }, "新建下一单");
     clear(
       resultBox,
       h(
@@ -282,7 +473,7 @@ export function createIntake(app, { onCreated }) {
 
   function dispatchText(o) {
     if (o.status === "offered") return "已自动派单，等待签收";
-    if (o.status === "received" && o.supervisor_queue_reason) return `转督办派单：${o.supervisor_queue_reason}`;
+    if (o.status === "received" && o.supervisor_queue_reason) return `已转督办派单：${o.supervisor_queue_reason}`;
     if (o.status === "received")
       return app.catalogue.items.get(o.item_code)?.home_visit === false
         ? "咨询类：未派单，可直接答复办结"
@@ -290,21 +481,59 @@ export function createIntake(app, { onCreated }) {
     return o.status;
   }
 
+  // --- another caller wants the form -------------------------------------------------------------
+  function ask(prefill, who) {
+    const take = h(
+      "button.primary.small",
+      {
+        type: "button",
+        onclick: () => {
+          saveDraft();
+          load(prefill);
+        },
+      },
+      "保存草稿并接听新来电",
+    );
+    const keep = h("button.small", { type: "button", onclick: () => clear(notice) }, "继续当前");
+    clear(
+      notice,
+      h("div.conflict", { role: "alert" }, h("span", `${who}：当前表单有未提交的内容，已自动保存为草稿。`), take, keep),
+    );
+    take.focus({ preventScroll: true });
+  }
+
   fillItemSelect();
-  resetForm();
+  const restored = drafts.list()[0];
+  if (restored) load({ callKey: restored.callKey, callId: restored.callId, callback: restored.callback });
+  else load({});
+
   return {
     el: h("div.intake-wrap", formBox, resultBox),
     /** True while the form holds typed text that was not submitted. */
     pending: () => current.dirty && !current.result,
-    fill(prefill, force = false) {
-      if (!force && current.dirty && !current.result) return false;
-      resetForm(prefill);
+    offer(prefill, who) {
+      if (draftId({ callKey: prefill.callKey, callbackId: prefill.callback?.id }) === current.id) {
+        // The same caller again: keep what is typed, and learn the call id.
+        if (prefill.callId != null && current.callId == null) current.callId = prefill.callId;
+        renderLinks();
+        return true;
+      }
+      if (current.dirty && !current.result) {
+        ask(prefill, who);
+        return false;
+      }
+      load(prefill);
       return true;
+    },
+    fill(prefill) {
+      saveDraft();
+      load(prefill);
     },
     linkCall(key, id) {
       if (key && current.callKey === key && current.callId == null) {
         current.callId = id;
-        renderCallLink();
+        saveDraft();
+        renderLinks();
       }
     },
   };

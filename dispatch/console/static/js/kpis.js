@@ -64,6 +64,15 @@ const SECTIONS = [
       ["repeat_call_rate", "重复来电率", "rate"],
     ],
   ],
+  [
+    "回拨",
+    [
+      ["callbacks", "需回拨来电", "count"],
+      ["callbacks_called_on_time", "按时回拨", "count"],
+      ["callbacks_never_called", "未回拨", "count"],
+      ["callback_on_time_rate", "按时回拨率", "rate"],
+    ],
+  ],
 ];
 const METRICS = new Map(SECTIONS.flatMap(([, list]) => list.map(([key, label, kind]) => [key, { label, kind }])));
 const HEADLINE = [
@@ -75,6 +84,7 @@ const HEADLINE = [
   "avg_rating",
   "answer_rate",
   "abandon_rate",
+  "callback_on_time_rate",
 ];
 const GROUP_COLUMNS = [
   "received",

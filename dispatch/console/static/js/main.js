@@ -5,9 +5,11 @@
 // order and the last screen pop survive a look at the orders list.
 
 import { api, auth, connectEvents, onUnauthorized, signIn } from "./api.js";
-import { ROLE_LABELS, clear, h, toast } from "./ui.js";
+import { ROLE_LABELS, clear, errorText, h, toast } from "./ui.js";
 import { watchCoverage } from "./coverage.js";
 import * as admin from "./admin.js";
+import * as callbacks from "./callbacks.js";
+import { worklistCounts } from "./counts.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
 import * as stats from "./supervisor.js";
@@ -15,6 +17,7 @@ import * as mine from "./worker.js";
 
 const VIEWS = {
   desk: { label: "坐席", en: "Operator desk: screen pop and intake", module: desk },
+  callbacks: { label: "回拨回访", en: "Worklists: calls to return, rating callbacks", module: callbacks },
   orders: { label: "工单", en: "Orders", module: orders },
   stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
   mine: { label: "我的工单", en: "My orders", module: mine },
@@ -22,9 +25,9 @@ const VIEWS = {
 };
 
 const TABS_BY_ROLE = {
-  operator: ["desk", "orders", "stats"],
-  supervisor: ["stats", "orders", "desk"],
-  admin: ["stats", "orders", "desk", "admin"],
+  operator: ["desk", "callbacks", "orders", "stats"],
+  supervisor: ["stats", "orders", "callbacks", "desk"],
+  admin: ["stats", "orders", "callbacks", "desk", "admin"],
   org_admin: ["mine", "admin"], // the admin view shows them their organisation's providers only
   worker: ["mine"],
 };
@@ -143,6 +146,7 @@ document.addEventListener("visibilitychange", () => {
 function showSignIn(message) {
   if (app) {
     app.events?.close();
+    for (const timer of app.timers) clearInterval(timer);
     app = null;
   }
   providerCache.clear();
@@ -161,12 +165,25 @@ async function start() {
   try {
     user = await api("/api/v1/me");
   } catch (err) {
-    showSignIn(err.status === 401 ? "" : err.detail);
+    showSignIn(err.status === 401 ? "" : errorText(err));
     return;
   }
   const tabs = TABS_BY_ROLE[user.role] || [];
   // forgetProvider: a provider was renamed (管理), so its cached name is stale.
-  app = { user, tabs, views: {}, go, providerName, forgetProvider: (id) => providerCache.delete(id), current: null };
+  app = {
+    user,
+    tabs,
+    views: {},
+    go,
+    providerName,
+    forgetProvider: (id) => providerCache.delete(id),
+    current: null,
+    timers: [],
+    /** every(ms, fn): a timer that stops at sign-out. */
+    every(ms, fn) {
+      this.timers.push(setInterval(fn, ms));
+    },
+  };
   app.catalogue = await loadCatalogue();
   app.itemName = (code) => app.catalogue.items.get(code)?.name_zh || code;
   /** "水电维修 · 家政维修": the item and its category, or the code when the catalogue lacks it. */
@@ -185,13 +202,33 @@ async function start() {
   clear(
     $("tabs"),
     tabs.map((name) =>
-      h("a.tab", { href: `#/${name}`, title: VIEWS[name].en, dataset: { view: name } }, VIEWS[name].label),
+      h(
+        "a.tab",
+        { href: `#/${name}`, title: VIEWS[name].en, dataset: { view: name } },
+        h("span.tab-label", VIEWS[name].label),
+        name === "callbacks" ? h("span.tab-count", { title: "待回拨", hidden: true }) : null,
+      ),
     ),
   );
   $("signin").hidden = true;
   $("shell").hidden = false;
   startEvents();
   watchCoverage(app, $("coverage"));
+  if (tabs.includes("callbacks")) {
+    app.counts = worklistCounts(app);
+    app.counts.subscribe(({ callbacks: waiting }) => {
+      const badge = $("tabs").querySelector(".tab-count");
+      if (!badge) return;
+      badge.hidden = !waiting;
+      badge.textContent = waiting ? String(waiting) : "";
+      badge.title = `待回拨 ${waiting ?? 0} 个`;
+    });
+  }
+  /** Take an order for a caller elsewhere (回拨 › 生成工单): the desk opens with the form. */
+  app.startOrder = (prefill) => {
+    app.pendingOrder = prefill;
+    go("desk");
+  };
   route();
 }
 
@@ -206,7 +243,8 @@ $("signin-form").addEventListener("submit", async (e) => {
     await start();
   } catch (err) {
     $("signin-error").hidden = false;
-    $("signin-error").textContent = err.code === "invalid_credentials" ? "用户名或密码错误" : err.detail;
+    $("signin-error").textContent =
+      err.zh || (err.code === "invalid_credentials" ? "用户名或密码错误" : errorText(err));
   } finally {
     button.disabled = false;
   }

@@ -1,5 +1,6 @@
 // 坐席 (operator desk): the screen pop, the live call list, resident lookup, and the intake form
-// (intake.js) that the pop prefills.
+// (intake.js) that the pop prefills. An answered call that made no order is given its outcome
+// here (咨询已答复, 打错电话, …); an order for a callback (回拨 › 生成工单) is taken here too.
 //
 // A screen pop for a new call has no call id yet (it is built while the phone rings, before the
 // call is stored); the `call` event that follows carries it, with the same source/external_id,
@@ -7,9 +8,26 @@
 
 import { api } from "./api.js";
 import { createIntake } from "./intake.js";
-import { DISPOSITION_LABELS, clear, empty, errorLine, h, phoneLink, statusBadge, tagChips, timeEl } from "./ui.js";
+import { CALL_OUTCOMES, outcomePicker } from "./outcomes.js";
+import {
+  CALLBACK_REASONS,
+  DISPOSITION_LABELS,
+  OUTCOME_LABELS,
+  clear,
+  empty,
+  errorLine,
+  h,
+  nationalPhone,
+  orderNumber,
+  phoneLink,
+  statusBadge,
+  tagChips,
+  timeEl,
+  toast,
+} from "./ui.js";
 
 const LIVE_CALLS = 8;
+
 const callKey = (c) => (c && c.external_id ? `${c.source}:${c.external_id}` : null);
 
 export function create(app) {
@@ -24,7 +42,13 @@ export function create(app) {
   const lookupResults = h("div.lookup-results");
   const popBox = h("section.card.pop", { "aria-live": "polite" });
   const callList = h("ul.call-list");
-  const intake = createIntake(app, { onCreated: (order) => refreshPopResident(order.resident_id) });
+  const intake = createIntake(app, {
+    onCreated: (order, body) => {
+      refreshPopResident(order.resident_id);
+      refreshCall(body.call_id);
+      if (body.callback_id != null) app.counts?.refresh();
+    },
+  });
 
   const lookupForm = h(
     "form.lookup",
@@ -67,19 +91,16 @@ export function create(app) {
       liveCall ? callState(liveCall) : call.ringing_at ? h("span.badge.ringing", "振铃") : null,
       call.ringing_at ? timeEl(call.ringing_at) : null,
     );
-    // Prefill on demand: after "新建下一单", or when the pop arrived over a half-typed form.
+    // Prefill on demand: after "新建下一单", or when the pop arrived over a half-typed form (which
+    // stays in its draft).
     const useButton = h(
       "button.small",
-      {
-        type: "button",
-        onclick: () => {
-          if (!intake.pending() || confirm("表单中有未提交的内容，确定用此来电覆盖吗？")) fillFromPop(true);
-        },
-      },
+      { type: "button", onclick: () => fillFromPop(true) },
       pop.manual ? "用此居民新建工单" : "用此来电新建工单",
     );
+    const callback = pop.open_callback ? openCallbackNote(pop.open_callback) : null;
     if (!r) {
-      clear(popBox, head, h("p.unknown", "未登记的号码：请询问姓名和地址，提交工单时自动建档。"), useButton);
+      clear(popBox, head, h("p.unknown", "未登记的号码：请询问姓名和地址，提交工单时自动建档。"), callback, useButton);
       return;
     }
     clear(
@@ -96,12 +117,14 @@ export function create(app) {
               r.phones
                 .map((p) => p.e164)
                 .filter((p) => p !== call.caller)
+                .map(nationalPhone)
                 .join("、"),
             )
           : null,
         r.note ? h("div.note", r.note) : null,
         r.consent === false ? h("div.warn.small", "居民未同意登记个人信息") : null,
       ),
+      callback,
       useButton,
       h("h3", `未办结工单 (${pop.open_orders.length})`),
       pop.open_orders.length
@@ -137,55 +160,100 @@ export function create(app) {
     );
   }
 
+  /** The caller has a callback waiting: an order taken now closes it (the form says so). */
+  function openCallbackNote(cb) {
+    return h(
+      "div.callback-note",
+      h("strong", "待回拨 "),
+      `${CALLBACK_REASONS[cb.reason] || cb.reason}${cb.call_count > 1 ? ` ×${cb.call_count}` : ""}，`,
+      timeEl(cb.created_at),
+      " 起；在此受理的工单将同时结案该回拨。",
+      h("a", { href: `#/callbacks?open=${cb.id}` }, "查看回拨"),
+    );
+  }
+
   function miniOrder(o) {
     return h(
       "li",
-      h("a", { href: "#", onclick: (e) => (e.preventDefault(), app.go("orders", { open: o.id })) }, o.number),
+      h(
+        "a",
+        { href: "#", onclick: (e) => (e.preventDefault(), app.go("orders", { open: o.id })) },
+        orderNumber(o.number),
+      ),
       statusBadge(o.status),
       h("span.item", app.itemName(o.item_code)),
       h("span.desc", { title: o.description }, o.description),
     );
   }
 
-  function showPop(pop) {
+  function showPop(pop, { fill = true } = {}) {
     state.pop = pop;
-    fillFromPop(false);
+    if (fill) fillFromPop(false);
     renderPop();
     popBox.classList.remove("flash");
     void popBox.offsetWidth; // restart the animation
     popBox.classList.add("flash");
   }
 
-  /** Prefill the form from the profile shown; without force, only a form with nothing unsaved. */
+  /**
+   * Prefill the form from the profile shown. Without force a form with unsent text asks first;
+   * with force (the operator's click) it takes the form, the text staying in its draft.
+   */
   function fillFromPop(force) {
     const pop = state.pop;
     if (!pop) return;
     const call = pop.manual ? null : pop.call;
-    intake.fill(
-      {
-        phone: pop.call?.caller || "",
-        name: pop.resident?.name || "",
-        address: pop.resident?.address || "",
-        callKey: callKey(call),
-        callId: call ? (call.id ?? state.callIds.get(callKey(call)) ?? null) : null,
-      },
-      force,
-    );
+    const prefill = {
+      phone: pop.call?.caller || "",
+      name: pop.resident?.name || "",
+      address: pop.resident?.address || "",
+      callKey: callKey(call),
+      callId: call ? (call.id ?? state.callIds.get(callKey(call)) ?? null) : null,
+      callback: pop.open_callback || null,
+    };
+    if (force) return intake.fill(prefill);
+    if (pop.manual) return intake.pending() ? null : intake.fill(prefill); // a lookup never interrupts
+    const who = `新来电 ${nationalPhone(prefill.phone) || "（未显示号码）"}${prefill.name ? `（${prefill.name}）` : ""}`;
+    intake.offer(prefill, who);
+  }
+
+  /** 回拨 › 生成工单: the form for a callback, with the caller's profile beside it when known. */
+  async function startFromCallback(p) {
+    let resident = null;
+    if (p.residentId) {
+      try {
+        resident = await api(`/api/v1/residents/${p.residentId}`);
+      } catch {
+        /* the form still opens, with what the callback knew */
+      }
+    }
+    if (resident) showPop(profilePop(resident), { fill: false });
+    const prefill = {
+      phone: p.phone,
+      name: resident?.name || p.name || "",
+      address: resident?.address || "",
+      channel: "phone",
+      callback: p.callback,
+    };
+    intake.offer(prefill, `回拨 ${nationalPhone(p.phone)}`);
+  }
+
+  function profilePop(r) {
+    const primary = r.phones.find((p) => p.is_primary) || r.phones[0];
+    return {
+      manual: true,
+      known_caller: true,
+      call: { caller: primary?.e164 || null },
+      resident: r,
+      open_orders: r.open_orders,
+      orders: r.orders,
+      recent_calls: r.calls.slice(0, 5),
+    };
   }
 
   async function showResident(id) {
     try {
-      const r = await api(`/api/v1/residents/${id}`);
-      const primary = r.phones.find((p) => p.is_primary) || r.phones[0];
-      showPop({
-        manual: true,
-        known_caller: true,
-        call: { caller: primary?.e164 || null },
-        resident: r,
-        open_orders: r.open_orders,
-        orders: r.orders,
-        recent_calls: r.calls.slice(0, 5),
-      });
+      showPop(profilePop(await api(`/api/v1/residents/${id}`)));
     } catch (err) {
       clear(lookupResults, errorLine(err));
     }
@@ -228,7 +296,7 @@ export function create(app) {
                     { type: "button", onclick: () => (clear(lookupResults), showResident(r.id)) },
                     h("strong", r.name),
                     " ",
-                    h("span.muted", r.phones[0]?.e164 || ""),
+                    h("span.muted", nationalPhone(r.phones[0]?.e164)),
                     " ",
                     tagChips(r.tags),
                     h("div.muted.small", r.address),
@@ -265,6 +333,57 @@ export function create(app) {
     intake.linkCall(key, c.id);
   }
 
+  // An answered call that made no order waits for its outcome; the picker of the one being
+  // marked survives the list's re-renders (call events keep coming).
+  const pickers = new Map(); // call id → its open outcome picker
+
+  function needsOutcome(c) {
+    return c.disposition === "answered" && !c.order_ids?.length && !c.outcome;
+  }
+
+  function callOutcome(c) {
+    const numbers = c.order_numbers || [];
+    if (numbers.length)
+      return h(
+        "span.call-orders",
+        numbers.map((n, i) => h("a", { href: `#/orders?open=${c.order_ids[i]}`, title: "打开工单" }, orderNumber(n))),
+      );
+    if (c.order_ids?.length) return h("span.small", `工单 ${c.order_ids.length}`);
+    if (c.outcome) return h("span.badge.outcome", { title: c.outcome }, OUTCOME_LABELS[c.outcome] || c.outcome);
+    if (!needsOutcome(c)) return null;
+    const open = pickers.has(c.id);
+    return h(
+      "button.ghost.small",
+      {
+        type: "button",
+        "aria-expanded": String(open),
+        title: "未生成工单的通话：登记处理结果",
+        onclick: () => {
+          if (open) pickers.delete(c.id);
+          else pickers.set(c.id, outcomeFor(c));
+          renderCalls();
+        },
+      },
+      open ? "收起" : "登记结果",
+    );
+  }
+
+  function outcomeFor(c) {
+    return outcomePicker({
+      codes: CALL_OUTCOMES,
+      itemName: app.itemName,
+      withNote: false,
+      openOrders: async () => (c.resident_id ? (await api(`/api/v1/residents/${c.resident_id}`)).open_orders : []),
+      onSubmit: async (body) => {
+        const updated = await api(`/api/v1/calls/${c.id}/outcome`, { body });
+        pickers.delete(c.id);
+        rememberCall(updated);
+        renderCalls();
+        toast(`通话已登记：${OUTCOME_LABELS[body.outcome]}`, { kind: "ok" });
+      },
+    });
+  }
+
   function renderCalls() {
     const calls = [...state.calls.values()]
       .sort((a, b) => (b.started_at || "").localeCompare(a.started_at || ""))
@@ -275,23 +394,40 @@ export function create(app) {
         ? calls.map((c) =>
             h(
               "li",
+              { dataset: { id: String(c.id) } },
               h(
-                "button.link",
-                {
-                  type: "button",
-                  title: "查看来电居民",
-                  onclick: () => (c.resident_id ? showResident(c.resident_id) : lookup(c.caller)),
-                },
-                timeEl(c.started_at),
-                h("span.caller", c.caller ? c.caller.replace(/^\+86/, "") : "—"),
-                callState(c),
-                c.talk_seconds ? h("span.muted.small", `${c.talk_seconds} 秒`) : null,
-                c.order_ids?.length ? h("span.small", `工单 ${c.order_ids.length}`) : null,
+                "div.call-row",
+                h(
+                  "button.link",
+                  {
+                    type: "button",
+                    title: "查看来电居民",
+                    onclick: () => (c.resident_id ? showResident(c.resident_id) : lookup(c.caller)),
+                  },
+                  timeEl(c.started_at),
+                  h("span.caller", c.caller_national || nationalPhone(c.caller) || "—"),
+                  callState(c),
+                  c.talk_seconds ? h("span.muted.small", `${c.talk_seconds} 秒`) : null,
+                ),
+                callOutcome(c),
               ),
+              pickers.get(c.id) || null,
             ),
           )
         : h("li.muted.small", "暂无通话"),
     );
+  }
+
+  /** After an order taken on a call: the call as the server now lists it (with the order). */
+  async function refreshCall(id) {
+    if (id == null) return;
+    try {
+      rememberCall(await api(`/api/v1/calls/${id}`));
+      pickers.delete(id);
+      renderCalls();
+    } catch {
+      /* the next call event brings it */
+    }
   }
 
   async function loadCalls() {
@@ -320,6 +456,11 @@ export function create(app) {
   loadCalls();
   return {
     el,
-    show() {},
+    show() {
+      // 回拨 › 生成工单 sent the operator here with a callback to take an order for.
+      const next = app.pendingOrder;
+      app.pendingOrder = null;
+      if (next) startFromCallback(next);
+    },
   };
 }

@@ -6,8 +6,9 @@ import { actionBar, allows, dispatchTo } from "./actions.js";
 import {
   CHANNEL_LABELS,
   PRIORITY_LABELS,
-  ROLE_LABELS,
+  RATING_OUTCOMES,
   STATUS_LABELS,
+  actorLabel,
   clear,
   deadlineEl,
   errorLine,
@@ -17,6 +18,7 @@ import {
   phoneLink,
   stars,
   statusBadge,
+  tagChips,
   timeEl,
   toast,
 } from "./ui.js";
@@ -24,31 +26,39 @@ import {
 // The roles that may read an order's ranked candidates (GET /api/v1/orders/{id}/candidates).
 const CANDIDATE_READERS = ["admin", "supervisor", "operator"];
 
-const EVENT_LABELS = {
+// Every action code a timeline entry may carry (orders/state.py's Action and the events
+// recorded beside it); an unknown one shows its code rather than nothing.
+export const EVENT_LABELS = {
   create: "受理",
   offer: "派单",
   accept: "签收",
   decline: "退单",
   expire: "超时未签收",
+  withdraw: "收回派单",
   check_in: "到场签到",
   complete: "办结",
   complete_direct: "直接办结",
   close: "归档",
   reopen: "重办",
   cancel: "撤销",
-  rate: "评价",
+  rate: "回访评价",
   escalate: "督办升级",
   remind: "时限提醒",
   urge: "催办",
   extend: "延期",
+  note: "内部备注",
+  repeat_call: "重复来电",
   to_supervisor: "转督办派单",
   callback_requested: "待回访",
 };
 
+// The facts an entry's data may hold, in Chinese. Keys not listed (and those shown elsewhere:
+// the provider beside the actor, the internal flag as a badge) stay out of the line; the raw
+// data is in its tooltip. The ranking score is never shown as a number: its parts are the
+// reasons in the entry's note.
 const DATA_LABELS = {
-  provider_id: "服务商",
-  distance_km: "距离 km",
-  distance_m: "到场距离 m",
+  distance_km: "距离",
+  distance_m: "到场距离",
   mode: "方式",
   level: "级别",
   stars: "星级",
@@ -60,13 +70,30 @@ const DATA_LABELS = {
   reason: "原因",
   location: "定位",
   on_time: "按时",
+  returns: "累计退单",
   resident_created: "新建居民档案",
   name_mismatch: "姓名与档案不一致",
   possible_duplicate_of: "可能重复",
   far: "偏远签到",
   outcome: "回访结果",
-  score: "得分",
+  reopen: "要求重办",
 };
+// Facts whose "no" is news (a late sign-for or completion), unlike the other flags.
+const FALSE_MATTERS = new Set(["on_time"]);
+
+// How precisely an address was placed on the map (geo: gazetteer precision, or where the point
+// came from).
+export const LOCATION_LABELS = {
+  building: "楼栋",
+  compound: "小区",
+  landmark: "地标",
+  road: "道路",
+  community: "社区",
+  given: "坐标",
+  resident: "登记地址",
+  online: "在线地图",
+};
+const MODE_LABELS = { auto: "自动", manual: "手工", batch: "批量" };
 
 /** The detail of order `o` (GET /api/v1/orders/{id}); onChanged() runs after an action succeeded. */
 export function orderDetail(app, o, { closeButton, onChanged }) {
@@ -83,7 +110,14 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
       app.providerName(lastOffer.data.provider_id).then((n) => (offered.textContent = n));
     }
     const onDone = (result, action) => {
-      toast(`${action.label}：已完成（${STATUS_LABELS[result.status || result.order_status] || ""}）`, { kind: "ok" });
+      if (action.verb === "notes") toast("内部备注已保存", { kind: "ok" });
+      else if (result?.offer_id === null && result.supervisor_queue_reason)
+        // Nobody could take it: the server put it in the supervisor queue instead of refusing.
+        toast(`未能派出：${result.supervisor_queue_reason}。工单已转入督办派单队列`, { kind: "warn", ms: 10000 });
+      else
+        toast(`${action.label}：已完成（${STATUS_LABELS[result.status || result.order_status] || ""}）`, {
+          kind: "ok",
+        });
       if (action.verb === "check-in" && result.checkin_far)
         toast(`到场位置距工单地址 ${Math.round(result.checkin_distance_m)} 米，已标记为偏远签到`, {
           kind: "warn",
@@ -100,10 +134,16 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
         h("dd", app.itemLabel(o.item_code), item?.home_visit === false ? h("span.muted", "（咨询）") : null),
         h("dt", "诉求"),
         h("dd.pre", o.description),
+        o.resident
+          ? [
+              h("dt", "居民"),
+              h("dd.resident-line", h("strong", o.resident.name || "（未留姓名）"), " ", tagChips(o.resident.tags)),
+            ]
+          : null,
         h("dt", "来电"),
         h(
           "dd",
-          phoneLink(o.caller_phone),
+          phoneLink(o.caller_phone, o.caller_phone_national),
           " ",
           h("span.muted", `${CHANNEL_LABELS[o.channel] || o.channel} · ${PRIORITY_LABELS[o.priority] || o.priority}`),
         ),
@@ -115,6 +155,9 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
         h("dd", deadlineEl(o.sign_by, { open: o.status === "received" || o.status === "offered" })),
         h("dt", { title: "complete_by" }, "办结时限"),
         h("dd", deadlineEl(o.complete_by, { open: isOpen })),
+        o.callback_due_at && o.status === "completed"
+          ? [h("dt", { title: "callback_due_at" }, "回访时限"), h("dd", deadlineEl(o.callback_due_at))]
+          : null,
         o.status === "offered" ? [h("dt", "待签收方"), h("dd", offered)] : null,
         o.provider_id && o.status !== "offered" ? [h("dt", "服务商"), h("dd", provider)] : null,
         o.supervisor_queue_reason ? [h("dt", "督办派单"), h("dd.warn", o.supervisor_queue_reason)] : null,
@@ -178,7 +221,6 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
                       c.reasons.map((r) => h("span.reason", r)),
                     ),
                     c.out_of_hours ? h("span.badge.queue", { title: "out of working hours" }, "非工作时间") : null,
-                    h("span.muted.small", { title: "score" }, c.score.toFixed(2)),
                     mayDispatch ? pick : null,
                     error,
                   );
@@ -212,17 +254,11 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
     return h("div", h("h3", { title: "candidates, best first, with reasons" }, "候选服务商"), box);
   }
 
-  /** "operator:operator2" → "坐席 operator2", "provider:62" → its name, "sms:+86…" → "短信 +86…". */
+  /** "operator:operator2" → "坐席 operator2", "provider:62" → its name, "sms:+86…" → "短信 138 …". */
   function actorEl(actor, providerId) {
     const [kind, name = ""] = actor.split(/:(.*)/s);
-    const who = h("span.muted", { title: actor });
-    if (kind === "provider") {
-      who.textContent = `服务商 #${name}`;
-      app.providerName(Number(name)).then((n) => (who.textContent = n));
-    } else {
-      who.textContent =
-        kind === "system" ? "系统" : kind === "sms" ? `短信 ${name}` : `${ROLE_LABELS[kind] || kind} ${name}`.trim();
-    }
+    const who = h("span.muted", { title: actor }, actorLabel(actor));
+    if (kind === "provider") app.providerName(Number(name)).then((n) => (who.textContent = n));
     if (providerId != null) {
       const to = h("span", ` → 服务商 #${providerId}`);
       app.providerName(providerId).then((n) => (to.textContent = ` → ${n}`));
@@ -237,14 +273,17 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
       entries.map((e) => {
         // Unset facts (null, false) are noise in a timeline: only what happened is listed.
         const data = Object.entries(e.data || {}).filter(
-          ([k, v]) => k !== "provider_id" && v !== null && v !== false && v !== "",
+          ([k, v]) => Object.hasOwn(DATA_LABELS, k) && v !== null && v !== "" && (v !== false || FALSE_MATTERS.has(k)),
         );
+        const raw = e.data && Object.keys(e.data).length ? JSON.stringify(e.data) : null;
+        const internal = e.action === "note" || e.data?.internal === true;
         return h(
-          "li",
+          internal ? "li.internal" : "li",
           h(
             "div.tl-head",
             timeEl(e.at),
             h("strong", { title: e.action }, EVENT_LABELS[e.action] || e.action),
+            internal ? h("span.badge.internal", { title: "仅工作人员可见" }, "内部") : null,
             e.to_status && e.to_status !== e.from_status ? statusBadge(e.to_status) : null,
             actorEl(e.actor, e.data?.provider_id ?? null),
           ),
@@ -252,7 +291,8 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
           data.length
             ? h(
                 "div.tl-data.muted.small",
-                data.map(([k, v]) => `${DATA_LABELS[k] || k}：${fmtValue(k, v)}`).join(" · "),
+                { title: raw },
+                data.map(([k, v]) => `${DATA_LABELS[k]}：${fmtValue(k, v)}`).join(" · "),
               )
             : null,
         );
@@ -262,13 +302,19 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
 
   function fmtValue(key, value) {
     if (value === true) return "是";
+    if (value === false) return "否";
     if (key === "complete_by") return new Date(value).toLocaleString("zh-CN", { hour12: false });
     if (key === "level") return { red: "红牌", yellow: "黄牌" }[value] || value;
     if (key === "channel") return CHANNEL_LABELS[value] || value;
     if (key === "priority") return PRIORITY_LABELS[value] || value;
     if (key === "item_code") return app.itemName(value);
-    if (key === "mode") return { auto: "自动", manual: "手工", batch: "批量" }[value] || value;
-    if (key === "outcome") return { rated: "已评价", unreachable: "未联系上", declined: "不愿评价" }[value] || value;
+    if (key === "mode") return MODE_LABELS[value] || value;
+    if (key === "location") return LOCATION_LABELS[value] || value;
+    if (key === "outcome") return RATING_OUTCOMES[value] || value;
+    if (key === "stars") return `${value} 星`;
+    if (key === "distance_km") return `${Number(value).toFixed(1)} km`;
+    if (key === "distance_m") return `${Math.round(value)} 米`;
+    if (key === "working_days") return `${value} 个工作日`;
     if (key.startsWith("minutes")) return fmtMinutes(value);
     if (typeof value === "number" && !Number.isInteger(value)) return String(Math.round(value * 100) / 100);
     return typeof value === "object" ? JSON.stringify(value) : String(value);

@@ -1,16 +1,36 @@
 // 工单 (orders): the filtered, paged list and, beside it, one order's detail (order-detail.js).
 // Filters, page and the open order live in the URL (#/orders?status=offered&open=12).
+// Both follow the live `order` events of every user: the list reloads its page (keeping scroll,
+// selection and focus), the detail reloads, unless an action form is open in it, when it says
+// who changed the order and waits for 重新加载.
 
 import { api } from "./api.js";
-import { orderDetail } from "./order-detail.js";
 import { pagedTable } from "./paged-table.js";
-import { OPEN_STATUSES, STATUS_LABELS, clear, deadlineEl, empty, errorLine, h, orderBadges, timeEl } from "./ui.js";
+import { EVENT_LABELS, orderDetail } from "./order-detail.js";
+import {
+  OPEN_STATUSES,
+  STATUS_LABELS,
+  actorLabel,
+  clear,
+  coalesce,
+  deadlineEl,
+  empty,
+  errorLine,
+  h,
+  orderBadges,
+  orderNumber,
+  timeEl,
+} from "./ui.js";
 
 const PAGE = 25;
+
+// The worklists an order may wait in (GET /api/v1/orders?queue=…).
+export const QUEUE_LABELS = { dispatch: "待派单", supervisor: "督办派单", callback: "待回访" };
 
 export function create(app) {
   let params = {};
   let loaded = false;
+  let changedBy = null; // the last live event of the open order not yet shown in its detail
 
   const filters = {
     status: h(
@@ -27,7 +47,12 @@ export function create(app) {
       h("option", { value: "red" }, "红牌"),
     ),
     overdue: h("input", { type: "checkbox", name: "overdue" }),
-    queue: h("input", { type: "checkbox", name: "queue" }),
+    queue: h(
+      "select",
+      { name: "queue", title: "queue: the worklist an order waits in" },
+      h("option", { value: "" }, "队列：全部"),
+      Object.entries(QUEUE_LABELS).map(([v, t]) => h("option", { value: v }, t)),
+    ),
     live: h("input", { type: "checkbox", name: "live" }),
     number: h("input", {
       type: "search",
@@ -44,8 +69,8 @@ export function create(app) {
     filters.status,
     filters.supervision,
     h("label.check", { title: "open=true: still being worked on (received to in service)" }, filters.live, "在办"),
+    filters.queue,
     h("label.check", { title: "overdue" }, filters.overdue, "超时"),
-    h("label.check", { title: "queue=supervisor: waiting for a supervisor to dispatch" }, filters.queue, "待督办派单"),
     h("button.ghost", { type: "button", onclick: () => load() }, "刷新"),
   );
   function applyFilters() {
@@ -56,7 +81,7 @@ export function create(app) {
       supervision: filters.supervision.value,
       live: filters.live.checked ? "true" : "",
       overdue: filters.overdue.checked ? "true" : "",
-      queue: filters.queue.checked ? "supervisor" : "",
+      queue: filters.queue.value,
       open: params.open,
     });
   }
@@ -79,7 +104,7 @@ export function create(app) {
       queue: params.queue,
     }),
     cells: (o) => [
-      h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, o.number)),
+      h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, orderNumber(o.number))),
       h("td.badges", orderBadges(o)),
       h("td", app.itemName(o.item_code)),
       h("td.desc", { title: o.description }, o.description),
@@ -99,22 +124,61 @@ export function create(app) {
   const el = h("section.view.orders", listPane, detailPane);
 
   // --- detail -------------------------------------------------------------------------------------
-  async function loadDetail(id) {
+  /** quiet: a reload of the order shown (after a live event), in place, at the same scroll. */
+  async function loadDetail(id, { quiet = false } = {}) {
     el.classList.toggle("has-detail", Boolean(id));
     if (!id) return clear(detailPane, empty("选择左侧工单查看详情、时间线和可执行的操作。"));
-    clear(detailPane, h("p.muted", "加载中…"));
+    if (!quiet) clear(detailPane, h("p.muted", "加载中…"));
+    changedBy = null;
+    const scroll = detailPane.scrollTop;
     try {
       const o = await api(`/api/v1/orders/${id}`);
       if (String(o.id) !== params.open) return; // another order was opened meanwhile
       const onChanged = () => {
-        loadDetail(o.id);
+        loadDetail(o.id, { quiet: true });
         load();
       };
       clear(detailPane, orderDetail(app, o, { closeButton: closeButton(), onChanged }));
+      if (quiet) detailPane.scrollTop = scroll;
     } catch (err) {
       clear(detailPane, closeButton(), errorLine(err));
     }
   }
+
+  // --- live: every change of an order by anyone ---------------------------------------------------
+  // A hidden tab skips them: show() reloads when it comes back.
+  const refreshList = coalesce(() => !el.hidden && list.refresh(), { wait: 500, maxWait: 5000 });
+  const refreshDetail = coalesce(() => {
+    if (el.hidden || !params.open) return;
+    // Someone typing a reason or a note under the order keeps it: they are told, and reload.
+    if (detailPane.querySelector(".action-slot:not(:empty)") && changedBy) return showChangedBanner(changedBy);
+    loadDetail(params.open, { quiet: true });
+  });
+
+  function showChangedBanner(ev) {
+    const who = ev.actor === `${app.user.role}:${app.user.username}` ? "您（在别处）" : actorLabel(ev.actor);
+    const what = EVENT_LABELS[ev.action] ? `：${EVENT_LABELS[ev.action]}` : "";
+    const banner = h(
+      "div.changed",
+      { role: "status" },
+      h("span", `该工单已被${who}更新${what}`),
+      h(
+        "button.primary.small",
+        { type: "button", onclick: () => loadDetail(params.open, { quiet: true }) },
+        "重新加载",
+      ),
+    );
+    detailPane.querySelector(".changed")?.remove();
+    detailPane.querySelector(".detail")?.prepend(banner);
+  }
+
+  app.on("order", (ev) => {
+    refreshList();
+    if (params.open && String(ev.id) === String(params.open)) {
+      changedBy = ev;
+      refreshDetail();
+    }
+  });
 
   function closeButton() {
     return h(
@@ -146,14 +210,14 @@ export function create(app) {
       filters.number.value = params.number || "";
       filters.live.checked = params.live === "true";
       filters.overdue.checked = params.overdue === "true";
-      filters.queue.checked = params.queue === "supervisor";
+      filters.queue.value = Object.hasOwn(QUEUE_LABELS, params.queue || "") ? params.queue : "";
       list.select(params.open);
       if (listChanged) load();
       if (detailChanged) loadDetail(params.open);
       if (!listChanged && !detailChanged) {
         // Coming back to the tab: refresh what may have changed meanwhile.
-        load();
-        if (params.open) loadDetail(params.open);
+        list.refresh();
+        if (params.open) loadDetail(params.open, { quiet: true });
       }
     },
   };

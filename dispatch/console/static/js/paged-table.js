@@ -15,10 +15,13 @@ import { clear, empty, errorLine, h } from "./ui.js";
  *   key(item): the record's id for select() (item.id by default).
  * - onPage(offset): what 上一页 / 下一页 do. A list whose page lives in the URL navigates
  *   (and loads when the route changes); by default the table loads that page itself.
+ * - onLoad(items, total): after each page is shown (for views that keep the records).
  * - pageSize, emptyText, className (table classes, ".orders-table").
  *
  * load(offset) fetches the page from that offset (0 when omitted) and resolves once it is shown;
- * select(id) marks the open record's row (null for none), now and in pages loaded later.
+ * refresh() loads the page shown again (after a live event), keeping the scroll, the selection
+ * and the row that had the keyboard focus; select(id) marks the open record's row (null for
+ * none), now and in pages loaded later.
  */
 export function pagedTable({
   path,
@@ -28,6 +31,7 @@ export function pagedTable({
   open = null,
   key = (item) => item.id,
   onPage = null,
+  onLoad = null,
   pageSize = 50,
   emptyText = "没有记录",
   className = "",
@@ -77,7 +81,9 @@ export function pagedTable({
     );
   }
 
-  async function load(at = 0) {
+  async function load(at = 0, { keepFocus = false } = {}) {
+    const focused = keepFocus && tbody.contains(document.activeElement) ? document.activeElement.closest("tr") : null;
+    const focusId = focused?.dataset.id;
     running?.abort();
     const mine = new AbortController();
     running = mine;
@@ -92,6 +98,8 @@ export function pagedTable({
       clear(error);
       clear(tbody, items.length ? items.map(row) : h("tr", h("td", { colSpan: columns.length }, empty(emptyText))));
       renderPager(total);
+      onLoad?.(items, total);
+      if (focusId) [...tbody.children].find((tr) => tr.dataset.id === focusId)?.focus({ preventScroll: true });
     } catch (err) {
       if (err.name === "AbortError" || running !== mine) return;
       clear(error, errorLine(err));
@@ -105,7 +113,9 @@ export function pagedTable({
     for (const tr of tbody.children) if (tr.dataset.id) tr.classList.toggle("selected", tr.dataset.id === selected);
   }
 
-  return { el, load, select };
+  const refresh = () => load(offset, { keepFocus: true });
+
+  return { el, load, refresh, select };
 }
 
 /** A table row that opens a record on click or Enter (focusable, so the keyboard reaches it). */

@@ -1,11 +1,26 @@
-// 督办 (supervision): what needs attention now (yellow/red, overdue, the supervisor queue), the
-// KPIs of a period with the CSV export, and the calls of that period. Operators read it all;
-// batch dispatch is for supervisors and admins.
+// 督办 (supervision): what needs attention now (yellow/red, overdue, the orders nobody can take,
+// the calls to return and the rating callbacks), kept current by the live events; the KPIs of a
+// period with the CSV export, and the calls of that period. Operators read it all; batch
+// dispatch (a plan first, offered only on 确认派单) is for supervisors and admins.
 
 import { api, queryString } from "./api.js";
 import { GROUP_BY, kpiTables } from "./kpis.js";
 import { pagedTable } from "./paged-table.js";
-import { DISPOSITION_LABELS, clear, errorLine, h, localMidnight, timeEl, toast, ymd } from "./ui.js";
+import { CALL_OUTCOMES, outcomePicker } from "./outcomes.js";
+import {
+  DISPOSITION_LABELS,
+  OUTCOME_LABELS,
+  clear,
+  coalesce,
+  errorLine,
+  h,
+  localMidnight,
+  nationalPhone,
+  orderNumber,
+  timeEl,
+  toast,
+  ymd,
+} from "./ui.js";
 
 const CALLS_PAGE = 20;
 
@@ -132,26 +147,29 @@ export function create(app) {
   // --- needs attention now ----------------------------------------------------------------------
   // Supervision and overdue flags stay on an order after it is closed: those tiles count the
   // orders still being worked on (open=true) and link to the same list (live=true in the URL).
+  // [label, kind, filter, open only, what it counts]
   const WATCH = [
-    ["红牌", "red", { supervision: "red" }, true],
-    ["黄牌", "yellow", { supervision: "yellow" }, true],
-    ["超时", "late", { overdue: "true" }, true],
-    ["待督办派单", "queue", { queue: "supervisor" }, false],
-    ["待签收", "offered", { status: "offered" }, false],
+    ["红牌", "red", { supervision: "red" }, true, "红牌督办的工单"],
+    ["黄牌", "yellow", { supervision: "yellow" }, true, "黄牌督办的工单"],
+    ["超时", "late", { overdue: "true" }, true, "超过办结时限的工单"],
+    ["督办派单", "queue", { queue: "supervisor" }, false, "无人可派或多次退单，等督办派单的工单"],
+    ["待派单", "dispatch", { queue: "dispatch" }, false, "已受理、等坐席派单的工单"],
+    ["待签收", "offered", { status: "offered" }, false, "已派出、等服务方签收的工单"],
   ];
 
   const count = (query) => api("/api/v1/orders", { query: { ...query, limit: 1 } }).then((r) => r.total);
+  const worklistTiles = h("span.worklist-tiles");
 
   async function loadWatch() {
     const tiles = await Promise.all(
-      WATCH.map(async ([label, kind, filter, openOnly]) => {
+      WATCH.map(async ([label, kind, filter, openOnly, what]) => {
         let value = "?";
-        let title = "在工单中查看";
+        let title = `${what}：在工单中查看`;
         try {
           if (openOnly) {
             const [all, open] = await Promise.all([count(filter), count({ ...filter, open: "true" })]);
             value = String(open);
-            title = `未办结 ${open} 单；含已办结、已归档共 ${all} 单`;
+            title = `${what}：未办结 ${open} 单；含已办结、已归档共 ${all} 单`;
           } else {
             value = String(await count(filter));
           }
@@ -161,47 +179,165 @@ export function create(app) {
         const link = openOnly ? { ...filter, live: "true" } : filter;
         return h(
           `a.tile.watch-${kind}`,
-          { href: `#/orders${queryString(link)}`, title },
+          {
+            href: `#/orders${queryString(link)}`,
+            title,
+            dataset: { tile: kind },
+            class: value === "0" ? "zero" : null,
+          },
           h("span.tile-value", value),
           h("span.tile-label", openOnly ? `${label}（在办）` : label),
         );
       }),
     );
-    clear(watch, tiles);
+    clear(watch, tiles, worklistTiles);
   }
 
-  clear(
-    batchBox,
-    h(
-      "button",
-      {
-        type: "button",
-        title: "POST /api/v1/dispatch/batch: offer every waiting order at once, minimising total distance",
-        onclick: async (e) => {
-          const button = e.currentTarget;
-          button.disabled = true;
-          batchBox.querySelector(".error, .batch-result")?.remove();
-          try {
-            const r = await api("/api/v1/dispatch/batch", { method: "POST" });
-            const assigned = Object.keys(r.assigned).length;
-            batchBox.append(
-              h(
-                "p.batch-result",
-                `批量派单：待派 ${r.orders} 单，已派 ${assigned} 单，未派 ${r.unassigned.length} 单；总距离 ${r.total_km.toFixed(1)} km（逐单就近 ${r.greedy_km.toFixed(1)} km）`,
-              ),
-            );
-            toast(`批量派单完成：已派 ${assigned} 单`, { kind: "ok" });
-            loadWatch();
-          } catch (err) {
-            batchBox.append(errorLine(err));
-          } finally {
-            button.disabled = false;
-          }
-        },
-      },
-      "批量派单",
-    ),
+  /** 待回拨 and 待回访, from the counts the whole console shares. */
+  function renderWorklistTiles({ callbacks, ratings }) {
+    const tile = (kind, label, value, href, title) =>
+      h(
+        `a.tile.watch-${kind}`,
+        { href, title, dataset: { tile: kind }, class: value === 0 ? "zero" : null },
+        h("span.tile-value", value == null ? "?" : String(value)),
+        h("span.tile-label", label),
+      );
+    clear(
+      worklistTiles,
+      tile("callbacks", "待回拨", callbacks, "#/callbacks", "未接、放弃和留言的来电，等回拨"),
+      tile("ratings", "待回访", ratings, "#/callbacks?list=rating", "已办结、等回访评价的工单"),
+    );
+  }
+  renderWorklistTiles({});
+  app.counts?.subscribe(renderWorklistTiles);
+
+  // Every change of an order by anyone may move a tile: recount, at most every few seconds.
+  app.on(
+    "order",
+    coalesce(() => !el.hidden && loadWatch(), { wait: 500, maxWait: 5000 }),
   );
+
+  // --- batch dispatch: the plan, then 确认派单 -------------------------------------------------------
+  const planButton = h(
+    "button",
+    {
+      type: "button",
+      title: "POST /api/v1/dispatch/batch/plan: a plan for every waiting order, minimising total distance",
+    },
+    "批量派单",
+  );
+  const planBox = h("div.batch-plan");
+  clear(batchBox, h("div.row", planButton, h("span.muted.small", "先看方案，确认后才派出")), planBox);
+
+  planButton.addEventListener("click", async () => {
+    planButton.disabled = true;
+    clear(planBox, h("p.muted", "正在计算派单方案…"));
+    try {
+      showPlan(await api("/api/v1/dispatch/batch/plan", { method: "POST" }));
+    } catch (err) {
+      clear(planBox, errorLine(err));
+    } finally {
+      planButton.disabled = false;
+    }
+  });
+
+  function showPlan(plan) {
+    const rows = plan.plan || [];
+    const unassigned = plan.unassigned || [];
+    if (!plan.orders) return clear(planBox, h("p.muted", "没有等待派单的工单"));
+    const confirmButton = h(
+      "button.primary",
+      { type: "button", disabled: !rows.length },
+      `确认派单（${rows.length} 单）`,
+    );
+    const cancel = h("button.ghost", { type: "button", onclick: () => clear(planBox) }, "取消");
+    const result = h("div");
+    const saving =
+      plan.greedy_km > plan.total_km ? `，比逐单就近少 ${(plan.greedy_km - plan.total_km).toFixed(1)} km` : "";
+    clear(
+      planBox,
+      h(
+        "p.plan-summary",
+        `待派 ${plan.orders} 单：可派 ${rows.length} 单，总距离 ${plan.total_km.toFixed(1)} km${saving}`,
+        unassigned.length ? `；${unassigned.length} 单无法派出` : "",
+      ),
+      rows.length
+        ? h(
+            "div.table-wrap",
+            h(
+              "table.plan-table",
+              h(
+                "thead",
+                h(
+                  "tr",
+                  ["工单号", "服务事项", "派给", "距离"].map((t) => h("th", t)),
+                ),
+              ),
+              h(
+                "tbody",
+                rows.map((p) =>
+                  h(
+                    "tr",
+                    h("td.nowrap", h("a", { href: `#/orders?open=${p.order_id}` }, orderNumber(p.number))),
+                    h("td", app.itemName(p.item_code)),
+                    h("td", p.provider_name || `#${p.provider_id}`),
+                    h("td.num", `${p.distance_km.toFixed(1)} km`),
+                  ),
+                ),
+              ),
+            ),
+          )
+        : null,
+      unassigned.length
+        ? h(
+            "details.unassigned",
+            { open: !rows.length },
+            h("summary", `无法派出 (${unassigned.length})`),
+            h(
+              "ul",
+              unassigned.map((u) =>
+                h(
+                  "li",
+                  h("a", { href: `#/orders?open=${u.order_id}` }, orderNumber(u.number)),
+                  h("span.reason", u.reason),
+                ),
+              ),
+            ),
+          )
+        : null,
+      h("div.row", confirmButton, cancel),
+      result,
+    );
+    confirmButton.addEventListener("click", async () => {
+      confirmButton.disabled = true;
+      cancel.disabled = true;
+      clear(result, h("p.muted", "正在派单…"));
+      try {
+        const r = await api("/api/v1/dispatch/batch", {
+          body: { assignments: rows.map((p) => ({ order_id: p.order_id, provider_id: p.provider_id })) },
+        });
+        const assigned = Object.keys(r.assigned || {}).length;
+        const failed = Object.entries(r.failed || {});
+        clear(
+          planBox,
+          h("p.batch-result", `已派出 ${assigned} 单${failed.length ? `，${failed.length} 单未能派出` : ""}`),
+          failed.length
+            ? h(
+                "ul.batch-failed",
+                failed.map(([number, reason]) => h("li", orderNumber(number), h("span.reason", reason))),
+              )
+            : null,
+        );
+        toast(`批量派单：已派出 ${assigned} 单`, { kind: "ok" });
+        loadWatch();
+      } catch (err) {
+        clear(result, errorLine(err));
+        confirmButton.disabled = false;
+        cancel.disabled = false;
+      }
+    });
+    confirmButton.focus();
+  }
 
   // --- KPIs ---------------------------------------------------------------------------------------
   async function loadKpis() {
@@ -244,6 +380,44 @@ export function create(app) {
     return c.answered_at ? `${Math.round((new Date(c.answered_at) - new Date(c.started_at)) / 1000)} 秒` : "—";
   }
 
+  function callResult(c) {
+    const numbers = c.order_numbers || [];
+    if (numbers.length)
+      return numbers.map((n, i) =>
+        h("a", { href: `#/orders?open=${c.order_ids[i]}`, title: "打开工单" }, orderNumber(n)),
+      );
+    if (c.outcome) return h("span.badge.outcome", { title: c.outcome }, OUTCOME_LABELS[c.outcome] || c.outcome);
+    if (c.callback_id != null) return h("span.badge", { title: `callback ${c.callback_id}` }, "已转回拨");
+    if (c.disposition !== "answered" || c.order_ids?.length) return null;
+    // Answered, no order, no outcome yet: say what it was.
+    const cell = h("span");
+    const button = h(
+      "button.ghost.small",
+      {
+        type: "button",
+        title: "未生成工单的通话：登记处理结果",
+        onclick: () =>
+          clear(
+            cell,
+            outcomePicker({
+              codes: CALL_OUTCOMES,
+              itemName: app.itemName,
+              withNote: false,
+              openOrders: async () =>
+                c.resident_id ? (await api(`/api/v1/residents/${c.resident_id}`)).open_orders : [],
+              onSubmit: async (body) => {
+                await api(`/api/v1/calls/${c.id}/outcome`, { body });
+                toast(`通话已登记：${OUTCOME_LABELS[body.outcome]}`, { kind: "ok" });
+                calls.refresh();
+              },
+            }),
+          ),
+      },
+      "登记结果",
+    );
+    return clear(cell, button);
+  }
+
   const calls = pagedTable({
     path: "/api/v1/calls",
     columns: ["开始", "来电号码", "分机", "队列", "等待", "通话", "结果", "工单"],
@@ -256,7 +430,7 @@ export function create(app) {
     }),
     cells: (c) => [
       h("td.nowrap", timeEl(c.started_at)),
-      h("td.nowrap", c.caller || "—"),
+      h("td.nowrap", { title: c.caller || "" }, c.caller_national || nationalPhone(c.caller) || "—"),
       h("td", c.operator || "—"),
       h("td", c.queue || "—"),
       h("td.num", waitSeconds(c)),
@@ -268,8 +442,8 @@ export function create(app) {
           : h("span.badge.talking", "进行中"),
       ),
       h(
-        "td",
-        (c.order_ids || []).map((id) => h("a", { href: `#/orders?open=${id}` }, `#${id}`)),
+        "td.call-result",
+        callResult(c),
         c.recording_url ? h("span.muted.small", { title: c.recording_url }, " 有录音") : null,
       ),
     ],

@@ -47,6 +47,27 @@ export function debounce(fn, ms) {
   };
 }
 
+/**
+ * fn() once things have been quiet for `wait` ms, but at least every `maxWait` ms while calls
+ * keep coming: for refreshing a screen on live events, which arrive in bursts.
+ */
+export function coalesce(fn, { wait = 400, maxWait = 2000 } = {}) {
+  let timer = null;
+  let first = 0;
+  return () => {
+    const now = Date.now();
+    if (!timer) first = now;
+    clearTimeout(timer);
+    timer = setTimeout(
+      () => {
+        timer = null;
+        fn();
+      },
+      Math.max(0, Math.min(wait, first + maxWait - now)),
+    );
+  };
+}
+
 /** A random UUID (v4). crypto.randomUUID exists only on https/localhost; this works on plain http. */
 export function uuid() {
   const b = crypto.getRandomValues(new Uint8Array(16));
@@ -57,6 +78,12 @@ export function uuid() {
 }
 
 // --- toasts and errors ------------------------------------------------------------------------
+
+/** The words to show for a failure: the server's Chinese message, else its detail. */
+export function errorText(err) {
+  if (!err) return "";
+  return err.zh || err.detail || err.message || String(err);
+}
 
 export function toast(text, { kind = "info", ms = 5000, onclick } = {}) {
   const box = document.getElementById("toasts");
@@ -72,11 +99,15 @@ export function toast(text, { kind = "info", ms = 5000, onclick } = {}) {
   setTimeout(() => el.remove(), ms);
 }
 
-/** An API error as one plain line: the message and, in a tooltip, the error code. */
+/**
+ * An API error as one plain line: the Chinese message (or the detail when there is none) and, in
+ * a tooltip, the code and the English detail for whoever reports it.
+ */
 export function errorLine(err) {
   if (!err) return null;
-  const text = err.detail || err.message || String(err);
-  return h("p.error", { role: "alert", title: err.code ? `${err.code} (HTTP ${err.status})` : null }, text);
+  const text = errorText(err);
+  const title = err.code ? `${err.code} (HTTP ${err.status})${err.zh && err.detail ? `: ${err.detail}` : ""}` : null;
+  return h("p.error", { role: "alert", title }, text);
 }
 
 // --- time --------------------------------------------------------------------------------------
@@ -168,6 +199,18 @@ export const SUPERVISION_LABELS = { none: "", yellow: "黄牌", red: "红牌" };
 export const PRIORITY_LABELS = { normal: "普通", urgent: "紧急", priority: "优先" };
 export const CHANNEL_LABELS = { phone: "电话", ivr: "语音导航", sms: "短信", web: "网页", app: "App", visit: "上门" };
 export const DISPOSITION_LABELS = { answered: "已接听", abandoned: "放弃", missed: "未接", voicemail: "留言" };
+export const CALLBACK_REASONS = { missed: "未接来电", abandoned: "放弃来电", voicemail: "语音留言" };
+/** How a call or a callback ended for the centre (CallOutcome). */
+export const OUTCOME_LABELS = {
+  order: "生成工单",
+  answered: "咨询已答复",
+  wrong_number: "打错电话",
+  nuisance: "骚扰电话",
+  duplicate: "重复来电",
+  unreachable: "多次未接通",
+};
+export const RATING_OUTCOMES = { rated: "已评价", unreachable: "未接通", declined: "拒绝评价" };
+export const STAR_LABELS = { 5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意" };
 
 // Residents whose tags raise an order's priority (dispatch/orders/intake.py HIGH_RISK_TAGS).
 const HIGH_RISK_TAGS = new Set(["独居老人", "高龄老人", "失能", "残疾", "特困"]);
@@ -193,7 +236,9 @@ export function orderBadges(o) {
     o.deadline_uncovered
       ? h(
           "span.badge.uncovered",
-          { title: "deadline_uncovered: 时限落在已录入的官方节假日安排之后，按周一至周五计算，请在录入新一年安排后核对" },
+          {
+            title: "deadline_uncovered: 时限落在已录入的官方节假日安排之后，按周一至周五计算，请在录入新一年安排后核对",
+          },
           "时限待核（超出官方日历）",
         )
       : null,
@@ -211,10 +256,58 @@ export function stars(n) {
   return h("span.stars", { title: `${n} / 5` }, "★".repeat(n) + "☆".repeat(5 - n));
 }
 
-/** A phone number as a tel: link (dials on a phone, harmless on a desktop). */
-export function phoneLink(e164) {
+/**
+ * A Chinese number in national format, for where the server gives only E.164 (the screen pop, a
+ * resident's phones): "138 0013 8000"; landlines keep their trunk 0 ("010 6552 9988",
+ * "0571 8888 1234"). Anything else is shown as it is.
+ */
+export function nationalPhone(e164) {
+  if (!e164) return "";
+  const m = /^\+86(\d+)$/.exec(e164);
+  if (!m) return e164;
+  const n = m[1];
+  if (/^1\d{10}$/.test(n)) return `${n.slice(0, 3)} ${n.slice(3, 7)} ${n.slice(7)}`;
+  const area = /^(10|2\d)/.test(n) ? 2 : 3; // Beijing and the 02x cities have two-digit area codes
+  const local = n.slice(area);
+  const split = local.length > 4 ? `${local.slice(0, local.length - 4)} ${local.slice(-4)}` : local;
+  return `0${n.slice(0, area)} ${split}`;
+}
+
+/** A phone number as a tel: link (dials on a phone, harmless on a desktop), in national format. */
+export function phoneLink(e164, national) {
   if (!e164) return h("span.muted", "—");
-  return h("a.phone", { href: `tel:${e164}` }, e164.replace(/^\+86/, ""));
+  return h("a.phone", { href: `tel:${e164}`, title: e164 }, national || nationalPhone(e164));
+}
+
+/**
+ * Who acted, in Chinese: "operator:operator2" → "坐席 operator2", "system" → "系统",
+ * "sms:+86…" → "短信 138 …", "provider:62" → "服务商 #62" (the caller may name it).
+ */
+export function actorLabel(actor) {
+  if (!actor) return "系统";
+  const [kind, name = ""] = actor.split(/:(.*)/s);
+  if (kind === "system") return "系统";
+  if (kind === "sms") return `短信 ${nationalPhone(name)}`;
+  if (kind === "ivr") return `语音导航 ${nationalPhone(name)}`;
+  if (kind === "cli") return "命令行";
+  if (kind === "provider") return `服务商 #${name}`;
+  return `${ROLE_LABELS[kind] || kind} ${name}`.trim();
+}
+
+/**
+ * An order number as it is, its date part quiet and its day's sequence plain, so 0001 of today
+ * and 0001 of another day are told apart at a glance (today's also says 今天).
+ */
+export function orderNumber(number) {
+  const m = /^(\d{8}-)(\d+)$/.exec(number || "");
+  if (!m) return h("span.order-no", number || "—");
+  const today = m[1] === `${ymd(new Date()).replaceAll("-", "")}-`;
+  return h(
+    "span.order-no",
+    h("span.order-day", m[1]),
+    h("span.order-seq", m[2]),
+    today ? h("span.today", { title: "今天受理" }, "今天") : null,
+  );
 }
 
 export function empty(text) {

@@ -3,7 +3,19 @@
 
 import { api } from "./api.js";
 import { actionBar } from "./actions.js";
-import { clear, deadlineEl, empty, errorLine, h, orderBadges, phoneLink, stars, timeEl, toast } from "./ui.js";
+import {
+  clear,
+  coalesce,
+  deadlineEl,
+  empty,
+  errorLine,
+  h,
+  orderBadges,
+  phoneLink,
+  stars,
+  timeEl,
+  toast,
+} from "./ui.js";
 
 const TODO = ["offered", "accepted", "in_service"];
 const DONE = ["completed", "closed"];
@@ -11,7 +23,6 @@ const REFRESH_MS = 60000;
 
 export function create(app) {
   let tab = "todo";
-  let timer = null;
   const tabs = h("div.segmented", { role: "tablist" });
   const list = h("div.cards");
   const error = h("div");
@@ -102,7 +113,7 @@ export function create(app) {
         h("dd", o.number),
         holder ? [h("dt", "承接方"), h("dd", holder)] : null,
         h("dt", "联系电话"),
-        h("dd", phoneLink(o.caller_phone)),
+        h("dd", phoneLink(o.caller_phone, o.caller_phone_national)),
         o.status === "offered" ? [h("dt", "签收时限"), h("dd", deadlineEl(o.sign_by))] : null,
         h("dt", "办结时限"),
         h("dd", deadlineEl(o.complete_by, { open: TODO.includes(o.status) })),
@@ -113,19 +124,19 @@ export function create(app) {
     );
   }
 
-  // Refresh on news, but never under a form the user is filling in.
+  // Refresh on news (a notice, a change of one of their orders), but never under a form the user
+  // is filling in.
   const idle = () => !el.hidden && !document.hidden && !el.querySelector(".action-slot form, .action-slot .confirm");
-  app.on("notification", () => idle() && load());
+  const news = coalesce(() => idle() && load(), { wait: 500, maxWait: 3000 });
+  app.on("notification", news);
+  app.on("order", news);
+  app.every(REFRESH_MS, () => idle() && load());
 
   renderTabs();
   return {
     el,
     show() {
       load();
-      clearInterval(timer);
-      timer = setInterval(() => {
-        if (idle()) load();
-      }, REFRESH_MS);
     },
   };
 }
