@@ -26,12 +26,13 @@ from dispatch.clock import Clock
 from dispatch.console import mount_console
 from dispatch.context import AppContext, Live
 from dispatch.db import read_only
-from dispatch.errors import AppError
+from dispatch.errors import AppError, default_message
 from dispatch.geo.api import router as areas_router
 from dispatch.live import publish as live_changes
 from dispatch.live.api import router as events_router
 from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
+from dispatch.openapi import install_error_docs
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
@@ -42,6 +43,7 @@ from dispatch.residents.api import router as residents_router
 from dispatch.settings import ConfigError, Settings, get_settings
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
+from dispatch.validation import validation_message
 from telephony.ami_mapping import AmiCallTracker
 from telephony.asterisk import AmiAdapter, AmiCalls, AmiConnector
 from telephony.simulator import CallSimulator, from_database
@@ -64,8 +66,16 @@ _HTTP_CODES = {
 }
 
 
-def _error(status: int, code: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status, headers=headers)
+# Starlette's own errors (no route, wrong method, …) in the words of the person at the screen.
+_HTTP_MESSAGES = {404: "请求的地址不存在"}
+
+
+def _error(
+    status: int, code: str, detail: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": code, "detail": detail, "message": message}, status_code=status, headers=headers
+    )
 
 
 def _describe_validation(exc: RequestValidationError) -> str:
@@ -81,21 +91,27 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.code, exc.detail, headers)
+        return _error(exc.status_code, exc.code, exc.detail, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "validation_error", _describe_validation(exc))
+        return _error(422, "validation_error", _describe_validation(exc), validation_message(exc.errors()))
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        return _error(exc.status_code, code, str(exc.detail), getattr(exc, "headers", None))
+        message = _HTTP_MESSAGES.get(exc.status_code) or default_message(code, exc.status_code)
+        return _error(exc.status_code, code, str(exc.detail), message, getattr(exc, "headers", None))
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error", exc_info=exc)
-        return _error(500, "internal_error", "an unexpected error occurred; it has been logged")
+        return _error(
+            500,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+            default_message("internal_error", 500),
+        )
 
 
 def calendar_check(ctx: AppContext) -> dict[str, Any]:
@@ -240,6 +256,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         lifespan=lifespan,
     )
     install_error_handlers(app)
+    install_error_docs(app)
 
     @app.get("/health", tags=["system"])
     def health(

@@ -68,11 +68,13 @@ Db = Annotated[Session, Depends(get_db, scope="function")]
 
 def get_current_user(ctx: Ctx, db: Db, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
     if not token:
-        raise NotAuthenticated("sign in first: send an Authorization: Bearer token")
+        raise NotAuthenticated("sign in first: send an Authorization: Bearer token", message="请先登录")
     user_id = read_token(token, secret=ctx.settings.auth.jwt_secret)
     user = db.get(User, user_id) if user_id is not None else None
     if user is None or not user.active:
-        raise NotAuthenticated("the access token is invalid or has expired")
+        raise NotAuthenticated(
+            "the access token is invalid or has expired", message="登录已失效或账号已停用，请重新登录"
+        )
     return user
 
 

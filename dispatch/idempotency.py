@@ -43,7 +43,9 @@ def run_once(
     key = key.strip()
     if not key or len(key) > MAX_KEY_LENGTH:
         raise BadRequest(
-            f"Idempotency-Key must have 1 to {MAX_KEY_LENGTH} characters", code="invalid_idempotency_key"
+            f"Idempotency-Key must have 1 to {MAX_KEY_LENGTH} characters",
+            code="invalid_idempotency_key",
+            message=f"幂等键（Idempotency-Key）须为 1 到 {MAX_KEY_LENGTH} 个字符",
         )
     digest = request_hash(payload)
     existing = _stored(session, scope, key)
@@ -61,6 +63,7 @@ def run_once(
                 raise Conflict(
                     "a request with this Idempotency-Key is in progress; retry",
                     code="idempotency_in_progress",
+                    message="相同的请求正在处理中，请稍后重试",
                 ) from None
         else:
             status, body = work()
@@ -69,7 +72,9 @@ def run_once(
             return status, body, False
     if existing.request_hash != digest:
         raise Conflict(
-            "this Idempotency-Key was already used for a different request", code="idempotency_key_reused"
+            "this Idempotency-Key was already used for a different request",
+            code="idempotency_key_reused",
+            message="此幂等键（Idempotency-Key）已用于另一个不同的请求，请刷新后重新提交",
         )
     return existing.status_code, dict(existing.response), True
 

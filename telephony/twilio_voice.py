@@ -54,14 +54,14 @@ CALL_STATUSES = TERMINAL | {"queued", "initiated", "ringing", "in-progress", "an
 def sid_field(values: dict[str, str], key: str) -> str:
     value = values.get(key, "")
     if not _SID.match(value):
-        raise BadRequest(f"{key}: missing or not a Twilio SID")
+        raise BadRequest(f"{key}: missing or not a Twilio SID", message=f"{key}：缺失或不是有效的 Twilio SID")
     return value
 
 
 def required_field(values: dict[str, str], key: str) -> str:
     value = values.get(key, "")
     if not value:
-        raise BadRequest(f"{key}: missing")
+        raise BadRequest(f"{key}: missing", message=f"{key}：必填")
     return value
 
 
@@ -70,7 +70,9 @@ def number_field(values: dict[str, str], key: str) -> int | None:
     if not raw:
         return None
     if not re.fullmatch(r"[0-9]{1,12}", raw):
-        raise BadRequest(f"{key}: expected a whole number, got {raw!r}")
+        raise BadRequest(
+            f"{key}: expected a whole number, got {raw!r}", message=f"{key}：应为整数（当前为 {raw}）"
+        )
     return int(raw)
 
 
@@ -81,7 +83,10 @@ def form_timestamp(values: dict[str, str], default: datetime) -> datetime:
     try:
         at = parsedate_to_datetime(raw)
     except (TypeError, ValueError):
-        raise BadRequest(f"Timestamp: not an RFC 2822 date: {raw!r}") from None
+        raise BadRequest(
+            f"Timestamp: not an RFC 2822 date: {raw!r}",
+            message=f"Timestamp：不是 RFC 2822 格式的时间（{raw}）",
+        ) from None
     return at if at.tzinfo else at.replace(tzinfo=UTC)
 
 
@@ -146,7 +151,9 @@ class Turn:
     def category(self) -> str | None:
         code = self.query.get("category") or None
         if code is not None and not _CODE.match(code):
-            raise BadRequest(f"category: not a category code: {code!r}")
+            raise BadRequest(
+                f"category: not a category code: {code!r}", message=f"category：{code} 不是服务类别编码"
+            )
         return code
 
     def menu(self) -> dict[str, tuple[str, str]]:
@@ -279,7 +286,7 @@ def _dialed(t: Turn) -> VoiceResponse:
 def _recorded(t: Turn) -> VoiceResponse:
     recording_url = t.form.get("RecordingUrl", "")
     if not recording_url.startswith(("https://", "http://")):
-        raise BadRequest("RecordingUrl: missing or not a URL")
+        raise BadRequest("RecordingUrl: missing or not a URL", message="RecordingUrl：缺失或不是有效的网址")
     if "RecordingSid" in t.form:
         sid_field(t.form, "RecordingSid")
     seconds = number_field(t.form, "RecordingDuration")
@@ -400,7 +407,7 @@ def _bridge(t: Turn) -> VoiceResponse:
     showing the centre's number. Not a resident's call, so not recorded as one."""
     to = t.query.get("to", "")
     if not _E164.match(to):
-        raise BadRequest(f"to: not an E.164 number: {to!r}")
+        raise BadRequest(f"to: not an E.164 number: {to!r}", message=f"to：{to} 不是 E.164 格式的电话号码")
     resp = VoiceResponse()
     t.say(resp, "正在为您回拨居民电话，请稍候。")
     dial = resp.dial(caller_id=t.cfg.from_number, timeout=t.cfg.ring_seconds)

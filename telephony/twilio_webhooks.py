@@ -61,30 +61,46 @@ def twiml_response(twiml: TwiML) -> Response:
     return Response(content=str(twiml), media_type="text/xml")
 
 
-router = APIRouter(prefix=WEBHOOK_PREFIX, tags=["twilio"])
+router = APIRouter(
+    prefix=WEBHOOK_PREFIX,
+    tags=["twilio"],
+    responses={403: {"description": "Not signed by Twilio"}, 404: {"description": "Twilio is not enabled"}},
+)
 
 
 async def verified_form(request: Request, ctx: Ctx) -> dict[str, str]:
     """The POSTed form, once the request is known to come from Twilio."""
     cfg = ctx.settings.twilio
     if not cfg.enabled:
-        raise NotFound("Twilio webhooks are off: set [twilio] enabled = true")
+        raise NotFound(
+            "Twilio webhooks are off: set [twilio] enabled = true",
+            message="未启用 Twilio 回调：请在配置中设置 [twilio] enabled = true",
+        )
     try:
         form = await request.form()
     except Exception as exc:  # a body that does not parse as a form
-        raise BadRequest(f"cannot read the form data: {exc}") from None
+        raise BadRequest(f"cannot read the form data: {exc}", message="无法读取表单数据") from None
     signature = request.headers.get("X-Twilio-Signature", "")
     if not signature:
-        raise Forbidden("missing X-Twilio-Signature: only Twilio may call this webhook")
+        raise Forbidden(
+            "missing X-Twilio-Signature: only Twilio may call this webhook",
+            message="缺少 X-Twilio-Signature 签名：只有 Twilio 能调用此回调",
+        )
     if not (cfg.public_base_url and cfg.auth_token):
-        raise Forbidden("cannot check X-Twilio-Signature: set [twilio] public_base_url and auth_token")
+        raise Forbidden(
+            "cannot check X-Twilio-Signature: set [twilio] public_base_url and auth_token",
+            message="无法校验 X-Twilio-Signature 签名：请在配置中设置 [twilio] public_base_url 和 auth_token",
+        )
     url = cfg.public_base_url + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if not RequestValidator(cfg.auth_token).validate(url, form, signature):
-        raise Forbidden(f"X-Twilio-Signature does not match a request from Twilio to {url}")
+        raise Forbidden(
+            f"X-Twilio-Signature does not match a request from Twilio to {url}",
+            message=f"X-Twilio-Signature 签名与 Twilio 发往 {url} 的请求不符",
+        )
     fields: dict[str, str] = {}
     for key, value in form.multi_items():
         if not isinstance(value, str):
-            raise BadRequest(f"{key}: file uploads are not accepted")
+            raise BadRequest(f"{key}: file uploads are not accepted", message=f"{key}：不接受上传文件")
         fields.setdefault(key, value)
     return fields
 
@@ -97,7 +113,10 @@ def voice(request: Request, form: TwilioForm, db: Db, ctx: Ctx) -> Response:
     step = request.query_params.get("step", "")
     handler = VOICE_STEPS.get(step)
     if handler is None:
-        raise BadRequest(f"step: unknown step {step!r}; one of {', '.join(s for s in VOICE_STEPS if s)}")
+        raise BadRequest(
+            f"step: unknown step {step!r}; one of {', '.join(s for s in VOICE_STEPS if s)}",
+            message=f"step：未知的语音步骤 {step}，可选：{'、'.join(s for s in VOICE_STEPS if s)}",
+        )
     sid_field(form, "CallSid")  # every step needs one: a 400 before anything is written
     return twiml_response(handler(Turn(db, ctx, form, dict(request.query_params), ctx.clock.now())))
 
@@ -107,7 +126,9 @@ def status(request: Request, form: TwilioForm, db: Db, ctx: Ctx) -> Response:
     turn = Turn(db, ctx, form, dict(request.query_params), ctx.clock.now())
     call_status = form.get("CallStatus", "")
     if call_status not in CALL_STATUSES:
-        raise BadRequest(f"CallStatus: unknown status {call_status!r}")
+        raise BadRequest(
+            f"CallStatus: unknown status {call_status!r}", message=f"CallStatus：未知的通话状态 {call_status}"
+        )
     at = form_timestamp(form, turn.now)
     duration = number_field(form, "CallDuration")
     for key in ("DialCallDuration", "QueueTime"):

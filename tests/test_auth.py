@@ -62,7 +62,7 @@ def test_missing_or_bad_token_is_401(client, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
     r = client.get("/api/v1/me", headers=headers)
     assert r.status_code == 401
-    assert set(r.json()) == {"error", "detail"}
+    assert set(r.json()) == {"error", "detail", "message"}
 
 
 def test_token_signed_with_another_secret_is_401(client, session_factory) -> None:

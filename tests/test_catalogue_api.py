@@ -93,7 +93,7 @@ def test_admin_creates_category_and_item(client, catalogue, login, session_facto
 def test_bad_edits_change_nothing(client, catalogue, login, session_factory, path, body, status) -> None:
     r = client.patch(path, json=body, headers=login(Role.ADMIN))
     assert r.status_code == status
-    assert set(r.json()) == {"error", "detail"}
+    assert set(r.json()) == {"error", "detail", "message"}
     with session_factory() as s:
         assert s.scalar(select(Item).where(Item.code == "HOME-01")).sla_class_code == "priority"
 

@@ -280,6 +280,7 @@ def test_batch_plan_is_shown_before_anything_is_offered(
     assert r.status_code == 200, r.text
     done = r.json()
     assert done["assigned"] == {only["number"]: a} and list(done["failed"]) == [left["number"]]
+    assert done["failed"][left["number"]] == "甲服务社已满负荷（1/1 在办），请选择其他服务方"
     assert done["total_km"] == pytest.approx(only["distance_km"], abs=0.01)
     assert (
         client.post("/api/v1/dispatch/batch", json={"assignments": []}, headers=supervisor).status_code == 422

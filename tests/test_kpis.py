@@ -19,6 +19,7 @@ from sqlalchemy import literal, select
 from dispatch.catalogue.service import ensure_sla_classes
 from dispatch.reports.api import router
 from dispatch.reports.kpis import GroupBy, summarise
+from dispatch.validation import field_label
 from models import (
     Area,
     AreaKind,
@@ -561,7 +562,8 @@ def test_bad_parameters(client, login, world, params: dict, status: int, field: 
         r = client.get(path, params=params, headers=login(Role.SUPERVISOR))
         assert r.status_code == status, r.text
         body = r.json()
-        assert set(body) == {"error", "detail"} and body["detail"].startswith(f"{field}:"), body
+        assert set(body) == {"error", "detail", "message"} and body["detail"].startswith(f"{field}:"), body
+        assert body["message"].startswith(f"{field_label(field)}："), body
 
 
 def test_unencoded_plus_in_the_offset_is_understood(client, login, world) -> None:

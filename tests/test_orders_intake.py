@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from dispatch.validation import field_label
 from models import IdempotencyKey, Order, OrderEvent, OrderStatus, Resident, Role
 from tests.factories import load_catalogue, make_small_district
 
@@ -147,8 +148,9 @@ def test_bad_input_is_rejected_and_writes_nothing(
     r = post(client, operator, **body)
     assert r.status_code == status, r.text
     err = r.json()
-    assert set(err) == {"error", "detail"}
+    assert set(err) == {"error", "detail", "message"}
     assert field in err["detail"]
+    assert field_label(field) in err["message"]  # the same field, named in Chinese
     assert count(session_factory, Order) == 0
     assert count(session_factory, Resident) == 0
     assert count(session_factory, OrderEvent) == 0

@@ -237,6 +237,23 @@ def test_a_refused_reply_changes_nothing_and_says_why(
     assert order_status(session_factory, order["id"]) == "offered"
 
 
+def test_a_refusal_without_sms_words_of_its_own_says_the_error_s_chinese_message(
+    client, completed, session_factory, monkeypatch
+) -> None:
+    from dispatch.orders import lifecycle
+
+    real_rates = lifecycle.resident_rates
+
+    def rated_meanwhile(session, order, stars, **kw):
+        real_rates(session, order, stars, **kw)  # another rating gets there first…
+        return real_rates(session, order, stars, **kw)  # …so this one is refused (already_rated)
+
+    monkeypatch.setattr(lifecycle, "resident_rates", rated_meanwhile)
+    assert sms(client, "4", sender=RESIDENT) == f"工单{completed['number']}办结后已经评价过，不能重复评价。"
+    with session_factory() as s:
+        assert s.scalar(select(func.count()).select_from(Rating)) == 0
+
+
 # --- rework (重办) after an unsatisfied rating -----------------------------------------------------
 
 

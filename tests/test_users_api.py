@@ -84,7 +84,7 @@ def test_bad_accounts_are_refused_and_nothing_is_written(
     with session_factory() as s:
         before = s.scalar(select(func.count(User.id)))
     r = client.post("/api/v1/users", json=body, headers=admin)
-    assert r.status_code == status and set(r.json()) == {"error", "detail"}
+    assert r.status_code == status and set(r.json()) == {"error", "detail", "message"}
     with session_factory() as s:
         assert s.scalar(select(func.count(User.id))) == before
 

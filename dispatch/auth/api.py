@@ -22,7 +22,9 @@ router = APIRouter(prefix="/api/v1", tags=["auth"])
 def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: Db) -> TokenOut:
     user = db.scalar(select(User).where(User.username == form.username))
     if user is None or not user.active or not verify_password(user.password_hash, form.password):
-        raise NotAuthenticated("wrong username or password", code="invalid_credentials")
+        raise NotAuthenticated(
+            "wrong username or password", code="invalid_credentials", message="用户名或密码错误，请重新输入"
+        )
     minutes = ctx.settings.auth.token_minutes
     access = issue_token(
         user_id=user.id,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.auth.security import hash_password
+from dispatch.errors import ROLE_LABELS, InvalidValue
 from models import Provider, ProviderKind, Role, User
 
 MIN_PASSWORD_LENGTH = 8
@@ -15,8 +16,12 @@ MIN_PASSWORD_LENGTH = 8
 EXTENSION_PATTERN = r"^[0-9A-Za-z*#_-]{1,20}$"
 
 
-class UserError(ValueError):
-    """A staff account that cannot be created as asked."""
+class UserError(InvalidValue):
+    """A staff account that cannot be created as asked (``message``: why, in Chinese)."""
+
+
+def _role_zh(role: Role) -> str:
+    return ROLE_LABELS.get(role.value, role.value)
 
 
 def create_user(
@@ -31,15 +36,21 @@ def create_user(
 ) -> User:
     username = username.strip()
     if not username or len(username) > 50:
-        raise UserError("the user name must have 1 to 50 characters")
+        raise UserError("the user name must have 1 to 50 characters", message="用户名须为 1 到 50 个字符")
     try:
         role = Role(role)
     except ValueError:
-        raise UserError(f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}") from None
+        raise UserError(
+            f"unknown role {role!r}: use one of {', '.join(r.value for r in Role)}",
+            message=f"未知的角色 {role}，可选：{'、'.join(f'{r.value}（{_role_zh(r)}）' for r in Role)}",
+        ) from None
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            message=f"密码至少要有 {MIN_PASSWORD_LENGTH} 个字符",
+        )
     if session.scalar(select(User.id).where(User.username == username)) is not None:
-        raise UserError(f"a user named {username!r} already exists")
+        raise UserError(f"a user named {username!r} already exists", message=f"用户名“{username}”已存在")
     _check_provider(session, role, provider_id)
     user = User(
         username=username,
@@ -61,16 +72,30 @@ def _check_provider(session: Session, role: Role, provider_id: int | None) -> No
     """Workers act for a worker, organisation admins for an organisation, staff for none."""
     if role in PROVIDER_ROLES:
         if provider_id is None:
-            raise UserError(f"a {role.value} account needs --provider (the provider it acts for)")
+            raise UserError(
+                f"a {role.value} account needs --provider (the provider it acts for)",
+                message=f"{_role_zh(role)}账号须指定所代表的服务方",
+            )
         provider = session.get(Provider, provider_id)
         if provider is None:
-            raise UserError(f"no provider with id {provider_id}")
+            raise UserError(
+                f"no provider with id {provider_id}", message=f"没有编号为 {provider_id} 的服务方"
+            )
         if role == Role.ORG_ADMIN and provider.kind != ProviderKind.ORGANISATION:
-            raise UserError(f"provider {provider_id} is a worker, not an organisation")
+            raise UserError(
+                f"provider {provider_id} is a worker, not an organisation",
+                message=f"服务方 {provider_id} 是服务人员，不是机构",
+            )
         if role == Role.WORKER and provider.kind != ProviderKind.WORKER:
-            raise UserError(f"provider {provider_id} is an organisation, not a worker")
+            raise UserError(
+                f"provider {provider_id} is an organisation, not a worker",
+                message=f"服务方 {provider_id} 是机构，不是服务人员",
+            )
     elif provider_id is not None:
-        raise UserError(f"a {role.value} account does not belong to a provider")
+        raise UserError(
+            f"a {role.value} account does not belong to a provider",
+            message=f"{_role_zh(role)}账号不属于任何服务方，请不要指定服务方",
+        )
 
 
 def set_role(session: Session, user: User, role: Role, provider_id: int | None) -> None:
@@ -85,14 +110,23 @@ def set_extension(session: Session, user: User, extension: str | None) -> None:
     extension = (extension or "").strip() or None
     if extension is not None:
         if not re.fullmatch(EXTENSION_PATTERN, extension):
-            raise UserError(f"extension {extension!r}: 1-20 digits, letters, *, #, _ or -")
+            raise UserError(
+                f"extension {extension!r}: 1-20 digits, letters, *, #, _ or -",
+                message=f"分机号“{extension}”格式不正确：须为 1–20 位数字、字母或 * # _ -",
+            )
         owner = session.scalar(select(User.id).where(User.extension == extension))
         if owner is not None and owner != user.id:
-            raise UserError(f"extension {extension} already belongs to another user")
+            raise UserError(
+                f"extension {extension} already belongs to another user",
+                message=f"分机号 {extension} 已属于其他用户",
+            )
     user.extension = extension
 
 
 def set_password(user: User, password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise UserError(f"the password must have at least {MIN_PASSWORD_LENGTH} characters")
+        raise UserError(
+            f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
+            message=f"密码至少要有 {MIN_PASSWORD_LENGTH} 个字符",
+        )
     user.password_hash = hash_password(password)

@@ -21,7 +21,7 @@ from dispatch.auth.users import (
     set_role,
 )
 from dispatch.deps import Db, require_roles
-from dispatch.errors import BadRequest, Conflict, NotFound
+from dispatch.errors import ROLE_LABELS, BadRequest, Conflict, NotFound
 from dispatch.pagination import Page, paginate
 from models import Role, User
 
@@ -71,9 +71,9 @@ def user_out(user: User) -> UserOut:
 
 def _conflict_or_bad(exc: UserError) -> Exception:
     return (
-        Conflict(str(exc), code="user_exists")
+        Conflict(str(exc), code="user_exists", message=exc.message)
         if "already" in str(exc)
-        else BadRequest(str(exc), code="invalid_user")
+        else BadRequest(str(exc), code="invalid_user", message=exc.message)
     )
 
 
@@ -114,7 +114,7 @@ def add_user(body: UserIn, db: Db, _admin: Admin) -> UserOut:
 def get_user(user_id: int, db: Db, _admin: Admin) -> UserOut:
     user = db.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(f"no user {user_id}", message=f"未找到编号为 {user_id} 的用户")
     return user_out(user)
 
 
@@ -122,16 +122,22 @@ def get_user(user_id: int, db: Db, _admin: Admin) -> UserOut:
 def edit_user(user_id: int, patch: UserPatch, db: Db, admin: Admin) -> UserOut:
     user = db.get(User, user_id)
     if user is None:
-        raise NotFound(f"no user {user_id}")
+        raise NotFound(f"no user {user_id}", message=f"未找到编号为 {user_id} 的用户")
     given = patch.model_fields_set
     if "active" in given and patch.active is False and user.id == admin.id:
-        raise BadRequest("you cannot deactivate your own account", code="invalid_user")
+        raise BadRequest(
+            "you cannot deactivate your own account", code="invalid_user", message="不能停用自己的账号"
+        )
     if "active" in given and patch.active is None:
-        raise BadRequest("active: true or false", code="invalid_user")
+        raise BadRequest("active: true or false", code="invalid_user", message="启用状态：请填 true 或 false")
     if patch.role is not None and patch.role != user.role and user.id == admin.id:
-        raise BadRequest("you cannot change your own role", code="invalid_user")
+        raise BadRequest("you cannot change your own role", code="invalid_user", message="不能修改自己的角色")
     if "role" in given and patch.role is None:
-        raise BadRequest("role: one of " + ", ".join(r.value for r in Role), code="invalid_user")
+        raise BadRequest(
+            "role: one of " + ", ".join(r.value for r in Role),
+            code="invalid_user",
+            message="角色：可选 " + "、".join(f"{r.value}（{ROLE_LABELS[r.value]}）" for r in Role),
+        )
     try:
         if "role" in given or "provider_id" in given:
             role = patch.role or user.role

@@ -17,6 +17,7 @@ from dispatch.deps import Ctx, CurrentUser, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import try_normalise
+from dispatch.validation import field_label
 from models import Call, CallDirection, CallOutcome, Disposition, Role
 
 calls_router = APIRouter(
@@ -33,7 +34,11 @@ ingest_router = APIRouter(
 
 def _aware(name: str, value: datetime | None) -> None:
     if value is not None and value.tzinfo is None:
-        raise BadRequest(f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)", code="invalid_time")
+        raise BadRequest(
+            f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)",
+            code="invalid_time",
+            message=f"{field_label(name)}：请带上时区（如 2026-11-01T00:00:00+08:00）",
+        )
 
 
 @calls_router.get("")
@@ -80,7 +85,7 @@ def list_calls(
 def get_call(call_id: int, db: Db, ctx: Ctx) -> dict[str, Any]:
     call = db.get(Call, call_id, options=[selectinload(Call.orders)])
     if call is None:
-        raise NotFound(f"no call {call_id}")
+        raise NotFound(f"no call {call_id}", message=f"未找到编号为 {call_id} 的通话")
     return call_out(call, region=ctx.settings.locale.default_region)
 
 
@@ -95,7 +100,7 @@ def set_outcome(call_id: int, body: OutcomeIn, db: Db, ctx: Ctx, user: CurrentUs
     """How an answered call that made no order ended for the centre."""
     call = db.get(Call, call_id, options=[selectinload(Call.orders)])
     if call is None:
-        raise NotFound(f"no call {call_id}")
+        raise NotFound(f"no call {call_id}", message=f"未找到编号为 {call_id} 的通话")
     callbacks.set_call_outcome(db, call, outcome=body.outcome, order_id=body.order_id, actor=user)
     db.refresh(call, ["orders"])
     return call_out(call, region=ctx.settings.locale.default_region)
@@ -109,6 +114,6 @@ def ingest_event(ctx: Ctx, body: Annotated[Any, Body()]) -> dict[str, Any]:
     try:
         event = event_from_dict(body)
     except ValueError as exc:
-        raise BadRequest(str(exc), code="invalid_event") from None
+        raise BadRequest(str(exc), code="invalid_event", message=f"通话事件格式不正确：{exc}") from None
     ctx.live().ingest(event)
     return {"accepted": True, "type": body["type"]}

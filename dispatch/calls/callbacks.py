@@ -169,10 +169,12 @@ def _fold(session: Session, callback: CallbackRow, call: Call, ended: datetime) 
 def get_open(session: Session, callback_id: int) -> CallbackRow:
     callback = session.get(CallbackRow, callback_id)
     if callback is None:
-        raise NotFound(f"no callback {callback_id}")
+        raise NotFound(f"no callback {callback_id}", message=f"未找到编号为 {callback_id} 的回拨记录")
     if callback.status != CallbackStatus.OPEN:
         raise Conflict(
-            f"callback {callback_id} is already closed ({callback.outcome})", code="callback_closed"
+            f"callback {callback_id} is already closed ({callback.outcome})",
+            code="callback_closed",
+            message=f"回拨记录 {callback_id} 已处理完毕（{OUTCOME_ZH.get(callback.outcome, callback.outcome)}），请刷新后查看",
         )
     return callback
 
@@ -188,13 +190,25 @@ def record_attempt(session: Session, callback: CallbackRow, *, now: datetime) ->
 def _order(session: Session, order_id: int | None, outcome: CallOutcome) -> Order | None:
     if outcome not in NEEDS_ORDER:
         if order_id is not None:
-            raise BadRequest(f"order_id: the outcome {outcome.value} names no order", code="unexpected_order")
+            raise BadRequest(
+                f"order_id: the outcome {outcome.value} names no order",
+                code="unexpected_order",
+                message=f"工单：处理结果为“{OUTCOME_ZH[outcome]}”时不关联工单，请不要选择工单",
+            )
         return None
     if order_id is None:
-        raise BadRequest(f"order_id: the outcome {outcome.value} needs the order", code="order_required")
+        raise BadRequest(
+            f"order_id: the outcome {outcome.value} needs the order",
+            code="order_required",
+            message=f"工单：处理结果为“{OUTCOME_ZH[outcome]}”时须选择关联的工单",
+        )
     order = session.get(Order, order_id)
     if order is None:
-        raise BadRequest(f"order_id: no order {order_id}", code="unknown_order")
+        raise BadRequest(
+            f"order_id: no order {order_id}",
+            code="unknown_order",
+            message=f"工单：未找到编号为 {order_id} 的工单",
+        )
     return order
 
 
@@ -220,13 +234,17 @@ def close(
     became or duplicates, and that order's timeline says so."""
     if callback.status != CallbackStatus.OPEN:
         raise Conflict(
-            f"callback {callback.id} is already closed ({callback.outcome})", code="callback_closed"
+            f"callback {callback.id} is already closed ({callback.outcome})",
+            code="callback_closed",
+            message=f"回拨记录 {callback.id} 已处理完毕（{OUTCOME_ZH.get(callback.outcome, callback.outcome)}），请刷新后查看",
         )
     if outcome == CallOutcome.UNREACHABLE and callback.attempts < rules.unreachable_after:
         raise Conflict(
             f"call back at least {rules.unreachable_after} times before closing as unreachable "
             f"({callback.attempts} so far)",
             code="too_few_attempts",
+            message=f"至少回拨 {rules.unreachable_after} 次后才能按“多次回拨未接通”结束"
+            f"（目前已回拨 {callback.attempts} 次）",
         )
     order = _order(session, order_id, outcome)
     if order is not None:
@@ -261,9 +279,14 @@ def set_call_outcome(
         raise BadRequest(
             f"outcome: one of {', '.join(sorted(o.value for o in CALL_OUTCOMES))} for a call",
             code="invalid_outcome",
+            message=f"处理结果：来电可选 {'、'.join(OUTCOME_ZH[o] for o in sorted(CALL_OUTCOMES))}",
         )
     if call.ended_at is None:
-        raise Conflict(f"call {call.id} has not ended yet", code="call_not_ended")
+        raise Conflict(
+            f"call {call.id} has not ended yet",
+            code="call_not_ended",
+            message=f"通话 {call.id} 尚未结束，请在通话结束后再记录处理结果",
+        )
     order = _order(session, order_id, outcome)
     if order is not None:
         _link_calls(session, order, [call.id])

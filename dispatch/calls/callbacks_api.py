@@ -147,12 +147,19 @@ def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
         caller = callbacks.get_open(session, callback_id).caller
     if connector.via == "asterisk" and not user.extension:
         raise BadRequest(
-            "you have no phone extension: ask an admin to set one on your account", code="no_extension"
+            "you have no phone extension: ask an admin to set one on your account",
+            code="no_extension",
+            message="您的账号没有设置分机号，请联系管理员设置后再回拨",
         )
     try:
         call_id = connector.connect(user.extension or "", caller, {"callback_id": callback_id})
     except DeliveryError as exc:
-        raise AppError(f"the call could not be placed: {exc}", code="call_failed", status_code=502) from None
+        raise AppError(
+            f"the call could not be placed: {exc}",
+            code="call_failed",
+            status_code=502,
+            message="未能发起呼叫，请稍后重试，或直接拨打居民电话",
+        ) from None
     callback = callbacks.get_open(db, callback_id)
     callbacks.record_attempt(db, callback, now=ctx.clock.now())
     db.flush()

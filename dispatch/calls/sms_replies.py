@@ -53,19 +53,20 @@ _RATING = re.compile(
 )
 
 
-# Refusals the domain reports in English for the API, said again for a text message.
+# Refusals a text message says otherwise than the error's own Chinese ``message``, which is
+# written for the console (it names the state to refresh, or the offer's current status).
 _REFUSALS = {
     "no_offer": "该工单已不在待签收状态（可能已超时、撤销或改派）",
     "offer_closed": "该派单已经处理过",
     "invalid_transition": "工单状态刚刚发生了变化",
-    "already_rated": "该工单已经评价过",
-    "not_completed": "该工单尚未办结",
-    "not_reopenable": "该工单已不能申请重办",
 }
 
 
-def _refusal(exc: AppError) -> str:
-    return _REFUSALS.get(exc.code, exc.detail)
+def _refused(order: Order, doing: str, exc: AppError) -> str:
+    """The answer to a refused reply: why, in the words above or the error's ``message``, with
+    the order named once ("工单20261122-0042未能签收：…。")."""
+    why = _REFUSALS.get(exc.code) or exc.message.rstrip("。")
+    return f"{why}。" if order.number in why else f"工单{order.number}未能{doing}：{why}。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +210,7 @@ def _answer_offer(
                 )
     except AppError as exc:
         session.refresh(order)
-        return f"工单{order.number}未能{'签收' if reply.accept else '退单'}：{_refusal(exc)}。"
+        return _refused(order, "签收" if reply.accept else "退单", exc)
     if not reply.accept:
         return f"已退回工单{order.number}，原因：{reply.reason}。"
     item = session.get_one(Item, order.item_id)
@@ -254,7 +255,7 @@ def _rate(session: Session, sender: str, stars: int, now: datetime, services: Re
             lifecycle.resident_rates(session, order, stars, channel="sms", now=now, actor=f"sms:{sender}")
     except AppError as exc:
         session.refresh(order)
-        return f"工单{order.number}未能评价：{_refusal(exc)}。"
+        return _refused(order, "评价", exc)
     label = lifecycle.SATISFACTION[stars]
     follow_up = (
         f"我们会尽快联系您了解情况；如需重新上门处理，请在{lifecycle.RESIDENT_REOPEN_WINDOW.days}天内回复“重办”。"
@@ -276,5 +277,5 @@ def _reopen(session: Session, sender: str, now: datetime, services: ReplyService
             )
     except AppError as exc:
         session.refresh(order)
-        return f"工单{order.number}未能重办：{_refusal(exc)}。"
+        return _refused(order, "重办", exc)
     return f"已为您申请重办工单{order.number}，我们会重新安排服务人员上门，请保持电话畅通。"

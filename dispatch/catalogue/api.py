@@ -128,21 +128,21 @@ def suggest(
 def _category(db: Db, code: str) -> Category:
     cat = db.scalar(select(Category).where(Category.code == code))
     if cat is None:
-        raise NotFound(f"no category {code}")
+        raise NotFound(f"no category {code}", message=f"未找到编码为 {code} 的服务类别")
     return cat
 
 
 def _item(db: Db, code: str) -> Item:
     item = db.scalar(select(Item).where(Item.code == code))
     if item is None:
-        raise NotFound(f"no item {code}")
+        raise NotFound(f"no item {code}", message=f"未找到编码为 {code} 的服务事项")
     return item
 
 
 @router.post("/categories", status_code=201, response_model=CategoryOut, dependencies=[Admin])
 def create_category(body: CategoryIn, db: Db) -> CategoryOut:
     if db.scalar(select(Category.id).where(Category.code == body.code)) is not None:
-        raise Conflict(f"category {body.code} already exists")
+        raise Conflict(f"category {body.code} already exists", message=f"编码为 {body.code} 的服务类别已存在")
     cat = Category(code=body.code, name_zh=body.name_zh, name_en=body.name_en)
     db.add(cat)
     db.flush()
@@ -169,9 +169,13 @@ def update_category(code: str, body: CategoryPatch, db: Db, ctx: Ctx) -> Categor
 def create_item(body: ItemIn, db: Db, ctx: Ctx) -> ItemOut:
     cat = db.scalar(select(Category).where(Category.code == body.category_code))
     if cat is None:
-        raise BadRequest(f"category_code: no category {body.category_code}", code="unknown_category")
+        raise BadRequest(
+            f"category_code: no category {body.category_code}",
+            code="unknown_category",
+            message=f"所属类别：没有编码为 {body.category_code} 的服务类别",
+        )
     if db.scalar(select(Item.id).where(Item.code == body.code)) is not None:
-        raise Conflict(f"item {body.code} already exists")
+        raise Conflict(f"item {body.code} already exists", message=f"编码为 {body.code} 的服务事项已存在")
     item = Item(
         code=body.code,
         category_id=cat.id,
@@ -196,7 +200,11 @@ def update_item(code: str, body: ItemPatch, db: Db, ctx: Ctx) -> ItemOut:
         sla = changes.pop("sla_class")
         if sla is not None:
             if db.get(SlaClass, sla) is None:
-                raise BadRequest(f"sla_class: unknown class {sla}", code="unknown_sla_class")
+                raise BadRequest(
+                    f"sla_class: unknown class {sla}",
+                    code="unknown_sla_class",
+                    message=f"时限类别：没有名为 {sla} 的时限类别",
+                )
             item.sla_class_code = sla
     if "keywords" in changes:
         words = changes.pop("keywords")

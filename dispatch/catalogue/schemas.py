@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dispatch.errors import InvalidValue
+
 CODE_PATTERN = r"^[A-Z][A-Z0-9-]{1,19}$"
 
 
@@ -16,9 +18,11 @@ def _clean_keywords(words: list[str] | None) -> list[str] | None:
         if not w:
             continue
         if "|" in w:
-            raise ValueError(f"keyword {w!r} must not contain '|'")
+            raise InvalidValue(f"keyword {w!r} must not contain '|'", message=f"关键词“{w}”不能包含“|”")
         if len(w) > 40:
-            raise ValueError(f"keyword {w!r} is longer than 40 characters")
+            raise InvalidValue(
+                f"keyword {w!r} is longer than 40 characters", message=f"关键词“{w}”超过 40 个字"
+            )
         cleaned.append(w)
     return list(dict.fromkeys(cleaned))
 

@@ -19,6 +19,8 @@ import prcoords
 from geographiclib.geodesic import Geodesic
 from geopy.distance import ELLIPSOIDS, geodesic
 
+from dispatch.errors import InvalidValue
+
 CoordSystem = Literal["wgs84", "gcj02", "bd09"]
 COORD_SYSTEMS: tuple[str, ...] = get_args(CoordSystem)
 
@@ -38,13 +40,21 @@ _DISTANCE_ONLY = Geodesic.DISTANCE
 
 
 def validate_point(lat: float, lon: float) -> None:
-    """Raise ``ValueError`` unless (lat, lon) is a finite point in degrees."""
+    """Raise ``ValueError`` (an ``InvalidValue``) unless (lat, lon) is a finite point in degrees."""
     if not (math.isfinite(lat) and math.isfinite(lon)):
-        raise ValueError(f"coordinates must be finite numbers, got lat={lat!r}, lon={lon!r}")
+        raise InvalidValue(
+            f"coordinates must be finite numbers, got lat={lat!r}, lon={lon!r}",
+            message=f"坐标应为有效数字（纬度 {lat!r}，经度 {lon!r}）",
+        )
     if not -90.0 <= lat <= 90.0:
-        raise ValueError(f"latitude {lat} is out of range -90..90 (were lat and lon swapped?)")
+        raise InvalidValue(
+            f"latitude {lat} is out of range -90..90 (were lat and lon swapped?)",
+            message=f"纬度 {lat} 超出范围（-90 到 90），是否把纬度和经度填反了？",
+        )
     if not -180.0 <= lon <= 180.0:
-        raise ValueError(f"longitude {lon} is out of range -180..180")
+        raise InvalidValue(
+            f"longitude {lon} is out of range -180..180", message=f"经度 {lon} 超出范围（-180 到 180）"
+        )
 
 
 def _in_china(lat: float, lon: float) -> bool:
@@ -64,7 +74,10 @@ def to_wgs84(lat: float, lon: float, system: CoordSystem) -> tuple[float, float]
     if system == "wgs84":
         return lat, lon
     if system not in COORD_SYSTEMS:
-        raise ValueError(f"unknown coordinate system {system!r}; expected one of {', '.join(COORD_SYSTEMS)}")
+        raise InvalidValue(
+            f"unknown coordinate system {system!r}; expected one of {', '.join(COORD_SYSTEMS)}",
+            message=f"未知的坐标系 {system}，可选：{'、'.join(COORD_SYSTEMS)}",
+        )
     if system == "gcj02":
         if not _in_china(lat, lon):
             return lat, lon
@@ -85,7 +98,10 @@ def from_wgs84(lat: float, lon: float, system: CoordSystem) -> tuple[float, floa
     if system == "wgs84":
         return lat, lon
     if system not in COORD_SYSTEMS:
-        raise ValueError(f"unknown coordinate system {system!r}; expected one of {', '.join(COORD_SYSTEMS)}")
+        raise InvalidValue(
+            f"unknown coordinate system {system!r}; expected one of {', '.join(COORD_SYSTEMS)}",
+            message=f"未知的坐标系 {system}，可选：{'、'.join(COORD_SYSTEMS)}",
+        )
     if not _in_china(lat, lon):
         return lat, lon
     out = prcoords.wgs_gcj((lat, lon), False) if system == "gcj02" else prcoords.wgs_bd((lat, lon), False)

@@ -28,12 +28,16 @@ router = APIRouter(tags=["live events"])
 def _authenticate(ctx: AppContext, token: str | None) -> tuple[int, str, str, frozenset[int]]:
     """The user's id, role, name and the providers they act for (None scope: the call centre)."""
     if not token:
-        raise NotAuthenticated("sign in first: send an Authorization: Bearer token or ?access_token=")
+        raise NotAuthenticated(
+            "sign in first: send an Authorization: Bearer token or ?access_token=", message="请先登录"
+        )
     user_id = read_token(token, secret=ctx.settings.auth.jwt_secret)
     with read_only(ctx.sessions) as session:
         user = session.get(User, user_id) if user_id is not None else None
         if user is None or not user.active:
-            raise NotAuthenticated("the access token is invalid or has expired")
+            raise NotAuthenticated(
+                "the access token is invalid or has expired", message="登录已失效或账号已停用，请重新登录"
+            )
         scope = provider_scope(session, user)
         return user.id, user.role.value, user.username, frozenset(scope or ())
 

@@ -54,7 +54,7 @@ Supervisors = Annotated[User, Depends(require_roles(*policy.SUPERVISORS))]
 def load_order(db: Session, user: User, order_id: int) -> Order:
     order = repository.get_visible(db, user, order_id)
     if order is None:
-        raise NotFound(f"no order {order_id}")
+        raise NotFound(f"no order {order_id}", message=f"未找到编号为 {order_id} 的工单（或您无权查看）")
     return order
 
 

@@ -29,6 +29,7 @@ from dispatch.orders.schemas import (
 from dispatch.orders.views import CALL_CENTRE, OrderViews
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
+from dispatch.validation import field_label
 from models import (
     CallOutcome,
     Channel,
@@ -68,14 +69,21 @@ def create(
 ) -> Any:
     """Take a request: classify (when no item_code), match the resident, locate, set deadlines."""
     if user.role == Role.WORKER and body.channel != Channel.VISIT:
-        raise Forbidden('workers log requests met on a home visit only (channel "visit")')
+        raise Forbidden(
+            'workers log requests met on a home visit only (channel "visit")',
+            message="服务人员只能登记上门时遇到的诉求（受理渠道选“上门”）",
+        )
     if body.callback_id is not None and user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
-        raise Forbidden("only the call centre returns callbacks")
+        raise Forbidden(
+            "only the call centre returns callbacks", message="只有呼叫中心（坐席、督办、管理员）才能回拨来电"
+        )
     ctx = request.app.state.ctx
     try:
         phone = normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
     except InvalidPhone as exc:
-        raise BadRequest(f"caller_phone: {exc}", code="invalid_phone") from None
+        raise BadRequest(
+            f"caller_phone: {exc}", code="invalid_phone", message=f"来电号码：{exc.message}"
+        ) from None
     now = ctx.clock.now()
 
     def work() -> tuple[int, dict[str, Any]]:
@@ -96,7 +104,7 @@ def create(
         try:
             result = create_order(db, req, actor=user, now=now, services=ctx.intake_services(db))
         except IntakeError as exc:
-            raise BadRequest(str(exc), code=exc.code) from None
+            raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
         o = result.order
         if callback is not None:
             callbacks.close(
@@ -180,7 +188,9 @@ def list_orders(
     for name, value in (("from", from_), ("to", to)):
         if value is not None and value.tzinfo is None:
             raise BadRequest(
-                f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)", code="invalid_time"
+                f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)",
+                code="invalid_time",
+                message=f"{field_label(name)}：请带上时区（如 2026-11-01T00:00:00+08:00）",
             )
     stmt = repository.list_stmt(
         db,
@@ -207,7 +217,7 @@ def list_orders(
 def get_order(order_id: int, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
     o = repository.get_visible(db, user, order_id)
     if o is None:
-        raise NotFound(f"no order {order_id}")
+        raise NotFound(f"no order {order_id}", message=f"未找到编号为 {order_id} 的工单（或您无权查看）")
     item = db.get_one(Item, o.item_id)
     events = db.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id))
     if user.role not in CALL_CENTRE:  # internal notes are the call centre's

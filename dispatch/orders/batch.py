@@ -145,7 +145,7 @@ def offer_planned(
     for order_id, provider_id in assignments:
         order = session.get(Order, order_id)
         if order is None:
-            report.failed[str(order_id)] = f"no order {order_id}"
+            report.failed[str(order_id)] = f"未找到编号为 {order_id} 的工单"
             continue
         try:
             with session.begin_nested():
@@ -160,7 +160,7 @@ def offer_planned(
                 )
             report.assigned[order.number] = provider_id
         except AppError as exc:
-            report.failed[order.number] = exc.detail
+            report.failed[order.number] = exc.message  # for the supervisor, like the plan's reasons
     return report
 
 

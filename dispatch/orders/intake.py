@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, contains_eager
 
 from dispatch.catalogue.suggest import Suggestion
 from dispatch.db import insert_one
+from dispatch.errors import InvalidValue
 from dispatch.geo.coords import CoordSystem, to_wgs84
 from dispatch.geo.geocoding import AddressLocator, Located
 from dispatch.orders.numbers import next_number
@@ -43,11 +44,12 @@ HIGH_RISK_TAGS = frozenset({"独居老人", "高龄老人", "失能", "残疾", 
 DUPLICATE_WINDOW = timedelta(days=7)
 
 
-class IntakeError(ValueError):
-    """Input that cannot become an order; ``field`` names the offending field."""
+class IntakeError(InvalidValue):
+    """Input that cannot become an order; ``field`` names the offending field, ``message`` says
+    what is wrong in Chinese."""
 
-    def __init__(self, field_name: str, message: str, code: str = "invalid_input") -> None:
-        super().__init__(f"{field_name}: {message}")
+    def __init__(self, field_name: str, detail: str, code: str = "invalid_input", *, message: str) -> None:
+        super().__init__(f"{field_name}: {detail}", message=message)
         self.field = field_name
         self.code = code
 
@@ -118,10 +120,16 @@ def _choose_item(session: Session, req: IntakeRequest, suggestions: list[Suggest
             "item_code",
             "the description matches no catalogue item: choose one (item_code)",
             "cannot_classify",
+            message="服务事项：未能根据诉求描述自动分类，请手工选择服务事项",
         )
     item = session.scalar(_ITEM_BY_CODE, {"code": code})
     if item is None or not item.active:
-        raise IntakeError("item_code", f"unknown catalogue item {code!r}", "unknown_item")
+        raise IntakeError(
+            "item_code",
+            f"unknown catalogue item {code!r}",
+            "unknown_item",
+            message=f"服务事项：目录中没有编码为 {code} 的服务事项（或已停用），请重新选择",
+        )
     return item
 
 
@@ -130,7 +138,7 @@ def _locate(session: Session, req: IntakeRequest, locator: AddressLocator) -> Lo
         try:
             lat, lon = to_wgs84(req.lat, req.lon, req.coord_system)
         except ValueError as exc:
-            raise IntakeError("lat", str(exc)) from None
+            raise IntakeError("lat", str(exc), message=getattr(exc, "message", "坐标无效")) from None
         community, grid = locator.area_of(session, lat, lon)
         return Located(lat, lon, "given", req.coord_system, req.address or "", community, grid)
     if req.address:
@@ -158,7 +166,12 @@ def create_order(
 ) -> IntakeResult:
     call = session.get(Call, req.call_id) if req.call_id is not None else None
     if req.call_id is not None and call is None:
-        raise IntakeError("call_id", f"no call {req.call_id}", "unknown_call")
+        raise IntakeError(
+            "call_id",
+            f"no call {req.call_id}",
+            "unknown_call",
+            message=f"来电记录：未找到编号为 {req.call_id} 的来电",
+        )
     suggestions = services.suggest(session, req.description, 3)  # type: ignore[operator]
     item = _choose_item(session, req, suggestions)
     category = item.category
@@ -224,7 +237,7 @@ def create_order(
         session.execute(insert(call_order).values(call_id=call.id, order_id=order.id))
         if call.resident_id is None and call.caller == req.phone.e164:
             call.resident_id = resident.id
-    note = "classified automatically" if not req.item_code else ""
+    note = "系统自动分类" if not req.item_code else ""
     record_event(
         session,
         order,

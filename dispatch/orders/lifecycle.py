@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from dispatch.errors import BadRequest, Conflict
 from dispatch.geo.coords import geodesic_km
 from dispatch.orders.offers import DispatchContext, offer_if_auto, pending_offer, release_slot
-from dispatch.orders.state import EXTENDABLE, RATEABLE, URGEABLE, Action
+from dispatch.orders.state import EXTENDABLE, LABELS_ZH, RATEABLE, URGEABLE, Action
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import transition
 from dispatch.outbox import messages
@@ -130,14 +130,21 @@ def rate(
         raise Conflict(
             f"order {order.number} is {order.status.value}: only completed orders are rated",
             code="not_completed",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，尚未办结，不能评价",
         )
     if (stars is None) == (outcome == RatingOutcome.RATED):
         raise BadRequest(
-            "stars: give 1–5 stars for a rating, none for unreachable/declined", code="invalid_rating"
+            "stars: give 1–5 stars for a rating, none for unreachable/declined",
+            code="invalid_rating",
+            message="评价星级：评价请给 1–5 星；回访未接通或拒绝评价时不填星级",
         )
     # A reopen clears the order's stars (its ratings stay), so set stars mean: rated since done.
     if stars is not None and order.rating_stars is not None:
-        raise Conflict(f"order {order.number} was already rated since it was completed", code="already_rated")
+        raise Conflict(
+            f"order {order.number} was already rated since it was completed",
+            code="already_rated",
+            message=f"工单{order.number}办结后已经评价过，不能重复评价",
+        )
     provider_id = order.worker_id or order.provider_id
     rating = Rating(
         order_id=order.id,
@@ -186,7 +193,11 @@ def rate(
             setattr(order, key, value)
     if reopen:
         if stars is None or stars > 2:
-            raise BadRequest("reopen: only a rating of 1 or 2 stars reopens an order", code="invalid_reopen")
+            raise BadRequest(
+                "reopen: only a rating of 1 or 2 stars reopens an order",
+                code="invalid_reopen",
+                message="申请重办：只有 1 星或 2 星（不满意）的评价才能申请重办",
+            )
         if ctx is None:
             raise ValueError("reopening needs the dispatch context")
         reopen_order(
@@ -271,6 +282,8 @@ def resident_reopen(
             f"order {order.number} cannot be reopened by the resident: only within "
             f"{RESIDENT_REOPEN_WINDOW.days} days of a 1–2 star rating",
             code="not_reopenable",
+            message=f"工单{order.number}已不能由居民申请重办：只能在评价 1–2 星后的 "
+            f"{RESIDENT_REOPEN_WINDOW.days} 天内申请",
         )
     reason = f"居民{via}要求重办（{order.rating_stars}星）"
     reopen_order(session, order, reason=reason, now=now, actor=actor, ctx=ctx)
@@ -312,7 +325,9 @@ def extend(
     """延期 approved by a supervisor: up to 10 working days in all, added to the complete-by deadline."""
     if order.status not in EXTENDABLE:
         raise Conflict(
-            f"order {order.number} is {order.status.value}: only open orders can be extended", code="not_open"
+            f"order {order.number} is {order.status.value}: only open orders can be extended",
+            code="not_open",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，只有未办结的工单才能延期",
         )
     total = order.extension_days + working_days
     if total > MAX_EXTENSION_WORKING_DAYS:
@@ -320,6 +335,8 @@ def extend(
             f"working_days: extensions may total {MAX_EXTENSION_WORKING_DAYS} working days; "
             f"this order already has {order.extension_days}",
             code="extension_too_long",
+            message=f"延期工作日数：延期累计不能超过 {MAX_EXTENSION_WORKING_DAYS} 个工作日，"
+            f"此工单已延期 {order.extension_days} 个工作日",
         )
     old = order.complete_by
     new = cal.add_working_days(old, working_days) if old is not None else None
@@ -347,6 +364,8 @@ def urge(session: Session, order: Order, *, note: str, now: datetime, actor: Use
         raise Conflict(
             f"order {order.number} is {order.status.value}: only orders with a provider can be urged",
             code="nothing_to_urge",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，"
+            "只有已派出（待签收、已签收、服务中）的工单才能督办",
         )
     provider = session.get(Provider, order.worker_id or order.provider_id)
     due = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M") if order.complete_by else "尽快"

@@ -21,7 +21,7 @@ from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
-from dispatch.orders.state import Action
+from dispatch.orders.state import LABELS_ZH, Action
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
@@ -136,17 +136,22 @@ def _choose(
     """Who gets the offer and why; reads only, so a refusal here has changed nothing."""
     if order.status != OrderStatus.RECEIVED:
         raise Conflict(
-            f"order {order.number} is {order.status.value}: only received orders can be dispatched"
+            f"order {order.number} is {order.status.value}: only received orders can be dispatched",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，只有“已受理”的工单才能派单",
         )
     if order.lat is None or order.lon is None:
         raise BadRequest(
-            f"order {order.number} has no location: set its address or coordinates first", code="no_location"
+            f"order {order.number} has no location: set its address or coordinates first",
+            code="no_location",
+            message=f"工单{order.number}还没有位置，无法派单：请先填写地址或坐标",
         )
     ranked, _ = candidates(session, order, index=ctx.index, now=now, tz=ctx.tz, excluded=excluded)
     if provider_id is None:
         if not ranked:
             raise Conflict(
-                "no eligible provider for this order: it waits for a supervisor", code="no_candidate"
+                "no eligible provider for this order: it waits for a supervisor",
+                code="no_candidate",
+                message="没有符合条件的服务方（服务事项、服务范围、接单容量或工作时间不符），请转督办人工处理",
             )
         best = ranked[0]
         return _Choice(
@@ -159,13 +164,19 @@ def _choose(
         )
     provider = session.get(Provider, provider_id)
     if provider is None:
-        raise NotFound(f"no provider {provider_id}")
+        raise NotFound(f"no provider {provider_id}", message=f"未找到编号为 {provider_id} 的服务方")
     if provider_id in excluded_providers(session, order.id):
         raise Conflict(
-            f"{provider.name} already returned this order or let it expire", code="provider_excluded"
+            f"{provider.name} already returned this order or let it expire",
+            code="provider_excluded",
+            message=f"{provider.name}已退过此工单或超时未签收，不能再派给该服务方，请选择其他服务方",
         )
     if provider.status != ProviderStatus.ACTIVE:
-        raise Conflict(f"{provider.name} is suspended", code="provider_suspended")
+        raise Conflict(
+            f"{provider.name} is suspended",
+            code="provider_suspended",
+            message=f"{provider.name}已暂停接单，请选择其他服务方",
+        )
     match = next((c for c in ranked if c.ranked.provider_id == provider_id), None)
     if match is not None:
         return _Choice(
@@ -200,6 +211,7 @@ def _offer(
         raise Conflict(
             f"{provider.name} has no free capacity ({provider.open_count}/{provider.capacity} open)",
             code="no_capacity",
+            message=f"{provider.name}已满负荷（{provider.open_count}/{provider.capacity} 在办），请选择其他服务方",
         )
     sign_by = offer_sign_by(now, order_limits(session, order), ctx.calendar)
     distance = round(choice.distance_km, 3)
@@ -271,6 +283,14 @@ def dispatch_order(
     return _offer(session, order, choice, ctx=ctx, now=now, actor=actor)
 
 
+_OFFER_LABELS_ZH = {
+    OfferStatus.ACCEPTED: "已签收",
+    OfferStatus.DECLINED: "已退单",
+    OfferStatus.EXPIRED: "已超时",
+    OfferStatus.WITHDRAWN: "已撤回",
+}
+
+
 NO_CANDIDATE = "没有符合条件的服务方"
 
 
@@ -290,14 +310,20 @@ def _respond(session: Session, offer: Offer, status: OfferStatus, now: datetime,
     )
     session.refresh(offer)
     if result.rowcount != 1:
-        raise Conflict(f"this offer was already {offer.status.value}", code="offer_closed")
+        raise Conflict(
+            f"this offer was already {offer.status.value}",
+            code="offer_closed",
+            message=f"此派单已处理（{_OFFER_LABELS_ZH.get(offer.status, offer.status.value)}），请刷新后查看",
+        )
 
 
 def accept(session: Session, order: Order, *, now: datetime, actor: User | str | None) -> Offer:
     offer = pending_offer(session, order)
     if offer is None or order.status != OrderStatus.OFFERED:
         raise Conflict(
-            f"order {order.number} is {order.status.value}: there is no offer to sign for", code="no_offer"
+            f"order {order.number} is {order.status.value}: there is no offer to sign for",
+            code="no_offer",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，没有待签收的派单",
         )
     _respond(session, offer, OfferStatus.ACCEPTED, now)
     provider = session.get_one(Provider, offer.provider_id)
@@ -332,7 +358,9 @@ def return_offer(
     offer = pending_offer(session, order)
     if offer is None or order.status != OrderStatus.OFFERED:
         raise Conflict(
-            f"order {order.number} is {order.status.value}: there is no offer to return", code="no_offer"
+            f"order {order.number} is {order.status.value}: there is no offer to return",
+            code="no_offer",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，没有可退回的派单",
         )
     _respond(session, offer, OfferStatus.EXPIRED if expired else OfferStatus.DECLINED, now, reason)
     release_slot(session, offer.provider_id)
@@ -375,7 +403,9 @@ def withdraw(
     offer = pending_offer(session, order)
     if offer is None or order.status != OrderStatus.OFFERED:
         raise Conflict(
-            f"order {order.number} is {order.status.value}: there is no offer to take back", code="no_offer"
+            f"order {order.number} is {order.status.value}: there is no offer to take back",
+            code="no_offer",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，没有可收回的派单",
         )
     _respond(session, offer, OfferStatus.WITHDRAWN, now, reason)
     release_slot(session, offer.provider_id)
@@ -431,6 +461,6 @@ def offer_if_auto(
         with session.begin_nested():
             return _offer(session, order, choice, ctx=ctx, now=now, actor="system")
     except (Conflict, BadRequest) as exc:
-        reason = NO_CANDIDATE if exc.code in ("no_candidate", "no_capacity") else exc.detail
+        reason = NO_CANDIDATE if exc.code in ("no_candidate", "no_capacity") else exc.message
         _to_supervisor(session, order, reason, now, "system")
         return None

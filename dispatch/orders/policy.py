@@ -95,7 +95,7 @@ def _check_assigned(order: Order, user: User, scope: Collection[int] | None) -> 
         return
     if user.role in (Role.WORKER, Role.ORG_ADMIN) and _acts_for((order.provider_id, order.worker_id), scope):
         return
-    raise Forbidden("this order is not assigned to you")
+    raise Forbidden("this order is not assigned to you", message="此工单没有派给您，您不能操作")
 
 
 def check_role(verb: Verb, user: User) -> None:
@@ -112,20 +112,31 @@ def authorize(verb: Verb, order: Order, user: User, scope: Collection[int] | Non
     check_role(verb, user)
     if verb == Verb.DISPATCH:
         if order.supervisor_queue_reason and user.role == Role.OPERATOR:
-            raise Forbidden(f"order {order.number} waits for a supervisor ({order.supervisor_queue_reason})")
+            raise Forbidden(
+                f"order {order.number} waits for a supervisor ({order.supervisor_queue_reason})",
+                message=f"工单{order.number}正等待督办处理（{order.supervisor_queue_reason}），坐席不能派单",
+            )
     elif verb in (Verb.ACCEPT, Verb.DECLINE):
         # While an order is offered its provider is the one the offer went to.
         offered = order.status == OrderStatus.OFFERED and order.provider_id is not None
         if offered and not _privileged(user) and not _acts_for((order.provider_id,), scope):
-            raise Forbidden("this offer was made to another provider")
+            raise Forbidden(
+                "this offer was made to another provider", message="此工单派给了其他服务方，您不能签收或退单"
+            )
     elif verb == Verb.CHECK_IN:
         _check_assigned(order, user, scope)
     elif verb == Verb.COMPLETE:
         if order.status == OrderStatus.RECEIVED:
             if user.role not in CALL_CENTRE:
-                raise Forbidden("only the call centre completes a request directly on the call")
+                raise Forbidden(
+                    "only the call centre completes a request directly on the call",
+                    message="只有呼叫中心（坐席、督办、管理员）才能在来电中直接办结",
+                )
         elif user.role == Role.OPERATOR:
-            raise Forbidden("the provider completes an order it has signed for")
+            raise Forbidden(
+                "the provider completes an order it has signed for",
+                message="已派出的工单由签收的服务方办结，坐席不能办结",
+            )
         else:
             _check_assigned(order, user, scope)
 

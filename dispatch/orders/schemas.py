@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dispatch.errors import InvalidValue
 from models import Channel, Priority, RatingOutcome
 
 MAX_DESCRIPTION = 2000
@@ -34,13 +35,13 @@ class OrderCreate(BaseModel):
     @classmethod
     def _not_blank(cls, v: str) -> str:
         if not v.strip():
-            raise ValueError("must not be empty")
+            raise InvalidValue("must not be empty", message="不能为空")
         return v
 
     @model_validator(mode="after")
     def _both_or_neither(self) -> OrderCreate:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("give both lat and lon, or neither")
+            raise InvalidValue("give both lat and lon, or neither", message="纬度和经度须同时填写，或都不填")
         return self
 
 
@@ -194,7 +195,7 @@ class BatchOut(BaseModel):
     orders: int
     assigned: dict[str, int] = Field(description="order number → provider offered it")
     unassigned: list[str]
-    failed: dict[str, str] = Field(description="order number → why it could not be offered")
+    failed: dict[str, str] = Field(description="order number → why it could not be offered (in Chinese)")
     total_km: float
     greedy_km: float | None = Field(
         None, description="nearest-first's total, for comparison (plan and offer)"

@@ -57,15 +57,36 @@ LABELS_ZH = {
 }
 
 
+# The actions as a person says them ("不能签收").
+ACTION_LABELS_ZH = {
+    Action.OFFER: "派单",
+    Action.ACCEPT: "签收",
+    Action.DECLINE: "退单",
+    Action.EXPIRE: "超时退回",
+    Action.CHECK_IN: "上门签到",
+    Action.COMPLETE: "办结",
+    Action.COMPLETE_DIRECT: "直接办结",
+    Action.CLOSE: "归档",
+    Action.REOPEN: "重办",
+    Action.CANCEL: "撤销",
+    Action.WITHDRAW: "收回派单",
+}
+
+
 class IllegalTransition(Exception):
     def __init__(self, action: Action, current: OrderStatus) -> None:
-        allowed = ", ".join(sorted(s.value for s in TRANSITIONS[action][0]))
+        sources = TRANSITIONS[action][0]
+        allowed = ", ".join(sorted(s.value for s in sources))
         super().__init__(
             f"cannot {action.value.replace('_', ' ')} an order that is {current.value} "
             f"({LABELS_ZH[current]}); allowed from: {allowed}"
         )
         self.action = action
         self.current = current
+        verb = ACTION_LABELS_ZH[action]
+        allowed_zh = "、".join(f"“{LABELS_ZH[s]}”" for s in S if s in sources)
+        # Said of "the order" (工单…): the caller puts its number in front.
+        self.message = f"当前为“{LABELS_ZH[current]}”，不能{verb}（{allowed_zh}的工单才能{verb}）"
 
 
 def next_status(action: Action, current: OrderStatus) -> OrderStatus:

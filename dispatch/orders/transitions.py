@@ -57,7 +57,7 @@ def transition(
     try:
         target = next_status(action, expected)
     except IllegalTransition as exc:
-        raise InvalidTransition(str(exc)) from None
+        raise InvalidTransition(str(exc), message=f"工单{order.number}{exc.message}") from None
     values = {"status": target, "updated_at": at, **(changes or {})}
     session.flush()  # unsaved edits go in first, or the row read back below would drop them
     row = session.execute(_COMPARE_AND_SET, {"order_id": order.id, "expected": expected, **values}).first()
@@ -67,7 +67,8 @@ def transition(
         current = order.status
         label = f"{current.value} ({LABELS_ZH[current]})"
         raise InvalidTransition(
-            f"order {order.number} changed while you were working on it: it is now {label}; reload and retry"
+            f"order {order.number} changed while you were working on it: it is now {label}; reload and retry",
+            message=f"工单{order.number}在您操作时已被他人更改，现为“{LABELS_ZH[current]}”，请刷新后重试",
         )
     for key, value in row._mapping.items():
         set_committed_value(order, key, value)

@@ -136,6 +136,6 @@ def get_provider(provider_id: int, db: Db, user: Reader) -> ProviderOut:
     )
     visible = p is not None and (user.role != Role.ORG_ADMIN or user.provider_id in (p.id, p.organisation_id))
     if p is None or not visible:
-        raise NotFound(f"no provider {provider_id}")
+        raise NotFound(f"no provider {provider_id}", message=f"未找到编号为 {provider_id} 的服务方")
     items, cats = _code_maps(db)
     return provider_out(p, items, cats)

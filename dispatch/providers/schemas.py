@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from dispatch.errors import InvalidValue
 from dispatch.timelimits.hours import WorkingHours, check_hours
 from models import ProviderKind, ProviderStatus
 
@@ -35,9 +36,15 @@ class ProviderCreate(ProviderBase):
     @model_validator(mode="after")
     def _serves_something(self) -> ProviderCreate:
         if not self.items and not self.categories:
-            raise ValueError("items: give at least one item or category the provider serves")
+            raise InvalidValue(
+                "items: give at least one item or category the provider serves",
+                message="服务事项：请至少填写一个服务事项或服务类别",
+            )
         if self.kind == ProviderKind.ORGANISATION and self.organisation_id is not None:
-            raise ValueError("organisation_id: an organisation does not belong to another organisation")
+            raise InvalidValue(
+                "organisation_id: an organisation does not belong to another organisation",
+                message="所属机构：机构不能隶属于另一个机构，请不要填写",
+            )
         return self
 
 
@@ -61,5 +68,5 @@ class ProviderPatch(ProviderBase):
     @model_validator(mode="after")
     def _both_or_neither(self) -> ProviderPatch:
         if (self.lat is None) != (self.lon is None):
-            raise ValueError("give both lat and lon, or neither")
+            raise InvalidValue("give both lat and lon, or neither", message="纬度和经度须同时填写，或都不填")
         return self

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest
 from dispatch.reports.kpis import GroupBy, Summary, summarise
+from dispatch.validation import field_label
 from models import Role, User
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -49,9 +50,17 @@ def _parse_time(name: str, value: str | None) -> datetime | None:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise BadRequest(f"{name}: not an ISO 8601 time (e.g. {EXAMPLE_TIME})", code="invalid_time") from None
+        raise BadRequest(
+            f"{name}: not an ISO 8601 time (e.g. {EXAMPLE_TIME})",
+            code="invalid_time",
+            message=f"{field_label(name)}：不是有效的时间，请用 ISO 8601 格式（如 {EXAMPLE_TIME}）",
+        ) from None
     if moment.tzinfo is None:
-        raise BadRequest(f"{name}: give a time zone (e.g. {EXAMPLE_TIME})", code="invalid_time")
+        raise BadRequest(
+            f"{name}: give a time zone (e.g. {EXAMPLE_TIME})",
+            code="invalid_time",
+            message=f"{field_label(name)}：请带上时区（如 {EXAMPLE_TIME}）",
+        )
     return moment
 
 
@@ -59,9 +68,13 @@ def _summary(ctx: Ctx, db: Db, from_: str | None, to: str | None, group_by: Grou
     end = _parse_time("to", to) or ctx.clock.now()
     start = _parse_time("from", from_) or end - DEFAULT_PERIOD
     if start >= end:
-        raise BadRequest("from: must be before to", code="invalid_period")
+        raise BadRequest("from: must be before to", code="invalid_period", message="开始时间：须早于结束时间")
     if group_by == GroupBy.DAY and end - start > timedelta(days=MAX_DAY_GROUPS):
-        raise BadRequest(f"to: group_by=day covers at most {MAX_DAY_GROUPS} days", code="invalid_period")
+        raise BadRequest(
+            f"to: group_by=day covers at most {MAX_DAY_GROUPS} days",
+            code="invalid_period",
+            message=f"结束时间：按天分组时统计期最长 {MAX_DAY_GROUPS} 天",
+        )
     return summarise(
         db,
         start=start,

@@ -32,12 +32,16 @@ def find_residents(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> ResidentList:
     if bool(phone) == bool(q):
-        raise BadRequest("give exactly one of phone or q", code="bad_query")
+        raise BadRequest(
+            "give exactly one of phone or q",
+            code="bad_query",
+            message="请填写电话或搜索词其中一项（不能都填或都不填）",
+        )
     if phone:
         try:
             e164 = normalise_phone(phone, ctx.settings.locale.default_region).e164
         except InvalidPhone as exc:
-            raise BadRequest(f"phone: {exc}", code="invalid_phone") from None
+            raise BadRequest(f"phone: {exc}", code="invalid_phone", message=f"电话：{exc.message}") from None
         found = repository.by_phone(db, e164)
         items = [resident_out(found)] if found else []
         return ResidentList(items=items, total=len(items))
@@ -48,7 +52,7 @@ def find_residents(
 def _load(db: Db, resident_id: int) -> Resident:
     r = db.get(Resident, resident_id, options=[selectinload(Resident.phones)])
     if r is None:
-        raise NotFound(f"no resident {resident_id}")
+        raise NotFound(f"no resident {resident_id}", message=f"未找到编号为 {resident_id} 的居民")
     return r
 
 

@@ -7,14 +7,15 @@ from dataclasses import dataclass
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
+from dispatch.errors import InvalidValue
 from models import PhoneKind
 
 _MOBILE_TYPES = {PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE}
 _LANDLINE_TYPES = {PhoneNumberType.FIXED_LINE, PhoneNumberType.VOIP}
 
 
-class InvalidPhone(ValueError):
-    """A phone number that cannot be read; the message says why in words an operator understands."""
+class InvalidPhone(InvalidValue):
+    """A phone number that cannot be read; ``message`` says why in words an operator understands."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,15 +27,20 @@ class Phone:
 def normalise_phone(raw: str, region: str = "CN") -> Phone:
     text = (raw or "").strip()
     if not text:
-        raise InvalidPhone("the phone number is empty")
+        raise InvalidPhone("the phone number is empty", message="电话号码为空")
     if len(text) > 32:
-        raise InvalidPhone("the phone number is too long")
+        raise InvalidPhone("the phone number is too long", message="电话号码太长（最多 32 个字符）")
     try:
         number = phonenumbers.parse(text, region)
     except NumberParseException as exc:
-        raise InvalidPhone(f"{raw!r} is not a phone number ({exc})") from None
+        raise InvalidPhone(
+            f"{raw!r} is not a phone number ({exc})", message=f"“{raw}”不是电话号码，请核对"
+        ) from None
     if not phonenumbers.is_valid_number(number):
-        raise InvalidPhone(f"{raw!r} is not a valid phone number")
+        raise InvalidPhone(
+            f"{raw!r} is not a valid phone number",
+            message=f"“{raw}”不是有效的电话号码，请核对（手机号 11 位，固定电话请带区号）",
+        )
     kind_type = phonenumbers.number_type(number)
     if kind_type in _MOBILE_TYPES:
         kind = PhoneKind.MOBILE

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from dispatch.errors import InvalidValue
+
 VULNERABILITY_TAGS = (
     "独居老人",
     "空巢老人",
@@ -94,5 +96,8 @@ class ResidentPatch(BaseModel):
             return None
         unknown = [t for t in tags if t not in VULNERABILITY_TAGS]
         if unknown:
-            raise ValueError(f"unknown tag(s) {unknown}; known: {', '.join(VULNERABILITY_TAGS)}")
+            raise InvalidValue(
+                f"unknown tag(s) {unknown}; known: {', '.join(VULNERABILITY_TAGS)}",
+                message=f"没有这些标签：{'、'.join(unknown)}；可选：{'、'.join(VULNERABILITY_TAGS)}",
+            )
         return list(dict.fromkeys(tags))

@@ -118,7 +118,11 @@ def list_days(
 ) -> CalendarOut:
     """Days in [from, to] whose status differs from plain Monday–Friday, or that an admin pinned."""
     if to < from_ or (to - from_).days > 731:
-        raise BadRequest("to: must be on or after from, at most two years later", code="bad_range")
+        raise BadRequest(
+            "to: must be on or after from, at most two years later",
+            code="bad_range",
+            message="结束日期：不能早于开始日期，且最多相隔两年",
+        )
     rows = db.scalars(
         select(CalendarDay).where(CalendarDay.day >= from_, CalendarDay.day <= to).order_by(CalendarDay.day)
     )
@@ -203,11 +207,14 @@ def import_year(
     (source ``import``). Every line is checked; any problem refuses the whole file, naming the
     lines, and nothing is written."""
     if len(data) > MAX_CSV_BYTES:
-        raise PayloadTooLarge(f"文件超过 {MAX_CSV_BYTES // 1024} KB，一年的日历文件不会这么大")
+        raise PayloadTooLarge(
+            f"文件超过 {MAX_CSV_BYTES // 1024} KB，一年的日历文件不会这么大",
+            message=f"文件超过 {MAX_CSV_BYTES // 1024} KB，一年的日历文件不会这么大，请检查是否选错了文件",
+        )
     try:
         days = parse_year(data, year)
     except YearFileError as exc:
-        raise BadRequest(str(exc), code="invalid_calendar_file") from None
+        raise BadRequest(str(exc), code="invalid_calendar_file", message=f"日历文件有误：{exc}") from None
     changed = replace_year(db, year, days)
     row = confirm_year(db, year, source=SOURCE_IMPORT, user_id=user.id, now=ctx.clock.now(), tz=ctx.tz)
     ctx.caches.calendars.cache.invalidate()

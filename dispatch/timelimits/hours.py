@@ -12,10 +12,13 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dispatch.errors import InvalidValue
+
 DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 WorkingHours = dict[str, list[tuple[str, str]]]
+_DAYS_ZH = dict(zip(DAY_KEYS, ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), strict=True))
 
 
 def check_hours(hours: WorkingHours | None) -> WorkingHours | None:
@@ -24,12 +27,21 @@ def check_hours(hours: WorkingHours | None) -> WorkingHours | None:
         return None
     for day, spans in hours.items():
         if day not in DAY_KEYS:
-            raise ValueError(f"unknown day {day!r}; use {', '.join(DAY_KEYS)}")
+            raise InvalidValue(
+                f"unknown day {day!r}; use {', '.join(DAY_KEYS)}",
+                message=f"不认识的星期 {day}，可选：{'、'.join(f'{k}（{v}）' for k, v in _DAYS_ZH.items())}",
+            )
         for start, end in spans:
             if not _HHMM.match(start) or not _HHMM.match(end):
-                raise ValueError(f"{day}: times must be HH:MM, got {start!r}-{end!r}")
+                raise InvalidValue(
+                    f"{day}: times must be HH:MM, got {start!r}-{end!r}",
+                    message=f"{_DAYS_ZH[day]}：时间须为 HH:MM 格式（当前为 {start}-{end}）",
+                )
             if start >= end:
-                raise ValueError(f"{day}: {start}-{end} ends before it starts")
+                raise InvalidValue(
+                    f"{day}: {start}-{end} ends before it starts",
+                    message=f"{_DAYS_ZH[day]}：{start}-{end} 结束早于开始",
+                )
     return hours
 
 

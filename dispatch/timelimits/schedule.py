@@ -84,7 +84,9 @@ def set_period(session: Session, period: Period) -> list[CalendarDay]:
     """Set a holiday period and its make-up working days as manual rows; returns them by date."""
     problems = period_problems(period)
     if problems:
-        raise BadRequest("；".join(problems), code="invalid_period")
+        raise BadRequest(
+            "；".join(problems), code="invalid_period", message="假期设置有误：" + "；".join(problems)
+        )
     name = period.name.strip()
     rows = []
     day = period.start
@@ -161,11 +163,13 @@ def confirm_year(
         raise BadRequest(
             f"不能确认{year}年：国务院每年只提前公布下一年（{coming}年）的节假日安排，更晚的年份尚未公布",
             code="year_not_published",
+            message=f"不能确认{year}年：国务院每年只提前公布下一年（{coming}年）的节假日安排，更晚的年份尚未公布",
         )
     if not holidays_in(session, year):
         raise BadRequest(
             f"{year}年还没有录入任何节假日，不能确认为已录入完整：请先按国务院通知录入该年的节假日和调休上班日",
             code="no_holidays",
+            message=f"{year}年还没有录入任何节假日，不能确认为已录入完整：请先按国务院通知录入该年的节假日和调休上班日",
         )
     row = session.get(CalendarYear, year)
     if row is not None and row.source == SOURCE_LIBRARY:
@@ -190,6 +194,7 @@ def unconfirm_year(session: Session, year: int) -> None:
         raise Conflict(
             f"{year}年的安排来自 chinese-calendar 收录的国务院通知，不能撤销；个别日期有变时请单独修改这些日期",
             code="library_year",
+            message=f"{year}年的安排来自国务院通知（chinese-calendar 已收录），不能撤销；个别日期有变时请单独修改这些日期",
         )
     session.delete(row)
     session.flush()
