@@ -114,7 +114,7 @@ def list_callbacks(
 def _get(db: Db, callback_id: int) -> Callback:
     callback = db.get(Callback, callback_id)
     if callback is None:
-        raise NotFound(f"no callback {callback_id}")
+        raise NotFound(f"no callback {callback_id}", message=f"没有编号为 {callback_id} 的回拨")
     return callback
 
 
@@ -133,7 +133,7 @@ def get_recording(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> Response:
     Twilio's recordings need the account's credentials. Only from ``[callcentre] recording_hosts``."""
     url = _get(db, callback_id).recording_url
     if not url:
-        raise NotFound(f"callback {callback_id} has no recording")
+        raise NotFound(f"callback {callback_id} has no recording", message="这个回拨没有语音留言")
     audio, media_type = recordings.fetch(url, ctx.settings)
     return Response(content=audio, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})
 

@@ -27,6 +27,7 @@ def fetch(url: str, settings: Settings) -> tuple[bytes, str]:
         raise Conflict(
             f"recordings from {host or url!r} are not served here: add the host to [callcentre] recording_hosts",
             code="recording_host_not_allowed",
+            message="这条录音所在的服务器未获允许，请点“打开录音”收听，或请管理员把它加入 recording_hosts",
         )
     auth = None
     if host == TWILIO_HOST:
@@ -46,22 +47,32 @@ def fetch(url: str, settings: Settings) -> tuple[bytes, str]:
                     f"the recorder answered HTTP {r.status_code}",
                     code="recording_unavailable",
                     status_code=502,
+                    message=f"录音服务器拒绝了请求（HTTP {r.status_code}），请稍后再试或点“打开录音”",
                 )
             chunks, size = [], 0
             for chunk in r.iter_bytes():
                 size += len(chunk)
                 if size > limit:
                     raise AppError(
-                        "the recording is too large to play here", code="recording_too_large", status_code=502
+                        "the recording is too large to play here",
+                        code="recording_unavailable",
+                        status_code=502,
+                        message="录音文件太大，无法在此播放，请点“打开录音”",
                     )
                 chunks.append(chunk)
             media_type = r.headers.get("content-type", "audio/mpeg").split(";")[0]
     except httpx.HTTPError as exc:
         raise AppError(
-            f"the recording could not be fetched: {exc}", code="recording_unavailable", status_code=502
+            f"the recording could not be fetched: {exc}",
+            code="recording_unavailable",
+            status_code=502,
+            message="暂时取不到录音，请稍后再试或点“打开录音”",
         ) from None
     if not media_type.startswith("audio/"):
         raise AppError(
-            f"the recorder sent {media_type}, not audio", code="recording_unavailable", status_code=502
+            f"the recorder sent {media_type}, not audio",
+            code="recording_unavailable",
+            status_code=502,
+            message="录音服务器返回的不是音频，请点“打开录音”",
         )
     return b"".join(chunks), media_type
