@@ -136,7 +136,7 @@ def test_a_holiday_period_is_set_in_one_step(client, admin, operator, session_fa
 def test_a_bad_period_is_refused_and_writes_nothing(client, admin, session_factory, change, says) -> None:
     r = client.post("/api/v1/calendar/periods", json={**SPRING_2027, **change}, headers=admin)
     assert r.status_code == 400, r.text
-    assert r.json()["error"] == "invalid_period" and says in r.json()["detail"]
+    assert r.json()["error"] == "invalid_period" and says in r.json()["message"]
     assert days_of(session_factory, 2027) == []
 
 
@@ -163,7 +163,7 @@ def test_a_year_is_confirmed_only_once_its_holidays_are_entered(
 ) -> None:
     r = client.put("/api/v1/calendar/years/2027", json={}, headers=admin)
     assert r.status_code == 400 and r.json()["error"] == "no_holidays"
-    assert "2027年还没有录入任何节假日" in r.json()["detail"]
+    assert "2027年还没有录入任何节假日" in r.json()["message"]
     assert client.post("/api/v1/calendar/periods", json=SPRING_2027, headers=admin).status_code == 200
     assert client.put("/api/v1/calendar/years/2027", headers=login(Role.SUPERVISOR)).status_code == 403
     r = client.put("/api/v1/calendar/years/2027", json={"note": "国办发明电〔2026〕号"}, headers=admin)
@@ -268,9 +268,10 @@ def test_a_bad_file_is_refused_line_by_line_and_writes_nothing(client, admin, se
     bad = csv_of("2027-01-01,false,元旦,", "2028-01-01,false,元旦,", "2027-02-31,true,,")
     r = client.post("/api/v1/calendar/years/2027.csv", content=bad, headers=headers)
     assert r.status_code == 400 and r.json()["error"] == "invalid_calendar_file"
-    assert r.json()["detail"] == (
-        "第 3 行：日期 2028-01-01 不在 2027 年内；第 4 行：日期“2027-02-31”无法识别（应写作 2027-02-06）"
+    assert r.json()["message"] == (
+        "日历文件有误：第 3 行：日期 2028-01-01 不在 2027 年内；第 4 行：日期“2027-02-31”无法识别（应写作 2027-02-06）"
     )
+    assert r.json()["detail"] == "the calendar file has 2 problem(s), listed in message"
     # A file without a single holiday would be a Monday–Friday guess: refused, nothing written.
     r = client.post(
         "/api/v1/calendar/years/2027.csv", content=csv_of("2027-02-20,true,调休,"), headers=headers

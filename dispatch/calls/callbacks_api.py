@@ -71,7 +71,7 @@ class CallOut(BaseModel):
     callback: CallbackOut
     via: str = Field(description="asterisk, twilio or log (no PBX: dial by hand)")
     call_id: str
-    detail: str
+    detail: str = Field(description="what happens next, for the operator (Chinese)")
 
 
 class CloseIn(BaseModel):
@@ -164,10 +164,10 @@ def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
     callbacks.record_attempt(db, callback, now=ctx.clock.now())
     db.flush()
     told = {
-        "asterisk": "your phone rings first; pick up and the resident is dialled",
-        "twilio": "the operators' desk phone rings first, then the resident",
-        "log": "no PBX is configured: dial the number yourself",
-    }.get(connector.via, "placed")
+        "asterisk": "您的分机会先响铃，接起后自动拨打居民电话",
+        "twilio": "坐席台电话会先响铃，接起后接通居民",
+        "log": "未接入电话系统，请手动拨打居民电话",
+    }.get(connector.via, "已发起回拨")
     return CallOut(callback=_one(db, ctx, callback), via=connector.via, call_id=call_id, detail=told)
 
 

@@ -208,13 +208,17 @@ def import_year(
     lines, and nothing is written."""
     if len(data) > MAX_CSV_BYTES:
         raise PayloadTooLarge(
-            f"文件超过 {MAX_CSV_BYTES // 1024} KB，一年的日历文件不会这么大",
+            f"the file is over {MAX_CSV_BYTES // 1024} KB; a year's calendar is far smaller",
             message=f"文件超过 {MAX_CSV_BYTES // 1024} KB，一年的日历文件不会这么大，请检查是否选错了文件",
         )
     try:
         days = parse_year(data, year)
     except YearFileError as exc:
-        raise BadRequest(str(exc), code="invalid_calendar_file", message=f"日历文件有误：{exc}") from None
+        raise BadRequest(
+            f"the calendar file has {len(exc.problems)} problem(s), listed in message",
+            code="invalid_calendar_file",
+            message=f"日历文件有误：{exc}",
+        ) from None
     changed = replace_year(db, year, days)
     row = confirm_year(db, year, source=SOURCE_IMPORT, user_id=user.id, now=ctx.clock.now(), tz=ctx.tz)
     ctx.caches.calendars.cache.invalidate()

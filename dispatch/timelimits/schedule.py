@@ -85,7 +85,9 @@ def set_period(session: Session, period: Period) -> list[CalendarDay]:
     problems = period_problems(period)
     if problems:
         raise BadRequest(
-            "；".join(problems), code="invalid_period", message="假期设置有误：" + "；".join(problems)
+            f"the holiday period is not valid ({len(problems)} problem(s), listed in message)",
+            code="invalid_period",
+            message="假期设置有误：" + "；".join(problems),
         )
     name = period.name.strip()
     rows = []
@@ -161,13 +163,13 @@ def confirm_year(
     coming = now.astimezone(tz).year + 1
     if year > coming:
         raise BadRequest(
-            f"不能确认{year}年：国务院每年只提前公布下一年（{coming}年）的节假日安排，更晚的年份尚未公布",
+            f"cannot confirm {year}: only next year's ({coming}) schedule is published in advance",
             code="year_not_published",
             message=f"不能确认{year}年：国务院每年只提前公布下一年（{coming}年）的节假日安排，更晚的年份尚未公布",
         )
     if not holidays_in(session, year):
         raise BadRequest(
-            f"{year}年还没有录入任何节假日，不能确认为已录入完整：请先按国务院通知录入该年的节假日和调休上班日",
+            f"{year} has no holiday entered: enter its holidays and make-up days before confirming it",
             code="no_holidays",
             message=f"{year}年还没有录入任何节假日，不能确认为已录入完整：请先按国务院通知录入该年的节假日和调休上班日",
         )
@@ -192,7 +194,8 @@ def unconfirm_year(session: Session, year: int) -> None:
         return
     if row.source == SOURCE_LIBRARY:
         raise Conflict(
-            f"{year}年的安排来自 chinese-calendar 收录的国务院通知，不能撤销；个别日期有变时请单独修改这些日期",
+            f"{year} comes from chinese-calendar (the State Council's notice) and cannot be taken back; "
+            "change single days instead",
             code="library_year",
             message=f"{year}年的安排来自国务院通知（chinese-calendar 已收录），不能撤销；个别日期有变时请单独修改这些日期",
         )
