@@ -70,16 +70,19 @@ class TwilioCalls:
             order=payload.get("order_id"),
             outbox=payload.get("outbox_id"),
         )
+        return self.create(
+            to,
+            url,
+            status_callback=callback_url(self.base_url, STATUS_PATH),
+            status_callback_event=STATUS_EVENTS,
+            status_callback_method="POST",
+        )
+
+    def create(self, to: str, url: str, **options: Any) -> str:
+        """One call through the Calls API whose TwiML Twilio fetches from ``url``; its SID."""
         with twilio_errors(self.timeout):
             call = self.client.calls.create(
-                to=to,
-                from_=self.from_number,
-                url=url,
-                method="POST",
-                status_callback=callback_url(self.base_url, STATUS_PATH),
-                status_callback_event=STATUS_EVENTS,
-                status_callback_method="POST",
-                timeout=self.ring_seconds,
+                to=to, from_=self.from_number, url=url, method="POST", timeout=self.ring_seconds, **options
             )
         if not call.sid:
             raise DeliveryError("Twilio answered without a call SID", permanent=False)
@@ -100,16 +103,7 @@ class TwilioConnector:
         self.operator_number = operator_number
 
     def connect(self, extension: str, to: str, payload: dict[str, Any]) -> str:
-        c = self.calls
-        url = callback_url(c.base_url, VOICE_PATH, step="bridge", to=to, callback=payload.get("callback_id"))
-        with twilio_errors(c.timeout):
-            call = c.client.calls.create(
-                to=self.operator_number,
-                from_=c.from_number,
-                url=url,
-                method="POST",
-                timeout=c.ring_seconds,
-            )
-        if not call.sid:
-            raise DeliveryError("Twilio answered without a call SID", permanent=False)
-        return call.sid
+        url = callback_url(
+            self.calls.base_url, VOICE_PATH, step="bridge", to=to, callback=payload.get("callback_id")
+        )
+        return self.calls.create(self.operator_number, url)

@@ -165,3 +165,19 @@ def new_order(client: Any, headers: dict[str, str], **body: Any) -> dict[str, An
     r = client.post("/api/v1/orders", json=payload, headers=headers)
     assert r.status_code == 201, r.text
     return r.json()
+
+
+# --- the working-day calendar: 春节 2027 as the State Council's notice would set it -----------
+
+SPRING_2027 = {
+    "name": "春节",
+    "start": "2027-02-06",
+    "end": "2027-02-12",
+    "workdays": ["2027-02-14", "2027-02-20"],
+}
+# The days that period sets, as the calendar lists them: (day, is_workday, name).
+SPRING_2027_DAYS = [
+    *((f"2027-02-{d:02d}", False, "春节") for d in range(6, 13)),
+    ("2027-02-14", True, "春节调休"),
+    ("2027-02-20", True, "春节调休"),
+]

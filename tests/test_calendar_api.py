@@ -11,16 +11,9 @@ from sqlalchemy import select
 
 from dispatch.timelimits.calendar import seed_calendar
 from models import CalendarDay, CalendarYear, Role
-from tests.factories import SHANGHAI, new_order
+from tests.factories import SHANGHAI, SPRING_2027, SPRING_2027_DAYS, new_order
 
 pytestmark = pytest.mark.manual_dispatch  # the frozen clock
-
-SPRING_2027 = {
-    "name": "春节",
-    "start": "2027-02-06",
-    "end": "2027-02-12",
-    "workdays": ["2027-02-14", "2027-02-20"],
-}
 
 
 def local(y: int, mo: int, d: int, h: int = 10) -> datetime:
@@ -100,17 +93,7 @@ def test_a_holiday_period_is_set_in_one_step(client, admin, operator, session_fa
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["total"] == 9
-    assert [(d["day"], d["is_workday"], d["name"]) for d in body["items"]] == [
-        ("2027-02-06", False, "春节"),
-        ("2027-02-07", False, "春节"),
-        ("2027-02-08", False, "春节"),
-        ("2027-02-09", False, "春节"),
-        ("2027-02-10", False, "春节"),
-        ("2027-02-11", False, "春节"),
-        ("2027-02-12", False, "春节"),
-        ("2027-02-14", True, "春节调休"),
-        ("2027-02-20", True, "春节调休"),
-    ]
+    assert [(d["day"], d["is_workday"], d["name"]) for d in body["items"]] == SPRING_2027_DAYS
     assert {d["source"] for d in body["items"]} == {"manual"}
     listed = client.get(
         "/api/v1/calendar", params={"from": "2027-02-01", "to": "2027-02-28"}, headers=operator

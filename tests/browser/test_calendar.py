@@ -13,18 +13,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import LiveServer
+from tests.factories import SPRING_2027_DAYS
 
-SPRING_2027 = [
-    ("2027-02-06", False, "春节"),
-    ("2027-02-07", False, "春节"),
-    ("2027-02-08", False, "春节"),
-    ("2027-02-09", False, "春节"),
-    ("2027-02-10", False, "春节"),
-    ("2027-02-11", False, "春节"),
-    ("2027-02-12", False, "春节"),
-    ("2027-02-14", True, "春节调休"),
-    ("2027-02-20", True, "春节调休"),
-]
+SPRING_2027 = SPRING_2027_DAYS
 
 
 def coverage(server: LiveServer) -> dict:

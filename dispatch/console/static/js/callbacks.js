@@ -108,6 +108,18 @@ export function create(app) {
     );
   }
 
+  // What the two callback lists share: a row opens its callback, pages go into the URL, and a
+  // loaded page updates what is known of each callback (and the detail, unless a form is open).
+  const callbackTable = {
+    open: (cb) => app.go("callbacks", { ...params, open: cb.id }),
+    onPage: (offset) => app.go("callbacks", { ...params, offset }),
+    onLoad: (items) => {
+      remember(items);
+      if (!editing()) renderDetail();
+    },
+    pageSize: PAGE,
+  };
+
   const waiting = pagedTable({
     path: "/api/v1/callbacks",
     columns: ["来电号码", "居民", "原因", "来电", "首次来电", "回拨时限", "已回拨", ""],
@@ -133,13 +145,7 @@ export function create(app) {
         ),
       ),
     ],
-    open: (cb) => app.go("callbacks", { ...params, open: cb.id }),
-    onPage: (offset) => app.go("callbacks", { ...params, offset }),
-    onLoad: (items) => {
-      remember(items);
-      if (!editing()) renderDetail();
-    },
-    pageSize: PAGE,
+    ...callbackTable,
     emptyText: "没有待回拨的来电",
     className: ".callbacks-table",
   });
@@ -156,13 +162,7 @@ export function create(app) {
       h("td.nowrap", timeEl(cb.closed_at)),
       h("td.nowrap.muted", who(cb.closed_by)),
     ],
-    open: (cb) => app.go("callbacks", { ...params, open: cb.id }),
-    onPage: (offset) => app.go("callbacks", { ...params, offset }),
-    onLoad: (items) => {
-      remember(items);
-      if (!editing()) renderDetail();
-    },
-    pageSize: PAGE,
+    ...callbackTable,
     emptyText: "还没有结案的回拨",
     className: ".callbacks-table",
   });
