@@ -22,11 +22,15 @@ from models.order import (
 from models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from models.provider import Provider, ProviderCommunity, ProviderKind, ProviderService, ProviderStatus
 from models.resident import PhoneKind, Resident, ResidentPhone
+from models.security import AccessRecord, LoginAttempt, StreamTicket
 from models.system import CalendarDay, CalendarYear, IdempotencyKey, InboundReceipt, Lease, OrderCounter
 from models.user import Role, User
 
 __all__ = [
     "OPEN_STATUSES",
+    "AccessRecord",
+    "LoginAttempt",
+    "StreamTicket",
     "Area",
     "AreaKind",
     "Base",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 
-from sqlalchemy import Boolean, ForeignKey, String
+from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamped, str_enum
@@ -31,3 +31,6 @@ class User(Timestamped, Base):
     # Operator's phone extension: a ringing extension pops this user's console.
     extension: Mapped[str | None] = mapped_column(String(20), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Raised on every change that must end the account's sign-ins (password, role, deactivation):
+    # a token carries the value it was issued under and is refused once it differs.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
