@@ -19,7 +19,7 @@ from dispatch.calls.callbacks import CallbackRules
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.index import SuggestionService
 from dispatch.clock import Clock
-from dispatch.db import make_engine, make_sessionmaker
+from dispatch.db import ReadOnlySession, make_engine, make_read_sessionmaker, make_sessionmaker
 from dispatch.geo.geocoding import AddressLocator, build_online_geocoders
 from dispatch.live.hub import EventHub
 from dispatch.matching.service import ProviderIndexService
@@ -68,6 +68,8 @@ class AppContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    # Sessions for requests that only read (GET): no writer lock on SQLite (see dispatch.db).
+    read_sessions: sessionmaker[ReadOnlySession]
     clock: Clock
     caches: Caches
     # The outbox's delivery ports: chosen by create_app at start-up (or given by a test, a
@@ -85,6 +87,7 @@ class AppContext:
             settings=settings,
             engine=engine,
             sessions=make_sessionmaker(engine),
+            read_sessions=make_read_sessionmaker(engine),
             clock=clock or Clock(),
             caches=Caches.build(settings),
             adapters=adapters,

@@ -88,6 +88,55 @@ def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
 
 
+READS = "sanshe_reads"  # session.info key: this session only reads
+LATER = "sanshe_write_later"  # session.info key: rows a read session hands to a write after it
+
+
+class ReadOnlySession(Session):
+    """A session that only reads: on SQLite a deferred transaction outside the writer lock (WAL
+    readers see the last commit and wait for nobody); on PostgreSQL an ordinary transaction. A
+    write through it is a programming error and raises at once, instead of upgrading to a write
+    that would fail under load (SQLite cannot upgrade a read snapshot another writer has passed)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.info[READS] = True
+
+
+def _refuse_writes(session: Session, *_: Any) -> None:
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("a read-only session was asked to write: use write_later() or a write request")
+
+
+def _refuse_statements(state: Any) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise RuntimeError("a read-only session was asked to write: use write_later() or a write request")
+
+
+event.listen(ReadOnlySession, "before_flush", _refuse_writes)
+event.listen(ReadOnlySession, "do_orm_execute", _refuse_statements)
+
+
+def make_read_sessionmaker(engine: Engine) -> sessionmaker[ReadOnlySession]:
+    return sessionmaker(
+        engine.execution_options(**{READ_ONLY: True}), class_=ReadOnlySession, expire_on_commit=False
+    )
+
+
+def write_later(session: Session, *rows: Any) -> None:
+    """Add rows in the session's transaction, or, for a read-only session, have them written in a
+    short write transaction of their own once the read is over (an access record of what a
+    request read: it needs no read consistency, and the read must not take the writer lock)."""
+    if session.info.get(READS):
+        session.info.setdefault(LATER, []).extend(rows)
+    else:
+        session.add_all(rows)
+
+
+def take_later(session: Session) -> list[Any]:
+    return session.info.pop(LATER, [])
+
+
 @contextmanager
 def read_only(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session for reads that must not queue behind writers (the screen pop).

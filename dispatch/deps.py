@@ -9,10 +9,11 @@ import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.auth.security import read_token
 from dispatch.context import AppContext
+from dispatch.db import take_later, transaction
 from dispatch.errors import NotAuthenticated, role_refused
 from models import Role, User
 
@@ -28,8 +29,18 @@ async def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-async def get_db(ctx: Ctx) -> AsyncIterator[Session]:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def get_db(ctx: Ctx, request: Request) -> AsyncIterator[Session]:
     """One transaction per request: committed when the endpoint returns, rolled back on error.
+
+    A request that only reads (GET) gets a read-only session: on SQLite a deferred transaction
+    that takes no writer lock, so reads never queue behind writers (a login flood, a burst of
+    intake). Rows it hands over with ``db.write_later`` (access records) are written in a short
+    transaction of their own once the read is over. Other requests get a write transaction, which
+    on SQLite takes the process's writer lock at its first statement: heavy work (password
+    hashing, classification, geocoding, ranking) belongs before that.
 
     Used with ``scope="function"`` so the commit happens before the response is sent: a client
     never sees success for a change that failed to commit.
@@ -39,18 +50,20 @@ async def get_db(ctx: Ctx) -> AsyncIterator[Session]:
     comes from its own limiter, as FastAPI does for ``def`` dependencies: a request waiting to
     commit must never wait behind requests that wait for its write lock.
     """
-    session = ctx.sessions()
+    reads = request.method in READ_METHODS
+    session = ctx.read_sessions() if reads else ctx.sessions()
     try:
         yield session
     except BaseException:
         with CancelScope(shield=True):
-            await anyio.to_thread.run_sync(_finish, session, False, limiter=CapacityLimiter(1))
+            await anyio.to_thread.run_sync(_finish, session, False, None, limiter=CapacityLimiter(1))
         raise
     with CancelScope(shield=True):
-        await anyio.to_thread.run_sync(_finish, session, True, limiter=CapacityLimiter(1))
+        later = ctx.sessions if reads else None
+        await anyio.to_thread.run_sync(_finish, session, not reads, later, limiter=CapacityLimiter(1))
 
 
-def _finish(session: Session, commit: bool) -> None:
+def _finish(session: Session, commit: bool, later: sessionmaker[Session] | None) -> None:
     try:
         if commit:
             session.commit()
@@ -60,7 +73,11 @@ def _finish(session: Session, commit: bool) -> None:
         session.rollback()
         raise
     finally:
+        rows = take_later(session)
         session.close()
+    if rows and later is not None:
+        with transaction(later) as writer:
+            writer.add_all(rows)
 
 
 Db = Annotated[Session, Depends(get_db, scope="function")]
