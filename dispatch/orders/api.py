@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -15,7 +16,7 @@ from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
 from dispatch.orders import repository
-from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
+from dispatch.orders.intake import IntakeError, IntakeRequest, create_order, prepare
 from dispatch.orders.offers import offer_if_auto
 from dispatch.orders.schemas import (
     OrderCreate,
@@ -86,23 +87,36 @@ def create(
         ) from None
     now = ctx.clock.now()
 
+    req = IntakeRequest(
+        phone=phone,
+        description=body.description,
+        channel=body.channel,
+        resident_name=body.resident_name,
+        address=body.address,
+        lat=body.lat,
+        lon=body.lon,
+        coord_system=body.coord_system,
+        item_code=body.item_code,
+        priority=body.priority,
+        call_id=body.call_id,
+    )
+    # Classify and geocode first, reading only: the write transaction (SQLite's one writer)
+    # then holds its lock for the writes alone.
+    with ctx.read_sessions() as reader:
+        try:
+            prepared = prepare(reader, req, ctx.intake_services(reader))
+        except IntakeError as exc:
+            raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
+
     def work() -> tuple[int, dict[str, Any]]:
         callback = callbacks.get_open(db, body.callback_id) if body.callback_id is not None else None
-        req = IntakeRequest(
-            phone=phone,
-            description=body.description,
-            channel=body.channel,
-            resident_name=body.resident_name,
-            address=body.address,
-            lat=body.lat,
-            lon=body.lon,
-            coord_system=body.coord_system,
-            item_code=body.item_code,
-            priority=body.priority,
-            call_id=body.call_id or (callback.first_call_id if callback is not None else None),
-        )
+        taken = req
+        if callback is not None and req.call_id is None:
+            taken = replace(req, call_id=callback.first_call_id)
         try:
-            result = create_order(db, req, actor=user, now=now, services=ctx.intake_services(db))
+            result = create_order(
+                db, taken, actor=user, now=now, services=ctx.intake_services(db), prepared=prepared
+            )
         except IntakeError as exc:
             raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
         o = result.order

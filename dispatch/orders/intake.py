@@ -161,8 +161,29 @@ def _duplicate_of(session: Session, resident_id: int, category_id: int, now: dat
     return session.scalar(_LATEST_OPEN_ORDER, params)
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """What intake works out from the request alone, before it writes: the suggestions and where
+    the address is. Classifying and geocoding are the CPU-heavy part of intake; done with a
+    read-only session they keep out of SQLite's writer lock, which other writers wait for."""
+
+    suggestions: list[Suggestion]
+    located: Located | None
+
+
+def prepare(session: Session, req: IntakeRequest, services: IntakeServices) -> Prepared:
+    suggestions = services.suggest(session, req.description, 3)  # type: ignore[operator]
+    return Prepared(suggestions, _locate(session, req, services.locator))
+
+
 def create_order(
-    session: Session, req: IntakeRequest, *, actor: User | str, now: datetime, services: IntakeServices
+    session: Session,
+    req: IntakeRequest,
+    *,
+    actor: User | str,
+    now: datetime,
+    services: IntakeServices,
+    prepared: Prepared | None = None,
 ) -> IntakeResult:
     call = session.get(Call, req.call_id) if req.call_id is not None else None
     if req.call_id is not None and call is None:
@@ -172,10 +193,11 @@ def create_order(
             "unknown_call",
             message=f"来电记录：未找到编号为 {req.call_id} 的来电",
         )
-    suggestions = services.suggest(session, req.description, 3)  # type: ignore[operator]
+    prepared = prepared or prepare(session, req, services)
+    suggestions = prepared.suggestions
     item = _choose_item(session, req, suggestions)
     category = item.category
-    located = _locate(session, req, services.locator)
+    located = prepared.located
 
     where = LocationFacts(address=req.address or "")
     if located is not None:
