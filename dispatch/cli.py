@@ -212,7 +212,7 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
         print(f"  {number}: {reason}")
 
 
-BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats", "telephony")
+BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats", "telephony", "login-flood")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -231,6 +231,10 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
             sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
             print(format_table(bench_matching(sizes=sizes, queries=200 if args.quick else 500)))
+        elif name == "login-flood":
+            from dispatch.benchmarks.login_flood import bench_login_flood, format_login_flood
+
+            print(format_login_flood(bench_login_flood(seconds=3.0 if args.quick else 8.0)))
         elif name == "intake":
             from dispatch.benchmarks.intake import bench_intake, format_intake
 

@@ -1,0 +1,125 @@
+"""Other users during a login flood: ``GET /api/v1/me`` latency idle, then while 16 clients send
+wrong passwords for a known account as fast as they can (target: p50 and p99 at most 3× idle).
+
+The server is a real ``sanshe serve`` process on a migrated, seeded SQLite file (the embedded
+default, where one writer at a time used to make every request queue behind the flood). The
+flood runs with sign-in throttling switched off, so every attempt costs a full password check:
+the worst case, not the one throttling makes cheap. The observer is one signed-in user asking for
+``/me`` in a closed loop; the same loop is measured idle first, in the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from dispatch.benchmarks.intake import _free_port, _wait_up
+from dispatch.settings import AuthSettings
+
+FLOODERS = 16
+
+
+def _percentiles(samples: list[float]) -> dict[str, float]:
+    samples = sorted(samples)
+    n = len(samples)
+    return {
+        "requests": n,
+        "p50_ms": 1000 * samples[n // 2] if n else float("nan"),
+        "p99_ms": 1000 * samples[min(n - 1, int(n * 0.99))] if n else float("nan"),
+    }
+
+
+def _observe(base: str, token: str, seconds: float) -> list[float]:
+    samples: list[float] = []
+    stop_at = time.perf_counter() + seconds
+    with httpx.Client(headers={"Authorization": f"Bearer {token}"}, timeout=60.0) as client:
+        while time.perf_counter() < stop_at:
+            started = time.perf_counter()
+            r = client.get(f"{base}/api/v1/me")
+            samples.append(time.perf_counter() - started)
+            if r.status_code != 200:
+                raise RuntimeError(f"/me answered {r.status_code}: {r.text}")
+    return samples
+
+
+def bench_login_flood(*, seconds: float = 8.0, flooders: int = FLOODERS) -> dict[str, Any]:
+    bin_dir = Path(sys.executable).parent
+    with tempfile.TemporaryDirectory(prefix="sanshe-bench-login-") as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SANSHE_")}
+        env["SANSHE_DATABASE_URL"] = f"sqlite:///{tmp}/sanshe.db"
+        if "throttle" in AuthSettings.model_fields:
+            env["SANSHE_AUTH__THROTTLE"] = "false"  # the worst case: every attempt checks a password
+        for step in (["migrate"], ["seed-demo"]):
+            subprocess.run([str(bin_dir / "sanshe"), *step], env=env, check=True, capture_output=True)
+        port = _free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [str(bin_dir / "sanshe"), "serve", "--port", str(port), "--no-tracking", "--no-simulator"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            _wait_up(f"{base}/health")
+            token = httpx.post(
+                f"{base}/api/v1/auth/token",
+                data={"username": "operator1", "password": "demo1234"},
+                timeout=60,
+            ).json()["access_token"]
+            _observe(base, token, 1.0)  # warm-up
+            idle = _observe(base, token, seconds)
+            stop = threading.Event()
+            attempts = [0]
+            statuses: dict[int, int] = {}
+            lock = threading.Lock()
+
+            def flood() -> None:
+                with httpx.Client(timeout=120.0) as client:
+                    while not stop.is_set():
+                        r = client.post(
+                            f"{base}/api/v1/auth/token",
+                            data={"username": "admin", "password": "wrong-password"},
+                        )
+                        with lock:
+                            attempts[0] += 1
+                            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+
+            pool = [threading.Thread(target=flood, daemon=True) for _ in range(flooders)]
+            for t in pool:
+                t.start()
+            time.sleep(1.0)  # the flood is under way before the observer starts measuring
+            during = _observe(base, token, seconds)
+            stop.set()
+            for t in pool:
+                t.join(timeout=120)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    quiet, busy = _percentiles(idle), _percentiles(during)
+    return {
+        "idle": quiet,
+        "flood": busy,
+        "flood_attempts": attempts[0],
+        "flood_statuses": statuses,
+        "ratio": {"p50": busy["p50_ms"] / quiet["p50_ms"], "p99": busy["p99_ms"] / quiet["p99_ms"]},
+    }
+
+
+def format_login_flood(r: dict[str, Any]) -> str:
+    lines = ["GET /api/v1/me      requests    p50 ms    p99 ms"]
+    for name in ("idle", "flood"):
+        row = r[name]
+        lines.append(f"{name:<18} {row['requests']:>9.0f} {row['p50_ms']:>9.2f} {row['p99_ms']:>9.2f}")
+    lines.append(
+        f"during {FLOODERS}-way wrong-password flood ({r['flood_attempts']} attempts, {r['flood_statuses']}): "
+        f"p50 {r['ratio']['p50']:.2f}× idle, p99 {r['ratio']['p99']:.2f}× idle (target ≤ 3×)"
+    )
+    return "\n".join(lines)
