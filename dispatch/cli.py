@@ -310,6 +310,7 @@ def cmd_simulate_calls(args: argparse.Namespace) -> None:
     token = issue_token(
         user_id=admin.id,
         role=admin.role.value,
+        version=admin.token_version,
         secret=settings.auth.jwt_secret,
         now=ctx.clock.now(),
         minutes=24 * 60,

@@ -67,13 +67,16 @@ Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_current_user(ctx: Ctx, db: Db, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The token's user, while the token is valid and its sign-in has not ended (the account's
+    ``token_version`` is still the token's: no password, role or provider change, no deactivation)."""
     if not token:
         raise NotAuthenticated("sign in first: send an Authorization: Bearer token", message="请先登录")
-    user_id = read_token(token, secret=ctx.settings.auth.jwt_secret)
-    user = db.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active:
+    claims = read_token(token, secret=ctx.settings.auth.jwt_secret)
+    user = db.get(User, claims.user_id) if claims is not None else None
+    if user is None or not user.active or user.token_version != claims.version:
         raise NotAuthenticated(
-            "the access token is invalid or has expired", message="登录已失效或账号已停用，请重新登录"
+            "the access token is invalid, has expired or was revoked",
+            message="登录已失效或账号已变更，请重新登录",
         )
     return user
 

@@ -29,6 +29,7 @@ def token(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: D
     access = issue_token(
         user_id=user.id,
         role=user.role.value,
+        version=user.token_version,
         secret=ctx.settings.auth.jwt_secret,
         # Token lifetimes follow the real clock, not the business clock tests may freeze.
         now=datetime.now(UTC),

@@ -98,10 +98,21 @@ def _check_provider(session: Session, role: Role, provider_id: int | None) -> No
         )
 
 
+def end_sign_ins(user: User) -> None:
+    """Refuse every token and event stream the account holds now: it signs in again.
+
+    Tokens carry the version they were issued under (``dispatch.auth.security``); requests are
+    refused at once, open event streams at their next re-check (``[auth] stream_recheck_seconds``).
+    """
+    user.token_version = (user.token_version or 0) + 1
+
+
 def set_role(session: Session, user: User, role: Role, provider_id: int | None) -> None:
-    """Move an account to another role or provider; the next request it makes already has it (the
-    role is read from the database on every request, not from the token)."""
+    """Move an account to another role or provider. Its sign-ins end: what it may see changed,
+    and its open event stream was subscribed for the old role and providers."""
     _check_provider(session, role, provider_id)
+    if (role, provider_id) != (user.role, user.provider_id):
+        end_sign_ins(user)
     user.role, user.provider_id = role, provider_id
 
 
@@ -124,9 +135,19 @@ def set_extension(session: Session, user: User, extension: str | None) -> None:
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends the account's sign-ins, the one that set it too (an admin setting their
+    own password signs in again): whoever held a session under the old password loses it."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
             f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
             message=f"密码至少要有 {MIN_PASSWORD_LENGTH} 个字符",
         )
     user.password_hash = hash_password(password)
+    end_sign_ins(user)
+
+
+def set_active(user: User, active: bool) -> None:
+    """Deactivating ends the account's sign-ins (it can no longer sign in either)."""
+    if user.active and not active:
+        end_sign_ins(user)
+    user.active = active

@@ -31,10 +31,10 @@ def _authenticate(ctx: AppContext, token: str | None) -> tuple[int, str, str, fr
         raise NotAuthenticated(
             "sign in first: send an Authorization: Bearer token or ?access_token=", message="请先登录"
         )
-    user_id = read_token(token, secret=ctx.settings.auth.jwt_secret)
+    claims = read_token(token, secret=ctx.settings.auth.jwt_secret)
     with read_only(ctx.sessions) as session:
-        user = session.get(User, user_id) if user_id is not None else None
-        if user is None or not user.active:
+        user = session.get(User, claims.user_id) if claims is not None else None
+        if user is None or not user.active or user.token_version != claims.version:
             raise NotAuthenticated(
                 "the access token is invalid or has expired", message="登录已失效或账号已停用，请重新登录"
             )

@@ -238,10 +238,11 @@ export function usersSection(app, go) {
       h("div.grid2", field("姓名", f.display_name), field("分机号", f.extension, "留空则清除分机")),
       h(
         "div.grid2",
-        field("角色", f.role, self ? "不能修改自己的角色" : "改变角色后，本人下次操作即按新角色"),
+        field("角色", f.role, self ? "不能修改自己的角色" : "改变角色或所属服务方后，该账号须重新登录"),
         provider.el,
       ),
       f.active,
+      h("p.hint", "停用、改变角色或重设密码后，该账号已登录的会话立即失效。"),
       h("div.row", h("button.primary", { type: "submit" }, "保存")),
       errorBox,
     );
@@ -282,7 +283,9 @@ export function usersSection(app, go) {
       save: async () => {
         await api(`/api/v1/users/${user.id}`, { method: "PATCH", body: { password: pw.password.value } });
         pwForm.reset();
-        toast(`${user.username} 的密码已更新，请告知本人`, { kind: "ok" });
+        // A new password ends the account's sessions, this one too when it is your own.
+        if (self) return app.signOut("密码已更新，请用新密码重新登录");
+        toast(`${user.username} 的密码已更新，请告知本人（其已登录的会话已失效）`, { kind: "ok" });
       },
     });
     return h("div", form, pwForm);
