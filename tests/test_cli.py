@@ -70,6 +70,10 @@ def test_migrate_then_user_add(fresh_db: str, capsys) -> None:
             ["--role", "operator", "--password", "long-enough", "--provider", "1"],
             "does not belong to a provider",
         ),
+        (
+            ["--role", "org_admin", "--password", "long-enough", "--provider", "1", "--extension", "7197"],
+            "cannot have a phone extension",
+        ),
     ],
 )
 def test_user_add_errors(fresh_db: str, capsys, args: list[str], message: str) -> None:

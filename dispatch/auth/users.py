@@ -12,6 +12,9 @@ from dispatch.errors import ROLE_LABELS, InvalidValue
 from models import Provider, ProviderKind, Role, User
 
 MIN_PASSWORD_LENGTH = 8
+# The roles that take calls: only they have a phone extension, and only their console gets the
+# screen pop (a resident's name, phones, address and open orders) when it rings.
+CALL_TAKING_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR})
 # A PBX extension or agent id: digits mostly; letters, *, #, _ and - allowed.
 EXTENSION_PATTERN = r"^[0-9A-Za-z*#_-]{1,20}$"
 
@@ -113,13 +116,25 @@ def set_role(session: Session, user: User, role: Role, provider_id: int | None) 
     _check_provider(session, role, provider_id)
     if (role, provider_id) != (user.role, user.provider_id):
         end_sign_ins(user)
+    if role != user.role:
+        # The extension was given for the old role: whoever should take calls in the new one gets
+        # it again explicitly (set_extension after set_role), never by carrying it over.
+        user.extension = None
     user.role, user.provider_id = role, provider_id
 
 
 def set_extension(session: Session, user: User, extension: str | None) -> None:
-    """Give ``user`` this phone extension (None or "" clears it); one user per extension."""
+    """Give ``user`` this phone extension (None or "" clears it); one user per extension, and
+    only accounts of a call-taking role have one (set the role first)."""
     extension = (extension or "").strip() or None
     if extension is not None:
+        if user.role not in CALL_TAKING_ROLES:
+            raise UserError(
+                f"a {user.role.value} account cannot have a phone extension: only "
+                f"{', '.join(sorted(r.value for r in CALL_TAKING_ROLES))} accounts take calls",
+                message=f"{_role_zh(user.role)}账号不接听来电，不能设置分机号"
+                f"（只有{'、'.join(_role_zh(r) for r in sorted(CALL_TAKING_ROLES))}账号可以设置）",
+            )
         if not re.fullmatch(EXTENSION_PATTERN, extension):
             raise UserError(
                 f"extension {extension!r}: 1-20 digits, letters, *, #, _ or -",
