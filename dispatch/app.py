@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
+from dispatch.auth.security import dummy_hash
 from dispatch.auth.users_api import router as users_router
 from dispatch.calls.api import calls_router, ingest_router
 from dispatch.calls.callbacks_api import router as callbacks_router
@@ -90,8 +91,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.code, exc.detail, exc.message, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        return _error(exc.status_code, exc.code, exc.detail, exc.message, {**headers, **(exc.headers or {})})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -228,6 +229,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
+        dummy_hash()  # before the first sign-in of an unknown user, which would pay for it
         live, telephony = start_telephony(ctx, asyncio.get_running_loop())
         try:
             ctx.running = live

@@ -272,7 +272,18 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    trusted = settings.server.trusted_proxies
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        timeout_graceful_shutdown=5,
+        # The client address in the access log follows the app's rule: X-Forwarded-For only from
+        # [server] trusted_proxies (uvicorn's default would believe it from 127.0.0.1).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 def cmd_simulate_calls(args: argparse.Namespace) -> None:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 
+from dispatch.auth.addresses import client_address
 from dispatch.auth.security import read_token
 from dispatch.context import AppContext
 from dispatch.errors import NotAuthenticated, role_refused
@@ -82,6 +83,16 @@ def get_current_user(ctx: Ctx, db: Db, token: Annotated[str | None, Depends(oaut
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_client_address(request: Request, ctx: Ctx) -> str:
+    """The client's IP address: the socket peer, or what ``[server] trusted_proxies`` say it is."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, tuple(ctx.settings.server.trusted_proxies))
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 ALL_ROLES = tuple(Role)
 STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)

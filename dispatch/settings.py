@@ -45,12 +45,50 @@ class ServerSettings(Section):
     # How often a process checks whether the catalogue, gazetteer, calendar or providers changed
     # in the database (another process's edit shows up within this time); 0 = every request.
     cache_check_seconds: float = Field(2.0, ge=0, le=300)
+    # Reverse proxies (addresses or networks, e.g. "10.0.0.5", "10.0.0.0/24") whose
+    # X-Forwarded-For is believed: the client address (sign-in throttling, the sign-in records)
+    # is then the last address in it that is not one of them. Empty: the socket peer, always.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return [entry.strip() for entry in value]
 
 
 class AuthSettings(Section):
     # HMAC key for access tokens. Set a long random value in production.
     jwt_secret: str = Field("change-me-demo-only-secret-change-me", min_length=32)
     token_minutes: int = Field(720, ge=1, le=60 * 24 * 30)
+    # Sign-in throttling (README "Security › Sign-ins"): failed sign-ins are counted over the
+    # last failure_window_minutes. Past a limit, sign-ins are refused (429, Retry-After) for
+    # lockout_base_seconds after the last failure, doubling with each further failure, at most
+    # lockout_max_seconds.
+    failure_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # One account from one address (reset by a successful sign-in there).
+    max_failures_per_account_address: int = Field(5, ge=1, le=1000)
+    # One address, whatever the accounts tried.
+    max_failures_per_address: int = Field(20, ge=1, le=10000)
+    # One account from all addresses together: applies to addresses it has not signed in from
+    # successfully within known_address_days, so a guessing campaign cannot lock the account's
+    # owner out at their usual desk.
+    max_failures_per_account: int = Field(50, ge=1, le=100000)
+    known_address_days: int = Field(30, ge=0, le=365)
+    lockout_base_seconds: float = Field(30.0, gt=0, le=3600)
+    lockout_max_seconds: float = Field(900.0, gt=0, le=24 * 3600)
+
+    @model_validator(mode="after")
+    def _lockout_range(self) -> AuthSettings:
+        if self.lockout_max_seconds < self.lockout_base_seconds:
+            raise ValueError("lockout_max_seconds must be at least lockout_base_seconds")
+        return self
 
 
 class LocaleSettings(Section):

@@ -93,6 +93,7 @@ FIELD_LABELS = {
     "start": "开始日期",
     "stars": "评价星级",
     "status": "状态",
+    "success": "是否成功",
     "supervision": "督办等级",
     "tags": "标签",
     "text": "备注内容",

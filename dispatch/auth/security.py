@@ -7,8 +7,10 @@ A token names its user (``sub``) and the account's ``token_version`` when it was
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
@@ -27,6 +29,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+@cache
+def dummy_hash() -> str:
+    """A hash of a random password nobody knows, made with the same parameters as real ones.
+
+    A sign-in for an unknown or inactive account verifies against it, so it costs what a real
+    one costs and its timing does not say whether the account exists. Made once per process
+    (``create_app`` makes it at start-up, so the first such sign-in is not slower either).
+    """
+    return _hasher.hash(secrets.token_urlsafe(24))
 
 
 @dataclass(frozen=True, slots=True)
