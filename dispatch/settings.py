@@ -83,6 +83,11 @@ class AuthSettings(Section):
     known_address_days: int = Field(30, ge=0, le=365)
     lockout_base_seconds: float = Field(30.0, gt=0, le=3600)
     lockout_max_seconds: float = Field(900.0, gt=0, le=24 * 3600)
+    # An event-stream ticket (POST /api/v1/events/ticket) opens one stream within this time.
+    stream_ticket_seconds: int = Field(30, ge=1, le=300)
+    # Open event streams re-check their user this often and close once the account is
+    # deactivated or its sign-in has ended (password, role or provider change).
+    stream_recheck_seconds: float = Field(60.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _lockout_range(self) -> AuthSettings:

@@ -97,6 +97,7 @@ FIELD_LABELS = {
     "supervision": "督办等级",
     "tags": "标签",
     "text": "备注内容",
+    "ticket": "推送凭证",
     "to": "结束时间",
     "user_id": "用户",
     "username": "用户名",
