@@ -39,6 +39,7 @@ from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
 from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
+from dispatch.redact import install_log_redaction
 from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
 from dispatch.settings import ConfigError, Settings, get_settings
@@ -225,6 +226,7 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
+    install_log_redaction()  # whatever server runs the app, no secret reaches a log line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -261,6 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from dispatch.app import create_app
+    from dispatch.redact import serve_logging_config
 
     overrides = {}
     if args.no_tracking:
@@ -278,6 +279,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
         host=host,
         port=port,
         log_level="info",
+        # uvicorn's own logging, each handler redacting secrets (a ticket in a request line…).
+        log_config=serve_logging_config(),
         timeout_graceful_shutdown=5,
         # The client address in the access log follows the app's rule: X-Forwarded-For only from
         # [server] trusted_proxies (uvicorn's default would believe it from 127.0.0.1).
