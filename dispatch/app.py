@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -231,6 +232,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
+        ctx.password_checks = anyio.CapacityLimiter(settings.auth.password_check_limit())
         dummy_hash()  # before the first sign-in of an unknown user, which would pay for it
         live, telephony = start_telephony(ctx, asyncio.get_running_loop())
         try:

@@ -88,6 +88,20 @@ class AuthSettings(Section):
     # Open event streams re-check their user this often and close once the account is
     # deactivated or its sign-in has ended (password, role or provider change).
     stream_recheck_seconds: float = Field(60.0, gt=0, le=60)
+    # How many passwords a process checks (argon2) at once; further sign-ins wait their turn
+    # holding no thread and no database connection, so a flood of sign-ins leaves cores for
+    # everyone else. 0: one fewer than the CPUs the process may use, at least 1.
+    max_concurrent_password_checks: int = Field(0, ge=0, le=1024)
+
+    def password_check_limit(self) -> int:
+        """``max_concurrent_password_checks``, with 0 worked out from the CPUs."""
+        if self.max_concurrent_password_checks:
+            return self.max_concurrent_password_checks
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        return max(1, cpus - 1)
 
     @model_validator(mode="after")
     def _lockout_range(self) -> AuthSettings:

@@ -9,6 +9,7 @@ attempt comes from.
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -26,6 +27,7 @@ from dispatch.benchmarks.telephony import serve_in_thread
 from dispatch.clock import FrozenClock
 from models import Role, User
 from tests.factories import PASSWORD, START, bearer, make_user
+from tests.support.waiting import wait_until
 
 PROXY = "10.9.9.9"
 TOKEN = "/api/v1/auth/token"
@@ -293,3 +295,66 @@ def test_forwarded_for_from_an_untrusted_peer_is_not_believed(settings, session_
         attempt(c, "wang", "wrong-password", address="1.2.3.4")
         items = c.get("/api/v1/auth/attempts", headers=admin).json()["items"]
     assert [a["address"] for a in items] == ["203.0.113.77"]
+
+
+@pytest.mark.parametrize("limit", [1, 2])
+def test_password_checks_wait_their_turn(settings, session_factory, frozen, monkeypatch, limit) -> None:
+    """At most ``[auth] max_concurrent_password_checks`` argon2 checks run at once; the other
+    sign-ins wait for their turn holding no thread and no database connection, then go through."""
+    _user(session_factory)
+    checking = most = 0
+    count = threading.Lock()
+    release = threading.Event()
+    real = signin.verify_password
+
+    def counted(password_hash: str, password: str) -> bool:
+        nonlocal checking, most
+        with count:
+            checking += 1
+            most = max(most, checking)
+        try:
+            release.wait(120)  # each check lasts until the test has seen the others queue
+            return real(password_hash, password)
+        finally:
+            with count:
+                checking -= 1
+
+    monkeypatch.setattr(signin, "verify_password", counted)
+    app = create_app(
+        _settings(settings, max_concurrent_password_checks=limit, max_failures_per_account_address=100),
+        clock=frozen,
+    )
+    sign_ins = limit + 3
+    statuses: list[int] = []
+    with serve_in_thread(app) as base:
+
+        def sign_in(n: int) -> None:
+            password = PASSWORD if n == 0 else f"guess-{n:04d}"
+            r = httpx.post(f"{base}{TOKEN}", data={"username": "wang", "password": password}, timeout=180)
+            statuses.append(r.status_code)
+
+        threads = [threading.Thread(target=sign_in, args=(n,)) for n in range(sign_ins)]
+        for t in threads:
+            t.start()
+        ctx = app.state.ctx
+        try:
+            waiting = wait_until(
+                lambda: (
+                    checking > limit or ctx.password_limiter().statistics().tasks_waiting == sign_ins - limit
+                ),
+                timeout=120,
+            )
+            assert waiting and checking == limit, (checking, ctx.password_limiter().statistics())
+            assert ctx.password_limiter().statistics().borrowed_tokens == limit  # threads: the checks only
+            assert ctx.engine.pool.checkedout() == 0  # nobody waits holding a connection
+        finally:
+            release.set()
+            for t in threads:
+                t.join(180)
+    assert most == limit
+    assert sorted(statuses) == [200] + [401] * (sign_ins - 1)
+
+
+def test_the_password_check_limit_defaults_to_the_cpus_but_one(settings) -> None:
+    assert settings.auth.model_copy(update={"max_concurrent_password_checks": 3}).password_check_limit() == 3
+    assert settings.auth.password_check_limit() == max(1, len(os.sched_getaffinity(0)) - 1)

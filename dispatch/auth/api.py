@@ -40,19 +40,20 @@ def throttle_rules(auth: AuthSettings) -> ThrottleRules:
     response_model=TokenOut,
     responses={429: {"description": "Too many failed sign-ins: try again after Retry-After seconds"}},
 )
-def token(
+async def token(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, address: ClientAddress
 ) -> TokenOut:
     """A bearer token for the account. Every attempt is recorded (``GET /api/v1/auth/attempts``);
     repeated failures are throttled (429 with ``Retry-After``, whatever the password)."""
     auth = ctx.settings.auth
-    signed = sign_in(
+    signed = await sign_in(
         ctx.sessions,
         username=form.username,
         password=form.password,
         address=address,
         now=ctx.clock.now(),
         rules=throttle_rules(auth),
+        checks=ctx.password_limiter(),
     )
     access = issue_token(
         user_id=signed.user_id,

@@ -10,8 +10,14 @@ transaction holds the process-wide write lock; a flood of sign-ins must not stal
    a burst of parallel guesses is throttled like the same guesses one after another.
 2. *Look up* the account in a read-only session.
 3. *Verify* the password, no transaction open. An unknown or inactive account is verified
-   against a dummy hash (``security.dummy_hash``): the same work, the same 401.
+   against a dummy hash (``security.dummy_hash``): the same work, the same 401. At most
+   ``[auth] max_concurrent_password_checks`` verifications run at once in the process (the
+   ``checks`` limiter): a flood of sign-ins takes that many cores, never all of them. A sign-in
+   waiting for its turn waits on the event loop, holding no thread and no database connection.
 4. *Record* the outcome, a short write transaction.
+
+Each database step runs in a worker thread; :func:`sign_in` is the coroutine that strings them
+together.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import hashlib
 import math
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
+import anyio
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,24 +80,25 @@ def _throttled(seconds: float) -> TooManyRequests:
     )
 
 
-def sign_in(
-    sessions: sessionmaker[Session],
-    *,
-    username: str,
-    password: str,
-    address: str,
-    now: datetime,
-    rules: ThrottleRules,
-) -> SignedIn:
-    """The account signed in; raises ``TooManyRequests`` (throttled) or ``NotAuthenticated``."""
-    typed = username.strip()
-    key = typed[:MAX_USERNAME]
+@dataclass(frozen=True)
+class _Account:
+    id: int
+    active: bool
+    password_hash: str
+    role: Role
+    token_version: int
+
+
+def _claim(
+    sessions: sessionmaker[Session], *, username: str, address: str, now: datetime, rules: ThrottleRules
+) -> int:
+    """Step 1 (the module docstring): the pending attempt's id, or ``TooManyRequests``."""
     with transaction(sessions) as session:
-        _serialise(session, key, address)
-        wait = throttle.retry_after(session, username=key, address=address, now=now, rules=rules)
+        _serialise(session, username, address)
+        wait = throttle.retry_after(session, username=username, address=address, now=now, rules=rules)
         attempt = LoginAttempt(
             at=now,
-            username=key,
+            username=username,
             address=address,
             success=False,
             outcome=throttle.THROTTLED if wait > 0 else throttle.PENDING,
@@ -99,22 +108,30 @@ def sign_in(
         attempt_id = attempt.id
     if wait > 0:
         raise _throttled(wait)
+    return attempt_id
 
-    account = None
-    if len(typed) <= MAX_USERNAME:
-        with read_only(sessions) as session:
-            account = session.execute(
-                select(User.id, User.active, User.password_hash, User.role, User.token_version).where(
-                    User.username == typed
-                )
-            ).one_or_none()
 
+def _look_up(sessions: sessionmaker[Session], typed: str) -> _Account | None:
+    if len(typed) > MAX_USERNAME:
+        return None
+    with read_only(sessions) as session:
+        row = session.execute(
+            select(User.id, User.active, User.password_hash, User.role, User.token_version).where(
+                User.username == typed
+            )
+        ).one_or_none()
+    return None if row is None else _Account(*row)
+
+
+def _verify(account: _Account | None, password: str) -> str:
+    """Step 3: the outcome. CPU only, no database."""
     if account is None or not account.active:
         verify_password(dummy_hash(), password)
-        outcome = throttle.UNKNOWN_USER if account is None else throttle.INACTIVE
-    else:
-        outcome = throttle.OK if verify_password(account.password_hash, password) else throttle.WRONG_PASSWORD
+        return throttle.UNKNOWN_USER if account is None else throttle.INACTIVE
+    return throttle.OK if verify_password(account.password_hash, password) else throttle.WRONG_PASSWORD
 
+
+def _record(sessions: sessionmaker[Session], attempt_id: int, outcome: str, account: _Account | None) -> None:
     with transaction(sessions) as session:
         session.execute(
             update(LoginAttempt)
@@ -125,6 +142,30 @@ def sign_in(
                 user_id=account.id if account is not None else None,
             )
         )
+
+
+async def sign_in(
+    sessions: sessionmaker[Session],
+    *,
+    username: str,
+    password: str,
+    address: str,
+    now: datetime,
+    rules: ThrottleRules,
+    checks: anyio.CapacityLimiter,
+) -> SignedIn:
+    """The account signed in; raises ``TooManyRequests`` (throttled) or ``NotAuthenticated``.
+
+    ``checks`` bounds the password verifications running at once (one limiter per process)."""
+    typed = username.strip()
+    claim = partial(_claim, sessions, username=typed[:MAX_USERNAME], address=address, now=now, rules=rules)
+    attempt_id = await anyio.to_thread.run_sync(claim)
+    account = await anyio.to_thread.run_sync(_look_up, sessions, typed)
+    # The thread is taken only once the limiter lets this check run: until then it waits here.
+    outcome = await anyio.to_thread.run_sync(_verify, account, password, limiter=checks)
+    # Once checked, the outcome is recorded even if the request is cancelled meanwhile.
+    with anyio.CancelScope(shield=True):
+        await anyio.to_thread.run_sync(_record, sessions, attempt_id, outcome, account)
     if outcome != throttle.OK:
         raise _refused()
     assert account is not None
