@@ -43,7 +43,7 @@ from dispatch.providers.api import router as providers_router
 from dispatch.redact import install_log_redaction
 from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
-from dispatch.settings import ConfigError, Settings, get_settings
+from dispatch.settings import ConfigError, Settings, check_production, get_settings
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
 from dispatch.validation import validation_message
@@ -227,6 +227,7 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
+    check_production(settings)  # also when handed settings that did not come from load_settings
     install_log_redaction()  # whatever server runs the app, no secret reaches a log line
 
     @asynccontextmanager

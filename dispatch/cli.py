@@ -62,7 +62,13 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     from dispatch.db import transaction
     from dispatch.seed.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
-    ctx = AppContext.build(_settings())
+    settings = _settings()
+    if settings.environment == "production":
+        raise CliError(
+            f"seed-demo creates staff accounts whose password ({DEMO_PASSWORD!r}) is published: "
+            'refused with environment = "production"'
+        )
+    ctx = AppContext.build(settings)
     _require_current_schema(ctx)
     with transaction(ctx.sessions) as session:
         report = seed_demo(session, now=Clock().now())

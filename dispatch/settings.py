@@ -352,7 +352,8 @@ class Settings(BaseSettings):
 
     # SQLAlchemy URL. SQLite (embedded default) or postgresql+psycopg://user:pw@host/db.
     database_url: str = DEFAULT_SQLITE_URL
-    # development | production: production refuses the demo JWT secret.
+    # development | production: production refuses a weak JWT secret (the demo one, 32 × "a"…)
+    # and `sanshe seed-demo`.
     environment: Literal["development", "production"] = "development"
     server: ServerSettings = ServerSettings()
     auth: AuthSettings = AuthSettings()
@@ -415,9 +416,35 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"invalid configuration{where}:\n{_describe(exc)}") from None
     except ValueError as exc:  # a TOML syntax error
         raise ConfigError(f"cannot read {path}: {exc}") from None
-    if settings.environment == "production" and settings.auth.jwt_secret == AuthSettings().jwt_secret:
-        raise ConfigError("auth.jwt_secret: set a secret of your own in production")
+    check_production(settings)
     return settings
+
+
+DEMO_JWT_SECRET = AuthSettings().jwt_secret
+
+
+def weak_secret(secret: str) -> str | None:
+    """Why ``secret`` cannot sign production tokens, or None. Catches the demo secret and the
+    obvious stand-ins (32 × "a", a short pattern repeated), not every guessable one: generate it
+    (``python -c "import secrets; print(secrets.token_urlsafe(48))"``)."""
+    if secret == DEMO_JWT_SECRET or "change-me" in secret.lower():
+        return "it is the demo secret"
+    if len(secret) < 32:
+        return "it is shorter than 32 characters"
+    if len(set(secret)) < 8:
+        return "it has fewer than 8 different characters"
+    if secret in (secret + secret)[1:-1]:  # a shorter unit repeated ("abcabc…")
+        return "it repeats a shorter pattern"
+    return None
+
+
+def check_production(settings: Settings) -> None:
+    """What production refuses to start with: a weak ``auth.jwt_secret``."""
+    if settings.environment != "production":
+        return
+    why = weak_secret(settings.auth.jwt_secret)
+    if why:
+        raise ConfigError(f"auth.jwt_secret: {why}; set a long random secret of your own in production")
 
 
 @lru_cache(maxsize=1)
