@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -17,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
+from dispatch.auth.security import dummy_hash
 from dispatch.auth.users_api import router as users_router
 from dispatch.calls.api import calls_router, ingest_router
 from dispatch.calls.callbacks_api import router as callbacks_router
@@ -38,9 +40,10 @@ from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
 from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
+from dispatch.redact import install_log_redaction
 from dispatch.reports.api import router as stats_router
 from dispatch.residents.api import router as residents_router
-from dispatch.settings import ConfigError, Settings, get_settings
+from dispatch.settings import ConfigError, Settings, check_production, get_settings
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
 from dispatch.validation import validation_message
@@ -90,8 +93,8 @@ def _describe_validation(exc: RequestValidationError) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        return _error(exc.status_code, exc.code, exc.detail, exc.message, headers)
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
+        return _error(exc.status_code, exc.code, exc.detail, exc.message, {**headers, **(exc.headers or {})})
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -224,10 +227,14 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
 
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
+    check_production(settings)  # also when handed settings that did not come from load_settings
+    install_log_redaction()  # whatever server runs the app, no secret reaches a log line
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         ctx = AppContext.build(settings, clock)
+        ctx.password_checks = anyio.CapacityLimiter(settings.auth.password_check_limit())
+        dummy_hash()  # before the first sign-in of an unknown user, which would pay for it
         live, telephony = start_telephony(ctx, asyncio.get_running_loop())
         try:
             ctx.running = live

@@ -62,7 +62,13 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     from dispatch.db import transaction
     from dispatch.seed.demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 
-    ctx = AppContext.build(_settings())
+    settings = _settings()
+    if settings.environment == "production":
+        raise CliError(
+            f"seed-demo creates staff accounts whose password ({DEMO_PASSWORD!r}) is published: "
+            'refused with environment = "production"'
+        )
+    ctx = AppContext.build(settings)
     _require_current_schema(ctx)
     with transaction(ctx.sessions) as session:
         report = seed_demo(session, now=Clock().now())
@@ -265,6 +271,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
 
     from dispatch.app import create_app
+    from dispatch.redact import serve_logging_config
 
     overrides = {}
     if args.no_tracking:
@@ -276,7 +283,20 @@ def cmd_serve(args: argparse.Namespace) -> None:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
     host = args.host or settings.server.host
     port = args.port or settings.server.port
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="info", timeout_graceful_shutdown=5)
+    trusted = settings.server.trusted_proxies
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level="info",
+        # uvicorn's own logging, each handler redacting secrets (a ticket in a request line…).
+        log_config=serve_logging_config(),
+        timeout_graceful_shutdown=5,
+        # The client address in the access log follows the app's rule: X-Forwarded-For only from
+        # [server] trusted_proxies (uvicorn's default would believe it from 127.0.0.1).
+        proxy_headers=bool(trusted),
+        forwarded_allow_ips=trusted or None,
+    )
 
 
 def cmd_simulate_calls(args: argparse.Namespace) -> None:
@@ -314,6 +334,7 @@ def cmd_simulate_calls(args: argparse.Namespace) -> None:
     token = issue_token(
         user_id=admin.id,
         role=admin.role.value,
+        version=admin.token_version,
         secret=settings.auth.jwt_secret,
         now=ctx.clock.now(),
         minutes=24 * 60,

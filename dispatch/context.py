@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
+from anyio import CapacityLimiter
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -77,6 +78,9 @@ class AppContext:
     adapters: Adapters | None = None
     # The event stream and call ingest: started by create_app; None outside a server.
     running: Live | None = None
+    # The password checks running at once ([auth] max_concurrent_password_checks): made by
+    # create_app on the server's event loop; None outside a server.
+    password_checks: CapacityLimiter | None = None
 
     @classmethod
     def build(
@@ -101,6 +105,11 @@ class AppContext:
         if self.adapters is None:
             raise AdaptersMissing("no delivery adapters wired: build the context with adapters=…")
         return self.adapters
+
+    def password_limiter(self) -> CapacityLimiter:
+        if self.password_checks is None:
+            raise RuntimeError("passwords are checked only in a server (create_app)")
+        return self.password_checks
 
     def live(self) -> Live:
         if self.running is None:

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.auth.addresses import client_address
 from dispatch.auth.security import read_token
 from dispatch.context import AppContext
 from dispatch.db import take_later, transaction
@@ -84,18 +85,31 @@ Db = Annotated[Session, Depends(get_db, scope="function")]
 
 
 def get_current_user(ctx: Ctx, db: Db, token: Annotated[str | None, Depends(oauth2_scheme)]) -> User:
+    """The token's user, while the token is valid and its sign-in has not ended (the account's
+    ``token_version`` is still the token's: no password, role or provider change, no deactivation)."""
     if not token:
         raise NotAuthenticated("sign in first: send an Authorization: Bearer token", message="请先登录")
-    user_id = read_token(token, secret=ctx.settings.auth.jwt_secret)
-    user = db.get(User, user_id) if user_id is not None else None
-    if user is None or not user.active:
+    claims = read_token(token, secret=ctx.settings.auth.jwt_secret)
+    user = db.get(User, claims.user_id) if claims is not None else None
+    if user is None or not user.active or user.token_version != claims.version:
         raise NotAuthenticated(
-            "the access token is invalid or has expired", message="登录已失效或账号已停用，请重新登录"
+            "the access token is invalid, has expired or was revoked",
+            message="登录已失效或账号已变更，请重新登录",
         )
     return user
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+async def get_client_address(request: Request, ctx: Ctx) -> str:
+    """The client's IP address: the socket peer, or what ``[server] trusted_proxies`` say it is."""
+    peer = request.client.host if request.client else None
+    forwarded = request.headers.getlist("x-forwarded-for")
+    return client_address(peer, forwarded, tuple(ctx.settings.server.trusted_proxies))
+
+
+ClientAddress = Annotated[str, Depends(get_client_address)]
 
 ALL_ROLES = tuple(Role)
 STAFF = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)

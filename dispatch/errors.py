@@ -26,6 +26,7 @@ STATUS_MESSAGES = {
     405: "不支持此请求方式",
     409: "操作冲突，请刷新后重试",
     413: "提交的内容过大",
+    429: "请求过于频繁，请稍后再试",
     415: "不支持此内容类型，请以 JSON 格式提交",
     422: "提交的内容有误，请检查后重试",
     500: "服务器内部错误，已记录，请稍后再试",
@@ -43,6 +44,8 @@ def default_message(code: str, status: int) -> str:
 class AppError(Exception):
     status_code = 400
     code = "bad_request"
+    # Response headers the error brings (Retry-After); the handler adds them.
+    headers: dict[str, str] | None = None
 
     def __init__(
         self,
@@ -95,6 +98,18 @@ def role_refused(allowed: object, role: object) -> Forbidden:
         message=f"您的角色（{ROLE_LABELS.get(yours, yours)}）无权执行此操作，"
         f"需要以下角色之一：{'、'.join(ROLE_LABELS.get(v, v) for v in values)}",
     )
+
+
+class TooManyRequests(AppError):
+    """429: wait ``retry_after`` seconds (sent as ``Retry-After``)."""
+
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, detail: str, *, retry_after: int, code: str | None = None, message: str) -> None:
+        super().__init__(detail, code=code, message=message)
+        self.retry_after = retry_after
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 class NotFound(AppError):

@@ -45,12 +45,69 @@ class ServerSettings(Section):
     # How often a process checks whether the catalogue, gazetteer, calendar or providers changed
     # in the database (another process's edit shows up within this time); 0 = every request.
     cache_check_seconds: float = Field(2.0, ge=0, le=300)
+    # Reverse proxies (addresses or networks, e.g. "10.0.0.5", "10.0.0.0/24") whose
+    # X-Forwarded-For is believed: the client address (sign-in throttling, the sign-in records)
+    # is then the last address in it that is not one of them. Empty: the socket peer, always.
+    trusted_proxies: list[str] = []
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {entry!r}") from None
+        return [entry.strip() for entry in value]
 
 
 class AuthSettings(Section):
     # HMAC key for access tokens. Set a long random value in production.
     jwt_secret: str = Field("change-me-demo-only-secret-change-me", min_length=32)
     token_minutes: int = Field(720, ge=1, le=60 * 24 * 30)
+    # Sign-in throttling (README "Security › Sign-ins"): failed sign-ins are counted over the
+    # last failure_window_minutes. Past a limit, sign-ins are refused (429, Retry-After) for
+    # lockout_base_seconds after the last failure, doubling with each further failure, at most
+    # lockout_max_seconds.
+    failure_window_minutes: int = Field(15, ge=1, le=24 * 60)
+    # One account from one address (reset by a successful sign-in there).
+    max_failures_per_account_address: int = Field(5, ge=1, le=1000)
+    # One address, whatever the accounts tried.
+    max_failures_per_address: int = Field(20, ge=1, le=10000)
+    # One account from all addresses together: applies to addresses it has not signed in from
+    # successfully within known_address_days, so a guessing campaign cannot lock the account's
+    # owner out at their usual desk.
+    max_failures_per_account: int = Field(50, ge=1, le=100000)
+    known_address_days: int = Field(30, ge=0, le=365)
+    lockout_base_seconds: float = Field(30.0, gt=0, le=3600)
+    lockout_max_seconds: float = Field(900.0, gt=0, le=24 * 3600)
+    # An event-stream ticket (POST /api/v1/events/ticket) opens one stream within this time.
+    stream_ticket_seconds: int = Field(30, ge=1, le=300)
+    # Open event streams re-check their user this often and close once the account is
+    # deactivated or its sign-in has ended (password, role or provider change).
+    stream_recheck_seconds: float = Field(60.0, gt=0, le=60)
+    # How many passwords a process checks (argon2) at once; further sign-ins wait their turn
+    # holding no thread and no database connection, so a flood of sign-ins leaves cores for
+    # everyone else. 0: one fewer than the CPUs the process may use, at least 1.
+    max_concurrent_password_checks: int = Field(0, ge=0, le=1024)
+
+    def password_check_limit(self) -> int:
+        """``max_concurrent_password_checks``, with 0 worked out from the CPUs."""
+        if self.max_concurrent_password_checks:
+            return self.max_concurrent_password_checks
+        try:
+            cpus = len(os.sched_getaffinity(0))
+        except AttributeError:  # not on Linux
+            cpus = os.cpu_count() or 1
+        return max(1, cpus - 1)
+
+    @model_validator(mode="after")
+    def _lockout_range(self) -> AuthSettings:
+        if self.lockout_max_seconds < self.lockout_base_seconds:
+            raise ValueError("lockout_max_seconds must be at least lockout_base_seconds")
+        return self
 
 
 class LocaleSettings(Section):
@@ -295,7 +352,8 @@ class Settings(BaseSettings):
 
     # SQLAlchemy URL. SQLite (embedded default) or postgresql+psycopg://user:pw@host/db.
     database_url: str = DEFAULT_SQLITE_URL
-    # development | production: production refuses the demo JWT secret.
+    # development | production: production refuses a weak JWT secret (the demo one, 32 × "a"…)
+    # and `sanshe seed-demo`.
     environment: Literal["development", "production"] = "development"
     server: ServerSettings = ServerSettings()
     auth: AuthSettings = AuthSettings()
@@ -358,9 +416,35 @@ def load_settings(**overrides: Any) -> Settings:
         raise ConfigError(f"invalid configuration{where}:\n{_describe(exc)}") from None
     except ValueError as exc:  # a TOML syntax error
         raise ConfigError(f"cannot read {path}: {exc}") from None
-    if settings.environment == "production" and settings.auth.jwt_secret == AuthSettings().jwt_secret:
-        raise ConfigError("auth.jwt_secret: set a secret of your own in production")
+    check_production(settings)
     return settings
+
+
+DEMO_JWT_SECRET = AuthSettings().jwt_secret
+
+
+def weak_secret(secret: str) -> str | None:
+    """Why ``secret`` cannot sign production tokens, or None. Catches the demo secret and the
+    obvious stand-ins (32 × "a", a short pattern repeated), not every guessable one: generate it
+    (``python -c "import secrets; print(secrets.token_urlsafe(48))"``)."""
+    if secret == DEMO_JWT_SECRET or "change-me" in secret.lower():
+        return "it is the demo secret"
+    if len(secret) < 32:
+        return "it is shorter than 32 characters"
+    if len(set(secret)) < 8:
+        return "it has fewer than 8 different characters"
+    if secret in (secret + secret)[1:-1]:  # a shorter unit repeated ("abcabc…")
+        return "it repeats a shorter pattern"
+    return None
+
+
+def check_production(settings: Settings) -> None:
+    """What production refuses to start with: a weak ``auth.jwt_secret``."""
+    if settings.environment != "production":
+        return
+    why = weak_secret(settings.auth.jwt_secret)
+    if why:
+        raise ConfigError(f"auth.jwt_secret: {why}; set a long random secret of your own in production")
 
 
 @lru_cache(maxsize=1)

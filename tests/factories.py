@@ -121,6 +121,7 @@ def bearer(user: User, settings: Any, *, minutes: int = 60) -> dict[str, str]:
     token = issue_token(
         user_id=user.id,
         role=user.role.value,
+        version=user.token_version,
         secret=settings.auth.jwt_secret,
         now=datetime.now(UTC),
         minutes=minutes,

@@ -73,7 +73,9 @@ def test_token_signed_with_another_secret_is_401(client, session_factory) -> Non
     with session_factory() as s:
         user = make_user(s, role=Role.ADMIN)
         s.commit()
-    forged = issue_token(user_id=user.id, role="admin", secret="x" * 32, now=datetime.now(UTC), minutes=5)
+    forged = issue_token(
+        user_id=user.id, role="admin", version=0, secret="x" * 32, now=datetime.now(UTC), minutes=5
+    )
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
 
 
@@ -86,7 +88,9 @@ def test_expired_token_is_401(client, session_factory, settings) -> None:
         user = make_user(s, role=Role.ADMIN)
         s.commit()
     old = datetime.now(UTC) - timedelta(hours=2)
-    token = issue_token(user_id=user.id, role="admin", secret=settings.auth.jwt_secret, now=old, minutes=60)
+    token = issue_token(
+        user_id=user.id, role="admin", version=0, secret=settings.auth.jwt_secret, now=old, minutes=60
+    )
     assert client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"}).status_code == 401
 
 

@@ -70,6 +70,10 @@ def test_migrate_then_user_add(fresh_db: str, capsys) -> None:
             ["--role", "operator", "--password", "long-enough", "--provider", "1"],
             "does not belong to a provider",
         ),
+        (
+            ["--role", "org_admin", "--password", "long-enough", "--provider", "1", "--extension", "7197"],
+            "cannot have a phone extension",
+        ),
     ],
 )
 def test_user_add_errors(fresh_db: str, capsys, args: list[str], message: str) -> None:
@@ -181,3 +185,17 @@ def test_dispatch_batch_command(fresh_db: str, capsys) -> None:
     with sessions() as s:
         statuses = sorted(s.scalars(select(Order.status)))
         assert statuses.count(OrderStatus.OFFERED) == 2
+
+
+def test_seed_demo_is_refused_in_production(fresh_db: str, capsys, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert run(capsys, "migrate")[0] == 0
+    monkeypatch.setenv("SANSHE_ENVIRONMENT", "production")
+    monkeypatch.setenv("SANSHE_AUTH__JWT_SECRET", "kV3q-9xZr_Lm2Tn8Wb5Yc1Hd7Fg4Jp6S")
+    code, out, err = run(capsys, "seed-demo")
+    assert code == 1 and "refused" in err and "production" in err, err
+    with make_sessionmaker(make_engine(fresh_db))() as s:
+        assert s.scalars(select(User)).all() == []  # no demo account was created
+    # …and with the demo secret production does not even start.
+    monkeypatch.delenv("SANSHE_AUTH__JWT_SECRET")
+    code, _, err = run(capsys, "seed-demo")
+    assert code == 2 and "auth.jwt_secret" in err, err

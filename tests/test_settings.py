@@ -10,6 +10,7 @@ import pytest
 from dispatch.settings import ConfigError, Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
+STRONG = "kV3q-9xZr_Lm2Tn8Wb5Yc1Hd7Fg4Jp6S"
 
 
 @pytest.fixture(autouse=True)
@@ -111,3 +112,37 @@ def test_production_refuses_demo_secret(monkeypatch: pytest.MonkeyPatch) -> None
         load_settings()
     monkeypatch.setenv("SANSHE_AUTH__JWT_SECRET", "a-real-secret-that-is-long-enough-0123")
     assert load_settings().environment == "production"
+
+
+@pytest.mark.parametrize(
+    ("secret", "why"),
+    [
+        ("change-me-demo-only-secret-change-me", "demo secret"),
+        ("CHANGE-ME-please-i-will-change-it-later", "demo secret"),
+        ("a" * 32, "fewer than 8 different"),
+        ("abcdefg" * 5, "fewer than 8 different"),
+        ("0123456789abcdef" * 2, "repeats a shorter pattern"),
+    ],
+)
+def test_production_refuses_weak_secrets(monkeypatch: pytest.MonkeyPatch, secret: str, why: str) -> None:
+    monkeypatch.setenv("SANSHE_AUTH__JWT_SECRET", secret)
+    assert load_settings().auth.jwt_secret == secret  # development takes it
+    monkeypatch.setenv("SANSHE_ENVIRONMENT", "production")
+    with pytest.raises(ConfigError, match=f"auth.jwt_secret: it .*{why}"):
+        load_settings()
+
+
+def test_a_short_secret_is_refused_everywhere(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SANSHE_AUTH__JWT_SECRET", "x7#Kq9!mZ2@vL4$w")
+    with pytest.raises(ConfigError, match="auth.jwt_secret"):
+        load_settings()
+
+
+def test_create_app_refuses_a_weak_secret_in_production() -> None:
+    """Also when a server hands ``create_app`` settings it built itself."""
+    from dispatch.app import create_app
+
+    weak = Settings(environment="production", auth={"jwt_secret": "a" * 32})
+    with pytest.raises(ConfigError, match="auth.jwt_secret"):
+        create_app(weak)
+    create_app(weak.model_copy(update={"auth": weak.auth.model_copy(update={"jwt_secret": STRONG})}))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from pydantic import BaseModel
 
 from models import User
@@ -31,3 +33,18 @@ def me_out(user: User) -> MeOut:
         provider_id=user.provider_id,
         extension=user.extension,
     )
+
+
+class AttemptOut(BaseModel):
+    id: int
+    at: datetime
+    username: str
+    address: str
+    success: bool
+    outcome: str
+    user_id: int | None
+
+
+class AttemptList(BaseModel):
+    items: list[AttemptOut]
+    total: int

@@ -12,6 +12,9 @@ from dispatch.errors import ROLE_LABELS, InvalidValue
 from models import Provider, ProviderKind, Role, User
 
 MIN_PASSWORD_LENGTH = 8
+# The roles that take calls: only they have a phone extension, and only their console gets the
+# screen pop (a resident's name, phones, address and open orders) when it rings.
+CALL_TAKING_ROLES = frozenset({Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR})
 # A PBX extension or agent id: digits mostly; letters, *, #, _ and - allowed.
 EXTENSION_PATTERN = r"^[0-9A-Za-z*#_-]{1,20}$"
 
@@ -98,17 +101,40 @@ def _check_provider(session: Session, role: Role, provider_id: int | None) -> No
         )
 
 
+def end_sign_ins(user: User) -> None:
+    """Refuse every token and event stream the account holds now: it signs in again.
+
+    Tokens carry the version they were issued under (``dispatch.auth.security``); requests are
+    refused at once, open event streams at their next re-check (``[auth] stream_recheck_seconds``).
+    """
+    user.token_version = (user.token_version or 0) + 1
+
+
 def set_role(session: Session, user: User, role: Role, provider_id: int | None) -> None:
-    """Move an account to another role or provider; the next request it makes already has it (the
-    role is read from the database on every request, not from the token)."""
+    """Move an account to another role or provider. Its sign-ins end: what it may see changed,
+    and its open event stream was subscribed for the old role and providers."""
     _check_provider(session, role, provider_id)
+    if (role, provider_id) != (user.role, user.provider_id):
+        end_sign_ins(user)
+    if role != user.role:
+        # The extension was given for the old role: whoever should take calls in the new one gets
+        # it again explicitly (set_extension after set_role), never by carrying it over.
+        user.extension = None
     user.role, user.provider_id = role, provider_id
 
 
 def set_extension(session: Session, user: User, extension: str | None) -> None:
-    """Give ``user`` this phone extension (None or "" clears it); one user per extension."""
+    """Give ``user`` this phone extension (None or "" clears it); one user per extension, and
+    only accounts of a call-taking role have one (set the role first)."""
     extension = (extension or "").strip() or None
     if extension is not None:
+        if user.role not in CALL_TAKING_ROLES:
+            raise UserError(
+                f"a {user.role.value} account cannot have a phone extension: only "
+                f"{', '.join(sorted(r.value for r in CALL_TAKING_ROLES))} accounts take calls",
+                message=f"{_role_zh(user.role)}账号不接听来电，不能设置分机号"
+                f"（只有{'、'.join(_role_zh(r) for r in sorted(CALL_TAKING_ROLES))}账号可以设置）",
+            )
         if not re.fullmatch(EXTENSION_PATTERN, extension):
             raise UserError(
                 f"extension {extension!r}: 1-20 digits, letters, *, #, _ or -",
@@ -124,9 +150,19 @@ def set_extension(session: Session, user: User, extension: str | None) -> None:
 
 
 def set_password(user: User, password: str) -> None:
+    """A new password ends the account's sign-ins, the one that set it too (an admin setting their
+    own password signs in again): whoever held a session under the old password loses it."""
     if len(password) < MIN_PASSWORD_LENGTH:
         raise UserError(
             f"the password must have at least {MIN_PASSWORD_LENGTH} characters",
             message=f"密码至少要有 {MIN_PASSWORD_LENGTH} 个字符",
         )
     user.password_hash = hash_password(password)
+    end_sign_ins(user)
+
+
+def set_active(user: User, active: bool) -> None:
+    """Deactivating ends the account's sign-ins (it can no longer sign in either)."""
+    if user.active and not active:
+        end_sign_ins(user)
+    user.active = active

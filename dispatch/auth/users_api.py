@@ -16,6 +16,7 @@ from dispatch.auth.users import (
     PROVIDER_ROLES,
     UserError,
     create_user,
+    set_active,
     set_extension,
     set_password,
     set_role,
@@ -155,6 +156,6 @@ def edit_user(user_id: int, patch: UserPatch, db: Db, admin: Admin) -> UserOut:
     if patch.display_name is not None:
         user.display_name = patch.display_name
     if patch.active is not None:
-        user.active = patch.active
+        set_active(user, patch.active)
     db.flush()
     return user_out(user)

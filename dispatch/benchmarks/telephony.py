@@ -190,6 +190,7 @@ def bench_telephony(
             token = issue_token(
                 user_id=operator.id,
                 role=operator.role.value,
+                version=operator.token_version,
                 secret=settings.auth.jwt_secret,
                 now=datetime.now(UTC),
                 minutes=60,

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.auth.users import CALL_TAKING_ROLES
 from dispatch.calls import callbacks
 from dispatch.calls.callbacks import CallbackRules
 from dispatch.calls.events import CallEvent, CallRinging, SmsReceived, event_to_dict
@@ -195,7 +196,8 @@ class CallIngest:
         """Publish the screen pop for a ringing extension; False when no user has it."""
         with read_only(self.sessions) as session:
             user = operator_for_extension(session, event.operator_ext)
-            if user is None:
+            # Personal data pops only on a call-taking role's console (the lookup says so too).
+            if user is None or user.role not in CALL_TAKING_ROLES:
                 return False
             user_id = user.id
             pop = screen_pop(session, event, region=self.region)

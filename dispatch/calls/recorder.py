@@ -23,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch.auth.users import CALL_TAKING_ROLES
 from dispatch.calls.callbacks import CallbackRules, on_call
 from dispatch.calls.events import (
     CallAnswered,
@@ -45,9 +46,15 @@ def find_call(session: Session, source: str, call_id: str) -> Call | None:
 
 
 def operator_for_extension(session: Session, extension: str | None) -> User | None:
+    """The active call-taking account on ``extension`` (an account of another role is never the
+    operator of a call, even if an old extension were left on it)."""
     if not extension:
         return None
-    return session.scalar(select(User).where(User.extension == extension, User.active.is_(True)))
+    return session.scalar(
+        select(User).where(
+            User.extension == extension, User.active.is_(True), User.role.in_(CALL_TAKING_ROLES)
+        )
+    )
 
 
 def _caller(session: Session, call: Call, raw: str, region: str) -> None:

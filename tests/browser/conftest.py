@@ -242,6 +242,9 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("SANSHE_")}
     env["SANSHE_DATABASE_URL"] = f"sqlite:///{workdir}/sanshe.db"
     env["SANSHE_SERVER__SIMULATOR"] = "false"
+    # Open event streams re-check their account every 2 s (60 s by default), so a test sees a
+    # deactivated account's console leave within its deadline.
+    env["SANSHE_AUTH__STREAM_RECHECK_SECONDS"] = "2"
     for step in (["migrate"], ["seed-demo"]):
         done = subprocess.run(
             [str(BIN / "sanshe"), *step], env=env, cwd=workdir, capture_output=True, text=True, timeout=600

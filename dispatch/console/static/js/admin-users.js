@@ -26,6 +26,10 @@ const EXTENSION_PATTERN = "[0-9A-Za-z*#_\\-]{1,20}";
 // Workers and organisation admins act for a provider of the matching kind; staff roles for none.
 const PROVIDER_KIND = { worker: "worker", org_admin: "organisation" };
 
+// Only these roles take calls and have an extension (auth/users.py CALL_TAKING_ROLES); the server
+// clears an account's extension when its role changes.
+const CALL_TAKING = new Set(["admin", "supervisor", "operator"]);
+
 export function usersSection(app, go) {
   let params = {};
   let loaded = false;
@@ -109,6 +113,21 @@ export function usersSection(app, go) {
     };
   }
 
+  /**
+   * The extension field follows the role select: hidden for roles that take no calls, and
+   * emptied when an account's role changes (the server clears it then; type it again to keep it).
+   */
+  function extensionFollowsRole(roleSelect, input, currentRole = null) {
+    const label = input.closest("label");
+    const sync = () => {
+      const takesCalls = CALL_TAKING.has(roleSelect.value);
+      if (label) label.hidden = !takesCalls;
+      if (!takesCalls || (currentRole && roleSelect.value !== currentRole)) input.value = "";
+    };
+    roleSelect.addEventListener("change", sync);
+    sync();
+  }
+
   function extensionInput(value) {
     return h("input", {
       name: "extension",
@@ -190,6 +209,7 @@ export function usersSection(app, go) {
       ),
       errorBox,
     );
+    extensionFollowsRole(f.role, f.extension);
 
     onSubmit(form, errorBox, {
       check: () => {
@@ -235,16 +255,22 @@ export function usersSection(app, go) {
     const form = h(
       "form.admin-form",
       h("div.detail-head", h("h2", user.username), statusBadge(user.active)),
-      h("div.grid2", field("姓名", f.display_name), field("分机号", f.extension, "留空则清除分机")),
       h(
         "div.grid2",
-        field("角色", f.role, self ? "不能修改自己的角色" : "改变角色后，本人下次操作即按新角色"),
+        field("姓名", f.display_name),
+        field("分机号", f.extension, "留空则清除分机；改变角色会清除分机，如需保留请重新填写"),
+      ),
+      h(
+        "div.grid2",
+        field("角色", f.role, self ? "不能修改自己的角色" : "改变角色或所属服务方后，该账号须重新登录"),
         provider.el,
       ),
       f.active,
+      h("p.hint", "停用、改变角色或重设密码后，该账号已登录的会话立即失效。"),
       h("div.row", h("button.primary", { type: "submit" }, "保存")),
       errorBox,
     );
+    extensionFollowsRole(f.role, f.extension, user.role);
     onSubmit(form, errorBox, {
       check: provider.check,
       save: async () => {
@@ -253,9 +279,10 @@ export function usersSection(app, go) {
         const extension = f.extension.value.trim() || null;
         const active = f.active.querySelector("input").checked;
         if (name !== user.display_name) body.display_name = name;
-        if (extension !== (user.extension || null)) body.extension = extension;
-        if (active !== user.active) body.active = active;
         if (f.role.value !== user.role) body.role = f.role.value;
+        // A role change clears the extension on the server: one typed in the form is set again.
+        if (extension !== (user.extension || null) || (body.role && extension)) body.extension = extension;
+        if (active !== user.active) body.active = active;
         // A staff role drops the provider on the server; a worker or org admin sends the chosen one.
         const providerId = provider.value();
         if (providerId !== null && providerId !== user.provider_id) body.provider_id = providerId;
@@ -282,7 +309,9 @@ export function usersSection(app, go) {
       save: async () => {
         await api(`/api/v1/users/${user.id}`, { method: "PATCH", body: { password: pw.password.value } });
         pwForm.reset();
-        toast(`${user.username} 的密码已更新，请告知本人`, { kind: "ok" });
+        // A new password ends the account's sessions, this one too when it is your own.
+        if (self) return app.signOut("密码已更新，请用新密码重新登录");
+        toast(`${user.username} 的密码已更新，请告知本人（其已登录的会话已失效）`, { kind: "ok" });
       },
     });
     return h("div", form, pwForm);

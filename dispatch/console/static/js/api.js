@@ -104,25 +104,52 @@ export async function signIn(username, password) {
 }
 
 /**
- * The signed-in user's server-sent events. EventSource reconnects by itself after a network
- * error (sending Last-Event-ID, so nothing is missed); when the server refuses the stream
- * (401, 5xx from a proxy) it gives up, so we check the token and retry with backoff.
+ * The signed-in user's server-sent events. EventSource cannot send the bearer token, and a token
+ * in a URL ends up in logs, so every (re)connect first asks for a single-use ticket
+ * (POST /api/v1/events/ticket) and opens the stream with it. A spent ticket cannot reopen a
+ * stream, so EventSource's own reconnect is not used: on any error the stream is closed and
+ * opened afresh with a new ticket and `since` (the last message id seen, so nothing is missed),
+ * with backoff. `bye` means the server ended the stream because the sign-in ended or the account
+ * was deactivated: the ticket request of the next attempt answers 401 and unauthorized() takes
+ * the user to sign-in.
  */
 export function connectEvents({ onEvent, onState }) {
   let source = null;
   let timer = null;
-  let delay = 2000;
+  let delay = 1000;
   let stopped = false;
+  let lastId = "";
 
-  const open = () => {
+  const retry = (state) => {
+    if (source) source.close();
+    source = null;
+    if (stopped) return;
+    onState(state);
+    clearTimeout(timer);
+    timer = setTimeout(open, delay);
+    delay = Math.min(delay * 2, 30000);
+  };
+
+  const open = async () => {
     if (stopped || !auth.token) return;
-    source = new EventSource(`/api/v1/events?access_token=${encodeURIComponent(auth.token)}`);
-    source.addEventListener("hello", () => {
-      delay = 2000;
+    let ticket;
+    try {
+      ({ ticket } = await api("/api/v1/events/ticket", { method: "POST" }));
+    } catch (err) {
+      if (err.status === 401) stopped = true; // unauthorized() already took the user to sign-in
+      else retry("down");
+      return;
+    }
+    if (stopped) return;
+    const mine = new EventSource(`/api/v1/events${queryString({ ticket, since: lastId })}`);
+    source = mine;
+    mine.addEventListener("hello", () => {
+      delay = 1000;
       onState("open");
     });
     for (const name of ["screen_pop", "call", "notification", "order", "callback"]) {
-      source.addEventListener(name, (e) => {
+      mine.addEventListener(name, (e) => {
+        if (e.lastEventId) lastId = e.lastEventId;
         let data;
         try {
           data = JSON.parse(e.data);
@@ -132,23 +159,11 @@ export function connectEvents({ onEvent, onState }) {
         onEvent(name, data);
       });
     }
-    source.onerror = () => {
-      if (stopped) return;
-      if (source.readyState !== EventSource.CLOSED) {
-        onState("reconnecting");
-        return;
-      }
-      onState("down");
-      source = null;
-      api("/api/v1/me")
-        .catch((err) => {
-          if (err.status === 401) stopped = true; // unauthorized() already took the user to sign-in
-        })
-        .finally(() => {
-          if (stopped) return;
-          timer = setTimeout(open, delay);
-          delay = Math.min(delay * 2, 30000);
-        });
+    mine.addEventListener("bye", () => {
+      if (source === mine) retry("down");
+    });
+    mine.onerror = () => {
+      if (source === mine) retry("reconnecting");
     };
   };
 
@@ -158,6 +173,7 @@ export function connectEvents({ onEvent, onState }) {
       stopped = true;
       clearTimeout(timer);
       if (source) source.close();
+      source = null;
     },
   };
 }

@@ -179,6 +179,11 @@ async function start() {
     forgetProvider: (id) => providerCache.delete(id),
     current: null,
     timers: [],
+    /** Back to sign-in with a message: the session is over (e.g. you changed your own password). */
+    signOut(message) {
+      auth.token = null;
+      showSignIn(message);
+    },
     /** every(ms, fn): a timer that stops at sign-out. */
     every(ms, fn) {
       this.timers.push(setInterval(fn, ms));
