@@ -17,6 +17,7 @@ from typing import Any
 FIELD_LABELS = {
     "Idempotency-Key": "幂等键（Idempotency-Key）",
     "access_token": "访问令牌",
+    "action": "访问类型",
     "active": "启用状态",
     "address": "地址",
     "assignments": "派单方案",
