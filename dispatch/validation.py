@@ -76,6 +76,7 @@ FIELD_LABELS = {
     "overdue": "是否超时",
     "parent_id": "上级区域",
     "password": "密码",
+    "personal": "含个人信息",
     "phone": "电话",
     "priority": "优先级",
     "provider_id": "服务方",
