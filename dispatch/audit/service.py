@@ -45,7 +45,7 @@ ACCESS_ZH = {
     Access.PROFILE: "查看居民档案",
     Access.RESIDENT_SEARCH: "查询居民",
     Access.SCREEN_POP: "来电弹屏",
-    Access.PHONE_REVEAL: "显示号码",
+    Access.PHONE_REVEAL: "查看号码",
     Access.ORDER_DETAIL: "查看工单详情",
     Access.CALLBACK: "回拨工作单",
     Access.EXPORT: "导出",
