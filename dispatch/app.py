@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dispatch import __version__
+from dispatch.audit.api import router as audit_router
 from dispatch.auth.api import router as auth_router
 from dispatch.auth.security import dummy_hash
 from dispatch.auth.users_api import router as users_router
@@ -42,7 +43,9 @@ from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
 from dispatch.redact import install_log_redaction
 from dispatch.reports.api import router as stats_router
+from dispatch.reports.exports_api import router as exports_router
 from dispatch.residents.api import router as residents_router
+from dispatch.residents.reveal_api import router as reveal_router
 from dispatch.settings import ConfigError, Settings, check_production, get_settings
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
@@ -283,15 +286,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(catalogue_router)
     app.include_router(providers_router)
     app.include_router(residents_router)
+    app.include_router(reveal_router)
     app.include_router(orders_router)
     app.include_router(actions_router)
     app.include_router(calendar_router)
     app.include_router(areas_router)
     app.include_router(stats_router)
+    app.include_router(exports_router)
     app.include_router(twilio_router)
     app.include_router(calls_router)
     app.include_router(callbacks_router)
     app.include_router(ingest_router)
     app.include_router(events_router)
+    app.include_router(audit_router)
     mount_console(app)
     return app

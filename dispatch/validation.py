@@ -17,6 +17,7 @@ from typing import Any
 FIELD_LABELS = {
     "Idempotency-Key": "幂等键（Idempotency-Key）",
     "access_token": "访问令牌",
+    "action": "访问类型",
     "active": "启用状态",
     "address": "地址",
     "assignments": "派单方案",
@@ -75,6 +76,7 @@ FIELD_LABELS = {
     "overdue": "是否超时",
     "parent_id": "上级区域",
     "password": "密码",
+    "personal": "含个人信息",
     "phone": "电话",
     "priority": "优先级",
     "provider_id": "服务方",

@@ -122,12 +122,14 @@ def test_missed_abandoned_and_voicemail_calls_wait_oldest_first(client, admin, o
     body = waiting(client, operator)
     assert body["total"] == 3
     first, second, third = body["items"]
-    assert (first["caller"], first["reason"], first["call_count"]) == ("+8613800138000", "missed", 1)
+    # The number is masked in the worklist (POST /api/v1/phones/reveal shows it, with a reason).
+    assert (first["caller"], first["caller_national"]) == (None, "138****8000")
+    assert (first["reason"], first["call_count"]) == ("missed", 1)
     assert first["resident"] == {"id": resident, "name": "王桂兰", "tags": ["独居老人"]}
     assert datetime.fromisoformat(first["due_at"]) == MORNING + timedelta(minutes=30)
     assert (second["reason"], second["resident"]) == ("abandoned", None)
     assert third["reason"] == "voicemail" and third["recording_url"] == "https://pbx.example/rec/V1.wav"
-    assert third["caller_national"] == "0571 8888 1234"  # a landline keeps its 0
+    assert third["caller_national"] == "0571****1234"  # a landline keeps its 0 and area code
     # At 23:00 the operators are gone: due half an hour after they open at 08:00.
     opening = datetime(2026, 11, 19, 8, 0, tzinfo=SHANGHAI).astimezone(UTC)
     assert datetime.fromisoformat(third["due_at"]) == opening + timedelta(minutes=30)
@@ -314,7 +316,7 @@ def test_one_callback_by_id_and_the_list_by_caller(client, admin, operator) -> N
     ingest(client, admin, missed("M1", MORNING))
     ingest(client, admin, missed("M2", MORNING, caller="13912345678"))
     mine = waiting(client, operator, caller="139 1234 5678")["items"]
-    assert [c["caller"] for c in mine] == ["+8613912345678"]
+    assert [c["caller_national"] for c in mine] == ["139****5678"]
     one = client.get(f"/api/v1/callbacks/{mine[0]['id']}", headers=operator)
     assert one.status_code == 200 and one.json() == mine[0]
     assert client.get("/api/v1/callbacks/999999", headers=operator).status_code == 404

@@ -189,7 +189,7 @@ def test_calls_list_and_filters(client, login, resident) -> None:
         k: a[k] for k in ("direction", "caller", "operator", "queue", "hold_seconds", "talk_seconds")
     } == {
         "direction": "inbound",
-        "caller": "+8613800138000",
+        "caller": None,  # masked: caller_national
         "operator": "1001",
         "queue": "hotline",
         "hold_seconds": 9,
@@ -329,7 +329,7 @@ def test_asterisk_calls_reach_the_calls_list_once(settings, session_factory, fau
     assert calls["total"] == 2
     abandoned, answered = sorted(calls["items"], key=lambda c: c["disposition"])
     assert answered["disposition"] == "answered" and answered["talk_seconds"] == 95
-    assert answered["operator"] == "1001" and answered["caller"] == "+8613800138000"
+    assert answered["operator"] == "1001" and answered["caller_national"] == "138****8000"
     assert answered["hold_seconds"] == 6 and answered["queue"] == "hotline"
     assert abandoned["disposition"] == "abandoned" and abandoned["talk_seconds"] == 0
     assert abandoned["operator"] is None
@@ -394,7 +394,8 @@ def test_screen_pop_reaches_the_ringing_operator_only(settings, session_factory,
             assert pop["open_orders"] == [] and isinstance(pop["recent_calls"], list)
             # Supervisors see call updates but no pops; the other operator sees nothing of it.
             _, update = boss.wait("call", lambda d: d["external_id"] == "POP1", timeout=5)
-            assert update["caller"] == "+8613800138000"
+            # … with the number masked: only the operator rung sees it whole, in the pop.
+            assert update["caller"] is None and update["caller_national"] == "138****8000"
             with pytest.raises(TimeoutError):
                 op2.wait("screen_pop", lambda d: True, timeout=0.5)
             with pytest.raises(TimeoutError):

@@ -76,6 +76,27 @@ def _ring(ext: str, call_id: str) -> CallRinging:
     return CallRinging(call_id, "simulator", "13800138000", "12345", "hotline", ext, RANG_AT)
 
 
+class PopSpy(EventHub):
+    """The hub, remembering whom each screen pop was published to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.pops: list[frozenset[str]] = []
+
+    def publish(self, targets, event, data):  # type: ignore[no-untyped-def]
+        message = super().publish(targets, event, data)
+        if event == "screen_pop":
+            self.pops.append(message.targets)
+        return message
+
+
+def _pops(ingest: CallIngest, hub: PopSpy, ext: str, call_id: str) -> bool:
+    """Ring ``ext``: True when a screen pop was published."""
+    before = len(hub.pops)
+    ingest.pop(_ring(ext, call_id))
+    return len(hub.pops) > before
+
+
 @pytest.mark.parametrize("role", [Role.WORKER, Role.ORG_ADMIN])
 def test_no_pop_and_no_call_for_an_extension_left_on_another_role(session_factory, role) -> None:
     """An account left with an extension from before the rule (or written around it) is not rung."""
@@ -86,9 +107,10 @@ def test_no_pop_and_no_call_for_an_extension_left_on_another_role(session_factor
         make_user(s, role=role, provider_id=pid, extension="7197")
         make_user(s, role=Role.OPERATOR, extension="1001")
         s.commit()
-    ingest = CallIngest(session_factory, EventHub(), region="CN")
-    assert ingest.pop(_ring("7197", "C1")) is False
-    assert ingest.pop(_ring("1001", "C2")) is True  # the same path pops an operator
+    hub = PopSpy()
+    ingest = CallIngest(session_factory, hub, region="CN")
+    assert not _pops(ingest, hub, "7197", "C1")
+    assert _pops(ingest, hub, "1001", "C2")  # the same path pops an operator
     ingest.store(_ring("7197", "C1"))
     with session_factory() as s:
         call = s.scalar(select(Call).where(Call.external_id == "C1"))
@@ -100,10 +122,11 @@ def test_a_demoted_operator_gets_no_pop(client, login, session_factory) -> None:
     pid = _worker_provider(session_factory)
     body = {"username": "op", "role": "operator", "password": "long-enough", "extension": "7197"}
     op = client.post("/api/v1/users", json=body, headers=admin).json()
-    ingest = CallIngest(session_factory, EventHub(), region="CN")
-    assert ingest.pop(_ring("7197", "D1")) is True
+    hub = PopSpy()
+    ingest = CallIngest(session_factory, hub, region="CN")
+    assert _pops(ingest, hub, "7197", "D1") and hub.pops[-1] == {f"user:{op['id']}"}
     client.patch(f"/api/v1/users/{op['id']}", json={"role": "worker", "provider_id": pid}, headers=admin)
-    assert ingest.pop(_ring("7197", "D2")) is False
+    assert not _pops(ingest, hub, "7197", "D2")
 
 
 def test_the_migration_clears_extensions_left_on_other_roles(sqlite_url: str) -> None:

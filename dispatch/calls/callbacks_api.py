@@ -1,4 +1,8 @@
-"""The callback worklist over HTTP: list what waits, call a resident back, close with an outcome."""
+"""The callback worklist over HTTP: list what waits, call a resident back, close with an outcome.
+
+The worklist names the residents it lists (name and tags): each row is recorded in the access
+trail. Numbers are masked; 回拨 dials without showing one, unless nothing can dial it (no PBX),
+when it answers with the number to dial by hand, recorded as a reveal."""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from dispatch.audit.service import Access, Seen, record, record_many
 from dispatch.calls import callbacks, recordings
 from dispatch.calls.views import callback_out
 from dispatch.db import read_only
@@ -16,7 +21,7 @@ from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import AppError, BadRequest, NotFound
 from dispatch.pagination import Page, paginate
 from dispatch.ports import DeliveryError
-from dispatch.residents.phones import try_normalise
+from dispatch.residents.phones import national, try_normalise
 from models import Callback, CallbackStatus, CallOutcome, Role, User
 
 CALL_CENTRE = (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR)
@@ -30,6 +35,11 @@ class ResidentBrief(BaseModel):
     tags: list[str]
 
 
+class Dial(BaseModel):
+    e164: str
+    national: str
+
+
 class OpenOrderBrief(BaseModel):
     id: int
     number: str
@@ -39,8 +49,8 @@ class OpenOrderBrief(BaseModel):
 
 class CallbackOut(BaseModel):
     id: int
-    caller: str
-    caller_national: str
+    caller: str | None = Field(description="null: the number is masked (POST /api/v1/phones/reveal shows it)")
+    caller_national: str = Field(description="masked: 138****8000")
     resident: ResidentBrief | None
     reason: Literal["missed", "abandoned", "voicemail"]
     recording_url: str | None
@@ -72,6 +82,9 @@ class CallOut(BaseModel):
     via: str = Field(description="asterisk, twilio or log (no PBX: dial by hand)")
     call_id: str
     detail: str = Field(description="what happens next, for the operator (Chinese)")
+    dial: Dial | None = Field(
+        None, description="the number to dial by hand when no phone system places the call (recorded)"
+    )
 
 
 class CloseIn(BaseModel):
@@ -85,6 +98,11 @@ def _one(db: Db, ctx: Ctx, row: Callback) -> CallbackOut:
     return CallbackOut(
         **callback_out(db, [row], region=ctx.settings.locale.default_region, now=ctx.clock.now())[0]
     )
+
+
+def _record_rows(db: Db, ctx: Ctx, user: User, rows: list[Callback]) -> None:
+    seen = [Seen(c.resident_id) for c in rows if c.resident_id is not None]
+    record_many(db, user, Access.CALLBACK, seen, at=ctx.clock.now(), detail="callback worklist")
 
 
 @router.get("", response_model=CallbackList)
@@ -108,6 +126,7 @@ def list_callbacks(
         stmt = stmt.order_by(Callback.closed_at.desc(), Callback.id.desc())
     rows, total = paginate(db, stmt, page)
     items = callback_out(db, rows, region=ctx.settings.locale.default_region, now=ctx.clock.now())
+    _record_rows(db, ctx, user, rows)
     return CallbackList(items=[CallbackOut(**i) for i in items], total=total)
 
 
@@ -120,7 +139,9 @@ def _get(db: Db, callback_id: int) -> Callback:
 
 @router.get("/{callback_id}", response_model=CallbackOut)
 def get_callback(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
-    return _one(db, ctx, _get(db, callback_id))
+    callback = _get(db, callback_id)
+    _record_rows(db, ctx, user, [callback])
+    return _one(db, ctx, callback)
 
 
 @router.get(
@@ -168,7 +189,21 @@ def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
         "twilio": "坐席台电话会先响铃，接起后接通居民",
         "log": "未接入电话系统，请手动拨打居民电话",
     }.get(connector.via, "已发起回拨")
-    return CallOut(callback=_one(db, ctx, callback), via=connector.via, call_id=call_id, detail=told)
+    dial = None
+    if connector.via == "log":  # nothing dials it: the operator needs the number
+        dial = Dial(e164=caller, national=national(caller, ctx.settings.locale.default_region))
+        record(
+            db,
+            user,
+            Access.PHONE_REVEAL,
+            at=ctx.clock.now(),
+            resident_id=callback.resident_id,
+            reason="回拨：手动拨号",
+            detail=f"callback {callback.id}",
+        )
+    return CallOut(
+        callback=_one(db, ctx, callback), via=connector.via, call_id=call_id, detail=told, dial=dial
+    )
 
 
 @router.post("/{callback_id}/close", response_model=CallbackOut)

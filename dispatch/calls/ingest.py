@@ -10,7 +10,9 @@ worker threads take it from there:
   be seconds long; the pop must arrive while the phone rings);
 * the *store* worker, in arrival order: stores the event (``recorder.record_event``) in its own
   transaction, then publishes a ``call`` update (the call as ``GET /api/v1/calls`` shows it) to
-  the operator concerned and to supervisors.
+  the operator concerned and to supervisors. It also records each pop that showed a resident in
+  the access trail (``dispatch.audit``): a write, so never in the pop worker, which must not wait
+  for SQLite's writer.
 
 A failure in one event is logged and the worker carries on with the next; the adapters' own
 idempotency (and the recorder's) make a later replay of the same call safe.
@@ -21,12 +23,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.audit.service import Access, Reader, record
 from dispatch.auth.users import CALL_TAKING_ROLES
 from dispatch.calls import callbacks
 from dispatch.calls.callbacks import CallbackRules
@@ -37,13 +41,23 @@ from dispatch.db import read_only, transaction
 from dispatch.live.hub import EventHub
 from dispatch.residents import repository
 from dispatch.residents.phones import national, try_normalise
+from dispatch.residents.privacy import mask_phone
 from dispatch.residents.profile import resident_detail
-from models import Call
+from models import Call, CallDirection
 
 log = logging.getLogger(__name__)
 
 SUPERVISORS = "role:supervisor"
 _STOP = object()
+
+
+@dataclass(frozen=True)
+class PopShown:
+    """A screen pop that showed a resident's profile to an operator: to record in the access trail."""
+
+    reader: Reader
+    resident_id: int
+    event: CallRinging
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -53,13 +67,18 @@ def _iso(value: datetime | None) -> str | None:
 def call_out(call: Call, *, with_orders: bool = True, region: str = "CN") -> dict[str, Any]:
     """A call as ``GET /api/v1/calls`` lists it (the contract's fields, then extras).
 
+    The resident's number — the caller of an inbound call, the callee of an outbound one — is
+    masked for everyone (``caller_national``/``callee_national``; ``caller``/``callee`` null):
+    ``POST /api/v1/phones/reveal`` shows it, with a reason. The centre's own numbers are shown.
+
     ``with_orders=False`` leaves the linked orders out (a screen pop's recent calls) rather than
     loading them."""
     orders = sorted(call.orders, key=lambda o: o.id) if with_orders else []
+    inbound = call.direction == CallDirection.INBOUND
     return {
         "id": call.id,
         "direction": call.direction.value,
-        "caller": call.caller,
+        "caller": None if inbound else call.caller,
         "operator": call.operator_ext or None,
         "queue": call.queue or None,
         "started_at": _iso(call.started_at),
@@ -71,13 +90,14 @@ def call_out(call: Call, *, with_orders: bool = True, region: str = "CN") -> dic
         "order_ids": [o.id for o in orders],
         "source": call.source,
         "external_id": call.external_id,
-        "callee": call.callee,
+        "callee": call.callee if inbound else None,
+        "callee_national": "" if inbound or not call.callee else mask_phone(call.callee, region),
         "operator_id": call.operator_id,
         "resident_id": call.resident_id,
         "recording_url": call.recording_url or None,
         "ivr_digits": call.ivr_digits or None,
         "order_numbers": [o.number for o in orders],
-        "caller_national": national(call.caller, region) if call.caller else "",
+        "caller_national": (mask_phone if inbound else national)(call.caller, region) if call.caller else "",
         "outcome": call.outcome,
         "callback_id": call.callback_id,
     }
@@ -98,7 +118,12 @@ def screen_pop(session: Session, event: CallRinging, *, region: str) -> dict[str
             for c in rows
             if c.id != (known.id if known else None)
         ][:5]
-    profile = resident_detail(session, resident).model_dump(mode="json") if resident else None
+    # The operator rung hears the caller: the number calling is shown, the resident's others masked.
+    profile = (
+        resident_detail(session, resident, region=region, shown=e164).model_dump(mode="json")
+        if resident
+        else None
+    )
     waiting = callbacks.open_callback(session, e164) if e164 else None
     return {
         "call": {
@@ -148,9 +173,11 @@ class CallIngest:
         if any(t.is_alive() for t in self._threads):
             return
         self._threads = [
-            threading.Thread(target=self._run, args=(self._pops, self.pop), name="call-pop", daemon=True),
             threading.Thread(
-                target=self._run, args=(self._store, self.store), name="call-store", daemon=True
+                target=self._run, args=(self._pops, self._pop_one), name="call-pop", daemon=True
+            ),
+            threading.Thread(
+                target=self._run, args=(self._store, self._store_one), name="call-store", daemon=True
             ),
         ]
         for thread in self._threads:
@@ -189,20 +216,49 @@ class CallIngest:
     def handle(self, event: CallEvent) -> Call | None:
         """Pop and store one event synchronously, in the calling thread."""
         if _pops_screen(event):
-            self.pop(event)  # type: ignore[arg-type]
+            shown = self.pop(event)  # type: ignore[arg-type]
+            if shown is not None:
+                self.record_pop(shown)
         return self.store(event)
 
-    def pop(self, event: CallRinging) -> bool:
-        """Publish the screen pop for a ringing extension; False when no user has it."""
+    def _pop_one(self, event: CallRinging) -> None:
+        shown = self.pop(event)
+        if shown is not None:
+            self._store.put(shown)  # recorded by the writer, after the call itself is stored
+
+    def _store_one(self, item: CallEvent | PopShown) -> None:
+        if isinstance(item, PopShown):
+            self.record_pop(item)
+        else:
+            self.store(item)
+
+    def pop(self, event: CallRinging) -> PopShown | None:
+        """Publish the screen pop for a ringing extension. Returns what it showed of a resident
+        (None: no user has the extension, or the caller is no known resident)."""
         with read_only(self.sessions) as session:
             user = operator_for_extension(session, event.operator_ext)
             # Personal data pops only on a call-taking role's console (the lookup says so too).
             if user is None or user.role not in CALL_TAKING_ROLES:
-                return False
-            user_id = user.id
+                return None
+            reader = Reader.of(user)
             pop = screen_pop(session, event, region=self.region)
-        self.hub.publish([f"user:{user_id}"], "screen_pop", pop)
-        return True
+        self.hub.publish([f"user:{reader.id}"], "screen_pop", pop)
+        resident = pop["resident"]
+        return PopShown(reader, resident["id"], event) if resident else None
+
+    def record_pop(self, shown: PopShown) -> None:
+        event = shown.event
+        with transaction(self.sessions) as session:
+            call = find_call(session, event.source, event.call_id)
+            record(
+                session,
+                shown.reader,
+                Access.SCREEN_POP,
+                at=event.at,
+                resident_id=shown.resident_id,
+                reason="来电弹屏：接听居民来电",
+                detail=f"call {call.id if call else '?'} ({event.source} {event.call_id}), ext {event.operator_ext}",
+            )
 
     def store(self, event: CallEvent) -> Call | None:
         if isinstance(event, SmsReceived):

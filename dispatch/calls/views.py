@@ -1,5 +1,6 @@
 """Callbacks as the worklist shows them: with the resident, the order and the resident's open
-orders (to close one as a duplicate), loaded for a whole page at once."""
+orders (to close one as a duplicate), loaded for a whole page at once. The caller's number is
+masked (``residents.privacy``); the worklist records who saw which resident (``callbacks_api``)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.residents.phones import national
+from dispatch.residents.privacy import mask_phone
 from models import OPEN_STATUSES, Callback, CallbackStatus, Item, Order, Resident, User
 
 
@@ -57,8 +58,8 @@ def callback_out(
         out.append(
             {
                 "id": c.id,
-                "caller": c.caller,
-                "caller_national": national(c.caller, region),
+                "caller": None,
+                "caller_national": mask_phone(c.caller, region),
                 "resident": {"id": r.id, "name": r.name, "tags": list(r.tags or [])} if r else None,
                 "reason": c.reason.value,
                 "recording_url": c.recording_url or None,

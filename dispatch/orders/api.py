@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
+from dispatch.audit.service import Access, record
 from dispatch.calls import callbacks
 from dispatch.context import AppContext
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
@@ -30,11 +31,13 @@ from dispatch.orders.schemas import (
 from dispatch.orders.views import CALL_CENTRE, OrderViews
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import InvalidPhone, normalise_phone
+from dispatch.residents.privacy import PROVIDERS, View, mask_actor
 from dispatch.validation import field_label
 from models import (
     CallOutcome,
     Channel,
     Item,
+    Order,
     OrderEvent,
     OrderStatus,
     Role,
@@ -49,15 +52,21 @@ Intaker = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Rol
 Reader = Annotated[User, Depends(require_roles(*ALL_ROLES))]
 
 
-def order_views(ctx: AppContext, db: Db, user: User) -> OrderViews:
+def order_views(ctx: AppContext, db: Db, user: User, view: View = View.LIST) -> OrderViews:
     """Order payloads for ``user``, with the calendar's coverage read once (cached) for the page."""
     return OrderViews(
         db,
         user,
         region=ctx.settings.locale.default_region,
+        view=view,
         coverage=ctx.caches.calendars.coverage(db, ctx.clock.now()),
         tz=ctx.tz,
     )
+
+
+# Facts of a timeline entry about the resident (whether the number was known, whether the name
+# matched, their other open order): the call centre's, not the providers'.
+RESIDENT_FACTS = frozenset({"resident_created", "name_mismatch", "possible_duplicate_of"})
 
 
 @router.post("", status_code=201, response_model=OrderCreated)
@@ -77,6 +86,18 @@ def create(
     if body.callback_id is not None and user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
         raise Forbidden(
             "only the call centre returns callbacks", message="只有呼叫中心（坐席、督办、管理员）才能回拨来电"
+        )
+    provider = user.role in PROVIDERS
+    if provider and body.call_id is not None:
+        raise Forbidden(
+            "only the call centre links an order to a call", message="只有呼叫中心才能把工单关联到来电记录"
+        )
+    if provider and not body.address:
+        # A provider may not learn where a resident is registered: the order goes where they say.
+        raise BadRequest(
+            "address: give the address of the visit (a provider's request goes only to the address it gives)",
+            code="address_required",
+            message="地址：请填写上门服务的地址（服务人员登记的诉求只按您填写的地址办理）",
         )
     ctx = request.app.state.ctx
     try:
@@ -99,6 +120,7 @@ def create(
         item_code=body.item_code,
         priority=body.priority,
         call_id=body.call_id,
+        use_registered_address=not provider,
     )
     # Classify and geocode first, reading only: the write transaction (SQLite's one writer)
     # then holds its lock for the writes alone.
@@ -134,7 +156,7 @@ def create(
         # The order is new: no provider has returned it yet.
         offer_if_auto(db, o, ctx=ctx.dispatch_context(db), now=now, excluded=())
         out = OrderCreated(
-            **order_views(ctx, db, user).load([o]).fields(o),
+            **order_views(ctx, db, user, View.INTAKE).load([o]).fields(o),
             safety_notice=result.item.notice,
             suggestions=[
                 SuggestionOut(
@@ -142,8 +164,8 @@ def create(
                 )
                 for s in result.suggestions
             ],
-            resident_created=result.resident_created,
-            name_mismatch=result.name_mismatch,
+            resident_created=None if provider else result.resident_created,
+            name_mismatch=None if provider else result.name_mismatch,
             location_precision=result.location.precision if result.location else None,
             location_source=result.location.source if result.location else None,
         )
@@ -233,11 +255,16 @@ def get_order(order_id: int, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
     if o is None:
         raise NotFound(f"no order {order_id}", message=f"未找到编号为 {order_id} 的工单（或您无权查看）")
     item = db.get_one(Item, o.item_id)
-    events = db.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id))
-    if user.role not in CALL_CENTRE:  # internal notes are the call centre's
+    events = list(db.scalars(select(OrderEvent).where(OrderEvent.order_id == o.id).order_by(OrderEvent.id)))
+    staff = user.role in CALL_CENTRE
+    if not staff:  # internal notes are the call centre's
         events = [e for e in events if not (e.data or {}).get("internal")]
+    views = order_views(ctx, db, user, View.DETAIL).load([o])
+    fields = views.fields(o)
+    _record_detail(db, ctx, user, o, fields)
+    region = ctx.settings.locale.default_region
     return OrderDetail(
-        **order_views(ctx, db, user).load([o]).fields(o),
+        **fields,
         safety_notice=item.notice,
         suggestions=list(o.suggestions or []),
         completion_note=o.completion_note,
@@ -249,10 +276,36 @@ def get_order(order_id: int, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
                 action=e.action,
                 from_status=e.from_status.value if e.from_status else None,
                 to_status=e.to_status.value if e.to_status else None,
-                actor=e.actor,
+                actor=mask_actor(e.actor, region),
                 note=e.note,
-                data=e.data or {},
+                data={k: v for k, v in (e.data or {}).items() if staff or k not in RESIDENT_FACTS},
             )
             for e in events
         ],
+    )
+
+
+def _record_detail(db: Db, ctx: AppContext, user: User, o: Order, fields: dict[str, Any]) -> None:
+    """An order's detail shows where the resident is, and to most readers who they are: recorded."""
+    if o.resident_id is None:
+        return
+    resident = fields["resident"] or {}
+    shown = [
+        name
+        for name, there in (
+            ("phone", fields["caller_phone"] is not None),
+            ("name", bool(resident.get("name"))),
+            ("tags", resident.get("tags") is not None),
+            ("address", bool(fields["address"])),
+        )
+        if there
+    ]
+    record(
+        db,
+        user,
+        Access.ORDER_DETAIL,
+        at=ctx.clock.now(),
+        resident_id=o.resident_id,
+        order_id=o.id,
+        detail=",".join(shown),
     )

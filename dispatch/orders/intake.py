@@ -67,6 +67,9 @@ class IntakeRequest:
     item_code: str | None = None
     priority: Priority | None = None
     call_id: int | None = None
+    # False: a request with no place goes nowhere rather than to the resident's registered address
+    # (a provider's intake: they give the address, and must not learn the registered one).
+    use_registered_address: bool = True
 
 
 @dataclass
@@ -206,7 +209,7 @@ def create_order(
         )
     match = match_or_create(session, phone=req.phone, name=req.resident_name, where=where)
     resident = match.resident
-    if located is None and not req.address and resident.lat is not None:
+    if located is None and not req.address and req.use_registered_address and resident.lat is not None:
         # Nothing said about the place: the service goes to the resident's registered address.
         located = Located(
             resident.lat,
@@ -240,7 +243,7 @@ def create_order(
             category_id=category.id,
             description=req.description,
             suggestions=[{"item_code": s.item_code, "score": round(s.score, 4)} for s in suggestions],
-            address=req.address or resident.address,
+            address=req.address or (resident.address if req.use_registered_address else ""),
             lat=located.lat if located else None,
             lon=located.lon if located else None,
             community_id=located.community_id if located else None,

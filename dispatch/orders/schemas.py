@@ -63,9 +63,14 @@ class TimelineEntry(BaseModel):
 
 
 class ResidentBrief(BaseModel):
-    id: int
-    name: str
-    tags: list[str]
+    """The resident as this user may see them (``residents.privacy``)."""
+
+    id: int | None = Field(description="the call centre only")
+    name: str = Field(description="in lists the surname only (王**); in full in the detail")
+    tags: list[str] | None = Field(
+        description="the call centre: all, in the detail; a provider holding the order: those that matter "
+        "at the door; null where tags are not shown (not: none on file)"
+    )
 
 
 class OrderOut(BaseModel):
@@ -77,10 +82,21 @@ class OrderOut(BaseModel):
     item_code: str
     category_code: str
     description: str
-    caller_phone: str
-    caller_phone_national: str = Field(description="as people here write it; a landline keeps its 0")
-    resident_id: int | None
-    resident: ResidentBrief | None = Field(description="the call centre only; null for providers")
+    caller_phone: str | None = Field(
+        description="E.164 where this user sees the whole number, else null (see caller_phone_access)"
+    )
+    caller_phone_national: str = Field(
+        description="as people here write it (a landline keeps its 0), or masked: 138****8000"
+    )
+    caller_phone_access: Literal["full", "reveal", "detail", "none"] = Field(
+        description="full: caller_phone is the number; reveal: POST /api/v1/phones/reveal with a reason "
+        "shows it (and is recorded); detail: GET /api/v1/orders/{id} shows it (a provider's own order); "
+        "none: not for this user"
+    )
+    resident_id: int | None = Field(description="the call centre only")
+    resident: ResidentBrief | None = Field(
+        description="what this user may see of the resident (the call centre; a provider holding the order)"
+    )
     address: str
     lat: float | None
     lon: float | None
@@ -117,8 +133,10 @@ class OrderOut(BaseModel):
 class OrderCreated(OrderOut):
     safety_notice: str
     suggestions: list[SuggestionOut]
-    resident_created: bool
-    name_mismatch: bool
+    resident_created: bool | None = Field(
+        description="null for providers: they learn nothing of the resident"
+    )
+    name_mismatch: bool | None = Field(description="null for providers: they learn nothing of the resident")
     location_precision: str | None
     location_source: str | None
 

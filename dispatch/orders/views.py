@@ -1,7 +1,7 @@
 """Orders as a user sees them: the contract's fields plus what the screens need, loaded for a
-whole page at once (codes, duplicate numbers, the resident for the call centre, the actions the
-user may take, whether a deadline lies past the official calendar). Personal data of the resident
-goes to the call centre only."""
+whole page at once (codes, duplicate numbers, the resident, the actions the user may take,
+whether a deadline lies past the official calendar). What each user sees of the resident — the
+phone, the name, the tags — is the personal-data policy's answer (``residents.privacy``)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,17 @@ from sqlalchemy.orm import Session
 
 from dispatch.orders import policy, repository
 from dispatch.residents.phones import national
+from dispatch.residents.privacy import (
+    Exposure,
+    PhoneAccess,
+    Sight,
+    View,
+    mask_name,
+    mask_phone,
+    mask_phones_in_text,
+    order_exposure,
+    visible_tags,
+)
 from dispatch.timelimits.coverage import Coverage
 from models import OPEN_STATUSES, Category, Item, Order, Resident, Role, User
 
@@ -29,12 +40,14 @@ class OrderViews:
         user: User,
         *,
         region: str,
+        view: View = View.LIST,
         coverage: Coverage | None = None,
         tz: ZoneInfo | None = None,
     ) -> None:
         self.session = session
         self.user = user
         self.region = region
+        self.view = view
         # How far the working-day calendar is official (timelimits.coverage), read once per page.
         self.coverage = coverage
         self.tz = tz or ZoneInfo("UTC")
@@ -42,7 +55,7 @@ class OrderViews:
         self.items: dict[int, str] = {}
         self.categories: dict[int, str] = {}
         self.duplicates: dict[int, str] = {}
-        self.residents: dict[int, dict[str, Any]] = {}
+        self.residents: dict[int, tuple[str, list[str]]] = {}
 
     def load(self, orders: Sequence[Order]) -> OrderViews:
         s = self.session
@@ -54,17 +67,55 @@ class OrderViews:
         self.items |= lookup(Item, Item.code, {o.item_id for o in orders})
         self.categories |= lookup(Category, Category.code, {o.category_id for o in orders})
         self.duplicates |= lookup(Order, Order.number, {o.possible_duplicate_of_id for o in orders})
-        resident_ids = {o.resident_id for o in orders if o.resident_id}
-        if self.user.role in CALL_CENTRE and resident_ids:
+        resident_ids = {
+            o.resident_id for o in orders if o.resident_id and self.exposure(o).name != Sight.NONE
+        }
+        if resident_ids - self.residents.keys():
             rows = s.execute(
                 select(Resident.id, Resident.name, Resident.tags).where(Resident.id.in_(resident_ids))
             )
-            self.residents |= {
-                rid: {"id": rid, "name": name, "tags": list(tags or [])} for rid, name, tags in rows
-            }
+            self.residents |= {rid: (name, list(tags or [])) for rid, name, tags in rows}
         return self
 
+    def exposure(self, o: Order) -> Exposure:
+        return order_exposure(self.user, o, self.scope, self.view)
+
+    def resident(self, o: Order, seen: Exposure) -> dict[str, Any] | None:
+        found = self.residents.get(o.resident_id) if o.resident_id and seen.name != Sight.NONE else None
+        if found is None:
+            return None
+        name, tags = found
+        return {
+            "id": o.resident_id if seen.resident_id else None,
+            "name": name if seen.name == Sight.FULL else mask_name(name),
+            "tags": visible_tags(tags, seen.tags),
+        }
+
+    def phone(self, o: Order, seen: Exposure) -> dict[str, Any]:
+        if not o.caller_phone:
+            return {
+                "caller_phone": None,
+                "caller_phone_national": "",
+                "caller_phone_access": PhoneAccess.NONE,
+            }
+        if seen.phone == PhoneAccess.FULL:
+            return {
+                "caller_phone": o.caller_phone,
+                "caller_phone_national": national(o.caller_phone, self.region),
+                "caller_phone_access": PhoneAccess.FULL,
+            }
+        return {
+            "caller_phone": None,
+            "caller_phone_national": mask_phone(o.caller_phone, self.region),
+            "caller_phone_access": seen.phone,
+        }
+
     def fields(self, o: Order) -> dict[str, Any]:
+        seen = self.exposure(o)
+        # Lists show a description with the numbers in it masked; the detail shows it as written.
+        described = (
+            o.description if self.view != View.LIST else mask_phones_in_text(o.description, self.region)
+        )
         return {
             "id": o.id,
             "number": o.number,
@@ -73,11 +124,10 @@ class OrderViews:
             "priority": o.priority.value,
             "item_code": self.items[o.item_id],
             "category_code": self.categories[o.category_id],
-            "description": o.description,
-            "caller_phone": o.caller_phone,
-            "caller_phone_national": national(o.caller_phone, self.region) if o.caller_phone else "",
-            "resident_id": o.resident_id,
-            "resident": self.residents.get(o.resident_id) if o.resident_id else None,
+            "description": described,
+            **self.phone(o, seen),
+            "resident_id": o.resident_id if seen.resident_id else None,
+            "resident": self.resident(o, seen),
             "address": o.address,
             "lat": o.lat,
             "lon": o.lon,
@@ -94,7 +144,10 @@ class OrderViews:
             "return_count": o.return_count,
             "supervisor_queue_reason": o.supervisor_queue_reason,
             "rating_stars": o.rating_stars,
-            "possible_duplicate_of": self.duplicates.get(o.possible_duplicate_of_id or 0),
+            # Another open order of the same resident: the call centre's to know.
+            "possible_duplicate_of": (
+                self.duplicates.get(o.possible_duplicate_of_id or 0) if seen.resident_id else None
+            ),
             "created_at": o.created_at,
             "completed_at": o.completed_at,
             "closed_at": o.closed_at,

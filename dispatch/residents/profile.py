@@ -1,6 +1,7 @@
 """A resident as staff see them: the profile, with open and recent orders, calls and ratings.
 
-The same profile answers ``GET /api/v1/residents/{id}`` and fills the operator's screen pop.
+The same profile answers ``GET /api/v1/residents/{id}`` and fills the operator's screen pop. Phone
+numbers are masked (``residents.privacy``) except ``shown``: the number calling, in a screen pop.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from dispatch.residents import service
+from dispatch.residents.phones import national
+from dispatch.residents.privacy import mask_phone
 from dispatch.residents.schemas import (
     CallBrief,
     OrderBrief,
@@ -19,11 +22,27 @@ from dispatch.residents.schemas import (
 from models import OPEN_STATUSES, Resident
 
 
-def resident_out(r: Resident, score: float | None = None) -> ResidentOut:
+def phone_out(e164: str, *, kind: str, is_primary: bool, region: str, shown: bool = False) -> PhoneOut:
+    return PhoneOut(
+        e164=e164 if shown else None,
+        national=national(e164, region) if shown else mask_phone(e164, region),
+        kind=kind,
+        is_primary=is_primary,
+    )
+
+
+def resident_out(
+    r: Resident, score: float | None = None, *, region: str = "CN", shown: str | None = None
+) -> ResidentOut:
     return ResidentOut(
         id=r.id,
         name=r.name,
-        phones=[PhoneOut(e164=p.e164, kind=p.kind.value, is_primary=p.is_primary) for p in r.phones],
+        phones=[
+            phone_out(
+                p.e164, kind=p.kind.value, is_primary=p.is_primary, region=region, shown=p.e164 == shown
+            )
+            for p in r.phones
+        ],
         address=r.address,
         lat=r.lat,
         lon=r.lon,
@@ -36,7 +55,9 @@ def resident_out(r: Resident, score: float | None = None) -> ResidentOut:
     )
 
 
-def resident_detail(db: Session, r: Resident) -> ResidentDetail:
+def resident_detail(
+    db: Session, r: Resident, *, region: str = "CN", shown: str | None = None
+) -> ResidentDetail:
     """The profile with open orders, recent orders, calls and ratings (also the screen pop's)."""
     h = service.history(db, r)
     orders = [
@@ -53,14 +74,14 @@ def resident_detail(db: Session, r: Resident) -> ResidentDetail:
     ]
     open_ids = {o.id for o in h.orders if o.status in OPEN_STATUSES}
     return ResidentDetail(
-        **resident_out(r).model_dump(),
+        **resident_out(r, region=region, shown=shown).model_dump(),
         open_orders=[o for o in orders if o.id in open_ids],
         orders=orders,
         calls=[
             CallBrief(
                 id=c.id,
                 direction=c.direction.value,
-                caller=c.caller,
+                caller=mask_phone(c.caller, region),
                 started_at=c.started_at,
                 disposition=c.disposition.value if c.disposition else None,
                 talk_seconds=c.talk_seconds,

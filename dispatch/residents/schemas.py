@@ -22,7 +22,10 @@ VULNERABILITY_TAGS = (
 
 
 class PhoneOut(BaseModel):
-    e164: str
+    e164: str | None = Field(
+        description="E.164 where the whole number is shown (the caller's, in a screen pop), else null"
+    )
+    national: str = Field(description="as people here write it, or masked (138****8000)")
     kind: str
     is_primary: bool
 
@@ -60,7 +63,7 @@ class OrderBrief(BaseModel):
 class CallBrief(BaseModel):
     id: int
     direction: str
-    caller: str
+    caller: str = Field(description="masked (138****8000)")
     started_at: datetime
     disposition: str | None
     talk_seconds: int

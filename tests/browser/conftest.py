@@ -127,6 +127,11 @@ def national(mobile: str) -> str:
     return f"{mobile[:3]} {mobile[3:7]} {mobile[7:]}"
 
 
+def masked(mobile: str) -> str:
+    """A mobile number as lists show it to everyone (residents/privacy.py): 139****0001."""
+    return f"{mobile[:3]}****{mobile[-4:]}"
+
+
 def now() -> datetime:
     return datetime.now(UTC)
 
@@ -171,6 +176,11 @@ class LiveServer:
         )
         assert r.is_success, f"{method} {path} as {username}: {r.status_code} {r.text}"
         return r.json() if r.content else None
+
+    def revealed(self, reason: str = "测试核对号码", **target: int) -> str:
+        """The whole number behind a masked one, as an operator asks for it (recorded with the reason)."""
+        out = self.api("operator1", "POST", "/api/v1/phones/reveal", json={**target, "reason": reason})
+        return out["phones"][0]["e164"]
 
     def call_event(self, kind: str, call_id: str, **fields: Any) -> None:
         """Feed one normalised call event, as a PBX adapter would (POST /api/v1/telephony/events)."""

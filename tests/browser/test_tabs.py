@@ -27,7 +27,7 @@ EXPECTED_TABS = {
     "worker": ["我的工单"],
 }
 COUNT_LINE = re.compile(r"^(第 \d+–\d+ 条，共 \d+ 条|共 \d+ 条)$")
-ADMIN_SECTIONS = {"admin": ["账号", "服务方", "工作日历", "服务目录"], "orgadmin": []}
+ADMIN_SECTIONS = {"admin": ["账号", "服务方", "工作日历", "服务目录", "访问记录"], "orgadmin": []}
 
 
 def loaded(table: Locator) -> None:
@@ -44,7 +44,8 @@ def visit(page: Page, view: str) -> None:
         expect(el.locator(".call-list li").first).to_be_visible()
     elif view == "orders":
         loaded(el.locator(".paged-table"))
-        el.locator("tbody tr[data-id]").first.click()
+        # The order number's cell: the row's 来电 cell holds 查看号码, a control of its own.
+        el.locator("tbody tr[data-id]").first.locator("td").first.click()
         detail = el.locator(".detail-pane")
         expect(detail.locator("ol.timeline li").first).to_be_visible()
         expect(detail.locator(".candidates, h3").first).to_be_visible()
@@ -72,6 +73,9 @@ def visit_admin_section(page: Page, label: str) -> None:
         loaded(section.locator(".paged-table"))
         section.locator("tbody tr[data-id]").first.click()
         expect(section.locator(".detail-pane form").first).to_be_visible()
+    elif label == "访问记录":
+        loaded(view.locator("section.audit .paged-table"))
+        expect(view.locator("section.audit tbody tr").first).to_be_visible()
     elif label == "工作日历":
         expect(view.locator(".cal-grid > *").first).to_be_visible()
     else:

@@ -1,8 +1,9 @@
 // 管理 (administration): staff accounts, service providers, the working-day calendar, the
-// service catalogue and the sign-in records. Admins get every section; organisation admins get
-// the providers section, scoped by the server to their organisation and its workers. The server
-// has the last word on who may do what: this view only leaves out what a role cannot do, and
-// shows refusals next to the form. Section, filters and the open record live in the URL
+// service catalogue, the sign-in records and the access trail of residents' personal data
+// (访问记录). Admins get every section; organisation admins get the providers section, scoped by
+// the server to their organisation and its workers. The server has the last word on who may do
+// what: this view only leaves out what a role cannot do, and shows refusals next to the form.
+// Section, filters and the open record live in the URL
 // (#/admin?section=providers&status=suspended&open=12).
 
 import { clear, h } from "./ui.js";
@@ -11,6 +12,7 @@ import { providersSection } from "./admin-providers.js";
 import { calendarSection } from "./admin-calendar.js";
 import { catalogueSection } from "./admin-catalogue.js";
 import { attemptsSection } from "./admin-attempts.js";
+import { auditSection } from "./admin-audit.js";
 
 const SECTIONS = [
   { key: "users", label: "账号", en: "Staff accounts", roles: ["admin"], build: usersSection },
@@ -24,6 +26,7 @@ const SECTIONS = [
   { key: "calendar", label: "工作日历", en: "Working-day calendar", roles: ["admin"], build: calendarSection },
   { key: "catalogue", label: "服务目录", en: "Service catalogue", roles: ["admin"], build: catalogueSection },
   { key: "attempts", label: "登录记录", en: "Sign-in attempts", roles: ["admin"], build: attemptsSection },
+  { key: "audit", label: "访问记录", en: "Access trail of personal data", roles: ["admin"], build: auditSection },
 ];
 
 export function create(app) {

@@ -7,6 +7,7 @@ import { api } from "./api.js";
 import { allows } from "./actions.js";
 import { UNREACHABLE_AFTER, outcomePicker } from "./outcomes.js";
 import { pagedTable } from "./paged-table.js";
+import { orderPhone, revealNumber, revealablePhone } from "./reveal.js";
 import {
   CALLBACK_REASONS,
   OUTCOME_LABELS,
@@ -36,6 +37,8 @@ const VIA_TEXT = {
   twilio: () => "正在回拨：系统先呼叫您的电话，接起后自动接通居民",
   log: () => "未接入电话系统：已记为一次回拨，请用电话手工拨打",
 };
+// Why 生成工单 needs the caller's whole number (the order's caller_phone): kept in the access trail.
+const ORDER_REASON = "回拨并登记工单";
 const CLOSE_OUTCOMES = ["order", "answered", "wrong_number", "nuisance", "duplicate", "unreachable"];
 
 /** Who closed it: "operator:operator1" → "坐席 operator1"; a bare name as it is. */
@@ -95,6 +98,14 @@ export function create(app) {
     return h("td", h("span", cb.resident.name || "（未留姓名）"), " ", tagChips(cb.resident.tags));
   }
 
+  /** The caller's number, masked, with 查看号码 (a reason, recorded). */
+  function callerPhone(cb) {
+    return h(
+      "strong.phone-text",
+      revealablePhone(cb.caller_national, { callback_id: cb.id }, { reason: "回拨来电" }),
+    );
+  }
+
   function reasonBadge(cb) {
     return h(`span.badge.disp-${cb.reason}`, { title: cb.reason }, CALLBACK_REASONS[cb.reason] || cb.reason);
   }
@@ -125,7 +136,7 @@ export function create(app) {
     columns: ["来电号码", "居民", "原因", "来电", "首次来电", "回拨时限", "已回拨", ""],
     query: () => ({ status: "open" }),
     cells: (cb) => [
-      h("td.nowrap", h("strong.phone-text", cb.caller_national || cb.caller)),
+      h("td.nowrap.phone-cell", callerPhone(cb)),
       residentCell(cb),
       h("td.nowrap", reasonBadge(cb)),
       h(
@@ -155,7 +166,7 @@ export function create(app) {
     columns: ["来电号码", "居民", "原因", "结果", "结案", "经办"],
     query: () => ({ status: "closed" }),
     cells: (cb) => [
-      h("td.nowrap", h("strong.phone-text", cb.caller_national || cb.caller)),
+      h("td.nowrap.phone-cell", callerPhone(cb)),
       residentCell(cb),
       h("td.nowrap", reasonBadge(cb)),
       h("td", outcomeText(cb)),
@@ -186,7 +197,8 @@ export function create(app) {
       const r = await api(`/api/v1/callbacks/${cb.id}/call`, { method: "POST" });
       known.set(String(cb.id), r.callback);
       const text = (VIA_TEXT[r.via] || (() => "已发起回拨"))(app.user.extension);
-      results.set(String(cb.id), { text, title: r.detail || r.via });
+      // No phone system: the server answers the number to dial (and records that it did).
+      results.set(String(cb.id), { text, title: r.detail || r.via, dial: r.dial || null });
       toast(`${r.callback.caller_national || r.callback.caller}：${text}`, { kind: "ok" });
       waiting.refresh();
     } catch (err) {
@@ -205,9 +217,18 @@ export function create(app) {
     app.go("callbacks", { ...params, open: "" });
   }
 
-  function startOrder(cb) {
+  /** 生成工单: the order needs the caller's whole number, revealed for that reason. */
+  async function startOrder(cb) {
+    let phone;
+    try {
+      phone = await revealNumber({ callback_id: cb.id }, ORDER_REASON);
+    } catch (err) {
+      results.set(String(cb.id), { error: err });
+      renderDetail();
+      return;
+    }
     app.startOrder({
-      phone: cb.caller,
+      phone: phone.e164,
       name: cb.resident?.name || "",
       residentId: cb.resident?.id ?? null,
       callback: { id: cb.id, reason: cb.reason },
@@ -265,7 +286,12 @@ export function create(app) {
               : h("span.muted", "未登记的号码"),
           ),
           h("dt", "电话"),
-          h("dd", phoneLink(cb.caller, cb.caller_national)),
+          h(
+            "dd",
+            result?.dial
+              ? phoneLink(result.dial.e164, result.dial.national)
+              : revealablePhone(cb.caller_national, { callback_id: cb.id }, { reason: "回拨来电" }),
+          ),
           h("dt", "首次来电"),
           h("dd", timeEl(cb.created_at)),
           cb.call_count > 1
@@ -423,7 +449,7 @@ export function create(app) {
       h("td.nowrap", h("a", { href: `#/orders?open=${o.id}`, title: "打开工单" }, orderNumber(o.number))),
       h("td", app.itemName(o.item_code)),
       h("td", o.resident ? [o.resident.name || "（未留姓名）", " ", tagChips(o.resident.tags)] : h("span.muted", "—")),
-      h("td.nowrap", phoneLink(o.caller_phone, o.caller_phone_national)),
+      h("td.nowrap.phone-cell", orderPhone(o, { reason: "回访评价" })),
       h("td.nowrap", timeEl(o.completed_at)),
       h("td.nowrap", deadlineEl(o.callback_due_at)),
       rateCell(o),

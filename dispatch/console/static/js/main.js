@@ -21,7 +21,7 @@ const VIEWS = {
   orders: { label: "工单", en: "Orders", module: orders },
   stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
   mine: { label: "我的工单", en: "My orders", module: mine },
-  admin: { label: "管理", en: "Administration: accounts, providers, calendar, catalogue", module: admin },
+  admin: { label: "管理", en: "Administration: accounts, providers, calendar, catalogue, access trail", module: admin },
 };
 
 const TABS_BY_ROLE = {

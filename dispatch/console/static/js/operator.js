@@ -9,6 +9,7 @@
 import { api } from "./api.js";
 import { createIntake } from "./intake.js";
 import { CALL_OUTCOMES, outcomePicker } from "./outcomes.js";
+import { revealNumber, revealablePhone } from "./reveal.js";
 import {
   CALLBACK_REASONS,
   DISPOSITION_LABELS,
@@ -27,6 +28,8 @@ import {
 } from "./ui.js";
 
 const LIVE_CALLS = 8;
+// Why an order for a resident looked up by hand needs their whole number (kept in the access trail).
+const ORDER_REASON = "为居民登记工单";
 
 const callKey = (c) => (c && c.external_id ? `${c.source}:${c.external_id}` : null);
 
@@ -84,23 +87,53 @@ export function create(app) {
     const call = pop.call || {};
     const liveCall = state.calls.get(call.id ?? state.callIds.get(callKey(call)));
     const title = pop.manual ? "居民档案" : pop.known_caller ? "来电" : "未知来电";
+    // A pop shows the number calling (the operator hears the caller); a profile looked up by hand
+    // shows it masked, with 查看号码.
+    const number = call.caller
+      ? phoneLink(call.caller)
+      : pop.manual && call.masked
+        ? revealablePhone(call.masked, { resident_id: r.id }, { onRevealed: (p) => (call.caller = p.e164) })
+        : null;
     const head = h(
       "div.pop-head",
       h("h2", { title: pop.manual ? "resident profile" : "screen pop" }, title),
-      call.caller ? h("span.caller", phoneLink(call.caller)) : null,
+      number ? h("span.caller", number) : null,
       liveCall ? callState(liveCall) : call.ringing_at ? h("span.badge.ringing", "振铃") : null,
       call.ringing_at ? timeEl(call.ringing_at) : null,
     );
     // Prefill on demand: after "新建下一单", or when the pop arrived over a half-typed form (which
     // stays in its draft).
+    const useError = h("span");
     const useButton = h(
       "button.small",
-      { type: "button", onclick: () => fillFromPop(true) },
+      {
+        type: "button",
+        title: pop.manual && !call.caller ? "将显示该居民的完整号码（记入访问记录）" : null,
+        onclick: async () => {
+          clear(useError);
+          if (pop.manual && !call.caller && r) {
+            try {
+              call.caller = (await revealNumber({ resident_id: r.id }, ORDER_REASON)).e164;
+            } catch (err) {
+              return clear(useError, errorLine(err));
+            }
+          }
+          fillFromPop(true);
+          if (state.pop === pop) renderPop();
+        },
+      },
       pop.manual ? "用此居民新建工单" : "用此来电新建工单",
     );
     const callback = pop.open_callback ? openCallbackNote(pop.open_callback) : null;
     if (!r) {
-      clear(popBox, head, h("p.unknown", "未登记的号码：请询问姓名和地址，提交工单时自动建档。"), callback, useButton);
+      clear(
+        popBox,
+        head,
+        h("p.unknown", "未登记的号码：请询问姓名和地址，提交工单时自动建档。"),
+        callback,
+        useButton,
+        useError,
+      );
       return;
     }
     clear(
@@ -115,9 +148,8 @@ export function create(app) {
               "div.muted.small",
               "其他号码：",
               r.phones
-                .map((p) => p.e164)
-                .filter((p) => p !== call.caller)
-                .map(nationalPhone)
+                .filter((p) => !(p.e164 && p.e164 === call.caller) && p.national !== call.masked)
+                .map((p) => p.national)
                 .join("、"),
             )
           : null,
@@ -126,6 +158,7 @@ export function create(app) {
       ),
       callback,
       useButton,
+      useError,
       h("h3", `未办结工单 (${pop.open_orders.length})`),
       pop.open_orders.length
         ? h(
@@ -227,7 +260,7 @@ export function create(app) {
         /* the form still opens, with what the callback knew */
       }
     }
-    if (resident) showPop(profilePop(resident), { fill: false });
+    if (resident) showPop(profilePop(resident, p.phone), { fill: false });
     const prefill = {
       phone: p.phone,
       name: resident?.name || p.name || "",
@@ -238,12 +271,13 @@ export function create(app) {
     intake.offer(prefill, `回拨 ${nationalPhone(p.phone)}`);
   }
 
-  function profilePop(r) {
+  /** A resident looked up (or a callback's): their primary number masked until revealed. */
+  function profilePop(r, caller = null) {
     const primary = r.phones.find((p) => p.is_primary) || r.phones[0];
     return {
       manual: true,
       known_caller: true,
-      call: { caller: primary?.e164 || null },
+      call: { caller, masked: caller ? null : primary?.national || null },
       resident: r,
       open_orders: r.open_orders,
       orders: r.orders,
@@ -251,9 +285,10 @@ export function create(app) {
     };
   }
 
+  /** A profile looked up by hand: shown, not put in the form (用此居民新建工单 does that). */
   async function showResident(id) {
     try {
-      showPop(profilePop(await api(`/api/v1/residents/${id}`)));
+      showPop(profilePop(await api(`/api/v1/residents/${id}`)), { fill: false });
     } catch (err) {
       clear(lookupResults, errorLine(err));
     }
@@ -296,7 +331,7 @@ export function create(app) {
                     { type: "button", onclick: () => (clear(lookupResults), showResident(r.id)) },
                     h("strong", r.name),
                     " ",
-                    h("span.muted", nationalPhone(r.phones[0]?.e164)),
+                    h("span.muted", r.phones[0]?.national || ""),
                     " ",
                     tagChips(r.tags),
                     h("div.muted.small", r.address),
@@ -402,7 +437,7 @@ export function create(app) {
                   {
                     type: "button",
                     title: "查看来电居民",
-                    onclick: () => (c.resident_id ? showResident(c.resident_id) : lookup(c.caller)),
+                    onclick: () => c.resident_id && showResident(c.resident_id),
                   },
                   timeEl(c.started_at),
                   h("span.caller", c.caller_national || nationalPhone(c.caller) || "—"),

@@ -3,6 +3,7 @@
 
 import { api } from "./api.js";
 import { actionBar, allows, dispatchTo } from "./actions.js";
+import { orderPhone } from "./reveal.js";
 import {
   CHANNEL_LABELS,
   PRIORITY_LABELS,
@@ -15,7 +16,6 @@ import {
   fmtMinutes,
   h,
   orderBadges,
-  phoneLink,
   stars,
   statusBadge,
   tagChips,
@@ -143,7 +143,7 @@ export function orderDetail(app, o, { closeButton, onChanged }) {
         h("dt", "来电"),
         h(
           "dd",
-          phoneLink(o.caller_phone, o.caller_phone_national),
+          orderPhone(o),
           " ",
           h("span.muted", `${CHANNEL_LABELS[o.channel] || o.channel} · ${PRIORITY_LABELS[o.priority] || o.priority}`),
         ),

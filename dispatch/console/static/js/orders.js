@@ -7,6 +7,7 @@
 import { api } from "./api.js";
 import { pagedTable } from "./paged-table.js";
 import { EVENT_LABELS, orderDetail } from "./order-detail.js";
+import { orderPhone } from "./reveal.js";
 import {
   OPEN_STATUSES,
   STATUS_LABELS,
@@ -94,7 +95,7 @@ export function create(app) {
   // --- list ---------------------------------------------------------------------------------------
   const list = pagedTable({
     path: "/api/v1/orders",
-    columns: ["工单号", "状态", "服务事项", "诉求", "地址", "受理", "办结时限"],
+    columns: ["工单号", "状态", "服务事项", "诉求", "来电", "地址", "受理", "办结时限"],
     query: () => ({
       number: params.number,
       open: params.live,
@@ -108,6 +109,7 @@ export function create(app) {
       h("td.badges", orderBadges(o)),
       h("td", app.itemName(o.item_code)),
       h("td.desc", { title: o.description }, o.description),
+      h("td.nowrap.phone-cell", orderPhone(o)),
       h("td.addr", { title: o.address }, o.address || "—"),
       h("td.nowrap", timeEl(o.created_at)),
       h("td.nowrap", deadlineEl(o.complete_by, { open: OPEN_STATUSES.includes(o.status) })),

@@ -7,6 +7,7 @@ import { api, queryString } from "./api.js";
 import { GROUP_BY, kpiTables } from "./kpis.js";
 import { pagedTable } from "./paged-table.js";
 import { CALL_OUTCOMES, outcomePicker } from "./outcomes.js";
+import { revealablePhone } from "./reveal.js";
 import {
   DISPOSITION_LABELS,
   OUTCOME_LABELS,
@@ -17,12 +18,15 @@ import {
   localMidnight,
   nationalPhone,
   orderNumber,
+  saveDownload,
   timeEl,
   toast,
   ymd,
 } from "./ui.js";
 
 const CALLS_PAGE = 20;
+// Offered as reasons for exporting personal data (anything else may be typed; it is recorded).
+const EXPORT_REASONS = ["上级部门核查", "服务质量抽查", "居民投诉核实"];
 
 function periodOf(preset) {
   const today = new Date();
@@ -49,7 +53,7 @@ function addDays(ymdText, n) {
 
 export function create(app) {
   const supervisor = ["admin", "supervisor"].includes(app.user.role);
-  const state = { from: "", to: "", groupBy: "", exportUrl: null };
+  const state = { from: "", to: "", groupBy: "" };
 
   // --- controls ---------------------------------------------------------------------------------
   const preset = h(
@@ -70,6 +74,9 @@ export function create(app) {
   );
   const exportButton = h("button", { type: "button", title: "GET /api/v1/stats/export.csv" }, "导出 CSV");
   const exportLink = h("span.export-link");
+  // The period's orders as CSV: masked (surname, 138****8000, no house numbers); admins may ask
+  // for personal data, with a reason that is recorded.
+  const ordersExport = supervisor ? ordersExportControls() : null;
   const controls = h(
     "form.filters",
     preset,
@@ -106,7 +113,13 @@ export function create(app) {
   const el = h(
     "section.view.stats",
     h("section.card", h("h2", { title: "needs attention now" }, "督办关注"), watch, supervisor ? batchBox : null),
-    h("section.card", h("h2", { title: "KPIs (GET /api/v1/stats/summary)" }, "考核指标"), controls, kpiBox),
+    h(
+      "section.card",
+      h("h2", { title: "KPIs (GET /api/v1/stats/summary)" }, "考核指标"),
+      controls,
+      ordersExport,
+      kpiBox,
+    ),
     h("section.card", h("h2", { title: "calls of the period" }, "通话记录"), callsForm, callsBox),
   );
 
@@ -361,18 +374,66 @@ export function create(app) {
         query: { from: state.from, to: state.to, group_by: state.groupBy },
         raw: true,
       });
-      const name =
-        /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "")?.[1] || "sanshe-stats.csv";
-      if (state.exportUrl) URL.revokeObjectURL(state.exportUrl);
-      state.exportUrl = URL.createObjectURL(await response.blob());
-      const link = h("a", { href: state.exportUrl, download: name }, name);
-      clear(exportLink, link);
-      link.click();
+      await saveDownload(response, exportLink, "sanshe-stats.csv");
     } catch (err) {
       clear(exportLink, errorLine(err));
     } finally {
       exportButton.disabled = false;
     }
+  }
+
+  // --- orders export ------------------------------------------------------------------------------
+  function ordersExportControls() {
+    const box = h("span.export-link");
+    const reason = h("input", {
+      name: "reason",
+      list: "export-reasons",
+      required: true,
+      minLength: 2,
+      maxLength: 200,
+      size: 14,
+      placeholder: "导出原因",
+      "aria-label": "导出个人信息的原因",
+    });
+    const personal = h("input", { type: "checkbox", name: "personal" });
+    const form = h(
+      "form.filters.orders-export",
+      { title: "GET /api/v1/exports/orders.csv" },
+      h("span.label", "工单明细"),
+      app.user.role === "admin"
+        ? [
+            h("label.check", { title: "完整姓名、号码、地址和标签，须填写原因，记入访问记录" }, personal, "含个人信息"),
+            h("datalist", { id: "export-reasons" }, EXPORT_REASONS.map((r) => h("option", { value: r }))),
+            reason,
+          ]
+        : h("span.muted.small", "（已脱敏）"),
+      h("button", { type: "submit" }, "导出工单 CSV"),
+      box,
+    );
+    const syncReason = () => {
+      reason.hidden = !personal.checked;
+      reason.required = personal.checked;
+    };
+    personal.addEventListener("change", syncReason);
+    syncReason();
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      if (!readControls() || !form.reportValidity()) return;
+      const submit = form.querySelector("button[type=submit]");
+      submit.disabled = true;
+      clear(box, h("span.muted.small", "生成中…"));
+      try {
+        const query = { from: state.from, to: state.to };
+        if (personal.checked) Object.assign(query, { personal: true, reason: reason.value.trim() });
+        const response = await api("/api/v1/exports/orders.csv", { query, raw: true });
+        await saveDownload(response, box, "sanshe-orders.csv");
+      } catch (err) {
+        clear(box, errorLine(err));
+      } finally {
+        submit.disabled = false;
+      }
+    });
+    return form;
   }
 
   // --- calls --------------------------------------------------------------------------------------
@@ -430,7 +491,12 @@ export function create(app) {
     }),
     cells: (c) => [
       h("td.nowrap", timeEl(c.started_at)),
-      h("td.nowrap", { title: c.caller || "" }, c.caller_national || nationalPhone(c.caller) || "—"),
+      h(
+        "td.nowrap.phone-cell",
+        c.caller || !c.caller_national
+          ? c.caller_national || nationalPhone(c.caller) || "—"
+          : revealablePhone(c.caller_national, { call_id: c.id }),
+      ),
       h("td", c.operator || "—"),
       h("td", c.queue || "—"),
       h("td.num", waitSeconds(c)),

@@ -313,3 +313,19 @@ export function orderNumber(number) {
 export function empty(text) {
   return h("p.empty", text);
 }
+
+const downloads = new Map(); // a download box → the object URL it holds
+
+/**
+ * Save a file the API answered (a CSV export) under the name its Content-Disposition gives:
+ * a link to it goes into `box` (to save it again) and is clicked once.
+ */
+export async function saveDownload(response, box, fallbackName) {
+  const name = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "")?.[1] || fallbackName;
+  if (downloads.has(box)) URL.revokeObjectURL(downloads.get(box));
+  const url = URL.createObjectURL(await response.blob());
+  downloads.set(box, url);
+  const link = h("a", { href: url, download: name }, name);
+  clear(box, link);
+  link.click();
+}

@@ -1,18 +1,22 @@
 // 我的工单 (workers and organisation admins): the orders offered to or held by them, as cards
-// that work on a phone — sign for or return an offer, check in at the door, complete.
+// that work on a phone — sign for or return an offer, check in at the door, complete. The list
+// shows the resident's number masked; on an order they hold, 查看号码 opens the order's detail,
+// which has it whole (and is recorded in the access trail).
 
 import { api } from "./api.js";
 import { actionBar } from "./actions.js";
+import { orderPhone } from "./reveal.js";
 import {
   clear,
   coalesce,
   deadlineEl,
   empty,
   errorLine,
+  errorText,
   h,
   orderBadges,
-  phoneLink,
   stars,
+  tagChips,
   timeEl,
   toast,
 } from "./ui.js";
@@ -101,10 +105,23 @@ export function create(app) {
       }
       load();
     };
-    return h(
+    // The detail: the whole number (and description) of an order they hold, in place of the card.
+    const showDetail = async () => {
+      try {
+        const full = await api(`/api/v1/orders/${o.id}`);
+        article.replaceWith(card(full));
+      } catch (err) {
+        toast(errorText(err), { kind: "error" });
+      }
+    };
+    const article = h(
       "article.card.job",
+      { dataset: { id: String(o.id) } },
       h("div.job-head", h("strong", item?.name_zh || o.item_code), orderBadges(o)),
       h("div.job-address", o.address || "（无地址）"),
+      o.resident
+        ? h("div.job-resident", h("span", o.resident.name || "（未留姓名）"), " ", tagChips(o.resident.tags))
+        : null,
       h("p.job-desc", o.description),
       item?.notice ? h("div.safety", h("strong", "安全提示 "), item.notice) : null,
       h(
@@ -113,7 +130,7 @@ export function create(app) {
         h("dd", o.number),
         holder ? [h("dt", "承接方"), h("dd", holder)] : null,
         h("dt", "联系电话"),
-        h("dd", phoneLink(o.caller_phone, o.caller_phone_national)),
+        h("dd", orderPhone(o, { showDetail })),
         o.status === "offered" ? [h("dt", "签收时限"), h("dd", deadlineEl(o.sign_by))] : null,
         h("dt", "办结时限"),
         h("dd", deadlineEl(o.complete_by, { open: TODO.includes(o.status) })),
@@ -122,6 +139,7 @@ export function create(app) {
       ),
       actionBar(o, onDone),
     );
+    return article;
   }
 
   // Refresh on news (a notice, a change of one of their orders), but never under a form the user
