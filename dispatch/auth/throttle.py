@@ -62,9 +62,11 @@ def wait_seconds(
     failures: int, last_failure: datetime | None, limit: int, now: datetime, rules: ThrottleRules
 ) -> float:
     """Seconds from ``now`` until the lock of this count ends (0: not locked)."""
-    if last_failure is None:
-        return 0.0
     lock = lock_seconds(failures, limit, rules)
+    if last_failure is None or lock == 0:
+        # Not locked — also when a parallel attempt, decided a moment after this one's ``now``
+        # was read, is already recorded (its time is then after ``now``).
+        return 0.0
     return max(0.0, (last_failure + timedelta(seconds=lock) - now).total_seconds())
 
 
