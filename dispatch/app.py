@@ -257,6 +257,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             if loop is not None:
                 loop.stop()
             telephony.stop()
+            try:
+                ctx.lockouts.flush(ctx.sessions)  # the throttled attempts still kept in memory
+            except Exception:
+                log.exception("could not record the throttled sign-ins kept in memory")
             ctx.close()
 
     app = FastAPI(

@@ -8,7 +8,7 @@ methods here put together.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from anyio import CapacityLimiter
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from dispatch.auth.lockouts import Lockouts
 from dispatch.calls.callbacks import CallbackRules
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.index import SuggestionService
@@ -81,6 +82,8 @@ class AppContext:
     # The password checks running at once ([auth] max_concurrent_password_checks): made by
     # create_app on the server's event loop; None outside a server.
     password_checks: CapacityLimiter | None = None
+    # Sign-in locks already decided, answered from memory (dispatch.auth.lockouts).
+    lockouts: Lockouts = field(default_factory=Lockouts)
 
     @classmethod
     def build(

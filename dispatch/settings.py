@@ -92,6 +92,10 @@ class AuthSettings(Section):
     # holding no thread and no database connection, so a flood of sign-ins leaves cores for
     # everyone else. 0: one fewer than the CPUs the process may use, at least 1.
     max_concurrent_password_checks: int = Field(0, ge=0, le=1024)
+    # A throttled sign-in (429) is answered after this many seconds (at most its Retry-After): a
+    # client hammering a locked account waits between tries instead of keeping the server busy.
+    # The wait holds no thread and no database connection.
+    throttled_answer_delay_seconds: float = Field(1.0, ge=0, le=10)
 
     def password_check_limit(self) -> int:
         """``max_concurrent_password_checks``, with 0 worked out from the CPUs."""

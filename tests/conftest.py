@@ -176,7 +176,8 @@ def settings(db_url: str, request: pytest.FixtureRequest, twilio_overrides: dict
     return Settings(
         database_url=db_url,
         server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
-        auth={"jwt_secret": "test-secret-test-secret-test-secret-0123"},
+        # Throttled sign-ins answered at once (the delay has its own test).
+        auth={"jwt_secret": "test-secret-test-secret-test-secret-0123", "throttled_answer_delay_seconds": 0},
         **extra,
     )
 

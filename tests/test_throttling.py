@@ -17,15 +17,16 @@ from datetime import timedelta
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from dispatch.app import create_app
 from dispatch.auth import signin
 from dispatch.auth.addresses import client_address
 from dispatch.auth.security import dummy_hash
-from dispatch.auth.throttle import ThrottleRules, lock_seconds
+from dispatch.auth.throttle import ThrottleRules, lock_seconds, wait_seconds
 from dispatch.benchmarks.telephony import serve_in_thread
 from dispatch.clock import FrozenClock
-from models import Role, User
+from models import LoginAttempt, Role, User
 from tests.factories import PASSWORD, START, bearer, make_user
 from tests.support.waiting import wait_until
 
@@ -109,6 +110,11 @@ def test_the_lock_doubles_with_each_failure_past_the_limit() -> None:
     )
     assert [lock_seconds(n, 5, rules) for n in range(3, 12)] == [0, 0, 30, 60, 120, 240, 480, 900, 900]
     assert lock_seconds(10_000, 5, rules) == 900
+    # Under the limit nothing waits, even when the last failure was recorded by a parallel
+    # attempt whose clock read came a moment later than this one's.
+    now = START
+    assert wait_seconds(4, now + timedelta(milliseconds=3), 5, now, rules) == 0
+    assert wait_seconds(5, now + timedelta(milliseconds=3), 5, now, rules) > 30
 
 
 def test_an_account_from_one_address_is_throttled_with_growing_backoff(
@@ -144,6 +150,84 @@ def test_an_account_from_one_address_is_throttled_with_growing_backoff(
     for _ in range(2):
         assert attempt(throttled_client, "wang", "wrong-password").status_code == 401
     assert attempt(throttled_client, "wang", PASSWORD).status_code == 200
+
+
+def test_a_known_lock_is_answered_from_memory_and_every_attempt_still_recorded(
+    settings, session_factory, frozen, monkeypatch
+) -> None:
+    """Once the database has locked a pair, this process answers the pair's attempts from memory
+    (no claim, no transaction): a flood of them costs the server almost nothing. Their records
+    are written shortly after, and at shutdown, so the trail misses none."""
+    _user(session_factory)
+    claims: list[str] = []
+    real_claim = signin._claim
+
+    def counting(*args, **kwargs):  # type: ignore[no-untyped-def]
+        claims.append(kwargs["username"])
+        return real_claim(*args, **kwargs)
+
+    monkeypatch.setattr(signin, "_claim", counting)
+
+    def throttled_records() -> int:
+        with session_factory() as s:
+            return s.scalar(
+                select(func.count()).select_from(LoginAttempt).where(LoginAttempt.outcome == "throttled")
+            )
+
+    app = create_app(_settings(settings), clock=frozen)
+    with TestClient(app, client=(PROXY, 50000)) as client:
+        for _ in range(3):
+            assert attempt(client, "wang", "wrong-password").status_code == 401
+        first = attempt(client, "wang", PASSWORD)
+        assert first.status_code == 429 and first.headers["Retry-After"] == "30"
+        assert len(claims) == 4 and throttled_records() == 1  # the database decided this one
+        for _ in range(20):
+            r = attempt(client, "wang", PASSWORD)  # the right password: the same answer
+            assert r.status_code == 429 and r.headers["Retry-After"] == "30"
+        assert len(claims) == 4  # …answered from memory
+        assert wait_until(lambda: throttled_records() == 21)  # …and recorded within a second or so
+        # Another address, and the end of the lock, go to the database again.
+        assert attempt(client, "wang", PASSWORD, address="198.51.100.7").status_code == 200
+        frozen.advance(seconds=31)
+        assert attempt(client, "wang", PASSWORD).status_code == 200
+        assert len(claims) == 6
+        # Attempts still kept in memory when the server stops are written as it stops.
+        monkeypatch.setattr(signin, "FLUSH_SECONDS", 3600.0)  # no timely flush: only the one at stop
+        for _ in range(3):
+            attempt(client, "wang", "wrong-password")
+        for _ in range(9):
+            assert attempt(client, "wang", PASSWORD).status_code == 429
+        assert throttled_records() == 21 + 1
+    assert throttled_records() == 21 + 9
+
+
+@pytest.mark.parametrize("limits", [{"throttled_answer_delay_seconds": 2.5}])
+def test_a_throttled_answer_waits_without_holding_anything(
+    throttled_client, session_factory, frozen, monkeypatch
+) -> None:
+    """A 429 is answered after [auth] throttled_answer_delay_seconds (at most its Retry-After), on
+    both the database's path and the memory's; 401s and successes are not delayed."""
+    _user(session_factory)
+    waits: list[float] = []
+    real_sleep = signin.anyio.sleep
+
+    async def recording(seconds: float) -> None:
+        waits.append(seconds)
+        await real_sleep(0)
+
+    monkeypatch.setattr(signin.anyio, "sleep", recording)
+    for _ in range(3):
+        assert attempt(throttled_client, "wang", "wrong-password").status_code == 401
+    assert waits == []
+    assert attempt(throttled_client, "wang", PASSWORD).status_code == 429  # decided by the database
+    assert attempt(throttled_client, "wang", PASSWORD).status_code == 429  # known from memory
+    assert waits == [2.5, 2.5]
+    frozen.advance(seconds=29)  # one second of the lock left: the answer waits no longer than that
+    assert attempt(throttled_client, "wang", PASSWORD).headers["Retry-After"] == "1"
+    assert waits[-1] == 1
+    frozen.advance(seconds=2)
+    assert attempt(throttled_client, "wang", PASSWORD).status_code == 200
+    assert len(waits) == 3
 
 
 @pytest.mark.parametrize("limits", [{"max_failures_per_account_address": 100, "max_failures_per_address": 4}])

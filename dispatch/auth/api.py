@@ -54,6 +54,8 @@ async def token(
         now=ctx.clock.now(),
         rules=throttle_rules(auth),
         checks=ctx.password_limiter(),
+        lockouts=ctx.lockouts,
+        throttled_delay=auth.throttled_answer_delay_seconds,
     )
     access = issue_token(
         user_id=signed.user_id,

@@ -22,7 +22,9 @@ together.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import math
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,6 +35,7 @@ from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.auth import throttle
+from dispatch.auth.lockouts import Lockouts
 from dispatch.auth.security import dummy_hash, verify_password
 from dispatch.auth.throttle import ThrottleRules
 from dispatch.db import read_only, transaction
@@ -40,6 +43,11 @@ from dispatch.errors import NotAuthenticated, TooManyRequests
 from models import LoginAttempt, Role, User
 
 MAX_USERNAME = 50  # user.username, login_attempt.username
+# Throttled attempts answered from memory are written this long after the first of them at most.
+FLUSH_SECONDS = 1.0
+
+log = logging.getLogger(__name__)
+_flushes: set[asyncio.Task[None]] = set()  # running flush tasks, kept referenced until done
 
 
 @dataclass(frozen=True)
@@ -90,7 +98,13 @@ class _Account:
 
 
 def _claim(
-    sessions: sessionmaker[Session], *, username: str, address: str, now: datetime, rules: ThrottleRules
+    sessions: sessionmaker[Session],
+    *,
+    username: str,
+    address: str,
+    now: datetime,
+    rules: ThrottleRules,
+    lockouts: Lockouts,
 ) -> int:
     """Step 1 (the module docstring): the pending attempt's id, or ``TooManyRequests``."""
     with transaction(sessions) as session:
@@ -107,8 +121,31 @@ def _claim(
         session.flush()
         attempt_id = attempt.id
     if wait > 0:
+        lockouts.remember(username, address, now, wait)
         raise _throttled(wait)
     return attempt_id
+
+
+async def _flush_soon(lockouts: Lockouts, sessions: sessionmaker[Session]) -> None:
+    await asyncio.sleep(FLUSH_SECONDS)
+    try:
+        await anyio.to_thread.run_sync(lockouts.flush, sessions)
+    except Exception:
+        log.exception("could not record %d throttled sign-ins; kept for the next try", lockouts.waiting)
+
+
+def _throttled_from_memory(
+    lockouts: Lockouts, sessions: sessionmaker[Session], *, username: str, address: str, now: datetime
+) -> TooManyRequests | None:
+    """The 429 for a lock this process already knows of, recorded later; None when there is none."""
+    wait = lockouts.remaining(username, address, now)
+    if wait <= 0:
+        return None
+    if lockouts.note(username, address, now):
+        task = asyncio.get_running_loop().create_task(_flush_soon(lockouts, sessions))
+        _flushes.add(task)
+        task.add_done_callback(_flushes.discard)
+    return _throttled(wait)
 
 
 def _look_up(sessions: sessionmaker[Session], typed: str) -> _Account | None:
@@ -153,13 +190,27 @@ async def sign_in(
     now: datetime,
     rules: ThrottleRules,
     checks: anyio.CapacityLimiter,
+    lockouts: Lockouts,
+    throttled_delay: float = 0.0,
 ) -> SignedIn:
     """The account signed in; raises ``TooManyRequests`` (throttled) or ``NotAuthenticated``.
 
-    ``checks`` bounds the password verifications running at once (one limiter per process)."""
+    ``checks`` bounds the password verifications running at once, ``lockouts`` remembers the
+    locks already decided (one of each per process). A throttled attempt is answered after
+    ``throttled_delay`` seconds (at most its Retry-After), so a client hammering a locked account
+    waits between tries."""
     typed = username.strip()
-    claim = partial(_claim, sessions, username=typed[:MAX_USERNAME], address=address, now=now, rules=rules)
-    attempt_id = await anyio.to_thread.run_sync(claim)
+    name = typed[:MAX_USERNAME]
+    known = _throttled_from_memory(lockouts, sessions, username=name, address=address, now=now)
+    if known is not None:
+        await anyio.sleep(min(throttled_delay, known.retry_after))
+        raise known
+    claim = partial(_claim, sessions, username=name, address=address, now=now, rules=rules, lockouts=lockouts)
+    try:
+        attempt_id = await anyio.to_thread.run_sync(claim)
+    except TooManyRequests as throttled:
+        await anyio.sleep(min(throttled_delay, throttled.retry_after))
+        raise
     account = await anyio.to_thread.run_sync(_look_up, sessions, typed)
     # The thread is taken only once the limiter lets this check run: until then it waits here.
     outcome = await anyio.to_thread.run_sync(_verify, account, password, limiter=checks)
