@@ -7,7 +7,6 @@ providers with each other.
 
 from __future__ import annotations
 
-import csv
 import io
 import re
 from datetime import datetime, timedelta
@@ -19,6 +18,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest
 from dispatch.reports.kpis import GroupBy, Summary, summarise
+from dispatch.spreadsheet import SafeWriter
 from dispatch.validation import field_label
 from models import Role, User
 
@@ -125,7 +125,7 @@ def stats_export(
     summary = _summary(ctx, db, from_, to, group_by)
     period = _period(summary, ctx.settings.locale.timezone)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # a provider's or community's name may start with "="
     writer.writerow(["from", "to", "group_by", "key", "label", *summary.metric_names])
     for g in summary.groups:
         cells = [g.metrics[name] for name in summary.metric_names]
