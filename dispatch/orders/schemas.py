@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dispatch.errors import InvalidValue
+from dispatch.inputs import Id
 from models import Channel, Priority, RatingOutcome
 
 MAX_DESCRIPTION = 2000
@@ -26,9 +27,9 @@ class OrderCreate(BaseModel):
     item_code: str | None = Field(None, min_length=1, max_length=20)
     priority: Priority | None = None
     channel: Channel
-    call_id: int | None = Field(None, ge=1, description="the call this order was taken on")
-    callback_id: int | None = Field(
-        None, ge=1, description="taken while returning this callback: it closes as 'order' with this order"
+    call_id: Id | None = Field(None, description="the call this order was taken on")
+    callback_id: Id | None = Field(
+        None, description="taken while returning this callback: it closes as 'order' with this order"
     )
 
     @field_validator("description")
@@ -163,7 +164,7 @@ class CandidatesOut(BaseModel):
 
 class DispatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider_id: int | None = Field(None, ge=1, description="omit to offer to the best candidate")
+    provider_id: Id | None = Field(None, description="omit to offer to the best candidate")
 
 
 class ReasonIn(BaseModel):
@@ -174,7 +175,7 @@ class ReasonIn(BaseModel):
 class WithdrawIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
     reason: str = Field(min_length=1, max_length=300)
-    provider_id: int | None = Field(None, ge=1, description="offer it to this provider at once")
+    provider_id: Id | None = Field(None, description="offer it to this provider at once")
 
 
 class InternalNoteIn(BaseModel):
@@ -229,8 +230,8 @@ class BatchPlanOut(BaseModel):
 
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order_id: int = Field(ge=1)
-    provider_id: int = Field(ge=1)
+    order_id: Id
+    provider_id: Id
 
 
 class BatchIn(BaseModel):

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dispatch.errors import InvalidValue
+from dispatch.inputs import Id
 from dispatch.timelimits.hours import WorkingHours, check_hours
 from models import ProviderKind, ProviderStatus
 
@@ -26,9 +27,9 @@ class ProviderCreate(ProviderBase):
     coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     address: str = Field("", max_length=300)
     radius_km: float = Field(5.0, gt=0, le=100)
-    communities: list[int] = Field(default_factory=list, max_length=200)
+    communities: list[Id] = Field(default_factory=list, max_length=200)
     capacity: int = Field(5, ge=0, le=1000)
-    organisation_id: int | None = None
+    organisation_id: Id | None = None
     working_hours: WorkingHours = Field(default_factory=dict)
 
     _hours = field_validator("working_hours")(check_hours)
@@ -58,7 +59,7 @@ class ProviderPatch(ProviderBase):
     coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     address: str | None = Field(None, max_length=300)
     radius_km: float | None = Field(None, gt=0, le=100)
-    communities: list[int] | None = Field(None, max_length=200)
+    communities: list[Id] | None = Field(None, max_length=200)
     capacity: int | None = Field(None, ge=0, le=1000)
     status: ProviderStatus | None = None
     working_hours: WorkingHours | None = None

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
+from dispatch.inputs import Id
 from dispatch.residents import repository, service
 from dispatch.residents.phones import InvalidPhone, normalise_phone
 from dispatch.residents.profile import resident_detail, resident_out
@@ -49,7 +50,7 @@ def find_residents(
     return ResidentList(items=[resident_out(h.resident, round(h.score, 1)) for h in hits], total=len(hits))
 
 
-def _load(db: Db, resident_id: int) -> Resident:
+def _load(db: Db, resident_id: Id) -> Resident:
     r = db.get(Resident, resident_id, options=[selectinload(Resident.phones)])
     if r is None:
         raise NotFound(f"no resident {resident_id}", message=f"未找到编号为 {resident_id} 的居民")
@@ -57,12 +58,12 @@ def _load(db: Db, resident_id: int) -> Resident:
 
 
 @router.get("/{resident_id}", response_model=ResidentDetail)
-def get_resident(resident_id: int, db: Db) -> ResidentDetail:
+def get_resident(resident_id: Id, db: Db) -> ResidentDetail:
     return resident_detail(db, _load(db, resident_id))
 
 
 @router.patch("/{resident_id}", response_model=ResidentOut)
-def update_resident(resident_id: int, patch: ResidentPatch, db: Db) -> ResidentOut:
+def update_resident(resident_id: Id, patch: ResidentPatch, db: Db) -> ResidentOut:
     r = _load(db, resident_id)
     for key, value in patch.model_dump(exclude_unset=True).items():
         if value is not None:
