@@ -45,6 +45,11 @@ class ServerSettings(Section):
     # How often a process checks whether the catalogue, gazetteer, calendar or providers changed
     # in the database (another process's edit shows up within this time); 0 = every request.
     cache_check_seconds: float = Field(2.0, ge=0, le=300)
+    # Largest request body, in MB (a 413 above it; it is not read). A route may have its own
+    # (dispatch.app.ROUTE_BODY_LIMITS).
+    max_body_mb: float = Field(1.0, gt=0, le=1024)
+    # Serve /docs, /redoc and /openapi.json: true, false, or "auto" (on in development only).
+    docs: bool | Literal["auto"] = "auto"
 
 
 class AuthSettings(Section):
@@ -306,6 +311,13 @@ class Settings(BaseSettings):
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (``[server] docs``)."""
+        if isinstance(self.server.docs, bool):
+            return self.server.docs
+        return self.environment == "development"
 
     @field_validator("database_url")
     @classmethod
