@@ -12,9 +12,11 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
@@ -89,6 +91,16 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> set[str]:
+    """Every method some route takes at this path: Starlette's own 405 names only the first
+    route's (``GET /users/{id}`` and ``PATCH /users/{id}`` are two routes)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        if route.methods and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return methods
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
@@ -102,14 +114,17 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
         message = (
             getattr(exc, "message", None)
             or _HTTP_MESSAGES.get(exc.status_code)
             or default_message(code, exc.status_code)
         )
-        return error_response(exc.status_code, code, str(exc.detail), message, getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
+        return error_response(exc.status_code, code, str(exc.detail), message, headers or None)
 
     # The last net under the input types (dispatch.inputs) and TextGuard: a value the database
     # driver refuses is the client's mistake, not the server's. The request's transaction has
@@ -127,7 +142,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 # Routes whose bodies may be smaller or larger than [server] max_body_mb.
-ROUTE_BODY_LIMITS = (RouteLimit("POST", "/api/v1/calendar/years/{year}.csv", MAX_CSV_BYTES),)
+ROUTE_BODY_LIMITS = (RouteLimit("POST", "/api/v1/calendar/years/{year:int}.csv", MAX_CSV_BYTES),)
 
 
 def install_guards(app: FastAPI, settings: Settings) -> None:

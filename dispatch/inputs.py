@@ -16,14 +16,43 @@ import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from annotated_types import Interval
-from pydantic import AfterValidator, BeforeValidator, PlainSerializer, WithJsonSchema
+from annotated_types import Interval, MaxLen
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    Strict,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from dispatch.errors import InvalidValue
 
+
+def _not_a_flag(value: Any) -> Any:
+    """pydantic would read ``true`` as 1 where a number is due."""
+    if isinstance(value, bool):
+        raise InvalidValue(
+            "must be a whole number, not true or false", message="应为整数，不能是 true 或 false"
+        )
+    return value
+
+
+# For a whole number in a JSON body, after its bounds (``Annotated[int, Interval(…), NotAFlag]``:
+# placed before the bounds, it would hide them from the OpenAPI document).
+NotAFlag = BeforeValidator(_not_a_flag)
+
 # Every table's id is a 32-bit INTEGER on PostgreSQL (SERIAL): 1 .. 2**31 - 1.
 MAX_ID = 2**31 - 1
-Id = Annotated[int, Interval(ge=1, le=MAX_ID)]
+Id = Annotated[int, Interval(ge=1, le=MAX_ID), NotAFlag]
+
+# A true/false field of a JSON body: only true or false (pydantic would also take 0, 1, "yes").
+# Not for query parameters, which arrive as text.
+Flag = Annotated[bool, Strict()]
 
 # No list is long enough to skip further, and both databases take this as an OFFSET.
 MAX_OFFSET = 2**31 - 1
@@ -74,6 +103,35 @@ AwareTime = Annotated[
     BeforeValidator(_iso_text),
     AfterValidator(_aware_utc),
     PlainSerializer(lambda v: v.isoformat(), return_type=str),
-    WithJsonSchema({"type": "string", "format": "date-time", "examples": [EXAMPLE_TIME]}),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "date-time",
+            "pattern": r"^(19|2[0-9])[0-9]{2}-",
+            "examples": [EXAMPLE_TIME],
+        }
+    ),
 ]
 """An ISO 8601 time with a time zone, within what UTC can hold; given to the code in UTC."""
+
+
+class Payload(BaseModel):
+    """A JSON body: unknown fields refused, text trimmed, and a text's ``max_length`` measured
+    before the trimming, as the document's ``maxLength`` says (pydantic trims first, so a padded
+    value the document calls too long would be taken)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _length_as_sent(cls, value: Any, info: ValidationInfo) -> Any:
+        if isinstance(value, str) and info.field_name is not None:
+            field = cls.model_fields[info.field_name]
+            for limit in (m.max_length for m in field.metadata if isinstance(m, MaxLen)):
+                if len(value) > limit:
+                    raise PydanticCustomError(
+                        "string_too_long",
+                        "String should have at most {max_length} characters",
+                        {"max_length": limit},
+                    )
+        return value

@@ -22,7 +22,7 @@ from dispatch.auth.users import (
 )
 from dispatch.deps import Db, require_roles
 from dispatch.errors import ROLE_LABELS, BadRequest, Conflict, NotFound
-from dispatch.inputs import Id
+from dispatch.inputs import Flag, Id
 from dispatch.pagination import Page, paginate
 from models import Role, User
 
@@ -55,7 +55,7 @@ class UserPatch(BaseModel):
 
     display_name: str | None = Field(None, min_length=1, max_length=100)
     extension: str | None = Field(None, pattern=EXTENSION_PATTERN, description="null clears it")
-    active: bool | None = None
+    active: Flag | None = None
     password: str | None = Field(None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
     role: Role | None = None
     provider_id: Id | None = Field(

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from dispatch.calls import callbacks, recordings
@@ -14,7 +14,7 @@ from dispatch.calls.views import callback_out
 from dispatch.db import read_only
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import AppError, BadRequest, NotFound
-from dispatch.inputs import Id
+from dispatch.inputs import Id, Payload
 from dispatch.pagination import Page, paginate
 from dispatch.ports import DeliveryError
 from dispatch.residents.phones import try_normalise
@@ -75,8 +75,7 @@ class CallOut(BaseModel):
     detail: str = Field(description="what happens next, for the operator (Chinese)")
 
 
-class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class CloseIn(Payload):
     outcome: CallOutcome
     order_id: Id | None = Field(None, description="the order it became, or duplicates")
     note: str = Field("", max_length=500)
