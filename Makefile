@@ -36,7 +36,7 @@ test: lint
 # phase and a random seed; SANSHE_FUZZ_SEED=N repeats a run. `make test` runs it small.
 FUZZ_EXAMPLES ?= 100
 fuzz: $(VENV)/.installed-dev
-	SANSHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SANSHE_FUZZ_ALL_PHASES=1 SANSHE_FUZZ_RANDOM=1 \
+	SANSHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SANSHE_FUZZ_ALL_PHASES=1 SANSHE_FUZZ_RANDOM=1 SANSHE_FUZZ_WORKERS=4 \
 		$(BIN)/pytest -p no:cacheprovider -s tests/test_contract_fuzz.py
 
 format: $(VENV)/.installed-dev

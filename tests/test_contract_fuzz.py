@@ -54,8 +54,10 @@ HOOKS = HERE / "support" / "fuzz_hooks.py"
 ST = Path(sys.executable).parent / "st"
 EXAMPLES = int(os.environ.get("SANSHE_FUZZ_EXAMPLES", "5"))
 SEED = os.environ.get("SANSHE_FUZZ_SEED") or (None if os.environ.get("SANSHE_FUZZ_RANDOM") else "20261204")
-# Most of a call is waiting for the server: more workers than cores keep both busy.
-WORKERS = os.environ.get("SANSHE_FUZZ_WORKERS", "4")
+# One worker: with a fixed seed the run is the same every time, and schemathesis' worker threads
+# can meet a CPython race in ast.parse (hypothesis describing a filter: "SystemError: AST
+# constructor recursion depth mismatch"), a crash of the tool, not a finding. make fuzz uses 4.
+WORKERS = os.environ.get("SANSHE_FUZZ_WORKERS", "1")
 ALL_PHASES = "examples,coverage,fuzzing,stateful"
 # Every phase for every role (make fuzz); otherwise the other roles run the two phases above.
 EVERY_ROLE_EVERY_PHASE = bool(os.environ.get("SANSHE_FUZZ_ALL_PHASES"))
