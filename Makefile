@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: run test lint format bench clean
+.PHONY: run test fuzz lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,13 @@ lint: $(VENV)/.installed-dev
 
 test: lint
 	$(BIN)/pytest
+
+# The contract fuzz run (tests/test_contract_fuzz.py) with many more examples, every role in every
+# phase and a random seed; SANSHE_FUZZ_SEED=N repeats a run. `make test` runs it small.
+FUZZ_EXAMPLES ?= 100
+fuzz: $(VENV)/.installed-dev
+	SANSHE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) SANSHE_FUZZ_ALL_PHASES=1 SANSHE_FUZZ_RANDOM=1 SANSHE_FUZZ_WORKERS=4 \
+		$(BIN)/pytest -p no:cacheprovider -s tests/test_contract_fuzz.py
 
 format: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -13,8 +13,11 @@ import anyio
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from dispatch import __version__
 from dispatch.audit.api import router as audit_router
@@ -31,6 +34,14 @@ from dispatch.context import AppContext, Live
 from dispatch.db import read_only
 from dispatch.errors import AppError, default_message
 from dispatch.geo.api import router as areas_router
+from dispatch.guards import (
+    BodyLimit,
+    KeepAlive500,
+    RouteLimit,
+    SecurityHeaders,
+    TextGuard,
+    error_response,
+)
 from dispatch.live import publish as live_changes
 from dispatch.live.api import router as events_router
 from dispatch.live.hub import EventHub
@@ -47,6 +58,7 @@ from dispatch.reports.exports_api import router as exports_router
 from dispatch.residents.api import router as residents_router
 from dispatch.residents.reveal_api import router as reveal_router
 from dispatch.settings import ConfigError, Settings, check_production, get_settings
+from dispatch.timelimits.api import MAX_CSV_BYTES
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
 from dispatch.validation import validation_message
@@ -76,14 +88,6 @@ _HTTP_CODES = {
 _HTTP_MESSAGES = {404: "请求的地址不存在"}
 
 
-def _error(
-    status: int, code: str, detail: str, message: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": code, "detail": detail, "message": message}, status_code=status, headers=headers
-    )
-
-
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for err in exc.errors():
@@ -93,31 +97,70 @@ def _describe_validation(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def allowed_methods(app: FastAPI, scope: dict[str, Any]) -> set[str]:
+    """Every method some route takes at this path: Starlette's own 405 names only the first
+    route's (``GET /users/{id}`` and ``PATCH /users/{id}`` are two routes)."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(app.router.routes):
+        if route.methods and route.matches(scope)[0] != Match.NONE:
+            methods |= route.methods
+    return methods
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else {}
-        return _error(exc.status_code, exc.code, exc.detail, exc.message, {**headers, **(exc.headers or {})})
+        return error_response(
+            exc.status_code, exc.code, exc.detail, exc.message, {**headers, **(exc.headers or {})}
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _error(422, "validation_error", _describe_validation(exc), validation_message(exc.errors()))
+        return error_response(
+            422, "validation_error", _describe_validation(exc), validation_message(exc.errors())
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _HTTP_CODES.get(exc.status_code, "error")
-        message = _HTTP_MESSAGES.get(exc.status_code) or default_message(code, exc.status_code)
-        return _error(exc.status_code, code, str(exc.detail), message, getattr(exc, "headers", None))
-
-    @app.exception_handler(Exception)
-    async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", exc_info=exc)
-        return _error(
-            500,
-            "internal_error",
-            "an unexpected error occurred; it has been logged",
-            default_message("internal_error", 500),
+        message = (
+            getattr(exc, "message", None)
+            or _HTTP_MESSAGES.get(exc.status_code)
+            or default_message(code, exc.status_code)
         )
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
+        return error_response(exc.status_code, code, str(exc.detail), message, headers or None)
+
+    # The last net under the input types (dispatch.inputs) and TextGuard: a value the database
+    # driver refuses is the client's mistake, not the server's. The request's transaction has
+    # been rolled back by then (deps.get_db), so the connection goes back to the pool clean.
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, exc: Exception) -> JSONResponse:
+        log.warning("%s %s: the database refused a value: %s", request.method, request.url.path, exc)
+        return error_response(
+            400,
+            "invalid_value",
+            "a value is out of range or not valid text for the database",
+            "提交的某个值超出范围或含有无效字符，请检查后重试",
+        )
+
+
+# Routes whose bodies may be smaller or larger than [server] max_body_mb.
+ROUTE_BODY_LIMITS = (RouteLimit("POST", "/api/v1/calendar/years/{year:int}.csv", MAX_CSV_BYTES),)
+
+
+def install_guards(app: FastAPI, settings: Settings) -> None:
+    """The edge of every request (``dispatch.guards``); added innermost first."""
+    app.add_middleware(TextGuard)
+    app.add_middleware(
+        BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024), routes=ROUTE_BODY_LIMITS
+    )
+    app.add_middleware(KeepAlive500, message=default_message("internal_error", 500))
+    app.add_middleware(SecurityHeaders)
 
 
 def calendar_check(ctx: AppContext) -> dict[str, Any]:
@@ -263,14 +306,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
                 log.exception("could not record the throttled sign-ins kept in memory")
             ctx.close()
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="sanshe",
         version=__version__,
         description="Community-service call centre: intake, dispatch, tracking, callbacks and KPIs.",
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
     )
     install_error_handlers(app)
     install_error_docs(app)
+    install_guards(app, settings)
 
     @app.get("/health", tags=["system"])
     def health(

@@ -6,8 +6,10 @@ not what this server answers: every error, a 422 too, is ``{"error", "detail", "
 once, operation by operation, with the statuses each can answer:
 
 - 400 and 422: an operation that takes parameters or a body (payload and query checks);
-- 401 and 403: one that needs a signed-in user (it has a ``security`` requirement);
-- 404: one with a path parameter (the thing named may not exist);
+- 401 and 403: one that needs a signed-in user (it has a ``security`` requirement); 401 also for
+  the sign-in itself (the OAuth2 ``tokenUrl``: wrong username or password);
+- 404: one with a path parameter, or whose body names something by id (``order_id``,
+  ``callback_id``, …): the thing named may not exist;
 - 409: one that changes something (POST, PUT, PATCH, DELETE);
 - 413: one that takes a body;
 and any 4xx a router declared itself (the Twilio webhooks' 403 and 404).
@@ -52,14 +54,46 @@ class ErrorOut(BaseModel):
     )
 
 
-def _statuses(method: str, path: str, operation: dict[str, Any]) -> set[int]:
+def _body_names_ids(operation: dict[str, Any], schemas: dict[str, Any]) -> bool:
+    """Whether the JSON body has a field that names a row by id (``*_id``, ``*_ids``)."""
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json", {})
+    pending, seen = [content.get("schema", {})], set()
+    while pending:
+        node = pending.pop()
+        ref = node.get("$ref", "")
+        if ref:
+            if ref not in seen:
+                seen.add(ref)
+                pending.append(schemas.get(ref.rsplit("/", 1)[-1], {}))
+            continue
+        if any(name.endswith(("_id", "_ids")) for name in node.get("properties", {})):
+            return True
+        pending.extend(node.get("properties", {}).values())
+        pending.extend(node.get("anyOf", []))
+        if isinstance(node.get("items"), dict):
+            pending.append(node["items"])
+    return False
+
+
+def _token_urls(schema: dict[str, Any]) -> set[str]:
+    urls = set()
+    for scheme in schema.get("components", {}).get("securitySchemes", {}).values():
+        for flow in scheme.get("flows", {}).values():
+            if "tokenUrl" in flow:
+                urls.add(flow["tokenUrl"])
+    return urls
+
+
+def _statuses(method: str, path: str, operation: dict[str, Any], schema: dict[str, Any]) -> set[int]:
     takes_input = bool(operation.get("parameters") or operation.get("requestBody"))
     found = {int(s) for s in operation.get("responses", {}) if s.isdigit() and 400 <= int(s) < 500}
     if takes_input:
         found |= {400, 422}
     if operation.get("security"):
         found |= {401, 403}
-    if "{" in path:
+    if path in _token_urls(schema):
+        found.add(401)
+    if "{" in path or _body_names_ids(operation, schema.get("components", {}).get("schemas", {})):
         found.add(404)
     if method in _WRITES:
         found.add(409)
@@ -75,7 +109,7 @@ def document_errors(schema: dict[str, Any]) -> dict[str, Any]:
             if method not in ("get", "post", "put", "patch", "delete", "head", "options"):
                 continue
             responses = operation.setdefault("responses", {})
-            for status in sorted(_statuses(method, path, operation)):
+            for status in sorted(_statuses(method, path, operation, schema)):
                 declared = responses.get(str(status), {})
                 responses[str(status)] = {
                     "description": declared.get("description") or DESCRIPTIONS.get(status, "Error"),

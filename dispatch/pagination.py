@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
+from dispatch.inputs import MAX_OFFSET
+
 T = TypeVar("T")
 
 
@@ -19,7 +21,7 @@ class PageParams(BaseModel):
 
 def page_params(
     limit: Annotated[int, Query(ge=1, le=500, description="at most this many items")] = 50,
-    offset: Annotated[int, Query(ge=0, description="skip this many items")] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="skip this many items")] = 0,
 ) -> PageParams:
     return PageParams(limit=limit, offset=offset)
 

@@ -62,6 +62,12 @@ class ServerSettings(Section):
                 raise ValueError(f"not an IP address or network: {entry!r}") from None
         return [entry.strip() for entry in value]
 
+    # Largest request body, in MB (a 413 above it; it is not read). A route may have its own
+    # (dispatch.app.ROUTE_BODY_LIMITS).
+    max_body_mb: float = Field(1.0, gt=0, le=1024)
+    # Serve /docs, /redoc and /openapi.json: true, false, or "auto" (on in development only).
+    docs: bool | Literal["auto"] = "auto"
+
 
 class AuthSettings(Section):
     # HMAC key for access tokens. Set a long random value in production.
@@ -368,6 +374,13 @@ class Settings(BaseSettings):
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+
+    @property
+    def docs_enabled(self) -> bool:
+        """Whether /docs, /redoc and /openapi.json are served (``[server] docs``)."""
+        if isinstance(self.server.docs, bool):
+            return self.server.docs
+        return self.environment == "development"
 
     @field_validator("database_url")
     @classmethod

@@ -209,7 +209,7 @@ def test_calls_list_and_filters(client, login, resident) -> None:
     window = {"from": at(1).isoformat()}
     assert client.get("/api/v1/calls", params=window, headers=ops).json()["total"] == 0
     r = client.get("/api/v1/calls", params={"from": "2026-11-20T09:00:00"}, headers=ops)
-    assert r.status_code == 400 and r.json()["error"] == "invalid_time"
+    assert r.status_code == 422 and r.json()["message"].startswith("开始时间：请带上时区")
     one = client.get(f"/api/v1/calls/{a['id']}", headers=ops).json()
     assert one == a
     assert client.get("/api/v1/calls/999999", headers=ops).status_code == 404

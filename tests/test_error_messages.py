@@ -233,7 +233,10 @@ def test_the_openapi_document_lists_the_statuses_an_operation_can_answer(spec: d
     def statuses(path: str, method: str) -> set[str]:
         return {s for s in spec["paths"][path][method]["responses"] if s.startswith("4")}
 
-    assert statuses("/api/v1/orders", "post") == {"400", "401", "403", "409", "413", "422"}
+    # 404: the body may name a call or a callback that does not exist.
+    assert statuses("/api/v1/orders", "post") == {"400", "401", "403", "404", "409", "413", "422"}
+    assert statuses("/api/v1/catalogue/items", "post") == {"400", "401", "403", "409", "413", "422"}
+    assert "401" in statuses("/api/v1/auth/token", "post")  # the sign-in: a wrong password
     assert statuses("/api/v1/orders/{order_id}/accept", "post") == {"400", "401", "403", "404", "409", "422"}
     assert statuses("/api/v1/orders/{order_id}", "get") >= {"401", "403", "404", "422"}
     assert {"403", "404"} <= statuses("/telephony/twilio/sms", "post")

@@ -344,7 +344,7 @@ def test_attempts_are_recorded_and_listed_for_admins_only(
     at = body["items"][0]["at"]
     assert total(**{"from": at}) == 6 and total(to=at) == 0
     bad = throttled_client.get("/api/v1/auth/attempts", params={"from": "2026-01-01T00:00:00"}, headers=admin)
-    assert bad.status_code == 400 and bad.json()["message"]
+    assert bad.status_code == 422 and "时区" in bad.json()["message"]
 
     operator = bearer(_user(session_factory, username="op"), settings)
     assert throttled_client.get("/api/v1/auth/attempts", headers=operator).status_code == 403

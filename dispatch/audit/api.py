@@ -4,7 +4,6 @@ endpoint changes or deletes a record."""
 
 from __future__ import annotations
 
-import csv
 import io
 from datetime import datetime
 from typing import Annotated, Any
@@ -17,9 +16,10 @@ from sqlalchemy.orm import Session
 from dispatch.audit.service import ACCESS_ZH, Access, trail
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest
+from dispatch.inputs import AwareTime, Id
 from dispatch.pagination import Page, paginate
 from dispatch.residents.privacy import mask_name
-from dispatch.validation import field_label
+from dispatch.spreadsheet import SafeWriter
 from models import AccessRecord, Order, Resident, Role, User
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
@@ -31,11 +31,6 @@ HEADER = (
 )  # fmt: skip
 # Cells a spreadsheet would run as formulas are written as text (OWASP "CSV Injection"): reasons
 # and details are typed by people.
-_FORMULA_STARTS = tuple("=+-@\t\r")
-
-
-def _cell(value: object) -> object:
-    return "'" + value if isinstance(value, str) and value.lstrip("'").startswith(_FORMULA_STARTS) else value
 
 
 class AccessOut(BaseModel):
@@ -64,20 +59,15 @@ class Filters:
 
     def __init__(
         self,
-        resident_id: Annotated[int | None, Query(ge=1)] = None,
-        user_id: Annotated[int | None, Query(ge=1)] = None,
-        order_id: Annotated[int | None, Query(ge=1)] = None,
+        resident_id: Id | None = None,
+        user_id: Id | None = None,
+        order_id: Id | None = None,
         action: Access | None = None,
-        from_: Annotated[datetime | None, Query(alias="from", description="at or after (ISO 8601)")] = None,
-        to: Annotated[datetime | None, Query(description="before (ISO 8601)")] = None,
+        from_: Annotated[
+            AwareTime | None, Query(alias="from", description="at or after (ISO 8601, with a time zone)")
+        ] = None,
+        to: Annotated[AwareTime | None, Query(description="before (ISO 8601, with a time zone)")] = None,
     ) -> None:
-        for name, value in (("from", from_), ("to", to)):
-            if value is not None and value.tzinfo is None:
-                raise BadRequest(
-                    f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)",
-                    code="invalid_time",
-                    message=f"{field_label(name)}：请带上时区（如 2026-11-01T00:00:00+08:00）",
-                )
         self.stmt = trail(
             resident_id=resident_id, user_id=user_id, order_id=order_id, action=action, start=from_, end=to
         )
@@ -132,7 +122,7 @@ def export_access(db: Db, ctx: Ctx, _admin: Admin, filters: Annotated[Filters, D
             message=f"记录超过 {MAX_EXPORT} 条，请缩短时间段或指定居民、账号",
         )
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(HEADER)
     tz = ctx.tz
     for r in _rows_out(db, rows):
@@ -148,7 +138,7 @@ def export_access(db: Db, ctx: Ctx, _admin: Admin, filters: Annotated[Filters, D
             r.reason,
             r.detail,
         )
-        writer.writerow([_cell(c) for c in cells])
+        writer.writerow(cells)
     stamp = ctx.clock.now().astimezone(tz).strftime("%Y%m%d-%H%M")
     return Response(
         content=("\ufeff" + out.getvalue()).encode("utf-8"),

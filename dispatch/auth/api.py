@@ -14,10 +14,9 @@ from dispatch.auth.security import issue_token
 from dispatch.auth.signin import sign_in
 from dispatch.auth.throttle import ThrottleRules
 from dispatch.deps import ALL_ROLES, ClientAddress, Ctx, Db, require_roles
-from dispatch.errors import BadRequest
+from dispatch.inputs import AwareTime
 from dispatch.pagination import Page, paginate
 from dispatch.settings import AuthSettings
-from dispatch.validation import field_label
 from models import LoginAttempt, Role, User
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
@@ -74,15 +73,6 @@ def me(user: Annotated[User, Depends(require_roles(*ALL_ROLES))]) -> MeOut:
     return me_out(user)
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise BadRequest(
-            f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)",
-            code="invalid_time",
-            message=f"{field_label(name)}：请带上时区（如 2026-11-01T00:00:00+08:00）",
-        )
-
-
 @router.get("/auth/attempts", response_model=AttemptList)
 def attempts(
     db: Db,
@@ -91,14 +81,14 @@ def attempts(
     username: Annotated[str | None, Query(max_length=50, description="the user name as typed")] = None,
     address: Annotated[str | None, Query(max_length=64, description="the client's IP address")] = None,
     success: Annotated[bool | None, Query(description="true: signed in; false: refused")] = None,
-    from_: Annotated[datetime | None, Query(alias="from", description="at or after (ISO 8601)")] = None,
-    to: Annotated[datetime | None, Query(description="before (ISO 8601)")] = None,
+    from_: Annotated[
+        AwareTime | None, Query(alias="from", description="at or after (ISO 8601, with a time zone)")
+    ] = None,
+    to: Annotated[AwareTime | None, Query(description="before (ISO 8601, with a time zone)")] = None,
 ) -> AttemptList:
     """Sign-in attempts, newest first: who tried which account from where, and what came of it
     (``ok``, ``wrong_password``, ``unknown_user``, ``inactive``, ``throttled``; ``pending`` while
     the password is being checked)."""
-    _aware("from", from_)
-    _aware("to", to)
     stmt = select(LoginAttempt).order_by(LoginAttempt.at.desc(), LoginAttempt.id.desc())
     if username:
         stmt = stmt.where(LoginAttempt.username == username.strip())

@@ -23,6 +23,7 @@ from dispatch.auth.users import (
 )
 from dispatch.deps import Db, require_roles
 from dispatch.errors import ROLE_LABELS, BadRequest, Conflict, NotFound
+from dispatch.inputs import Flag, Id
 from dispatch.pagination import Page, paginate
 from models import Role, User
 
@@ -46,7 +47,7 @@ class UserIn(BaseModel):
     role: Role
     password: str = Field(min_length=MIN_PASSWORD_LENGTH, max_length=200)
     display_name: str = Field("", max_length=100)
-    provider_id: int | None = Field(None, ge=1)
+    provider_id: Id | None = None
     extension: str | None = Field(None, pattern=EXTENSION_PATTERN)
 
 
@@ -55,12 +56,11 @@ class UserPatch(BaseModel):
 
     display_name: str | None = Field(None, min_length=1, max_length=100)
     extension: str | None = Field(None, pattern=EXTENSION_PATTERN, description="null clears it")
-    active: bool | None = None
+    active: Flag | None = None
     password: str | None = Field(None, min_length=MIN_PASSWORD_LENGTH, max_length=200)
     role: Role | None = None
-    provider_id: int | None = Field(
+    provider_id: Id | None = Field(
         None,
-        ge=1,
         description="the provider a worker or organisation admin acts for; dropped when the role "
         "changes to a staff role",
     )
@@ -112,7 +112,7 @@ def add_user(body: UserIn, db: Db, _admin: Admin) -> UserOut:
 
 
 @router.get("/{user_id}", response_model=UserOut)
-def get_user(user_id: int, db: Db, _admin: Admin) -> UserOut:
+def get_user(user_id: Id, db: Db, _admin: Admin) -> UserOut:
     user = db.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}", message=f"未找到编号为 {user_id} 的用户")
@@ -120,7 +120,7 @@ def get_user(user_id: int, db: Db, _admin: Admin) -> UserOut:
 
 
 @router.patch("/{user_id}", response_model=UserOut)
-def edit_user(user_id: int, patch: UserPatch, db: Db, admin: Admin) -> UserOut:
+def edit_user(user_id: Id, patch: UserPatch, db: Db, admin: Admin) -> UserOut:
     user = db.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}", message=f"未找到编号为 {user_id} 的用户")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -15,9 +14,9 @@ from dispatch.calls.events import event_from_dict
 from dispatch.calls.ingest import call_out
 from dispatch.deps import Ctx, CurrentUser, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
+from dispatch.inputs import AwareTime, Id
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import try_normalise
-from dispatch.validation import field_label
 from models import Call, CallDirection, CallOutcome, Disposition, Role
 
 calls_router = APIRouter(
@@ -32,33 +31,22 @@ ingest_router = APIRouter(
 )
 
 
-def _aware(name: str, value: datetime | None) -> None:
-    if value is not None and value.tzinfo is None:
-        raise BadRequest(
-            f"{name}: give a time zone (e.g. 2026-11-01T00:00:00+08:00)",
-            code="invalid_time",
-            message=f"{field_label(name)}：请带上时区（如 2026-11-01T00:00:00+08:00）",
-        )
-
-
 @calls_router.get("")
 def list_calls(
     db: Db,
     ctx: Ctx,
     page: Page,
     from_: Annotated[
-        datetime | None, Query(alias="from", description="started at or after (ISO 8601)")
+        AwareTime | None, Query(alias="from", description="started at or after (ISO 8601, with a time zone)")
     ] = None,
-    to: Annotated[datetime | None, Query(description="started before (ISO 8601)")] = None,
+    to: Annotated[AwareTime | None, Query(description="started before (ISO 8601, with a time zone)")] = None,
     caller: Annotated[str | None, Query(max_length=32, description="the caller's number, any format")] = None,
     operator: Annotated[str | None, Query(max_length=20, description="operator extension")] = None,
     disposition: Disposition | None = None,
     direction: CallDirection | None = None,
-    resident_id: int | None = None,
+    resident_id: Id | None = None,
 ) -> dict[str, Any]:
     """Newest first."""
-    _aware("from", from_)
-    _aware("to", to)
     stmt = select(Call).options(selectinload(Call.orders)).order_by(Call.started_at.desc(), Call.id.desc())
     if from_ is not None:
         stmt = stmt.where(Call.started_at >= from_)
@@ -82,7 +70,7 @@ def list_calls(
 
 
 @calls_router.get("/{call_id}")
-def get_call(call_id: int, db: Db, ctx: Ctx) -> dict[str, Any]:
+def get_call(call_id: Id, db: Db, ctx: Ctx) -> dict[str, Any]:
     call = db.get(Call, call_id, options=[selectinload(Call.orders)])
     if call is None:
         raise NotFound(f"no call {call_id}", message=f"未找到编号为 {call_id} 的通话")
@@ -92,11 +80,11 @@ def get_call(call_id: int, db: Db, ctx: Ctx) -> dict[str, Any]:
 class OutcomeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: CallOutcome = Field(description="answered (咨询已答复), wrong_number, nuisance, or duplicate")
-    order_id: int | None = Field(None, ge=1, description="the open order a duplicate call is about")
+    order_id: Id | None = Field(None, description="the open order a duplicate call is about")
 
 
 @calls_router.post("/{call_id}/outcome")
-def set_outcome(call_id: int, body: OutcomeIn, db: Db, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
+def set_outcome(call_id: Id, body: OutcomeIn, db: Db, ctx: Ctx, user: CurrentUser) -> dict[str, Any]:
     """How an answered call that made no order ended for the centre."""
     call = db.get(Call, call_id, options=[selectinload(Call.orders)])
     if call is None:

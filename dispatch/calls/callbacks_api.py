@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from dispatch.audit.service import Access, Seen, record, record_many
@@ -19,6 +19,7 @@ from dispatch.calls.views import callback_out
 from dispatch.db import read_only
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import AppError, BadRequest, NotFound
+from dispatch.inputs import Id, Payload
 from dispatch.pagination import Page, paginate
 from dispatch.ports import DeliveryError
 from dispatch.residents.phones import national, try_normalise
@@ -87,10 +88,9 @@ class CallOut(BaseModel):
     )
 
 
-class CloseIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class CloseIn(Payload):
     outcome: CallOutcome
-    order_id: int | None = Field(None, ge=1, description="the order it became, or duplicates")
+    order_id: Id | None = Field(None, description="the order it became, or duplicates")
     note: str = Field("", max_length=500)
 
 
@@ -130,7 +130,7 @@ def list_callbacks(
     return CallbackList(items=[CallbackOut(**i) for i in items], total=total)
 
 
-def _get(db: Db, callback_id: int) -> Callback:
+def _get(db: Db, callback_id: Id) -> Callback:
     callback = db.get(Callback, callback_id)
     if callback is None:
         raise NotFound(f"no callback {callback_id}", message=f"没有编号为 {callback_id} 的回拨")
@@ -138,7 +138,7 @@ def _get(db: Db, callback_id: int) -> Callback:
 
 
 @router.get("/{callback_id}", response_model=CallbackOut)
-def get_callback(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
+def get_callback(callback_id: Id, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
     callback = _get(db, callback_id)
     _record_rows(db, ctx, user, [callback])
     return _one(db, ctx, callback)
@@ -149,18 +149,18 @@ def get_callback(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallbackOut
     response_class=Response,
     responses={200: {"content": {"audio/*": {}}, "description": "the voicemail, as the recorder serves it"}},
 )
-def get_recording(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> Response:
+def get_recording(callback_id: Id, db: Db, ctx: Ctx, user: Staff) -> Response:
     """The callback's voicemail through this server: the console plays only its own origin, and
     Twilio's recordings need the account's credentials. Only from ``[callcentre] recording_hosts``."""
     url = _get(db, callback_id).recording_url
     if not url:
         raise NotFound(f"callback {callback_id} has no recording", message="这个回拨没有语音留言")
     audio, media_type = recordings.fetch(url, ctx.settings)
-    return Response(content=audio, media_type=media_type, headers={"Cache-Control": "private, max-age=300"})
+    return Response(content=audio, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/{callback_id}/call", response_model=CallOut)
-def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
+def call_back(callback_id: Id, db: Db, ctx: Ctx, user: Staff) -> CallOut:
     """Ring the signed-in operator's phone, then the caller; counts an attempt."""
     connector = ctx.wired().connector
     # Read first without holding a write transaction: the PBX or Twilio may take seconds.
@@ -207,7 +207,7 @@ def call_back(callback_id: int, db: Db, ctx: Ctx, user: Staff) -> CallOut:
 
 
 @router.post("/{callback_id}/close", response_model=CallbackOut)
-def close_callback(callback_id: int, body: CloseIn, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
+def close_callback(callback_id: Id, body: CloseIn, db: Db, ctx: Ctx, user: Staff) -> CallbackOut:
     callback = callbacks.get_open(db, callback_id)
     callbacks.close(
         db,

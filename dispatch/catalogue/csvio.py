@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from dispatch.spreadsheet import SafeWriter, unescape_cell
+
 DEFAULT_CATALOGUE = Path(__file__).parent / "data" / "catalogue.csv"
 
 COLUMNS = (
@@ -64,7 +66,7 @@ def parse_catalogue(text: str) -> list[CatalogueRow]:
     rows: list[CatalogueRow] = []
     seen: set[str] = set()
     for line, raw in enumerate(reader, start=2):
-        values = {k: (raw.get(k) or "").strip() for k in COLUMNS}
+        values = {k: unescape_cell((raw.get(k) or "").strip()) for k in COLUMNS}
         for required in ("category_code", "category_zh", "item_code", "item_zh", "sla_class"):
             if not values[required]:
                 raise CatalogueFormatError(f"line {line}: {required} is empty")
@@ -99,7 +101,7 @@ def read_catalogue(path: Path | str = DEFAULT_CATALOGUE) -> list[CatalogueRow]:
 
 def format_catalogue(rows: Iterable[CatalogueRow]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = SafeWriter(out, lineterminator="\n")
     writer.writerow(COLUMNS)
     for r in rows:
         writer.writerow(

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
+
+from annotated_types import Interval
+from pydantic import BaseModel, Field, field_validator
 
 from dispatch.errors import InvalidValue
+from dispatch.inputs import Flag, NotAFlag, Payload
 
 CODE_PATTERN = r"^[A-Z][A-Z0-9-]{1,19}$"
 
@@ -27,45 +31,41 @@ def _clean_keywords(words: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(cleaned))
 
 
-class CategoryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class CategoryIn(Payload):
     code: str = Field(pattern=CODE_PATTERN)
     name_zh: str = Field(min_length=1, max_length=50)
     name_en: str = Field("", max_length=100)
 
 
-class CategoryPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class CategoryPatch(Payload):
     name_zh: str | None = Field(None, min_length=1, max_length=50)
     name_en: str | None = Field(None, max_length=100)
-    active: bool | None = None
+    active: Flag | None = None
 
 
-class ItemIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ItemIn(Payload):
     code: str = Field(pattern=CODE_PATTERN)
     category_code: str = Field(min_length=1, max_length=20)
     name_zh: str = Field(min_length=1, max_length=50)
     name_en: str = Field("", max_length=100)
     sla_class: str = Field(pattern="^(urgent|priority|normal|consult)$")
-    home_visit: bool = True
+    home_visit: Flag = True
     keywords: list[str] = Field(default_factory=list, max_length=200)
     notice: str = Field("", max_length=1000)
 
     _kw = field_validator("keywords")(_clean_keywords)
 
 
-class ItemPatch(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ItemPatch(Payload):
     name_zh: str | None = Field(None, min_length=1, max_length=50)
     name_en: str | None = Field(None, max_length=100)
     sla_class: str | None = Field(None, pattern="^(urgent|priority|normal|consult)$")
-    home_visit: bool | None = None
+    home_visit: Flag | None = None
     keywords: list[str] | None = Field(None, max_length=200)
     notice: str | None = Field(None, max_length=1000)
-    active: bool | None = None
-    sign_for_limit: int | None = Field(None, ge=1, le=100_000)
-    complete_limit: int | None = Field(None, ge=1, le=100_000)
+    active: Flag | None = None
+    sign_for_limit: Annotated[int, Interval(ge=1, le=100_000), NotAFlag] | None = None
+    complete_limit: Annotated[int, Interval(ge=1, le=100_000), NotAFlag] | None = None
 
     _kw = field_validator("keywords")(_clean_keywords)
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from sqlalchemy import select
 
 from dispatch.deps import Db, require_roles
+from dispatch.inputs import Id
 from models import Area, AreaKind, Role
 
 router = APIRouter(prefix="/api/v1/areas", tags=["areas"])
@@ -36,7 +37,7 @@ class AreaList(BaseModel):
 def list_areas(
     db: Db,
     kind: AreaKind | None = None,
-    parent_id: Annotated[int | None, Query(description="only the areas directly under this one")] = None,
+    parent_id: Annotated[Id | None, Query(description="only the areas directly under this one")] = None,
 ) -> AreaList:
     """Areas in code order (a district has a few hundred at most, so the list is whole)."""
     stmt = select(Area).order_by(Area.code)

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from dispatch.deps import Ctx, CurrentUser, Db, require_roles
 from dispatch.errors import NotFound
 from dispatch.geo.coords import to_wgs84
+from dispatch.inputs import Id
 from dispatch.matching.service import candidates
 from dispatch.orders import lifecycle, offers, policy, repository
 from dispatch.orders.batch import offer_planned, plan_batch, run_batch
@@ -69,7 +70,7 @@ def acting_on(db: Session, user: User, order_id: int, verb: Verb) -> Order:
 
 @router.get("/orders/{order_id}/candidates", response_model=CandidatesOut)
 def order_candidates(
-    order_id: int,
+    order_id: Id,
     db: Db,
     ctx: Ctx,
     user: CurrentUser,
@@ -115,7 +116,7 @@ def _offer_out(order: Order, offer: Offer | None) -> OfferOut:
 
 
 @router.post("/orders/{order_id}/dispatch", response_model=OfferOut)
-def dispatch(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: DispatchIn | None = None) -> OfferOut:
+def dispatch(order_id: Id, db: Db, ctx: Ctx, user: CurrentUser, body: DispatchIn | None = None) -> OfferOut:
     order = acting_on(db, user, order_id, Verb.DISPATCH)
     offer = offers.dispatch_order(
         db,
@@ -129,14 +130,14 @@ def dispatch(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: DispatchI
 
 
 @router.post("/orders/{order_id}/accept", response_model=OfferOut)
-def accept(order_id: int, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+def accept(order_id: Id, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
     order = acting_on(db, user, order_id, Verb.ACCEPT)
     offer = offers.accept(db, order, now=ctx.clock.now(), actor=user)
     return _offer_out(order, offer)
 
 
 @router.post("/orders/{order_id}/decline", response_model=OfferOut)
-def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+def decline(order_id: Id, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
     order = acting_on(db, user, order_id, Verb.DECLINE)
     next_offer = offers.return_offer(
         db,
@@ -151,7 +152,7 @@ def decline(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) 
 
 
 @router.post("/orders/{order_id}/withdraw", response_model=OfferOut)
-def withdraw(order_id: int, body: WithdrawIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
+def withdraw(order_id: Id, body: WithdrawIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
     """收回改派: take the pending offer back, and with ``provider_id`` offer it to that provider."""
     order = acting_on(db, user, order_id, Verb.WITHDRAW)
     offer = offers.withdraw(
@@ -167,7 +168,7 @@ def withdraw(order_id: int, body: WithdrawIn, db: Db, ctx: Ctx, user: CurrentUse
 
 
 @router.post("/orders/{order_id}/notes", response_model=TimelineEntry, status_code=201)
-def add_note(order_id: int, body: InternalNoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> TimelineEntry:
+def add_note(order_id: Id, body: InternalNoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> TimelineEntry:
     """内部备注: a note for the call centre's eyes only (never shown to providers or residents)."""
     order = acting_on(db, user, order_id, Verb.NOTE)
     now = ctx.clock.now()
@@ -242,7 +243,7 @@ def _out(order: Order) -> ActionOut:
 
 
 @router.post("/orders/{order_id}/check-in", response_model=ActionOut)
-def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def check_in(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     order = acting_on(db, user, order_id, Verb.CHECK_IN)
     lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
     lifecycle.check_in(
@@ -258,7 +259,7 @@ def check_in(order_id: int, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser
 
 
 @router.post("/orders/{order_id}/complete", response_model=ActionOut)
-def complete(order_id: int, body: NoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def complete(order_id: Id, body: NoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """办结 by the provider after the service, or 直接办结 on the call by the call centre."""
     order = acting_on(db, user, order_id, Verb.COMPLETE)
     lifecycle.complete(db, order, note=body.note, now=ctx.clock.now(), actor=user, cal=ctx.calendar(db))
@@ -266,7 +267,7 @@ def complete(order_id: int, body: NoteIn, db: Db, ctx: Ctx, user: CurrentUser) -
 
 
 @router.post("/orders/{order_id}/rate", response_model=ActionOut)
-def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def rate(order_id: Id, body: RateIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """The resident's rating (1–5) or a callback outcome without one (unreachable / declined)."""
     order = acting_on(db, user, order_id, Verb.RATE)
     lifecycle.rate(
@@ -285,14 +286,14 @@ def rate(order_id: int, body: RateIn, db: Db, ctx: Ctx, user: CurrentUser) -> Ac
 
 
 @router.post("/orders/{order_id}/cancel", response_model=ActionOut)
-def cancel(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def cancel(order_id: Id, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     order = acting_on(db, user, order_id, Verb.CANCEL)
     lifecycle.cancel(db, order, reason=body.reason, now=ctx.clock.now(), actor=user)
     return _out(order)
 
 
 @router.post("/orders/{order_id}/reopen", response_model=ActionOut)
-def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def reopen(order_id: Id, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     order = acting_on(db, user, order_id, Verb.REOPEN)
     lifecycle.reopen_order(
         db, order, reason=body.reason, now=ctx.clock.now(), actor=user, ctx=ctx.dispatch_context(db)
@@ -301,7 +302,7 @@ def reopen(order_id: int, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -
 
 
 @router.post("/orders/{order_id}/extend", response_model=ActionOut)
-def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def extend(order_id: Id, body: ExtendIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """延期, approved by the supervisor who grants it (10 working days in all at most)."""
     order = acting_on(db, user, order_id, Verb.EXTEND)
     lifecycle.extend(
@@ -317,7 +318,7 @@ def extend(order_id: int, body: ExtendIn, db: Db, ctx: Ctx, user: CurrentUser) -
 
 
 @router.post("/orders/{order_id}/urge", response_model=ActionOut)
-def urge(order_id: int, db: Db, ctx: Ctx, user: CurrentUser, body: UrgeIn | None = None) -> ActionOut:
+def urge(order_id: Id, db: Db, ctx: Ctx, user: CurrentUser, body: UrgeIn | None = None) -> ActionOut:
     order = acting_on(db, user, order_id, Verb.URGE)
     lifecycle.urge(db, order, note=body.note if body else "", now=ctx.clock.now(), actor=user, tz=ctx.tz)
     return _out(order)

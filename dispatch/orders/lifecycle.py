@@ -367,7 +367,10 @@ def urge(session: Session, order: Order, *, note: str, now: datetime, actor: Use
             message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，"
             "只有已派出（待签收、已签收、服务中）的工单才能督办",
         )
-    provider = session.get(Provider, order.worker_id or order.provider_id)
+    # No provider on the order (the contract fuzz run reached one): nobody to text, the urge is
+    # still recorded.
+    holder = order.worker_id or order.provider_id
+    provider = session.get(Provider, holder) if holder is not None else None
     due = order.complete_by.astimezone(tz).strftime("%m月%d日%H:%M") if order.complete_by else "尽快"
     body = f"【督办】工单{order.number}请加快办理，办结时限：{due}。{note}".strip()
     if provider is not None and provider.phone:

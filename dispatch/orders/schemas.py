@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
+from annotated_types import Interval
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dispatch.errors import InvalidValue
+from dispatch.inputs import Flag, Id, NotAFlag, Payload
 from models import Channel, Priority, RatingOutcome
 
 MAX_DESCRIPTION = 2000
 
 
-class OrderCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class OrderCreate(Payload):
     caller_phone: str = Field(min_length=1, max_length=32)
     resident_name: str | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=300)
@@ -26,9 +26,9 @@ class OrderCreate(BaseModel):
     item_code: str | None = Field(None, min_length=1, max_length=20)
     priority: Priority | None = None
     channel: Channel
-    call_id: int | None = Field(None, ge=1, description="the call this order was taken on")
-    callback_id: int | None = Field(
-        None, ge=1, description="taken while returning this callback: it closes as 'order' with this order"
+    call_id: Id | None = Field(None, description="the call this order was taken on")
+    callback_id: Id | None = Field(
+        None, description="taken while returning this callback: it closes as 'order' with this order"
     )
 
     @field_validator("description")
@@ -181,22 +181,19 @@ class CandidatesOut(BaseModel):
 
 class DispatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    provider_id: int | None = Field(None, ge=1, description="omit to offer to the best candidate")
+    provider_id: Id | None = Field(None, description="omit to offer to the best candidate")
 
 
-class ReasonIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class ReasonIn(Payload):
     reason: str = Field(min_length=1, max_length=300)
 
 
-class WithdrawIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class WithdrawIn(Payload):
     reason: str = Field(min_length=1, max_length=300)
-    provider_id: int | None = Field(None, ge=1, description="offer it to this provider at once")
+    provider_id: Id | None = Field(None, description="offer it to this provider at once")
 
 
-class InternalNoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class InternalNoteIn(Payload):
     text: str = Field(min_length=1, max_length=2000)
 
 
@@ -247,8 +244,8 @@ class BatchPlanOut(BaseModel):
 
 class AssignmentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    order_id: int = Field(ge=1)
-    provider_id: int = Field(ge=1)
+    order_id: Id
+    provider_id: Id
 
 
 class BatchIn(BaseModel):
@@ -263,28 +260,24 @@ class CheckInIn(BaseModel):
     coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
 
 
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class NoteIn(Payload):
     note: str = Field(min_length=1, max_length=2000)
 
 
-class RateIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    stars: int | None = Field(None, ge=1, le=5)
+class RateIn(Payload):
+    stars: Annotated[int, Interval(ge=1, le=5), NotAFlag] | None = None
     outcome: RatingOutcome = RatingOutcome.RATED
     comment: str = Field("", max_length=1000)
     channel: Literal["phone", "sms", "ivr", "web", "app", "visit"] = "phone"
-    reopen: bool = Field(False, description="the resident asks for rework (1–2 stars only)")
+    reopen: Flag = Field(False, description="the resident asks for rework (1–2 stars only)")
 
 
-class ExtendIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    working_days: int = Field(ge=1, le=10)
+class ExtendIn(Payload):
+    working_days: Annotated[int, Interval(ge=1, le=10), NotAFlag]
     reason: str = Field(min_length=1, max_length=300)
 
 
-class UrgeIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class UrgeIn(Payload):
     note: str = Field("", max_length=300)
 
 

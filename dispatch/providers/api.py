@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import NotFound
+from dispatch.inputs import Id
 from dispatch.pagination import Page, paginate
 from dispatch.providers import service
 from dispatch.providers.schemas import ProviderCreate, ProviderPatch
@@ -85,7 +86,7 @@ def list_providers(
     page: Page,
     kind: ProviderKind | None = None,
     status: ProviderStatus | None = None,
-    organisation_id: int | None = None,
+    organisation_id: Id | None = None,
     q: Annotated[str | None, Query(max_length=50, description="part of the name")] = None,
 ) -> ProviderList:
     stmt = (
@@ -122,7 +123,7 @@ def register_provider(body: ProviderCreate, db: Db, ctx: Ctx, user: Manager) -> 
 
 
 @router.patch("/{provider_id}", response_model=ProviderOut)
-def edit_provider(provider_id: int, body: ProviderPatch, db: Db, ctx: Ctx, user: Manager) -> ProviderOut:
+def edit_provider(provider_id: Id, body: ProviderPatch, db: Db, ctx: Ctx, user: Manager) -> ProviderOut:
     p = service.update_provider(db, provider_id, body, actor=user, region=ctx.settings.locale.default_region)
     ctx.caches.providers.cache.invalidate()
     items, cats = _code_maps(db)
@@ -130,7 +131,7 @@ def edit_provider(provider_id: int, body: ProviderPatch, db: Db, ctx: Ctx, user:
 
 
 @router.get("/{provider_id}", response_model=ProviderOut)
-def get_provider(provider_id: int, db: Db, user: Reader) -> ProviderOut:
+def get_provider(provider_id: Id, db: Db, user: Reader) -> ProviderOut:
     p = db.get(
         Provider, provider_id, options=[selectinload(Provider.services), selectinload(Provider.communities)]
     )

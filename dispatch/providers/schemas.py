@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from annotated_types import Interval
+from pydantic import Field, field_validator, model_validator
 
 from dispatch.errors import InvalidValue
-from dispatch.timelimits.hours import WorkingHours, check_hours
+from dispatch.inputs import Id, NotAFlag, Payload
+from dispatch.timelimits.hours import WorkingHoursIn, check_hours
 from models import ProviderKind, ProviderStatus
 
 
-class ProviderBase(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class ProviderCreate(ProviderBase):
+class ProviderCreate(Payload):
     kind: ProviderKind
     name: str = Field(min_length=1, max_length=100)
     phone: str = Field("", max_length=32)
@@ -26,10 +24,10 @@ class ProviderCreate(ProviderBase):
     coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     address: str = Field("", max_length=300)
     radius_km: float = Field(5.0, gt=0, le=100)
-    communities: list[int] = Field(default_factory=list, max_length=200)
-    capacity: int = Field(5, ge=0, le=1000)
-    organisation_id: int | None = None
-    working_hours: WorkingHours = Field(default_factory=dict)
+    communities: list[Id] = Field(default_factory=list, max_length=200)
+    capacity: Annotated[int, Interval(ge=0, le=1000), NotAFlag] = 5
+    organisation_id: Id | None = None
+    working_hours: WorkingHoursIn = Field(default_factory=dict)
 
     _hours = field_validator("working_hours")(check_hours)
 
@@ -48,7 +46,7 @@ class ProviderCreate(ProviderBase):
         return self
 
 
-class ProviderPatch(ProviderBase):
+class ProviderPatch(Payload):
     name: str | None = Field(None, min_length=1, max_length=100)
     phone: str | None = Field(None, max_length=32)
     items: list[str] | None = Field(None, max_length=120)
@@ -58,10 +56,10 @@ class ProviderPatch(ProviderBase):
     coord_system: Literal["wgs84", "gcj02", "bd09"] = "wgs84"
     address: str | None = Field(None, max_length=300)
     radius_km: float | None = Field(None, gt=0, le=100)
-    communities: list[int] | None = Field(None, max_length=200)
-    capacity: int | None = Field(None, ge=0, le=1000)
+    communities: list[Id] | None = Field(None, max_length=200)
+    capacity: Annotated[int, Interval(ge=0, le=1000), NotAFlag] | None = None
     status: ProviderStatus | None = None
-    working_hours: WorkingHours | None = None
+    working_hours: WorkingHoursIn | None = None
 
     _hours = field_validator("working_hours")(check_hours)
 

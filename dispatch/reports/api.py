@@ -7,9 +7,7 @@ providers with each other.
 
 from __future__ import annotations
 
-import csv
 import io
-import re
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -18,8 +16,9 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest
+from dispatch.inputs import AwareTime
 from dispatch.reports.kpis import GroupBy, Summary, summarise
-from dispatch.validation import field_label
+from dispatch.spreadsheet import SafeWriter
 from models import Role, User
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -27,46 +26,24 @@ router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 Reader = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))]
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_DAY_GROUPS = 1000
-EXAMPLE_TIME = "2025-03-01T00:00:00+08:00"
-# "…T09:00:00 08:00": a "+" sent unencoded in a query string arrives as a space.
-_UNENCODED_PLUS = re.compile(r"(T\d\d:\d\d(?::\d\d(?:\.\d+)?)?) (\d\d(?::?\d\d)?)$")
-
 FromParam = Annotated[
-    str | None,
+    AwareTime | None,
     Query(
-        alias="from", description=f"orders created at or after, ISO 8601 with a time zone ({EXAMPLE_TIME})"
+        alias="from",
+        description="orders created at or after, ISO 8601 with a time zone (default: 30 days before to)",
     ),
 ]
-ToParam = Annotated[str | None, Query(description="orders created before (default: now)")]
+ToParam = Annotated[AwareTime | None, Query(description="orders created before (default: now)")]
 GroupParam = Annotated[
     GroupBy | None, Query(description="one group per category, item, provider, community or day")
 ]
 
 
-def _parse_time(name: str, value: str | None) -> datetime | None:
-    if value is None or not value.strip():
-        return None
-    text = _UNENCODED_PLUS.sub(r"\1+\2", value.strip())
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise BadRequest(
-            f"{name}: not an ISO 8601 time (e.g. {EXAMPLE_TIME})",
-            code="invalid_time",
-            message=f"{field_label(name)}：不是有效的时间，请用 ISO 8601 格式（如 {EXAMPLE_TIME}）",
-        ) from None
-    if moment.tzinfo is None:
-        raise BadRequest(
-            f"{name}: give a time zone (e.g. {EXAMPLE_TIME})",
-            code="invalid_time",
-            message=f"{field_label(name)}：请带上时区（如 {EXAMPLE_TIME}）",
-        )
-    return moment
-
-
-def _summary(ctx: Ctx, db: Db, from_: str | None, to: str | None, group_by: GroupBy | None) -> Summary:
-    end = _parse_time("to", to) or ctx.clock.now()
-    start = _parse_time("from", from_) or end - DEFAULT_PERIOD
+def _summary(
+    ctx: Ctx, db: Db, from_: datetime | None, to: datetime | None, group_by: GroupBy | None
+) -> Summary:
+    end = to or ctx.clock.now()
+    start = from_ or end - DEFAULT_PERIOD
     if start >= end:
         raise BadRequest("from: must be before to", code="invalid_period", message="开始时间：须早于结束时间")
     if group_by == GroupBy.DAY and end - start > timedelta(days=MAX_DAY_GROUPS):
@@ -125,7 +102,7 @@ def stats_export(
     summary = _summary(ctx, db, from_, to, group_by)
     period = _period(summary, ctx.settings.locale.timezone)
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)  # a provider's or community's name may start with "="
     writer.writerow(["from", "to", "group_by", "key", "label", *summary.metric_names])
     for g in summary.groups:
         cells = [g.metrics[name] for name in summary.metric_names]

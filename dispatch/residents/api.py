@@ -13,6 +13,7 @@ from sqlalchemy.orm import selectinload
 from dispatch.audit.service import Access, Seen, record, record_many
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest, NotFound
+from dispatch.inputs import Id
 from dispatch.residents import repository, service
 from dispatch.residents.phones import InvalidPhone, normalise_phone
 from dispatch.residents.profile import resident_detail, resident_out
@@ -61,7 +62,7 @@ def find_residents(
     return ResidentList(items=items, total=len(items))
 
 
-def _load(db: Db, resident_id: int) -> Resident:
+def _load(db: Db, resident_id: Id) -> Resident:
     r = db.get(Resident, resident_id, options=[selectinload(Resident.phones)])
     if r is None:
         raise NotFound(f"no resident {resident_id}", message=f"未找到编号为 {resident_id} 的居民")
@@ -69,14 +70,14 @@ def _load(db: Db, resident_id: int) -> Resident:
 
 
 @router.get("/{resident_id}", response_model=ResidentDetail)
-def get_resident(resident_id: int, db: Db, ctx: Ctx, user: Staff) -> ResidentDetail:
+def get_resident(resident_id: Id, db: Db, ctx: Ctx, user: Staff) -> ResidentDetail:
     detail = resident_detail(db, _load(db, resident_id), region=ctx.settings.locale.default_region)
     record(db, user, Access.PROFILE, at=ctx.clock.now(), resident_id=resident_id)
     return detail
 
 
 @router.patch("/{resident_id}", response_model=ResidentOut)
-def update_resident(resident_id: int, patch: ResidentPatch, db: Db, ctx: Ctx) -> ResidentOut:
+def update_resident(resident_id: Id, patch: ResidentPatch, db: Db, ctx: Ctx) -> ResidentOut:
     r = _load(db, resident_id)
     for key, value in patch.model_dump(exclude_unset=True).items():
         if value is not None:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import selectinload
 from dispatch.audit.service import Access, record
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import InvalidValue, NotFound
+from dispatch.inputs import Id
 from dispatch.orders import repository
 from dispatch.residents.phones import national
 from dispatch.residents.privacy import REVEALERS
@@ -33,10 +34,10 @@ class RevealIn(BaseModel):
     reason: str = Field(
         min_length=2, max_length=200, description="why the whole number is needed (kept in the access trail)"
     )
-    order_id: int | None = Field(None, ge=1, description="the order's caller")
-    callback_id: int | None = Field(None, ge=1, description="the callback's caller")
-    call_id: int | None = Field(None, ge=1, description="the resident's side of the call")
-    resident_id: int | None = Field(None, ge=1, description="every number of the resident")
+    order_id: Id | None = Field(None, description="the order's caller")
+    callback_id: Id | None = Field(None, description="the callback's caller")
+    call_id: Id | None = Field(None, description="the resident's side of the call")
+    resident_id: Id | None = Field(None, description="every number of the resident")
 
     @field_validator("reason")
     @classmethod

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 
 from dispatch.errors import InvalidValue
+from dispatch.inputs import Flag
 
 VULNERABILITY_TAGS = (
     "独居老人",
@@ -84,12 +86,16 @@ class ResidentDetail(ResidentOut):
     ratings: list[RatingBrief]
 
 
+# The schema lists the tags; the validator below says what is wrong, in Chinese too.
+Tag = Annotated[str, WithJsonSchema({"type": "string", "enum": list(VULNERABILITY_TAGS)})]
+
+
 class ResidentPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(None, min_length=1, max_length=50)
-    tags: list[str] | None = Field(None, max_length=20)
-    consent: bool | None = None
+    tags: list[Tag] | None = Field(None, max_length=20)
+    consent: Flag | None = None
     note: str | None = Field(None, max_length=2000)
 
     @field_validator("tags")

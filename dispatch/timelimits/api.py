@@ -8,9 +8,11 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Path, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
+from starlette.convertors import Convertor, register_url_convertor
 
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import AppError, BadRequest
+from dispatch.inputs import Flag, Payload
 from dispatch.timelimits.calendar import SOURCE_MANUAL, reset_day, set_day
 from dispatch.timelimits.csvio import YearDay, YearFileError, format_year, parse_year
 from dispatch.timelimits.schedule import (
@@ -24,6 +26,22 @@ from dispatch.timelimits.schedule import (
 )
 from models import CalendarDay, CalendarYear, Role, User
 
+
+class IsoDateConvertor(Convertor[str]):
+    """``{day:isodate}``: only ``YYYY-MM-DD`` reaches a day's route, so ``/calendar/coverage`` and
+    ``/calendar/periods`` are never taken for a day (``PUT /calendar/coverage`` is a 405, not a 422
+    about a date). pydantic still reads the date itself."""
+
+    regex = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return str(value)
+
+
+register_url_convertor("isodate", IsoDateConvertor())
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"])
 
 Year = Annotated[int, Path(ge=2000, le=2100, description="a calendar year, e.g. 2027")]
@@ -42,9 +60,8 @@ class DayOut(BaseModel):
     source: str
 
 
-class DayIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-    is_workday: bool
+class DayIn(Payload):
+    is_workday: Flag
     name: str = Field("", max_length=50)
 
 
@@ -82,8 +99,7 @@ class PeriodIn(BaseModel):
     )
 
 
-class YearConfirmIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+class YearConfirmIn(Payload):
     note: str = Field("", max_length=200, description="e.g. the notice: 国办发明电〔2026〕号")
 
 
@@ -130,7 +146,7 @@ def list_days(
     return CalendarOut(items=items, total=len(items))
 
 
-@router.put("/{day}", response_model=DayOut, dependencies=[Depends(require_roles(Role.ADMIN))])
+@router.put("/{day:isodate}", response_model=DayOut, dependencies=[Depends(require_roles(Role.ADMIN))])
 def put_day(day: date, body: DayIn, db: Db, ctx: Ctx) -> DayOut:
     """Pin a day as working or not (e.g. a holiday announced late); re-seeding never overwrites it.
 
@@ -141,7 +157,7 @@ def put_day(day: date, body: DayIn, db: Db, ctx: Ctx) -> DayOut:
     return DayOut(day=row.day, is_workday=row.is_workday, name=row.name, source=row.source)
 
 
-@router.delete("/{day}", response_model=DayOut, dependencies=[Depends(require_roles(Role.ADMIN))])
+@router.delete("/{day:isodate}", response_model=DayOut, dependencies=[Depends(require_roles(Role.ADMIN))])
 def reset(day: date, db: Db, ctx: Ctx) -> DayOut:
     """Undo an edit: the day is again what the official calendar (``chinese-calendar``) says, and
     later re-seeding may update it. Answers the day as it now is."""
@@ -179,7 +195,7 @@ def post_period(body: PeriodIn, db: Db, ctx: Ctx) -> CalendarOut:
 
 
 @router.get(
-    "/years/{year}.csv",
+    "/years/{year:int}.csv",
     response_class=Response,
     dependencies=[Depends(require_roles(Role.ADMIN, Role.SUPERVISOR))],
     responses={200: {"content": {"text/csv": {}}, "description": "date,is_workday,name,source"}},
@@ -195,10 +211,12 @@ def export_year(year: Year, db: Db) -> Response:
     )
 
 
-@router.post("/years/{year}.csv", response_model=YearImportOut)
+@router.post("/years/{year:int}.csv", response_model=YearImportOut)
 def import_year(
     year: Year,
-    data: Annotated[bytes, Body(media_type="text/csv", description="date,is_workday,name,source")],
+    data: Annotated[
+        bytes, Body(media_type="text/csv", min_length=1, description="date,is_workday,name,source")
+    ],
     db: Db,
     ctx: Ctx,
     user: Annotated[User, Depends(require_roles(Role.ADMIN))],
@@ -225,7 +243,7 @@ def import_year(
     return YearImportOut(year=year, days=len(days), changed=changed, covered=_year_out(db, row))
 
 
-@router.put("/years/{year}", response_model=YearOut)
+@router.put("/years/{year:int}", response_model=YearOut)
 def put_year(
     year: Year,
     db: Db,
@@ -248,7 +266,7 @@ def put_year(
     return _year_out(db, row)
 
 
-@router.delete("/years/{year}", response_model=YearOut, dependencies=[Depends(require_roles(Role.ADMIN))])
+@router.delete("/years/{year:int}", response_model=YearOut, dependencies=[Depends(require_roles(Role.ADMIN))])
 def delete_year(year: Year, db: Db, ctx: Ctx) -> YearOut:
     """Take back a confirmation or import (the days stay as entered). Years from
     ``chinese-calendar`` cannot be taken back."""

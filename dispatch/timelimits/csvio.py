@@ -18,6 +18,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
+from dispatch.spreadsheet import SafeWriter, unescape_cell
+
 COLUMNS = ("date", "is_workday", "name", "source")
 MAX_NAME = 50  # calendar_day.name
 MAX_PROBLEMS = 20  # listed in one answer; the rest are counted
@@ -77,7 +79,7 @@ def parse_year(data: bytes, year: int) -> list[YearDay]:
     first_line: dict[date, int] = {}
     for raw in reader:
         line = reader.line_num
-        values = {k: (raw.get(k) or "").strip() for k in ("date", "is_workday", "name")}
+        values = {k: unescape_cell((raw.get(k) or "").strip()) for k in ("date", "is_workday", "name")}
         if not any(values.values()):
             continue  # a blank line (or only a source)
         here: list[str] = []
@@ -106,7 +108,7 @@ def parse_year(data: bytes, year: int) -> list[YearDay]:
 
 def format_year(days: Iterable[YearDay]) -> bytes:
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
+    writer = SafeWriter(out, lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for d in sorted(days, key=lambda d: d.day):
         writer.writerow([d.day.isoformat(), "true" if d.is_workday else "false", d.name, d.source])

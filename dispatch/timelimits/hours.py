@@ -10,7 +10,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, time, timedelta
+from typing import Annotated
 from zoneinfo import ZoneInfo
+
+from pydantic import WithJsonSchema
 
 from dispatch.errors import InvalidValue
 
@@ -18,6 +21,28 @@ DAY_KEYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
 WorkingHours = dict[str, list[tuple[str, str]]]
+# The same as a payload field: the schema says the days and the HH:MM form (check_hours also
+# refuses a span that ends before it starts, which a schema cannot say).
+_HHMM_SCHEMA = {"type": "string", "pattern": _HHMM.pattern}
+WorkingHoursIn = Annotated[
+    WorkingHours,
+    WithJsonSchema(
+        {
+            "type": "object",
+            "propertyNames": {"enum": list(DAY_KEYS)},
+            "additionalProperties": {
+                "type": "array",
+                "items": {
+                    "type": "array",
+                    "prefixItems": [_HHMM_SCHEMA, _HHMM_SCHEMA],
+                    "minItems": 2,
+                    "maxItems": 2,
+                },
+            },
+            "examples": [{"mon": [["08:30", "12:00"], ["13:30", "17:30"]]}],
+        }
+    ),
+]
 _DAYS_ZH = dict(zip(DAY_KEYS, ("周一", "周二", "周三", "周四", "周五", "周六", "周日"), strict=True))
 
 
