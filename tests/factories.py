@@ -182,3 +182,16 @@ SPRING_2027_DAYS = [
     ("2027-02-14", True, "春节调休"),
     ("2027-02-20", True, "春节调休"),
 ]
+
+
+def missed_call(call_id: str, at: datetime, caller: str = "13800138000") -> list[Any]:
+    """A call to the hotline that rang 30 s at ``at`` and was missed: its two events."""
+    from datetime import timedelta
+
+    from dispatch.calls.events import CallEnded, CallRinging
+
+    ended = at + timedelta(seconds=30)
+    return [
+        CallRinging(call_id, "simulator", caller, "12345", "hotline", None, at),
+        CallEnded(call_id, "simulator", ended, "missed", 30, 0, caller, "hotline", None, at, None),
+    ]

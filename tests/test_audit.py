@@ -11,9 +11,9 @@ import pytest
 from sqlalchemy import select
 
 from dispatch.audit.service import REPEAT_WINDOW
-from dispatch.calls.events import CallAnswered, CallEnded, CallRinging, event_to_dict
+from dispatch.calls.events import CallAnswered, CallRinging, event_to_dict
 from models import AccessRecord, Resident, ResidentPhone, Role
-from tests.factories import START, make_user, new_order
+from tests.factories import START, make_user, missed_call, new_order
 
 pytestmark = pytest.mark.manual_dispatch
 
@@ -108,26 +108,7 @@ def test_every_personal_data_read_path_writes_a_row(
 
     # The callback worklist names whom to call back: a row per resident listed.
     start = START + timedelta(minutes=10)
-    ingest(
-        client,
-        admin,
-        [
-            CallRinging("M1", "simulator", "13800138000", "12345", "hotline", None, start),
-            CallEnded(
-                "M1",
-                "simulator",
-                start + timedelta(seconds=30),
-                "missed",
-                30,
-                0,
-                "13800138000",
-                "hotline",
-                None,
-                start,
-                None,
-            ),  # fmt: skip
-        ],
-    )
+    ingest(client, admin, missed_call("M1", start))
     assert client.get("/api/v1/callbacks", headers=operator).json()["total"] == 1
     [row] = records(session_factory, action="callback")
     assert (row.user_id, row.resident_id) == (me, resident)

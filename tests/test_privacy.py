@@ -23,7 +23,7 @@ from dispatch.residents.privacy import (
     mask_phones_in_text,
 )
 from models import Order, ProviderKind, Resident, ResidentPhone, Role
-from tests.factories import START, add_provider, make_provider, new_order
+from tests.factories import START, add_provider, make_provider, missed_call, new_order
 
 pytestmark = pytest.mark.manual_dispatch
 
@@ -255,26 +255,11 @@ def test_timelines_mask_residents_numbers_and_keep_resident_facts_from_providers
 
 
 def test_calls_callbacks_and_searches_mask_numbers(client, known, operator, login) -> None:
-    from dispatch.calls.events import CallEnded, CallRinging, event_to_dict
+    from dispatch.calls.events import event_to_dict
 
     admin = login(Role.ADMIN)
     start = START
-    for event in (
-        CallRinging("M1", "simulator", "13800138000", "12345", "hotline", None, start),
-        CallEnded(
-            "M1",
-            "simulator",
-            start + timedelta(seconds=30),
-            "missed",
-            30,
-            0,
-            "13800138000",
-            "hotline",
-            None,
-            start,
-            None,
-        ),  # fmt: skip
-    ):
+    for event in missed_call("M1", start):
         assert (
             client.post("/api/v1/telephony/events", json=event_to_dict(event), headers=admin).status_code
             == 202
