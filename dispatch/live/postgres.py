@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -41,6 +42,14 @@ log = logging.getLogger(__name__)
 CHANNEL = "sanshe_live"
 PUBLISH_LOCK = 0x73616E7368656C  # pg_advisory_xact_lock key: "sanshel"
 BATCH = 1000
+
+
+def listener_name() -> str:
+    """The listener's application_name, with the process id: pg_stat_activity tells which
+    process's listener a backend is."""
+    return f"sanshe-live-listen:{os.getpid()}"
+
+
 T = TypeVar("T")
 
 _COLUMNS = "SELECT id, event, targets, data FROM live_event"
@@ -251,7 +260,7 @@ class PostgresBus(Subscribers):
         while not self._stop.is_set():
             try:
                 with psycopg.connect(
-                    self._info, autocommit=True, connect_timeout=3, application_name="sanshe-live-listen"
+                    self._info, autocommit=True, connect_timeout=3, application_name=listener_name()
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     if self.position is None:  # first start: from what is published from now on
