@@ -33,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from dispatch.benchmarks.intake import DESCRIPTIONS, _demo_addresses, _drive, _free_port, _wait_up
 from dispatch.benchmarks.pgcluster import TempPostgres
-from dispatch.benchmarks.telephony import SseReader
+from dispatch.benchmarks.sse import SseReader
 
 ROOT = Path(__file__).resolve().parents[2]
 _calls = itertools.count(1)
