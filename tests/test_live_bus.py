@@ -234,3 +234,25 @@ def test_sqlite_keeps_the_in_memory_hub_and_refuses_the_postgres_bus(sqlite_url:
     assert Settings(database_url="postgresql+psycopg://u@h/db", live={"bus": "memory"}).live_bus() == "memory"
     with pytest.raises(ValueError, match="live.bus = postgres"):
         Settings(database_url=sqlite_url, live={"bus": "postgres"})
+
+
+@pytest.mark.parametrize("backend", POSTGRES)
+def test_a_notification_references_its_message_and_an_unreachable_bus_is_a_temporary_failure(
+    bus, engine, session_factory, backend
+) -> None:
+    from dispatch.live.notifier import HubNotifier
+    from dispatch.live.postgres import PostgresBus
+    from dispatch.ports import DeliveryError, Recipient
+
+    ref = HubNotifier(bus, session_factory).notify(Recipient.parse("role:supervisor"), "督办提醒", {})
+    with engine.connect() as conn:
+        stored = conn.scalar(text("SELECT max(id) FROM live_event WHERE event = 'notification'"))
+    assert ref == f"event-{stored}"
+    nowhere = PostgresBus(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    try:
+        assert nowhere.publish(["all"], "call", {}) is None  # logged, never raised
+        with pytest.raises(DeliveryError) as failed:
+            HubNotifier(nowhere, session_factory).notify(Recipient.parse("role:supervisor"), "督办提醒", {})
+        assert failed.value.permanent is False  # the outbox tries again
+    finally:
+        nowhere.stop()
