@@ -44,8 +44,10 @@ from dispatch.guards import (
 )
 from dispatch.live import publish as live_changes
 from dispatch.live.api import router as events_router
+from dispatch.live.bus import EventBus
 from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
+from dispatch.live.postgres import PostgresBus
 from dispatch.openapi import install_error_docs
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
@@ -232,11 +234,23 @@ def build_adapters(
     return Adapters(sms=sms, calls=calls, notifier=HubNotifier(live.hub, sessions), connector=connector)
 
 
+def start_bus(settings: Settings, loop: asyncio.AbstractEventLoop) -> EventBus:
+    """The live event stream's bus, as ``[live] bus`` chooses: in memory (one process, SQLite) or
+    PostgreSQL LISTEN/NOTIFY (one stream for every process on the database)."""
+    bus: EventBus
+    if settings.live_bus() == "postgres":
+        bus = PostgresBus(settings.database_url, retention_minutes=settings.live.retention_minutes)
+    else:
+        bus = EventHub()
+    bus.bind(loop)
+    bus.start()
+    return bus
+
+
 def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[Live, Telephony]:
-    """The live event hub, the call ingest worker and the telephony adapters: the simulator
+    """The live event bus, the call ingest worker and the telephony adapters: the simulator
     (development and demo), Asterisk when configured (Twilio arrives by webhook)."""
-    hub = EventHub()
-    hub.bind(loop)
+    hub = start_bus(ctx.settings, loop)
     live_changes.install(ctx.sessions, hub)
     ingest = CallIngest(
         ctx.sessions, hub, region=ctx.settings.locale.default_region, callbacks=ctx.callback_rules()
@@ -268,6 +282,7 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
         running.ami.start()
         running.stops.append(running.ami.stop)
     running.stops.append(ingest.stop)
+    running.stops.append(hub.stop)  # last: the ingest publishes until it has stopped
     return Live(hub=hub, ingest=ingest), running
 
 

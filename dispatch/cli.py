@@ -218,7 +218,7 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
         print(f"  {number}: {reason}")
 
 
-BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats", "telephony", "login-flood")
+BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats", "telephony", "login-flood", "scale")
 
 
 def cmd_bench(args: argparse.Namespace) -> None:
@@ -255,6 +255,13 @@ def cmd_bench(args: argparse.Namespace) -> None:
             from dispatch.benchmarks.telephony import bench_telephony, format_telephony
 
             print(format_telephony(bench_telephony(create_app, calls=100 if args.quick else 300)))
+        elif name == "scale":
+            from dispatch.benchmarks.scale import bench_scale, format_scale
+
+            result = bench_scale(
+                database_url=args.database_url, seconds=4.0 if args.quick else 10.0, pops=200
+            )
+            print(format_scale(result))
         elif name == "tracking":
             from dispatch.benchmarks.tracking import bench_tracking, format_tracking
 
@@ -455,7 +462,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="smaller sizes and shorter runs")
     p.add_argument(
         "--database-url",
-        help="run the database benchmarks (tracking, stats) on this empty database instead of a temporary SQLite file",
+        help="run the database benchmarks (tracking, stats, scale) on this empty database instead of a temporary SQLite file (scale: a temporary PostgreSQL cluster)",
     )
 
     p = add(

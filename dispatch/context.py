@@ -23,7 +23,7 @@ from dispatch.catalogue.index import SuggestionService
 from dispatch.clock import Clock
 from dispatch.db import ReadOnlySession, make_engine, make_read_sessionmaker, make_sessionmaker
 from dispatch.geo.geocoding import AddressLocator, build_online_geocoders
-from dispatch.live.hub import EventHub
+from dispatch.live.bus import EventBus
 from dispatch.matching.service import ProviderIndexService
 from dispatch.orders.intake import IntakeServices
 from dispatch.orders.offers import DispatchContext
@@ -55,9 +55,10 @@ class Caches:
 
 @dataclass(frozen=True)
 class Live:
-    """The server's live side: the event stream hub and the call ingest feeding it."""
+    """The server's live side: the event stream's bus (in memory, or PostgreSQL across processes)
+    and the call ingest feeding it."""
 
-    hub: EventHub
+    hub: EventBus
     ingest: CallIngest
 
 

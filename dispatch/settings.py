@@ -355,6 +355,14 @@ class AsteriskSettings(Section):
         return self
 
 
+class LiveSettings(Section):
+    # Which bus carries the live event stream: "memory" (one process), "postgres" (LISTEN/NOTIFY,
+    # across processes), or "auto": postgres on PostgreSQL, memory on SQLite.
+    bus: Literal["auto", "memory", "postgres"] = "auto"
+    # PostgreSQL bus: minutes a message is kept for clients resuming with Last-Event-ID.
+    retention_minutes: float = Field(10.0, gt=0, le=24 * 60)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SANSHE_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -374,6 +382,7 @@ class Settings(BaseSettings):
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
+    live: LiveSettings = LiveSettings()
 
     @property
     def docs_enabled(self) -> bool:
@@ -392,6 +401,18 @@ class Settings(BaseSettings):
         if url.get_backend_name() not in ("sqlite", "postgresql"):
             raise ValueError(f"unsupported database {url.get_backend_name()!r}: use sqlite or postgresql")
         return value
+
+    @model_validator(mode="after")
+    def _bus_fits_the_database(self) -> Settings:
+        if self.live.bus == "postgres" and make_url(self.database_url).get_backend_name() != "postgresql":
+            raise ValueError("live.bus = postgres needs a PostgreSQL database_url")
+        return self
+
+    def live_bus(self) -> Literal["memory", "postgres"]:
+        """The bus ``[live] bus`` chooses for this database."""
+        if self.live.bus != "auto":
+            return self.live.bus
+        return "postgres" if make_url(self.database_url).get_backend_name() == "postgresql" else "memory"
 
     @classmethod
     def settings_customise_sources(

@@ -23,7 +23,15 @@ from models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from models.provider import Provider, ProviderCommunity, ProviderKind, ProviderService, ProviderStatus
 from models.resident import PhoneKind, Resident, ResidentPhone
 from models.security import AccessRecord, LoginAttempt, StreamTicket
-from models.system import CalendarDay, CalendarYear, IdempotencyKey, InboundReceipt, Lease, OrderCounter
+from models.system import (
+    CalendarDay,
+    CalendarYear,
+    IdempotencyKey,
+    InboundReceipt,
+    Lease,
+    LiveEvent,
+    OrderCounter,
+)
 from models.user import Role, User
 
 __all__ = [
@@ -51,6 +59,7 @@ __all__ = [
     "InboundReceipt",
     "Item",
     "Lease",
+    "LiveEvent",
     "Offer",
     "OfferStatus",
     "Order",

@@ -1,10 +1,11 @@
-"""Infrastructure rows: working-day calendar, scheduler leases, idempotency keys, inbound receipts."""
+"""Infrastructure rows: working-day calendar, scheduler leases, idempotency keys, inbound receipts,
+the live event stream's messages (PostgreSQL)."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Integer, String
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Identity, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, UTCDateTime, utcnow
@@ -80,3 +81,20 @@ class OrderCounter(Base):
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     last: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LiveEvent(Base):
+    """One message of the live event stream on PostgreSQL (``dispatch.live.postgres``): its id is
+    the stream's message id, the same in every process. Rows older than ``[live]
+    retention_minutes`` are deleted. The table exists on SQLite too (one schema) and stays empty
+    there: the stream of a single process lives in memory."""
+
+    __tablename__ = "live_event"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer(), "sqlite"), Identity(), primary_key=True
+    )
+    event: Mapped[str] = mapped_column(String(40))
+    targets: Mapped[list[str]] = mapped_column(JSON)
+    data: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)

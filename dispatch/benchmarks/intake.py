@@ -16,6 +16,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -52,7 +53,12 @@ def _wait_up(url: str, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def _drive(url: str, make_body, headers: dict[str, str], *, threads: int, seconds: float) -> dict[str, float]:
+def _drive(
+    url: str | Callable[[], str], make_body, headers: dict[str, str], *, threads: int, seconds: float
+) -> dict[str, float]:
+    """A closed loop of ``threads`` clients for ``seconds``; ``url`` may be a function giving each
+    request's URL (several instances in turn)."""
+    target = url if callable(url) else lambda: url
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
@@ -66,7 +72,7 @@ def _drive(url: str, make_body, headers: dict[str, str], *, threads: int, second
         with httpx.Client(headers=headers, timeout=30.0) as client:
             while time.perf_counter() < stop_at:
                 started = time.perf_counter()
-                r = client.post(url, json=make_body(rng))
+                r = client.post(target(), json=make_body(rng))
                 mine.append(time.perf_counter() - started)
                 bad += r.status_code >= 400
         with lock:

@@ -15,7 +15,6 @@ is answered and hung up, so the database sees the writes of a real call between 
 
 from __future__ import annotations
 
-import json
 import random
 import socket
 import statistics
@@ -28,13 +27,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import select
 
 from dispatch import migrate
 from dispatch.auth.security import issue_token
+from dispatch.benchmarks.sse import SseReader
 from dispatch.calls.events import CallEnded, CallRinging
 from dispatch.calls.recorder import record_event
 from dispatch.context import AppContext
@@ -70,64 +69,6 @@ def serve_in_thread(app: FastAPI, port: int | None = None) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
-
-
-class SseReader:
-    """Reads an SSE stream in a thread; ``wait(event, predicate)`` returns (receive time, data)."""
-
-    def __init__(self, url: str, token: str) -> None:
-        self._url, self._token = url, token
-        self._cond = threading.Condition()
-        self._frames: list[tuple[float, str, dict[str, Any]]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="sse-reader", daemon=True)
-        self.connected = threading.Event()
-
-    def __enter__(self) -> SseReader:
-        self._thread.start()
-        if not self.connected.wait(10):
-            raise RuntimeError("the event stream did not open")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-
-    def _run(self) -> None:
-        headers = {"Authorization": f"Bearer {self._token}"}
-        with (
-            httpx.Client(timeout=httpx.Timeout(10, read=None)) as client,
-            client.stream("GET", f"{self._url}/api/v1/events", headers=headers) as response,
-        ):
-            response.raise_for_status()
-            event, data = "message", ""
-            for line in response.iter_lines():
-                now = time.perf_counter()
-                if self._stop.is_set():
-                    return
-                if line.startswith("event:"):
-                    event = line[6:].strip()
-                elif line.startswith("data:"):
-                    data += line[5:].strip()
-                elif not line and data:
-                    with self._cond:
-                        self._frames.append((now, event, json.loads(data)))
-                        self._cond.notify_all()
-                    if event == "hello":
-                        self.connected.set()
-                    event, data = "message", ""
-
-    def wait(self, event: str, predicate: Any, timeout: float = 10.0) -> tuple[float, dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for i, (at, name, data) in enumerate(self._frames):
-                    if name == event and predicate(data):
-                        del self._frames[i]
-                        return at, data
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"no {event} frame within {timeout}s")
-                self._cond.wait(left)
 
 
 def _write_load(ctx: AppContext, stop: threading.Event, counter: list[int]) -> None:

@@ -38,7 +38,7 @@ from dispatch.calls.events import CallEvent, CallRinging, SmsReceived, event_to_
 from dispatch.calls.recorder import find_call, operator_for_extension, record_event
 from dispatch.calls.views import callback_out
 from dispatch.db import read_only, transaction
-from dispatch.live.hub import EventHub
+from dispatch.live.bus import EventBus
 from dispatch.residents import repository
 from dispatch.residents.phones import national, try_normalise
 from dispatch.residents.privacy import mask_phone
@@ -149,7 +149,7 @@ class CallIngest:
     def __init__(
         self,
         sessions: sessionmaker[Session],
-        hub: EventHub,
+        hub: EventBus,
         *,
         region: str,
         callbacks: CallbackRules | None = None,

@@ -1,1 +1,2 @@
-"""The live event stream: an in-process hub of per-user messages and the SSE endpoint that serves it."""
+"""The live event stream: per-user messages on a bus (in memory, or PostgreSQL across processes)
+and the SSE endpoint that serves them."""

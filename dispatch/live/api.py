@@ -30,7 +30,7 @@ from dispatch.context import AppContext
 from dispatch.db import read_only, transaction
 from dispatch.deps import CurrentUser, Db, get_context, oauth2_scheme
 from dispatch.errors import NotAuthenticated
-from dispatch.live.hub import Message
+from dispatch.live.bus import Message
 from dispatch.orders.repository import provider_scope
 from models import User
 

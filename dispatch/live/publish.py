@@ -10,12 +10,12 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch import changes
-from dispatch.live.hub import EventHub
+from dispatch.live.bus import EventBus
 
 log = logging.getLogger(__name__)
 
 
-def install(sessions: sessionmaker[Session], hub: EventHub) -> None:
+def install(sessions: sessionmaker[Session], hub: EventBus) -> None:
     def committed(session: Session) -> None:
         for change in changes.take(session):
             try:
