@@ -5,6 +5,7 @@ from models.base import Base, UTCDateTime, utcnow
 from models.call import Call, CallDirection, Disposition, call_order
 from models.callback import Callback, CallbackReason, CallbackStatus, CallOutcome
 from models.catalogue import Category, ClockKind, Item, SlaClass
+from models.inbox import CallEventInbox, InboxState
 from models.order import (
     OPEN_STATUSES,
     Channel,
@@ -37,6 +38,7 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Call",
+    "CallEventInbox",
     "CallDirection",
     "CallOutcome",
     "Callback",
@@ -48,6 +50,7 @@ __all__ = [
     "DispatchMode",
     "Disposition",
     "IdempotencyKey",
+    "InboxState",
     "InboundReceipt",
     "Item",
     "Lease",
