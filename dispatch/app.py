@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from dispatch import __version__
 from dispatch.auth.api import router as auth_router
 from dispatch.auth.users_api import router as users_router
-from dispatch.calls.api import calls_router, ingest_router
+from dispatch.calls.api import calls_router, inbox_router, ingest_router
 from dispatch.calls.callbacks_api import router as callbacks_router
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.api import router as catalogue_router
@@ -190,7 +190,12 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
     hub.bind(loop)
     live_changes.install(ctx.sessions, hub)
     ingest = CallIngest(
-        ctx.sessions, hub, region=ctx.settings.locale.default_region, callbacks=ctx.callback_rules()
+        ctx.sessions,
+        hub,
+        region=ctx.settings.locale.default_region,
+        callbacks=ctx.callback_rules(),
+        max_attempts=ctx.settings.ingest.max_attempts,
+        poll_seconds=ctx.settings.ingest.poll_seconds,
     )
     ingest.start()
     running = Telephony()
@@ -285,6 +290,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(calls_router)
     app.include_router(callbacks_router)
     app.include_router(ingest_router)
+    app.include_router(inbox_router)
     app.include_router(events_router)
     mount_console(app)
     return app
