@@ -36,6 +36,7 @@ from dispatch.openapi import install_error_docs
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
+from dispatch.outbox.api import router as outbox_router
 from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
 from dispatch.reports.api import router as stats_router
@@ -180,7 +181,14 @@ def build_adapters(
         connector = AmiConnector(ami, settings.asterisk, region=settings.locale.default_region)
     elif twilio_calls is not None and twilio.operator_number:
         connector = TwilioConnector(twilio_calls, twilio.operator_number)
-    return Adapters(sms=sms, calls=calls, notifier=HubNotifier(live.hub, sessions), connector=connector)
+    return Adapters(
+        sms=sms,
+        calls=calls,
+        notifier=HubNotifier(live.hub, sessions),
+        connector=connector,
+        sms_lookup=sms if isinstance(sms, TwilioSms) else None,
+        call_lookup=calls if isinstance(calls, TwilioCalls) else None,
+    )
 
 
 def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[Live, Telephony]:
@@ -291,6 +299,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(callbacks_router)
     app.include_router(ingest_router)
     app.include_router(inbox_router)
+    app.include_router(outbox_router)
     app.include_router(events_router)
     mount_console(app)
     return app
