@@ -1,5 +1,5 @@
-// 管理 (administration): staff accounts, service providers, the working-day calendar and the
-// service catalogue. Admins get every section; organisation admins get the providers section,
+// 管理 (administration): staff accounts, service providers, the working-day calendar, the
+// service catalogue, and messages whose outcome is unknown. Admins get every section; organisation admins get the providers section,
 // scoped by the server to their organisation and its workers. The server has the last word on
 // who may do what: this view only leaves out what a role cannot do, and shows refusals next to
 // the form. Section, filters and the open record live in the URL
@@ -10,6 +10,7 @@ import { usersSection } from "./admin-users.js";
 import { providersSection } from "./admin-providers.js";
 import { calendarSection } from "./admin-calendar.js";
 import { catalogueSection } from "./admin-catalogue.js";
+import { outboxSection } from "./admin-outbox.js";
 
 const SECTIONS = [
   { key: "users", label: "账号", en: "Staff accounts", roles: ["admin"], build: usersSection },
@@ -22,6 +23,13 @@ const SECTIONS = [
   },
   { key: "calendar", label: "工作日历", en: "Working-day calendar", roles: ["admin"], build: calendarSection },
   { key: "catalogue", label: "服务目录", en: "Service catalogue", roles: ["admin"], build: catalogueSection },
+  {
+    key: "outbox",
+    label: "待确认消息",
+    en: "Messages whose outcome is unknown; call events that kept failing",
+    roles: ["admin"],
+    build: outboxSection,
+  },
 ];
 
 export function create(app) {
