@@ -24,7 +24,7 @@ from dispatch.audit.api import router as audit_router
 from dispatch.auth.api import router as auth_router
 from dispatch.auth.security import dummy_hash
 from dispatch.auth.users_api import router as users_router
-from dispatch.calls.api import calls_router, ingest_router
+from dispatch.calls.api import calls_router, inbox_router, ingest_router
 from dispatch.calls.callbacks_api import router as callbacks_router
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.api import router as catalogue_router
@@ -52,6 +52,7 @@ from dispatch.openapi import install_error_docs
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
+from dispatch.outbox.api import router as outbox_router
 from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
 from dispatch.redact import install_log_redaction
@@ -231,7 +232,14 @@ def build_adapters(
         connector = AmiConnector(ami, settings.asterisk, region=settings.locale.default_region)
     elif twilio_calls is not None and twilio.operator_number:
         connector = TwilioConnector(twilio_calls, twilio.operator_number)
-    return Adapters(sms=sms, calls=calls, notifier=HubNotifier(live.hub, sessions), connector=connector)
+    return Adapters(
+        sms=sms,
+        calls=calls,
+        notifier=HubNotifier(live.hub, sessions),
+        connector=connector,
+        sms_lookup=sms if isinstance(sms, TwilioSms) else None,
+        call_lookup=calls if isinstance(calls, TwilioCalls) else None,
+    )
 
 
 def start_bus(settings: Settings, loop: asyncio.AbstractEventLoop) -> EventBus:
@@ -253,7 +261,12 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
     hub = start_bus(ctx.settings, loop)
     live_changes.install(ctx.sessions, hub)
     ingest = CallIngest(
-        ctx.sessions, hub, region=ctx.settings.locale.default_region, callbacks=ctx.callback_rules()
+        ctx.sessions,
+        hub,
+        region=ctx.settings.locale.default_region,
+        callbacks=ctx.callback_rules(),
+        max_attempts=ctx.settings.ingest.max_attempts,
+        poll_seconds=ctx.settings.ingest.poll_seconds,
     )
     ingest.start()
     running = Telephony()
@@ -364,6 +377,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(calls_router)
     app.include_router(callbacks_router)
     app.include_router(ingest_router)
+    app.include_router(inbox_router)
+    app.include_router(outbox_router)
     app.include_router(events_router)
     app.include_router(audit_router)
     mount_console(app)

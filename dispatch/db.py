@@ -11,8 +11,9 @@ time the lock is free. Other processes on the same file still wait through busy_
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -162,6 +163,31 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+AFTER_COMMIT = "sanshe_after_commit"  # session.info key: callbacks to run once the commit is done
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's current transaction has committed (dropped on a
+    rollback): wake a worker for a row it can only see once committed."""
+    session.info.setdefault(AFTER_COMMIT, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(AFTER_COMMIT, []):
+        try:
+            callback()
+        except Exception:  # the commit stands: its caller must not see a failure
+            logging.getLogger(__name__).exception("an after-commit callback failed")
+
+
+def _drop_after_commit(session: Session) -> None:
+    session.info.pop(AFTER_COMMIT, None)
+
+
+event.listen(Session, "after_commit", _run_after_commit)
+event.listen(Session, "after_rollback", _drop_after_commit)
 
 
 _INSERT_ONE: dict[type[Any], tuple[Insert, list[tuple[str, Any]]]] = {}

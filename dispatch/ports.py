@@ -8,6 +8,7 @@ sender decides "retry later" or "give up" from one flag instead of knowing every
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Literal, Protocol
 
 
@@ -16,23 +17,37 @@ class DeliveryError(Exception):
 
     ``permanent`` means trying again cannot help (invalid or unreachable number, recipient opted out,
     request rejected); otherwise the failure is temporary (rate limit, provider outage, timeout).
+    ``uncertain`` means the provider may have taken the message all the same (it timed out or the
+    connection broke after the request went out): SMS and calls are then not resent blindly but
+    looked up (:class:`SentLookup`) or left for an admin.
     """
 
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, uncertain: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.permanent = permanent
+        self.uncertain = uncertain and not permanent
 
     def __str__(self) -> str:
         return self.message
 
     def __repr__(self) -> str:
-        return f"DeliveryError({self.message!r}, permanent={self.permanent})"
+        return f"DeliveryError({self.message!r}, permanent={self.permanent}, uncertain={self.uncertain})"
 
 
 class SmsSender(Protocol):
     def send_sms(self, to: str, body: str) -> str:
         """Send one text message to an E.164 number; returns the provider's message id."""
+        ...
+
+
+class SentLookup(Protocol):
+    """Asks the provider whether a send whose outcome is unknown went through."""
+
+    def find_sent(self, to: str, body: str, since: datetime) -> str | None:
+        """The provider's id of what we sent to ``to`` (an SMS with exactly ``body``; for calls
+        ``body`` is ignored) from ``since`` on, or None when the provider certainly has none.
+        Raises DeliveryError when it cannot tell (unreachable, or more than one candidate)."""
         ...
 
 
@@ -105,9 +120,12 @@ class Recipient:
 class Adapters:
     """The ports to the outside world, chosen once by ``create_app``: SMS (Twilio or the log), calls
     (Asterisk, Twilio or the log) and console notifications (the live event stream), which the
-    outbox sends through, and the click-to-call connector operators use from the worklists."""
+    outbox sends through, and the click-to-call connector operators use from the worklists. The
+    lookups, where the provider has one (Twilio), reconcile SMS and calls whose outcome is unknown."""
 
     sms: SmsSender
     calls: CallPlacer
     notifier: Notifier
     connector: CallConnector
+    sms_lookup: SentLookup | None = None
+    call_lookup: SentLookup | None = None

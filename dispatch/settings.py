@@ -179,6 +179,17 @@ class TrackingSettings(Section):
     suspend_min_ratings: int = Field(10, ge=1)
 
 
+class IngestSettings(Section):
+    # An event posted to POST /api/v1/telephony/events whose handling keeps failing is tried this
+    # many times (with backoff), then left "failed" for an admin.
+    max_attempts: int = Field(5, ge=1, le=50)
+    # The inbox worker is woken at once by each accepted event; it also looks this often for rows
+    # left by a process that died or waiting for a retry.
+    poll_seconds: float = Field(5.0, gt=0, le=300)
+    # Processed events are deleted after this many days (failed ones stay until an admin acts).
+    retention_days: int = Field(7, ge=1, le=3650)
+
+
 class GeocodingSettings(Section):
     # Online geocoders tried, in order, when the offline gazetteer finds nothing: "nominatim", "baidu".
     online: list[Literal["nominatim", "baidu"]] = []
@@ -379,6 +390,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     callcentre: CallCentreSettings = CallCentreSettings()
     tracking: TrackingSettings = TrackingSettings()
+    ingest: IngestSettings = IngestSettings()
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()

@@ -5,6 +5,7 @@ from models.base import Base, UTCDateTime, utcnow
 from models.call import Call, CallDirection, Disposition, call_order
 from models.callback import Callback, CallbackReason, CallbackStatus, CallOutcome
 from models.catalogue import Category, ClockKind, Item, SlaClass
+from models.inbox import CallEventInbox, InboxState
 from models.order import (
     OPEN_STATUSES,
     Channel,
@@ -45,6 +46,7 @@ __all__ = [
     "CalendarDay",
     "CalendarYear",
     "Call",
+    "CallEventInbox",
     "CallDirection",
     "CallOutcome",
     "Callback",
@@ -56,6 +58,7 @@ __all__ = [
     "DispatchMode",
     "Disposition",
     "IdempotencyKey",
+    "InboxState",
     "InboundReceipt",
     "Item",
     "Lease",

@@ -21,6 +21,11 @@ class OutboxStatus(enum.StrEnum):
     PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"  # permanent failure, kept for a person to see
+    # SMS or call whose outcome is unknown (the provider timed out after taking the request, or the
+    # sender died mid-send): never resent blindly; reconciled with the provider, else an admin
+    # resends or drops it.
+    UNCERTAIN = "uncertain"
+    DROPPED = "dropped"  # an admin decided an uncertain message is not to be sent
 
 
 class OutboxMessage(Base):
@@ -42,3 +47,6 @@ class OutboxMessage(Base):
     external_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     sent_at: Mapped[datetime | None]
+    # When the last send attempt was claimed: reconciling an uncertain message looks for what the
+    # provider took from then on.
+    claimed_at: Mapped[datetime | None]

@@ -5,11 +5,13 @@ its progress to the status webhook, so the call is recorded (direction outbound)
 The outbox row's id travels in the URL; the webhook finds the order from it.
 
 Failures leave as :class:`DeliveryError` with the SMS adapter's error table (``twilio_sms``): a
-rejected number is permanent, rate limits, 5xx, timeouts and connection errors are temporary.
+rejected number is permanent, rate limits, 5xx and connection errors are temporary, a timeout is
+uncertain (Twilio may have placed the call) and looked up with :meth:`TwilioCalls.find_sent`.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -18,7 +20,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from dispatch.ports import DeliveryError
-from telephony.twilio_sms import twilio_errors
+from telephony.twilio_sms import LOOKUP_LIMIT, match_one, twilio_errors
 
 WEBHOOK_PREFIX = "/telephony/twilio"
 VOICE_PATH = f"{WEBHOOK_PREFIX}/voice"
@@ -77,6 +79,17 @@ class TwilioCalls:
             status_callback_event=STATUS_EVENTS,
             status_callback_method="POST",
         )
+
+    def find_sent(self, to: str, body: str, since: datetime) -> str | None:
+        """Our call to ``to`` created from ``since`` on: as for SMS (``twilio_sms``), by what the
+        Calls API echoes — ``to``, our ``from`` and the creation time (``body`` plays no part);
+        the legs a ``<Dial>`` makes (they have a parent call) are not ours."""
+        with twilio_errors(self.timeout):
+            listed = self.client.calls.list(
+                to=to, from_=self.from_number, limit=LOOKUP_LIMIT, page_size=LOOKUP_LIMIT
+            )
+        ours = [c for c in listed if not c.parent_call_sid]
+        return match_one(listed, ours, since=since, what="calls")
 
     def create(self, to: str, url: str, **options: Any) -> str:
         """One call through the Calls API whose TwiML Twilio fetches from ``url``; its SID."""

@@ -328,9 +328,9 @@ def test_a_crash_after_sending_never_resends_an_sms(session_factory) -> None:
 
     healthy = fakes()
     assert send(session_factory, T0 + timedelta(minutes=5), healthy) == SendReport()  # still claimed
-    assert send(session_factory, T0 + DEFAULT_CLAIM_TIMEOUT, healthy) == SendReport(failed=1)
+    assert send(session_factory, T0 + DEFAULT_CLAIM_TIMEOUT, healthy) == SendReport(uncertain=1)
     stored = row(session_factory, message_id)
-    assert stored.status == OutboxStatus.FAILED
+    assert stored.status == OutboxStatus.UNCERTAIN  # for a lookup or an admin, never resent by itself
     assert "outcome unknown" in stored.last_error
     assert len(dying.sms.delivered) == 1 and healthy.sms.delivered == []
     assert send(session_factory, T0 + timedelta(days=1), healthy) == SendReport()

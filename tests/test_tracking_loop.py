@@ -23,6 +23,7 @@ def test_registry_names_the_jobs() -> None:
         "sweep_orders",
         "refresh_star_levels",
         "calendar_coverage",
+        "prune_call_inbox",
         "send_outbox",
     ]
 
@@ -107,6 +108,7 @@ def test_real_jobs_tick_on_an_empty_database(settings, db_url) -> None:
             "sweep_orders": 0,
             "refresh_star_levels": 0,
             "calendar_coverage": 2,
+            "prune_call_inbox": 0,
             "send_outbox": 2,
         }
     finally:

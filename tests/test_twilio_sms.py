@@ -12,7 +12,7 @@ from twilio.http.response import Response
 
 from dispatch.ports import DeliveryError
 from telephony.twilio_sms import TwilioSms, is_permanent
-from tests.support.twilio import FakeTwilioServer, twilio_error
+from tests.support.twilio import FakeTwilioServer, connection_refused, twilio_error
 
 SID = "AC" + "0123456789abcdef" * 2
 TOKEN = "auth-token-for-tests"
@@ -112,18 +112,20 @@ def test_rfc9457_problem_responses_are_mapped_too() -> None:
 
 
 @pytest.mark.parametrize(
-    "exc",
+    ("exc", "uncertain"),
     [
-        requests.exceptions.ReadTimeout("read timed out"),
-        requests.exceptions.ConnectTimeout("connect timed out"),
-        requests.exceptions.ConnectionError("connection refused"),
-        TimeoutError("timed out"),
+        (requests.exceptions.ReadTimeout("read timed out"), True),
+        (requests.exceptions.ConnectTimeout("connect timed out"), False),
+        (connection_refused(), False),
+        (requests.exceptions.ConnectionError("Connection aborted: RemoteDisconnected"), True),
+        (TimeoutError("timed out"), True),
     ],
-    ids=["read-timeout", "connect-timeout", "connection-error", "socket-timeout"],
+    ids=["read-timeout", "connect-timeout", "connection-refused", "connection-broken", "socket-timeout"],
 )
-def test_timeouts_and_connection_errors_are_temporary(exc: Exception) -> None:
+def test_timeouts_and_connection_errors_are_temporary(exc: Exception, uncertain: bool) -> None:
+    """Temporary; and uncertain when Twilio may have taken the message before the answer was lost."""
     error = failure(exc)
-    assert not error.permanent
+    assert not error.permanent and error.uncertain is uncertain
     assert isinstance(error.__cause__, type(exc))
 
 

@@ -42,6 +42,7 @@ from tests.support.twilio import (
     TOKEN,
     TWILIO,
     FakeTwilioServer,
+    connection_refused,
     signed_post,
     twilio_error,
 )
@@ -560,7 +561,7 @@ def test_twilio_calls_places_the_call_with_our_webhooks() -> None:
         (twilio_error(429, 20429, "Too Many Requests"), False, "429"),
         (twilio_error(500, None, "Internal Server Error"), False, "500"),
         (requests.Timeout("read timed out"), False, "did not answer within 10 s"),
-        (requests.ConnectionError("connection refused"), False, "cannot reach Twilio"),
+        (connection_refused(), False, "cannot reach Twilio"),
     ],
 )
 def test_twilio_calls_failures_say_whether_to_retry(answer, permanent, words) -> None:

@@ -9,20 +9,27 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from dispatch.calls import callbacks
+from dispatch.calls import callbacks, inbox
 from dispatch.calls.events import event_from_dict
 from dispatch.calls.ingest import call_out
+from dispatch.db import after_commit
 from dispatch.deps import Ctx, CurrentUser, Db, require_roles
-from dispatch.errors import BadRequest, NotFound
+from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.inputs import AwareTime, Id
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import try_normalise
-from models import Call, CallDirection, CallOutcome, Disposition, Role
+from models import Call, CallDirection, CallOutcome, Disposition, InboxState, Role
+from models.base import utcnow
 
 calls_router = APIRouter(
     prefix="/api/v1/calls",
     tags=["telephony"],
     dependencies=[Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))],
+)
+inbox_router = APIRouter(
+    prefix="/api/v1/telephony/inbox",
+    tags=["telephony"],
+    dependencies=[Depends(require_roles(Role.ADMIN))],
 )
 ingest_router = APIRouter(
     prefix="/api/v1/telephony",
@@ -95,13 +102,42 @@ def set_outcome(call_id: Id, body: OutcomeIn, db: Db, ctx: Ctx, user: CurrentUse
 
 
 @ingest_router.post("/events", status_code=202)
-def ingest_event(ctx: Ctx, body: Annotated[Any, Body()]) -> dict[str, Any]:
+def ingest_event(db: Db, ctx: Ctx, body: Annotated[Any, Body()]) -> dict[str, Any]:
     """Feed one normalised call event (``dispatch.calls.events``) into the same path as Asterisk's:
-    for PBXs without a built-in adapter, and for ``sanshe simulate-calls``. Stored and published
-    in arrival order; retrying an event is harmless."""
+    for PBXs without a built-in adapter, and for ``sanshe simulate-calls``. The 202 means the event
+    is stored (the call event inbox, committed before the answer): a crash after it loses nothing.
+    It is then handled in arrival order; retrying an event is harmless."""
     try:
         event = event_from_dict(body)
     except ValueError as exc:
         raise BadRequest(str(exc), code="invalid_event", message=f"通话事件格式不正确：{exc}") from None
-    ctx.live().ingest(event)
-    return {"accepted": True, "type": body["type"]}
+    row = inbox.receive(db, body, event, now=utcnow())
+    after_commit(db, lambda: ctx.live().ingest.accepted(event))
+    return {"accepted": True, "type": body["type"], "inbox_id": row.id}
+
+
+@inbox_router.get("")
+def list_inbox(
+    db: Db,
+    page: Page,
+    state: Annotated[InboxState, Query(description="failed: events left for an admin")] = InboxState.FAILED,
+) -> dict[str, Any]:
+    """Ingested call events by state, newest first: ``failed`` ones kept failing and were left."""
+    rows, total = paginate(db, inbox.listing(state), page)
+    return {"items": [inbox.row_out(r) for r in rows], "total": total}
+
+
+@inbox_router.post("/{inbox_id}/retry")
+def retry_inbox_event(inbox_id: int, db: Db, ctx: Ctx) -> dict[str, Any]:
+    """Send a failed event round again (after fixing what made it fail)."""
+    row = inbox.retry(db, inbox_id, now=utcnow())
+    if row is None:
+        raise NotFound(f"no inbox event {inbox_id}", message=f"未找到编号为 {inbox_id} 的通话事件")
+    if row.state != InboxState.PENDING:
+        raise Conflict(
+            f"inbox event {inbox_id} is {row.state.value}, not failed",
+            code="not_failed",
+            message=f"通话事件 {inbox_id} 不是处理失败状态，无需重试",
+        )
+    after_commit(db, ctx.live().ingest.wake)
+    return inbox.row_out(row)

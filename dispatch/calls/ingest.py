@@ -1,7 +1,9 @@
 """The running server's telephony sink: stores call events and pops operators' screens.
 
-Adapters call ``ingest(event)`` from their own threads and never wait for the database. Two
-worker threads take it from there:
+Adapters call ``ingest(event)`` from their own threads and never wait for the database. Events
+posted to ``POST /api/v1/telephony/events`` arrive differently: the request stores them in the
+call event inbox (``calls.inbox``) and commits before answering 202, then calls
+``accepted(event)``. Three worker threads take it from there:
 
 * the *pop* worker: when an operator's extension starts ringing, it builds the screen pop
   (caller's resident profile, open orders, recent calls) from a read-only session, which on
@@ -12,7 +14,13 @@ worker threads take it from there:
   transaction, then publishes a ``call`` update (the call as ``GET /api/v1/calls`` shows it) to
   the operator concerned and to supervisors. It also records each pop that showed a resident in
   the access trail (``dispatch.audit``): a write, so never in the pop worker, which must not wait
-  for SQLite's writer.
+  for SQLite's writer;
+* the *inbox* worker: handles the inbox's due rows oldest first, each in one transaction with
+  its effects (see ``calls.inbox``). ``accepted`` wakes it at once; it also looks every
+  ``poll_seconds`` (rows left by a process that died, rows waiting for a retry) and at start.
+
+An adapter's events (Asterisk, the simulator) stay in memory: a restart loses what was queued,
+and the AMI adapter's ``CoreShowChannels`` resync on (re)connect makes up for it.
 
 A failure in one event is logged and the worker carries on with the next; the adapters' own
 idempotency (and the recorder's) make a later replay of the same call safe.
@@ -32,7 +40,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.audit.service import Access, Reader, record
 from dispatch.auth.users import CALL_TAKING_ROLES
-from dispatch.calls import callbacks
+from dispatch.calls import callbacks, inbox
 from dispatch.calls.callbacks import CallbackRules
 from dispatch.calls.events import CallEvent, CallRinging, SmsReceived, event_to_dict
 from dispatch.calls.recorder import find_call, operator_for_extension, record_event
@@ -44,6 +52,7 @@ from dispatch.residents.phones import national, try_normalise
 from dispatch.residents.privacy import mask_phone
 from dispatch.residents.profile import resident_detail
 from models import Call, CallDirection
+from models.base import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +162,35 @@ class CallIngest:
         *,
         region: str,
         callbacks: CallbackRules | None = None,
+        max_attempts: int = 5,
+        poll_seconds: float = 5.0,
     ) -> None:
         self.sessions = sessions
         self.hub = hub
         self.region = region
         self.callbacks = callbacks
+        self.max_attempts = max_attempts
+        self.poll_seconds = poll_seconds
         self._store: queue.Queue[object] = queue.Queue()
         self._pops: queue.Queue[object] = queue.Queue()
         self._threads: list[threading.Thread] = []
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._passes = threading.Condition()
+        self._started = 0  # inbox passes begun
+        self._finished = 0  # inbox passes ended
         self.handled = 0
         self.failed = 0
+
+    def accepted(self, event: CallEvent) -> None:
+        """An event is in the inbox, committed: pop the screen and have the inbox worker store it."""
+        if _pops_screen(event):
+            self._pops.put(event)
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Have the inbox worker look now (a row made due again)."""
+        self._wake.set()
 
     def __call__(self, event: CallEvent) -> None:
         if _pops_screen(event):
@@ -179,7 +207,10 @@ class CallIngest:
             threading.Thread(
                 target=self._run, args=(self._store, self._store_one), name="call-store", daemon=True
             ),
+            threading.Thread(target=self._run_inbox, name="call-inbox", daemon=True),
         ]
+        self._stopping.clear()
+        self._wake.set()  # rows acknowledged before a restart are handled at once
         for thread in self._threads:
             thread.start()
 
@@ -187,6 +218,8 @@ class CallIngest:
         """Handles what is already queued, then stops."""
         self._pops.put(_STOP)
         self._store.put(_STOP)
+        self._stopping.set()
+        self._wake.set()
         for thread in self._threads:
             thread.join(timeout)
         self._threads = []
@@ -198,6 +231,11 @@ class CallIngest:
             q.put(done)
             if not done.wait(timeout):
                 raise TimeoutError("call ingest did not catch up")
+        with self._passes:
+            wanted = self._started + 1  # a pass that begins after every row so far was committed
+            self._wake.set()
+            if not self._passes.wait_for(lambda: self._finished >= wanted, timeout):
+                raise TimeoutError("the call inbox did not catch up")
 
     def _run(self, q: queue.Queue[object], work: Any) -> None:
         while True:
@@ -212,6 +250,71 @@ class CallIngest:
             except Exception:
                 self.failed += 1
                 log.exception("call event could not be handled: %r", item)
+
+    def _run_inbox(self) -> None:
+        while True:
+            self._wake.wait(self.poll_seconds)
+            self._wake.clear()
+            if self._stopping.is_set():
+                return
+            with self._passes:
+                self._started += 1
+            try:
+                self.process_inbox()
+            except Exception:  # the database is unreachable, say: the rows wait, the next pass retries
+                log.exception("call inbox: pass failed; next try within %g s", self.poll_seconds)
+            finally:
+                with self._passes:
+                    self._finished += 1
+                    self._passes.notify_all()
+
+    def process_inbox(self, *, limit: int | None = None) -> int:
+        """Handle due inbox rows one transaction each until none is due; how many were handled."""
+        done = 0
+        while limit is None or done < limit:
+            if self._stopping.is_set():
+                break
+            published = self._process_one()
+            if published is None:
+                break
+            done += 1
+            if published:
+                targets, update = published
+                self.hub.publish(targets, "call", update)
+        return done
+
+    def _process_one(self) -> tuple[list[str], dict[str, Any]] | tuple[()] | None:
+        """One due row: None when there is none; the call update to publish after the commit, or
+        ``()`` when there is nothing to publish (an SMS, a failed attempt)."""
+        now = utcnow()
+        with transaction(self.sessions) as session:
+            row = inbox.next_due(session, now=now)
+            if row is None:
+                return None
+            try:
+                with session.begin_nested():
+                    event = inbox.parse(row)
+                    call = None
+                    if not isinstance(event, SmsReceived):
+                        call = record_event(session, event, region=self.region, callbacks=self.callbacks)
+                    published: tuple[list[str], dict[str, Any]] | tuple[()] = ()
+                    if call is not None:
+                        update = call_out(call, region=self.region)
+                        update["event"] = row.raw.get("type")
+                        targets = [SUPERVISORS] + ([f"user:{call.operator_id}"] if call.operator_id else [])
+                        published = (targets, update)
+            except Exception as exc:
+                self.failed += 1
+                gave_up = inbox.attempt_failed(
+                    row, f"{type(exc).__name__}: {exc}", now=now, max_attempts=self.max_attempts
+                )
+                log.warning(
+                    "call inbox %s: %s%s", row.id, exc, " — left failed for an admin" if gave_up else ""
+                )
+                return ()
+            inbox.processed(row, now=now)
+        self.handled += 1
+        return published
 
     def handle(self, event: CallEvent) -> Call | None:
         """Pop and store one event synchronously, in the calling thread."""

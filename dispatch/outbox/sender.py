@@ -17,19 +17,33 @@ No transaction is open while an adapter talks to the network: a slow provider ne
 SQLite write lock or row locks.
 
 Delivery guarantee — at most once for SMS and calls, at least once for console notifications.
-The dangerous moment is a crash after the provider accepted a message and before the outcome was
-recorded. Twilio's Messages and Calls APIs take no idempotency key, so resending then would text or
-ring a resident twice — for an elderly resident a repeated rating call is worse than a missed one,
-and a worker with two identical offer texts does not know which to answer. So the claim is
-committed *before* sending: a row still carrying a claim token after ``claim_timeout`` belonged to
-a sender that died mid-send; its outcome is unknown and it is set FAILED with that reason (kept,
-visible to a supervisor, never silently dropped) instead of being sent again. Notifications are
-ours end to end: the payload carries ``outbox_id`` and receivers deduplicate on it, so an orphaned
-notification is simply sent again. The price of at-most-once is that a crash in the window (one
-adapter call, normally well under a second) can leave one message undelivered but flagged; the
-alternative would double-send. An adapter that reports a *temporary* failure says the provider
-did not take the message (a read timeout is the one "may have" case, see ``telephony.twilio_sms``),
-and that message is retried with backoff.
+The dangerous moment is a send whose outcome is unknown: the provider timed out (or the connection
+broke) after it may have taken the message, or the sender died between the provider's answer and
+recording it. Twilio's Messages and Calls APIs take no idempotency key, so resending then could
+text or ring a resident twice — for an elderly resident a repeated rating call is worse than a
+late one, and a worker with two identical offer texts does not know which to answer. So the claim
+is committed *before* sending, and an SMS or call whose outcome is unknown becomes UNCERTAIN,
+never PENDING again by itself:
+
+* the adapter raised ``DeliveryError(uncertain=True)`` (a timeout), or
+* the row still carries a claim token after ``claim_timeout``: its sender died mid-send.
+
+UNCERTAIN rows are reconciled where the provider can be asked (``Adapters.sms_lookup`` /
+``call_lookup``, Twilio): ``RECONCILE_AFTER`` later :func:`reconcile` looks the message up from
+the claim's time on — found: SENT with the provider's id; certainly not there: PENDING, sent again
+at once (counting the attempt); the lookup cannot tell: tried again every ``RECONCILE_RETRY`` for
+``RECONCILE_WINDOW``. What stays UNCERTAIN is an admin's worklist (``GET
+/api/v1/outbox?status=uncertain``): resend (back to PENDING) or drop (DROPPED). Notifications are
+ours end to end: the payload carries ``outbox_id`` and receivers deduplicate on it, so an
+orphaned or timed-out notification is simply sent again. A *temporary* failure that is not
+uncertain says the provider did not take the message, and it is retried with backoff.
+
+Statuses and their moves (each a compare-and-set)::
+
+    PENDING ──claim──▶ (claimed) ──▶ SENT | PENDING (retry later) | FAILED (permanent, or gave up)
+                           └──── timeout / claim expired ──▶ UNCERTAIN     (notifications: PENDING)
+    UNCERTAIN ──lookup──▶ SENT (found) | PENDING (certainly not sent) | UNCERTAIN (cannot tell)
+    UNCERTAIN ──admin──▶ PENDING (resend) | DROPPED (drop)
 
 ``send_due`` commits: it is a runner, like the tracking loop, not a service. It refuses a session
 that already has a transaction open.
@@ -60,6 +74,11 @@ RETRY_CAP = timedelta(hours=1)
 # treated as orphaned only when its sender is really gone.
 DEFAULT_CLAIM_TIMEOUT = timedelta(minutes=15)
 CLAIM_CHUNK = 10
+# A provider that timed out may still be finishing the request: look it up only this much later.
+RECONCILE_AFTER = timedelta(minutes=1)
+# A lookup that could not tell is tried again this often, for this long; then only an admin acts.
+RECONCILE_RETRY = timedelta(minutes=10)
+RECONCILE_WINDOW = timedelta(hours=24)
 # Channels whose receivers deduplicate on outbox_id: resending after a crash is harmless.
 AT_LEAST_ONCE = frozenset({OutboxChannel.NOTIFY})
 
@@ -69,10 +88,12 @@ class SendReport:
     sent: int = 0
     retried: int = 0
     failed: int = 0
+    uncertain: int = 0  # outcome unknown: not resent (SMS, calls)
+    reconciled: int = 0  # uncertain ones the provider's lookup settled (sent, or to be sent again)
 
     @property
     def handled(self) -> int:
-        return self.sent + self.retried + self.failed
+        return self.sent + self.retried + self.failed + self.uncertain + self.reconciled
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +145,7 @@ def send_due(
         raise RuntimeError("send_due commits as it goes; call it with a session that has no open transaction")
     report = SendReport()
     started = time.monotonic()
+    reconcile(session, now=now, adapters=adapters, limit=batch, report=report)
     while report.handled < batch:
         if time_budget is not None and time.monotonic() - started > time_budget:
             break
@@ -179,19 +201,21 @@ def _claim(
     claims: list[_Claim] = []
     for row in rows:
         orphaned = row.external_id.startswith(CLAIM_PREFIX)
-        if orphaned and (row.channel not in AT_LEAST_ONCE or row.attempts >= max_attempts):
+        if orphaned and row.channel not in AT_LEAST_ONCE:
             # Keep the old token: should that sender still be alive, its true outcome wins.
-            session.execute(
-                update(m)
-                .where(m.id == row.id)
-                .values(
-                    status=OutboxStatus.FAILED,
-                    next_attempt_at=now,
-                    last_error=_orphan_error(row.channel, row.attempts),
-                )
-                .execution_options(synchronize_session=False)
+            _set(session, row.id, now, status=OutboxStatus.UNCERTAIN, last_error=_orphan_error(row.attempts))
+            log.warning("outbox %s: orphaned %s send is uncertain (outcome unknown)", row.id, row.channel)
+            report.uncertain += 1
+            continue
+        if orphaned and row.attempts >= max_attempts:
+            _set(
+                session,
+                row.id,
+                now,
+                status=OutboxStatus.FAILED,
+                last_error=f"gave up after {row.attempts} attempts; the last sender stopped before "
+                "recording its outcome",
             )
-            log.warning("outbox %s: orphaned %s send marked failed (outcome unknown)", row.id, row.channel)
             report.failed += 1
             continue
         claims.append(
@@ -212,7 +236,12 @@ def _claim(
         session.execute(
             update(m)
             .where(m.id.in_([c.id for c in claims]))
-            .values(external_id=token, attempts=m.attempts + 1, next_attempt_at=now + claim_timeout)
+            .values(
+                external_id=token,
+                attempts=m.attempts + 1,
+                next_attempt_at=now + claim_timeout,
+                claimed_at=now,
+            )
             .execution_options(synchronize_session=False)
         )
     return len(rows), claims
@@ -236,9 +265,16 @@ def _release(session: Session, claims: list[_Claim], *, now: datetime) -> None:
         session.rollback()
 
 
-def _orphan_error(channel: OutboxChannel, attempts: int) -> str:
-    if channel in AT_LEAST_ONCE:
-        return f"gave up after {attempts} attempts; the last sender stopped before recording its outcome"
+def _set(session: Session, message_id: int, now: datetime, **values: Any) -> None:
+    session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id)
+        .values(next_attempt_at=now, **values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _orphan_error(attempts: int) -> str:
     return (
         f"attempt {attempts}: outcome unknown — the sender stopped before recording whether the "
         "provider took the message; not resent, to avoid a duplicate"
@@ -277,6 +313,13 @@ def _send_one(
     if error is None:
         outcome = "sent"
         values.update(status=OutboxStatus.SENT, sent_at=now, external_id=external_id[:64])
+    elif error.uncertain and claim.channel not in AT_LEAST_ONCE:
+        outcome = "uncertain"
+        values.update(
+            status=OutboxStatus.UNCERTAIN,
+            last_error=f"attempt {claim.attempts}: outcome unknown — {error}; not resent, to avoid a duplicate",
+            next_attempt_at=now + RECONCILE_AFTER,
+        )
     elif error.permanent or claim.attempts >= max_attempts:
         outcome = "failed"
         prefix = (
@@ -306,3 +349,80 @@ def _send_one(
     if error is not None:
         log.warning("outbox %s (%s) %s: %s", claim.id, claim.channel, outcome, error)
     setattr(report, outcome, getattr(report, outcome) + 1)
+
+
+# --- reconcile -------------------------------------------------------------------------------
+
+
+def reconcile(
+    session: Session, *, now: datetime, adapters: Adapters, limit: int = 100, report: SendReport | None = None
+) -> SendReport:
+    """Ask the provider about due UNCERTAIN messages; commits. Rows whose channel has no lookup
+    (Asterisk calls, the log) or whose claim is older than ``RECONCILE_WINDOW`` are left for an
+    admin. Like sending, no transaction is open while the provider is asked."""
+    report = report if report is not None else SendReport()
+    lookups = {OutboxChannel.SMS: adapters.sms_lookup, OutboxChannel.CALL: adapters.call_lookup}
+    channels = [channel for channel, lookup in lookups.items() if lookup is not None]
+    if not channels:
+        return report
+    m = OutboxMessage
+    rows = session.execute(
+        select(m.id, m.channel, m.recipient, m.body, m.claimed_at)
+        .where(
+            m.status == OutboxStatus.UNCERTAIN,
+            m.next_attempt_at <= now,
+            m.channel.in_(channels),
+            m.claimed_at >= now - RECONCILE_WINDOW,
+        )
+        .order_by(m.next_attempt_at, m.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    if rows:  # taken for this lookup: another sender skips them until RECONCILE_RETRY
+        session.execute(
+            update(m)
+            .where(m.id.in_([r.id for r in rows]))
+            .values(next_attempt_at=now + RECONCILE_RETRY)
+            .execution_options(synchronize_session=False)
+        )
+    session.commit()
+    for row in rows:
+        lookup = lookups[OutboxChannel(row.channel)]
+        assert lookup is not None and row.claimed_at is not None
+        try:
+            found = lookup.find_sent(row.recipient, row.body, row.claimed_at)
+        except DeliveryError as exc:
+            log.warning("outbox %s: still uncertain, the provider's lookup cannot tell: %s", row.id, exc)
+            _record_lookup(session, row.id, now, last_error=f"looked up at {now:%Y-%m-%d %H:%M}Z: {exc}")
+            continue
+        except Exception as exc:  # an adapter bug: the row stays uncertain, for the next try or an admin
+            log.exception("outbox %s: the %s lookup raised an unexpected error", row.id, row.channel)
+            _record_lookup(session, row.id, now, last_error=f"lookup failed: {type(exc).__name__}: {exc}")
+            continue
+        if found:
+            values = {
+                "status": OutboxStatus.SENT,
+                "sent_at": now,
+                "external_id": found[:64],
+                "next_attempt_at": now,
+            }
+            note = f"the provider has it ({found})"
+        else:
+            values = {"status": OutboxStatus.PENDING, "external_id": "", "next_attempt_at": now}
+            note = "the provider has no such message: sending again"
+        if _record_lookup(session, row.id, now, last_error=f"reconciled: {note}", **values):
+            log.info("outbox %s: reconciled, %s", row.id, note)
+            report.reconciled += 1
+    return report
+
+
+def _record_lookup(session: Session, message_id: int, now: datetime, **values: Any) -> bool:
+    m = OutboxMessage
+    done = session.execute(
+        update(m)
+        .where(m.id == message_id, m.status == OutboxStatus.UNCERTAIN)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+    return done.rowcount == 1

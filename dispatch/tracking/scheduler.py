@@ -21,6 +21,7 @@ from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from dispatch.calls import inbox
 from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.outbox.sender import send_due
@@ -64,6 +65,10 @@ def _warn_calendar_coverage(session: Session, ctx: AppContext, now: datetime) ->
     return notify_calendar_coverage(session, coverage=ctx.caches.calendars.coverage(session, now), now=now)
 
 
+def _prune_call_inbox(session: Session, ctx: AppContext, now: datetime) -> int:
+    return inbox.prune(session, before=now - timedelta(days=ctx.settings.ingest.retention_days))
+
+
 def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
     """Send what is due through the adapters ``create_app`` wired (see ``outbox.sender``)."""
     return send_due(session, now=now, adapters=ctx.wired()).handled
@@ -76,6 +81,7 @@ JOBS: tuple[Job, ...] = (
     Job("sweep_orders", _sweep_orders),
     Job("refresh_star_levels", _refresh_star_levels),
     Job("calendar_coverage", _warn_calendar_coverage),
+    Job("prune_call_inbox", _prune_call_inbox),
     Job("send_outbox", send_outbox, sends=True),
 )
 

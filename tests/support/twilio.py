@@ -7,9 +7,11 @@ import json
 import logging
 from typing import Any
 
+import requests
 from twilio.http import HttpClient
 from twilio.http.response import Response
 from twilio.request_validator import RequestValidator
+from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 TOKEN = "twilio-auth-token-for-tests"
 BASE = "https://sanshe.example.org"
@@ -50,6 +52,12 @@ class FakeTwilioServer(HttpClient):
         if isinstance(answer, BaseException):
             raise answer
         return answer
+
+
+def connection_refused() -> requests.ConnectionError:
+    """What requests raises when no connection could be made: the request never left."""
+    reason = NewConnectionError(None, "Failed to establish a new connection: [Errno 111] Connection refused")
+    return requests.ConnectionError(MaxRetryError(None, "/2010-04-01", reason))
 
 
 def twilio_error(status: int, code: int | None = None, message: str = "failed") -> Response:

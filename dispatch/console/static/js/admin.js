@@ -1,9 +1,9 @@
 // 管理 (administration): staff accounts, service providers, the working-day calendar, the
-// service catalogue, the sign-in records and the access trail of residents' personal data
-// (访问记录). Admins get every section; organisation admins get the providers section, scoped by
-// the server to their organisation and its workers. The server has the last word on who may do
-// what: this view only leaves out what a role cannot do, and shows refusals next to the form.
-// Section, filters and the open record live in the URL
+// service catalogue, the sign-in records, the access trail of residents' personal data
+// (访问记录) and messages whose outcome is unknown. Admins get every section; organisation admins
+// get the providers section, scoped by the server to their organisation and its workers. The
+// server has the last word on who may do what: this view only leaves out what a role cannot do,
+// and shows refusals next to the form. Section, filters and the open record live in the URL
 // (#/admin?section=providers&status=suspended&open=12).
 
 import { clear, h } from "./ui.js";
@@ -13,6 +13,7 @@ import { calendarSection } from "./admin-calendar.js";
 import { catalogueSection } from "./admin-catalogue.js";
 import { attemptsSection } from "./admin-attempts.js";
 import { auditSection } from "./admin-audit.js";
+import { outboxSection } from "./admin-outbox.js";
 
 const SECTIONS = [
   { key: "users", label: "账号", en: "Staff accounts", roles: ["admin"], build: usersSection },
@@ -27,6 +28,13 @@ const SECTIONS = [
   { key: "catalogue", label: "服务目录", en: "Service catalogue", roles: ["admin"], build: catalogueSection },
   { key: "attempts", label: "登录记录", en: "Sign-in attempts", roles: ["admin"], build: attemptsSection },
   { key: "audit", label: "访问记录", en: "Access trail of personal data", roles: ["admin"], build: auditSection },
+  {
+    key: "outbox",
+    label: "待确认消息",
+    en: "Messages whose outcome is unknown; call events that kept failing",
+    roles: ["admin"],
+    build: outboxSection,
+  },
 ];
 
 export function create(app) {
