@@ -70,6 +70,7 @@ def test_requests_are_counted_by_route_template_and_the_database_is_read(
     for order_id in (48151, 62342):
         assert local.get(f"/api/v1/orders/{order_id}", headers=operator).status_code == 404
     assert local.get("/no/such/page/93813").status_code == 404
+    assert local.get("/api/v1/me", headers=operator).status_code == 200  # a router with a prefix
     r = local.post(
         "/api/v1/orders",
         json={
@@ -102,6 +103,7 @@ def test_requests_are_counted_by_route_template_and_the_database_is_read(
     assert grew(method="GET", route=template, status="404") == 2
     assert grew(method="GET", route="unmatched", status="404") == 1
     assert grew(method="POST", route="/api/v1/orders", status="201") == 1
+    assert grew(method="GET", route="/api/v1/me", status="200") == 1
     assert value(after, "sanshe_http_request_duration_seconds_count", method="GET", route=template) >= 2
     # No raw path, id, name or phone number anywhere in the scrape.
     for leak in ("48151", "62342", "93813", "/no/such", "13912345678", "欧阳娜娜"):
