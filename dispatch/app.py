@@ -49,6 +49,9 @@ from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
 from dispatch.live.postgres import PostgresBus
 from dispatch.openapi import install_error_docs
+from dispatch.ops.api import router as metrics_router
+from dispatch.ops.metrics import ProcessState
+from dispatch.ops.requests import ObserveRequests
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
@@ -73,6 +76,9 @@ from telephony.twilio_sms import TwilioSms
 from telephony.twilio_webhooks import router as twilio_router
 
 log = logging.getLogger(__name__)
+# How often a server copies its own state (lease, streams, AMI) into its gauges, so a scrape
+# answered by another worker (multiprocess mode) is at most this old about this one.
+SAMPLE_SECONDS = 5.0
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -299,6 +305,39 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
     return Live(hub=hub, ingest=ingest), running
 
 
+class SansheApp(FastAPI):
+    """FastAPI with :class:`ObserveRequests` outside Starlette's error middleware, so the 500 of an
+    unhandled error is counted and carries its request id like every other answer."""
+
+    access_log = False  # the JSON log format writes its own access lines
+
+    def build_middleware_stack(self) -> Any:
+        return ObserveRequests(super().build_middleware_stack(), access_log=self.access_log)
+
+
+def watch_process_state(
+    settings: Settings, live: Live, telephony: Telephony, loop: TrackingLoop | None
+) -> ProcessState:
+    ami: tuple[str, Callable[[], bool]] | None = None
+    if telephony.ami is not None:
+        adapter = telephony.ami
+        ami = (f"{settings.asterisk.host}:{settings.asterisk.port}", lambda: adapter.connected)
+    return ProcessState(
+        lease_held=(lambda: loop.held) if loop is not None else None,
+        stream_clients=lambda: live.hub.subscribers,
+        ami=ami,
+    )
+
+
+async def keep_sampling(state: ProcessState) -> None:
+    while True:
+        try:
+            state.sample()
+        except Exception:  # a gauge must never take the server down
+            log.exception("could not sample the process metrics")
+        await asyncio.sleep(SAMPLE_SECONDS)
+
+
 def create_app(settings: Settings | None = None, *, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     check_production(settings)  # also when handed settings that did not come from load_settings
@@ -322,11 +361,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         loop = TrackingLoop(ctx) if settings.server.tracking_loop else None
         if loop is not None:
             loop.start()
+        app.state.process_state = state = watch_process_state(settings, live, telephony, loop)
+        sampling = asyncio.create_task(keep_sampling(state))
         try:
             yield
         finally:
+            sampling.cancel()
             if loop is not None:
                 loop.stop()
+            state.stop()
             telephony.stop()
             try:
                 ctx.lockouts.flush(ctx.sessions)  # the throttled attempts still kept in memory
@@ -335,7 +378,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             ctx.close()
 
     docs = settings.docs_enabled
-    app = FastAPI(
+    app = SansheApp(
         title="sanshe",
         version=__version__,
         description="Community-service call centre: intake, dispatch, tracking, callbacks and KPIs.",
@@ -344,6 +387,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
     )
+    app.access_log = settings.server.log_format == "json"
     install_error_handlers(app)
     install_error_docs(app)
     install_guards(app, settings)
@@ -381,5 +425,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(outbox_router)
     app.include_router(events_router)
     app.include_router(audit_router)
+    app.include_router(metrics_router)
     mount_console(app)
     return app

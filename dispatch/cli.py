@@ -291,13 +291,17 @@ def cmd_serve(args: argparse.Namespace) -> None:
     host = args.host or settings.server.host
     port = args.port or settings.server.port
     trusted = settings.server.trusted_proxies
+    log_format = settings.server.log_format
     uvicorn.run(
         create_app(settings),
         host=host,
         port=port,
         log_level="info",
-        # uvicorn's own logging, each handler redacting secrets (a ticket in a request line…).
-        log_config=serve_logging_config(),
+        # Each handler redacting secrets (a ticket in a request line…); JSON lines with the
+        # request id when [server] log_format = "json".
+        log_config=serve_logging_config(log_format),
+        # JSON: the app writes the access lines (with the request id and the duration).
+        access_log=log_format == "text",
         timeout_graceful_shutdown=5,
         # The client address in the access log follows the app's rule: X-Forwarded-For only from
         # [server] trusted_proxies (uvicorn's default would believe it from 127.0.0.1).

@@ -134,10 +134,36 @@ def install_log_redaction() -> None:
             logger.addFilter(RedactSecrets())
 
 
-def serve_logging_config() -> dict[str, Any]:
-    """uvicorn's own logging configuration with :class:`RedactSecrets` on each of its handlers."""
+def serve_logging_config(log_format: str = "text") -> dict[str, Any]:
+    """``sanshe serve``'s logging, :class:`RedactSecrets` on each handler. ``"text"``: uvicorn's
+    own configuration. ``"json"``: every logger (ours, uvicorn's; the app writes the access lines)
+    through one handler writing ``dispatch.ops.logs.JsonFormatter`` lines with the request id."""
     from uvicorn.config import LOGGING_CONFIG
 
+    if log_format == "json":
+        return {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "filters": {
+                "redact_secrets": {"()": f"{__name__}.RedactSecrets"},
+                "request_id": {"()": "dispatch.ops.logs.RequestIdFilter"},
+            },
+            "formatters": {"json": {"()": "dispatch.ops.logs.JsonFormatter"}},
+            "handlers": {
+                "json": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "json",
+                    "stream": "ext://sys.stderr",
+                    "filters": ["redact_secrets", "request_id"],
+                }
+            },
+            "loggers": {
+                "uvicorn": {"level": "INFO"},
+                "uvicorn.error": {"level": "INFO"},
+                "uvicorn.access": {"level": "INFO"},
+            },
+            "root": {"handlers": ["json"], "level": "INFO"},
+        }
     config = copy.deepcopy(LOGGING_CONFIG)
     config.setdefault("filters", {})["redact_secrets"] = {"()": f"{__name__}.RedactSecrets"}
     for handler in config["handlers"].values():

@@ -49,18 +49,39 @@ class ServerSettings(Section):
     # X-Forwarded-For is believed: the client address (sign-in throttling, the sign-in records)
     # is then the last address in it that is not one of them. Empty: the socket peer, always.
     trusted_proxies: list[str] = []
+    # "text": uvicorn's plain lines; "json": one JSON object a line (time, level, logger, message,
+    # request_id; access lines add method, path, status, duration_ms) for a log collector.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("trusted_proxies")
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
-        import ipaddress
+        return _check_networks(value)
 
-        for entry in value:
-            try:
-                ipaddress.ip_network(entry.strip(), strict=False)
-            except ValueError:
-                raise ValueError(f"not an IP address or network: {entry!r}") from None
-        return [entry.strip() for entry in value]
+
+def _check_networks(value: list[str]) -> list[str]:
+    import ipaddress
+
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry.strip(), strict=False)
+        except ValueError:
+            raise ValueError(f"not an IP address or network: {entry!r}") from None
+    return [entry.strip() for entry in value]
+
+
+class MetricsSettings(Section):
+    # Addresses or networks allowed to read /metrics (Prometheus). The client address follows
+    # [server] trusted_proxies, so a request relayed by the proxy is judged by its real origin.
+    allow: list[str] = ["127.0.0.1/32", "::1"]
+    # A bearer token that also opens /metrics from anywhere (Authorization: Bearer …); empty: the
+    # address check only.
+    token: str = ""
+
+    @field_validator("allow")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        return _check_networks(value)
 
     # Largest request body, in MB (a 413 above it; it is not read). A route may have its own
     # (dispatch.app.ROUTE_BODY_LIMITS).
@@ -395,6 +416,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     live: LiveSettings = LiveSettings()
+    metrics: MetricsSettings = MetricsSettings()
 
     @property
     def docs_enabled(self) -> bool:

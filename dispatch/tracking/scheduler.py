@@ -129,6 +129,8 @@ class TrackingLoop:
         interval = ctx.settings.tracking.tick_seconds
         # Long enough to survive a slow tick, short enough that a dead holder is replaced soon.
         self.ttl = timedelta(seconds=max(3 * interval, 30))
+        # Until when this process holds the lease, as of its last committed renewal.
+        self.held_until: datetime | None = None
         self._scheduler: BackgroundScheduler | None = None
 
     def tick(self) -> dict[str, int] | None:
@@ -136,7 +138,9 @@ class TrackingLoop:
         now = self.ctx.clock.now()
         with transaction(self.ctx.sessions) as session:
             if not acquire_lease(session, holder=self.holder, now=now, ttl=self.ttl):
+                self.held_until = None
                 return None
+        self.held_until = now + self.ttl
         handled: dict[str, int] = {}
         for job in self.jobs:
             try:
@@ -146,6 +150,13 @@ class TrackingLoop:
                 log.exception("tracking job %s failed; the next tick retries it", job.name)
                 handled[job.name] = -1
         return handled
+
+    @property
+    def held(self) -> bool:
+        """Whether this process holds the lease now: a renewal that failed to commit counts
+        only until the lease it renewed runs out, when another process may take it."""
+        until = self.held_until
+        return until is not None and self.ctx.clock.now() < until
 
     def start(self) -> None:
         self._scheduler = BackgroundScheduler(timezone="UTC")
@@ -170,6 +181,7 @@ class TrackingLoop:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
+        self.held_until = None
         try:
             with transaction(self.ctx.sessions) as session:
                 release_lease(session, holder=self.holder)
