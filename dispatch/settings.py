@@ -52,6 +52,11 @@ class ServerSettings(Section):
     # "text": uvicorn's plain lines; "json": one JSON object a line (time, level, logger, message,
     # request_id; access lines add method, path, status, duration_ms) for a log collector.
     log_format: Literal["text", "json"] = "text"
+    # Largest request body, in MB (a 413 above it; it is not read). A route may have its own
+    # (dispatch.app.ROUTE_BODY_LIMITS).
+    max_body_mb: float = Field(1.0, gt=0, le=1024)
+    # Serve /docs, /redoc and /openapi.json: true, false, or "auto" (on in development only).
+    docs: bool | Literal["auto"] = "auto"
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -82,12 +87,6 @@ class MetricsSettings(Section):
     @classmethod
     def _networks(cls, value: list[str]) -> list[str]:
         return _check_networks(value)
-
-    # Largest request body, in MB (a 413 above it; it is not read). A route may have its own
-    # (dispatch.app.ROUTE_BODY_LIMITS).
-    max_body_mb: float = Field(1.0, gt=0, le=1024)
-    # Serve /docs, /redoc and /openapi.json: true, false, or "auto" (on in development only).
-    docs: bool | Literal["auto"] = "auto"
 
 
 class AuthSettings(Section):
