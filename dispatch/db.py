@@ -36,6 +36,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+class DatabaseBusy(TimeoutError):
+    """SQLite's writer lock stayed taken past the busy timeout (answered 503, see dispatch.health)."""
+
+
 _LOCK_KEY = "sanshe_write_lock"
 READ_ONLY = "sanshe_read_only"  # execution option: a deferred read transaction (see read_only)
 
@@ -48,7 +52,7 @@ def _install_sqlite_transactions(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")  # WAL: readers see the last commit and wait for no one
             return
         if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise TimeoutError("the database stayed busy too long; try again")
+            raise DatabaseBusy("the database stayed busy too long; try again")
         conn.info[_LOCK_KEY] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
