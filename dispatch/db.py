@@ -70,7 +70,8 @@ def _install_sqlite_transactions(engine: Engine) -> None:
     event.listen(engine, "rollback", end)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, application_name: str | None = None, **kwargs: Any) -> Engine:
+    """``application_name`` names the process in PostgreSQL's ``pg_stat_activity`` (and its log)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -85,6 +86,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _install_sqlite_transactions(engine)
         return engine
+    if application_name and parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"application_name": application_name[:63], **kwargs.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 
