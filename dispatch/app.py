@@ -271,7 +271,9 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
             on_gained=start_simulator if server.simulator else None,
             on_lost=stop_simulator if server.simulator else None,
         )
-        running.stops.append(running.lease.stop)  # first: the simulator stops before the lease goes
+        # Before the AMI connection: events that arrive before this process knows it holds the
+        # lease would be dropped. The simulator starts now if this process gets it.
+        running.lease.start()
     if ami.enabled:
         running.ami = AmiAdapter(
             ami.host,
@@ -284,9 +286,9 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
             tracker=AmiCallTracker(contexts=set(ami.contexts) or None),
         )
         running.ami.start()
-        running.stops.append(running.ami.stop)
+        running.stops.append(running.ami.stop)  # its queued events still reach the ingest: we hold the lease
     if running.lease is not None:
-        running.lease.start()  # the simulator starts now if this process gets the lease
+        running.stops.append(running.lease.stop)  # stops the simulator, then hands the lease over
     running.stops.append(ingest.stop)
     return Live(hub=hub, ingest=ingest), running
 
