@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Annotated, Any
 
 import anyio
@@ -14,7 +15,8 @@ from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
@@ -26,12 +28,13 @@ from dispatch.auth.security import dummy_hash
 from dispatch.auth.users_api import router as users_router
 from dispatch.calls.api import calls_router, inbox_router, ingest_router
 from dispatch.calls.callbacks_api import router as callbacks_router
+from dispatch.calls.events import CallEvent
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
 from dispatch.console import mount_console
 from dispatch.context import AppContext, Live
-from dispatch.db import read_only
+from dispatch.db import DatabaseBusy, read_only
 from dispatch.errors import AppError, default_message
 from dispatch.geo.api import router as areas_router
 from dispatch.guards import (
@@ -42,13 +45,15 @@ from dispatch.guards import (
     TextGuard,
     error_response,
 )
+from dispatch.health import RETRY_AFTER_SECONDS, CacheWarmer, OutageLog, is_database_trouble, readiness
+from dispatch.lease import LeaseKeeper, instance_holder
 from dispatch.live import publish as live_changes
 from dispatch.live.api import router as events_router
 from dispatch.live.bus import EventBus
 from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
 from dispatch.live.postgres import PostgresBus
-from dispatch.openapi import install_error_docs
+from dispatch.openapi import ErrorOut, install_error_docs
 from dispatch.ops.api import router as metrics_router
 from dispatch.ops.metrics import ProcessState
 from dispatch.ops.requests import ObserveRequests
@@ -91,6 +96,9 @@ _HTTP_CODES = {
     415: "unsupported_media_type",
     422: "validation_error",
 }
+
+
+_NOT_READY = {"database": "数据库无法连接", "migrations": "数据库未升级到最新版本", "caches": "缓存正在建立"}
 
 
 # Starlette's own errors (no route, wrong method, …) in the words of the person at the screen.
@@ -143,6 +151,23 @@ def install_error_handlers(app: FastAPI) -> None:
             headers["Allow"] = ", ".join(sorted(allowed_methods(request.app, request.scope)))
         return error_response(exc.status_code, code, str(exc.detail), message, headers or None)
 
+    outages = OutageLog()
+
+    async def database_trouble(_: Request, exc: Exception) -> JSONResponse:
+        if not is_database_trouble(exc):  # an integrity error, a programming error: a real 500
+            raise exc  # answered by KeepAlive500, which logs it once
+        outages.record(exc)
+        return error_response(
+            503,
+            "database_unavailable",
+            "the database is unreachable or busy right now; try again shortly",
+            "数据库暂时不可用，请稍后再试",
+            {"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+
+    for trouble in (DBAPIError, PoolTimeout, DatabaseBusy):
+        app.add_exception_handler(trouble, database_trouble)
+
     # The last net under the input types (dispatch.inputs) and TextGuard: a value the database
     # driver refuses is the client's mistake, not the server's. The request's transaction has
     # been rolled back by then (deps.get_db), so the connection goes back to the pool clean.
@@ -188,13 +213,31 @@ def calendar_check(ctx: AppContext) -> dict[str, Any]:
     }
 
 
+TELEPHONY_LEASE = "telephony"
+
+
 @dataclass
 class Telephony:
-    """The telephony adapters this server started (the simulator, Asterisk) and how to stop them."""
+    """The telephony adapters this server started (the simulator, Asterisk) and how to stop them.
+
+    With several processes on one database, calls are made up (the simulator) and recorded from
+    Asterisk by one process at a time: the holder of the ``telephony`` lease (``dispatch.lease``),
+    another taking over when it dies. Every process keeps its own AMI connection, because rating
+    calls and click-to-call are placed by whichever process serves the request, but only the
+    holder passes the AMI events on (``holder_only``): each process's tracker still follows every
+    call, so a process taking over records the calls already under way correctly."""
 
     simulator: CallSimulator | None = None
     ami: AmiAdapter | None = None
+    lease: LeaseKeeper | None = None
     stops: list[Callable[[], None]] = field(default_factory=list)
+
+    def holder_only(self, sink: Callable[[CallEvent], None]) -> Callable[[CallEvent], None]:
+        def passed_on(event: CallEvent) -> None:
+            if self.lease is None or self.lease.holds():
+                sink(event)
+
+        return passed_on
 
     def stop(self) -> None:
         for stop in self.stops:
@@ -276,30 +319,51 @@ def start_telephony(ctx: AppContext, loop: asyncio.AbstractEventLoop) -> tuple[L
     )
     ingest.start()
     running = Telephony()
-    if ctx.settings.server.simulator:
+    server = ctx.settings.server
+
+    def start_simulator() -> None:
         with ctx.sessions() as session:
             running.simulator = from_database(
                 session,
                 ingest,
-                calls_per_minute=60.0 / ctx.settings.server.simulator_interval_seconds,
+                calls_per_minute=60.0 / server.simulator_interval_seconds,
                 timezone=ctx.settings.locale.timezone,
             )
         running.simulator.start()
-        running.stops.append(running.simulator.stop)
+
+    def stop_simulator() -> None:
+        if running.simulator is not None:
+            running.simulator.stop()
+
     ami = ctx.settings.asterisk
+    if server.simulator or ami.enabled:
+        running.lease = LeaseKeeper(
+            ctx.sessions,
+            ctx.clock,
+            name=TELEPHONY_LEASE,
+            holder=instance_holder(ctx.settings),
+            ttl=timedelta(seconds=ctx.settings.tracking.lease_seconds),
+            on_gained=start_simulator if server.simulator else None,
+            on_lost=stop_simulator if server.simulator else None,
+        )
+        # Before the AMI connection: events that arrive before this process knows it holds the
+        # lease would be dropped. The simulator starts now if this process gets it.
+        running.lease.start()
     if ami.enabled:
         running.ami = AmiAdapter(
             ami.host,
             ami.port,
             ami.username,
             ami.secret,
-            ingest,
+            running.holder_only(ingest),
             ping_interval=ami.ping_interval_seconds,
             ping_timeout=ami.ping_interval_seconds / 2,
             tracker=AmiCallTracker(contexts=set(ami.contexts) or None),
         )
         running.ami.start()
-        running.stops.append(running.ami.stop)
+        running.stops.append(running.ami.stop)  # its queued events still reach the ingest: we hold the lease
+    if running.lease is not None:
+        running.stops.append(running.lease.stop)  # stops the simulator, then hands the lease over
     running.stops.append(ingest.stop)
     running.stops.append(hub.stop)  # last: the ingest publishes until it has stopped
     return Live(hub=hub, ingest=ingest), running
@@ -358,6 +422,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             raise
         app.state.ctx = ctx
         app.state.telephony = telephony
+        app.state.warmer = warmer = CacheWarmer(ctx)
+        warmer.start()  # /health/ready answers 200 once built: the first order pays nothing for them
         loop = TrackingLoop(ctx) if settings.server.tracking_loop else None
         if loop is not None:
             loop.start()
@@ -367,6 +433,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
             yield
         finally:
             sampling.cancel()
+            warmer.stop()
             if loop is not None:
                 loop.stop()
             state.stop()
@@ -404,6 +471,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
         if not detail:
             return {"status": "ok"}
         return {"status": "ok", "checks": {"calendar": calendar_check(request.app.state.ctx)}}
+
+    @app.get("/health/ready", tags=["system"], responses={503: {"model": ErrorOut}})
+    def ready(request: Request) -> JSONResponse:
+        """Readiness: 200 when the database answers, its schema is at the latest migration and the
+        caches an order needs are built; else 503 naming what is missing. A load balancer sends
+        work only to a ready process; ``/health`` stays liveness."""
+        checks = readiness(request.app.state.ctx, request.app.state.warmer)
+        missing = [name for name, state in checks.items() if state != "ok"]
+        if not missing:
+            return JSONResponse({"status": "ready", "checks": checks})
+        body = {
+            "error": "not_ready",
+            "detail": "not ready: " + "; ".join(f"{name} {checks[name]}" for name in missing),
+            "message": "服务尚未就绪：" + "、".join(_NOT_READY[name] for name in missing),
+            "checks": checks,
+        }
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     app.include_router(auth_router)
     app.include_router(users_router)

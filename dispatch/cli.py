@@ -276,26 +276,36 @@ def cmd_bench(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     import uvicorn
+    from sqlalchemy.engine import make_url
 
     from dispatch.app import create_app
     from dispatch.redact import serve_logging_config
 
-    overrides = {}
+    overrides: dict[str, object] = {}
     if args.no_tracking:
         overrides["tracking_loop"] = False
     if args.no_simulator:
         overrides["simulator"] = False
+    if args.port:
+        overrides["port"] = args.port
+    if args.workers:
+        overrides["workers"] = args.workers
     settings = _settings()
     if overrides:
         settings = settings.model_copy(update={"server": settings.server.model_copy(update=overrides)})
-    host = args.host or settings.server.host
-    port = args.port or settings.server.port
+    workers = settings.server.workers
+    if workers > 1 and make_url(settings.database_url).get_backend_name() == "sqlite":
+        _fail(
+            f"--workers {workers}：SQLite 同一时间只允许一个进程写入，多个工作进程只会互相等待写锁，"
+            "请使用 PostgreSQL 或只运行一个进程。 / SQLite has one writer at a time: several worker "
+            "processes would only queue on its write lock; use PostgreSQL for more than one worker.",
+            2,
+        )
     trusted = settings.server.trusted_proxies
     log_format = settings.server.log_format
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
+    options = dict(
+        host=args.host or settings.server.host,
+        port=settings.server.port,
         log_level="info",
         # Each handler redacting secrets (a ticket in a request line…); JSON lines with the
         # request id when [server] log_format = "json".
@@ -308,6 +318,16 @@ def cmd_serve(args: argparse.Namespace) -> None:
         proxy_headers=bool(trusted),
         forwarded_allow_ips=trusted or None,
     )
+    if workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each worker builds its app from the configuration file and the environment, as this process
+    # did: the command line's choices travel as the variables that say the same.
+    for key, value in overrides.items():
+        os.environ[f"SANSHE_SERVER__{key.upper()}"] = (
+            str(value).lower() if isinstance(value, bool) else str(value)
+        )
+    uvicorn.run("dispatch.app:create_app", factory=True, workers=workers, **options)
 
 
 def cmd_simulate_calls(args: argparse.Namespace) -> None:
@@ -430,6 +450,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port to listen on (default: [server] port)")
     p.add_argument("--no-tracking", action="store_true", help="do not run the tracking loop in this process")
     p.add_argument("--no-simulator", action="store_true", help="do not start the telephony simulator")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes (default: [server] workers; more than 1 needs PostgreSQL)",
+    )
 
     p = add("migrate", cmd_migrate, "upgrade the database schema")
     p.add_argument("--revision", default="head", help="target revision (default: head)")

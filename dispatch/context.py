@@ -23,6 +23,7 @@ from dispatch.catalogue.index import SuggestionService
 from dispatch.clock import Clock
 from dispatch.db import ReadOnlySession, make_engine, make_read_sessionmaker, make_sessionmaker
 from dispatch.geo.geocoding import AddressLocator, build_online_geocoders
+from dispatch.lease import instance_holder
 from dispatch.live.bus import EventBus
 from dispatch.matching.service import ProviderIndexService
 from dispatch.orders.intake import IntakeServices
@@ -90,7 +91,7 @@ class AppContext:
     def build(
         cls, settings: Settings, clock: Clock | None = None, *, adapters: Adapters | None = None
     ) -> AppContext:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, application_name=f"sanshe {instance_holder(settings)}")
         return cls(
             settings=settings,
             engine=engine,

@@ -37,6 +37,10 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cur.close()
 
 
+class DatabaseBusy(TimeoutError):
+    """SQLite's writer lock stayed taken past the busy timeout (answered 503, see dispatch.health)."""
+
+
 _LOCK_KEY = "sanshe_write_lock"
 READ_ONLY = "sanshe_read_only"  # execution option: a deferred read transaction (see read_only)
 
@@ -49,7 +53,7 @@ def _install_sqlite_transactions(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")  # WAL: readers see the last commit and wait for no one
             return
         if not lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000):
-            raise TimeoutError("the database stayed busy too long; try again")
+            raise DatabaseBusy("the database stayed busy too long; try again")
         conn.info[_LOCK_KEY] = True
         try:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
@@ -67,7 +71,8 @@ def _install_sqlite_transactions(engine: Engine) -> None:
     event.listen(engine, "rollback", end)
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, application_name: str | None = None, **kwargs: Any) -> Engine:
+    """``application_name`` names the process in PostgreSQL's ``pg_stat_activity`` (and its log)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -82,6 +87,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         _install_sqlite_transactions(engine)
         return engine
+    if application_name and parsed.get_backend_name() == "postgresql":
+        kwargs["connect_args"] = {"application_name": application_name[:63], **kwargs.get("connect_args", {})}
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
 
 

@@ -57,6 +57,12 @@ class ServerSettings(Section):
     max_body_mb: float = Field(1.0, gt=0, le=1024)
     # Serve /docs, /redoc and /openapi.json: true, false, or "auto" (on in development only).
     docs: bool | Literal["auto"] = "auto"
+    # This process's name in the lease table (the tracking loop, the telephony simulator run in
+    # one process at a time). Empty: host name:port. Keep it across restarts (a restarted process
+    # takes its leases back at once) and never give two running processes the same name.
+    instance_name: str = Field("", max_length=80)
+    # uvicorn worker processes of `sanshe serve` (PostgreSQL only: SQLite has one writer).
+    workers: int = Field(1, ge=1, le=64)
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -189,6 +195,9 @@ class CallCentreSettings(Section):
 class TrackingSettings(Section):
     # Seconds between tracking-loop ticks.
     tick_seconds: float = Field(30.0, gt=0)
+    # The tracking loop's lease: renewed every fifth of this; when its process dies, another
+    # takes the loop over at most this plus a fifth of it later.
+    lease_seconds: float = Field(15.0, ge=3, le=300)
     # Minutes before a deadline when a reminder is sent.
     remind_before_minutes: int = Field(30, ge=0)
     # Satisfaction counts ratings >= this many stars (4, or 3 to include 基本满意).

@@ -199,3 +199,9 @@ def test_seed_demo_is_refused_in_production(fresh_db: str, capsys, monkeypatch: 
     monkeypatch.delenv("SANSHE_AUTH__JWT_SECRET")
     code, _, err = run(capsys, "seed-demo")
     assert code == 2 and "auth.jwt_secret" in err, err
+
+
+def test_serve_refuses_several_workers_on_sqlite(fresh_db, capsys) -> None:
+    code, _, err = run(capsys, "serve", "--workers", "2")
+    assert code == 2
+    assert "SQLite" in err and "PostgreSQL" in err and "一个进程写入" in err

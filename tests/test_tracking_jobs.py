@@ -263,3 +263,34 @@ def test_admins_hand_a_day_back_to_the_official_calendar(client, world, operator
     )
     assert order["complete_by"].startswith("2025-11-19")
     assert client.delete("/api/v1/calendar/2025-11-17", headers=admin).status_code == 200  # again: no-op
+
+
+def test_one_bad_order_never_stops_the_sweep(
+    client, assigned, app, clock, session_factory, operator, caplog
+) -> None:
+    """An inconsistent order (its deadline before its creation) fails alone: the others still get
+    their reminder and their supervision, the admins are told once, and every tick retries it."""
+    order, _, _ = assigned
+    late, bad = new_order(client, operator), new_order(client, operator, caller_phone="13900000001")
+    deadline = order_row(session_factory, order["id"]).complete_by
+    now = deadline - timedelta(minutes=29)  # the assigned order's reminder is due
+    with transaction(app.state.ctx.sessions) as s:
+        broken = s.get_one(Order, bad["id"])
+        broken.complete_by = broken.created_at - timedelta(days=1)
+        overdue = s.get_one(Order, late["id"])
+        overdue.complete_by = overdue.created_at + timedelta(hours=1)  # well past it by `now`
+        for o in (broken, overdue, s.get_one(Order, order["id"])):
+            o.next_check_at = now - timedelta(seconds=1)
+    clock.set(now)
+    with caplog.at_level("ERROR", logger="dispatch.tracking.jobs"):
+        assert tick(app)["sweep_orders"] == 3
+        tick(app)  # the bad order is retried, and reported only once
+    reminders = [
+        m for m in outbox(session_factory, channel=OutboxChannel.SMS) if m.body.startswith("【提醒】")
+    ]
+    assert len(reminders) == 1 and order["number"] in reminders[0].body
+    assert order_row(session_factory, late["id"]).supervision == Supervision.RED  # far past its limit
+    told = outbox(session_factory, recipient="role:admin")
+    assert len(told) == 1 and bad["number"] in told[0].body
+    assert len([r for r in caplog.records if bad["number"] in r.getMessage()]) == 1
+    assert order_row(session_factory, bad["id"]).next_check_at <= now  # still due: retried next tick

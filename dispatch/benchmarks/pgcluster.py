@@ -81,7 +81,7 @@ class TempPostgres:
             capture_output=True,
             cwd=self.dir,
         )
-        options = (
+        self.options = options = (
             f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
@@ -105,6 +105,39 @@ class TempPostgres:
             log = (self.dir / "server.log").read_text() if (self.dir / "server.log").exists() else ""
             raise PostgresUnavailable(f"pg_ctl start failed: {result.stderr}\n{log}")
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def log_path(self) -> Path:
+        """The server's log (errors, e.g. a constraint violation, are written here)."""
+        return self.dir / "server.log"
+
+    def pause(self) -> None:
+        """Stop the server, keeping its data: connections drop as in a restart."""
+        subprocess.run(
+            self._cmd(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"),
+            check=True,
+            capture_output=True,
+            cwd=self.dir,
+        )
+
+    def resume(self) -> None:
+        """Start it again after ``pause``, as ``start`` did."""
+        subprocess.run(
+            self._cmd(
+                str(self.bindir / "pg_ctl"),
+                "-D",
+                str(self.datadir),
+                "-o",
+                self.options,
+                "-l",
+                str(self.log_path),
+                "-w",
+                "start",
+            ),
+            check=True,
+            capture_output=True,
+            cwd=self.dir,
+        )
 
     def stop(self) -> None:
         subprocess.run(

@@ -34,6 +34,7 @@ from models import (
     Order,
     OrderEvent,
     OrderStatus,
+    OutboxMessage,
     Priority,
     Provider,
     ProviderStatus,
@@ -42,6 +43,7 @@ from models import (
 
 log = logging.getLogger(__name__)
 SUPERVISORS, OPERATORS = Recipient.role("supervisor"), Recipient.role("operator")
+ADMINS = Recipient.role("admin")
 BATCH = 5000  # per job and tick; the rest waits for the next tick
 OPEN = (OrderStatus.RECEIVED, OrderStatus.OFFERED, OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE)
 # Star level: the average of ratings pulled towards 4★ with the weight of this many ratings, so a
@@ -188,33 +190,65 @@ def _callback_or_close(session: Session, order: Order, now: datetime, cal: WorkC
 def sweep_orders(
     session: Session, *, now: datetime, cal: WorkCalendar, remind_before: timedelta, tz: ZoneInfo
 ) -> int:
-    """Reminders, yellow/red supervision, callback requests and auto-close for every due order."""
+    """Reminders, yellow/red supervision, callback requests and auto-close for every due order.
+
+    Each order is handled in a savepoint of its own: one that fails (inconsistent data, a bug) is
+    rolled back alone, keeps its ``next_check_at`` so every later tick retries it, and is reported
+    to the admins once (``_report_failure``), while the others go on."""
     due = list(
         session.scalars(
             select(Order).where(Order.next_check_at <= now).order_by(Order.next_check_at).limit(BATCH)
         )
     )
     limits: dict[tuple[int, Priority], Limits] = {}
-    # One flush at the end: autoflushing before every look-up would cost more than the work itself.
+    # No autoflush: flushing before every look-up would cost more than the work itself.
     with session.no_autoflush:
         for order in due:
-            if order.status in OPEN:
-                key = (order.item_id, order.priority)
-                if key not in limits:
-                    limits[key] = effective_limits(
-                        session, session.get_one(Item, order.item_id), order.priority
-                    )
-                _escalate(session, order, now, limits[key], cal, remind_before, tz)
-            elif order.status == OrderStatus.COMPLETED:
-                try:
-                    with session.begin_nested():  # closing is a compare-and-set: a person may have rated it
-                        _callback_or_close(session, order, now, cal)
-                except AppError as exc:
-                    log.info("order %s skipped this tick: %s", order.number, exc.detail)
-            else:
-                order.next_check_at = None
+            order_id, number = order.id, order.number
+            try:
+                with session.begin_nested():
+                    _sweep_one(session, order, now, limits, cal, remind_before, tz)
+            except AppError as exc:  # closing is a compare-and-set: a person may have rated it
+                log.info("order %s skipped this tick: %s", number, exc.detail)
+            except Exception as exc:
+                _report_failure(session, order_id, number, exc, now)
     session.flush()
     return len(due)
+
+
+def _sweep_one(
+    session: Session,
+    order: Order,
+    now: datetime,
+    limits: dict[tuple[int, Priority], Limits],
+    cal: WorkCalendar,
+    remind_before: timedelta,
+    tz: ZoneInfo,
+) -> None:
+    if order.status in OPEN:
+        key = (order.item_id, order.priority)
+        if key not in limits:
+            limits[key] = effective_limits(session, session.get_one(Item, order.item_id), order.priority)
+        _escalate(session, order, now, limits[key], cal, remind_before, tz)
+    elif order.status == OrderStatus.COMPLETED:
+        _callback_or_close(session, order, now, cal)
+    else:
+        order.next_check_at = None
+
+
+def _report_failure(session: Session, order_id: int, number: str, exc: Exception, now: datetime) -> None:
+    """Tell the admins once per order and kind of failure (the dedupe key), and log it then; the
+    ticks that retry it meanwhile stay quiet. Looked up first, so a known failure writes nothing."""
+    key = f"sweep-failed:{order_id}:{type(exc).__name__}"
+    if session.scalar(select(OutboxMessage.id).where(OutboxMessage.dedupe_key == key)) is not None:
+        log.debug("order %s still fails in the sweep: %s", number, exc)
+        return
+    text = f"工单{number}的时限检查出错，已跳过（其他工单照常处理），请核对其数据：{type(exc).__name__}"
+    if messages.add(
+        session,
+        messages.notice(ADMINS, text, kind="sweep_failed", now=now, order_id=order_id, dedupe_key=key),
+    ):
+        log.error("order %s: the tracking sweep fails on it (retried every tick): %r", number, exc)
 
 
 def refresh_star_levels(session: Session, *, now: datetime, floor: float, min_ratings: int) -> int:

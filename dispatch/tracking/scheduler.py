@@ -1,36 +1,33 @@
 """The tracking loop: every job registered in one place, run by APScheduler under a lease.
 
-Each tick first takes (or renews) the ``tracking`` lease row with one conditional UPDATE — held by
-this process, or expired — so with several processes on one database exactly one runs the jobs;
-if it dies, another takes over when the lease expires. Each job runs in its own transaction and a
-failing job is logged, never allowed to stop the others or the loop.
+The ``tracking`` lease (``dispatch.lease``) is renewed in a thread of its own every few seconds,
+so with several processes on one database exactly one runs the jobs, a slow job never lets the
+lease lapse, and when the holder dies another takes over within ``[tracking] lease_seconds`` plus
+a fifth of it, and runs a tick at once. Each job runs in its own transaction and a failing job is
+logged, never allowed to stop the others or the loop.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import socket
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from sqlalchemy import insert, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from dispatch.calls import inbox
 from dispatch.context import AppContext
 from dispatch.db import transaction
+from dispatch.lease import LeaseKeeper, acquire_lease, instance_holder, release_lease
 from dispatch.outbox.sender import send_due
 from dispatch.tracking.calendar_notice import notify_calendar_coverage
 from dispatch.tracking.jobs import expire_offers, refresh_star_levels, sweep_orders
-from models import Lease
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "tracking"
+__all__ = ["JOBS", "LEASE_NAME", "Job", "TrackingLoop", "acquire_lease", "release_lease"]
 
 
 @dataclass(frozen=True)
@@ -86,63 +83,37 @@ JOBS: tuple[Job, ...] = (
 )
 
 
-def holder_id() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-def acquire_lease(
-    session: Session, *, holder: str, now: datetime, ttl: timedelta, name: str = LEASE_NAME
-) -> bool:
-    """Take or renew the lease; True when ``holder`` holds it until ``now + ttl``."""
-    renewed = session.execute(
-        update(Lease)
-        .where(Lease.name == name, (Lease.holder == holder) | (Lease.expires_at < now))
-        .values(holder=holder, expires_at=now + ttl)
-        .execution_options(synchronize_session=False)
-    )
-    if renewed.rowcount == 1:
-        return True
-    try:
-        with session.begin_nested():
-            session.execute(insert(Lease).values(name=name, holder=holder, expires_at=now + ttl))
-        return True
-    except IntegrityError:  # someone else holds it
-        return False
-
-
-def release_lease(session: Session, *, holder: str, name: str = LEASE_NAME) -> None:
-    session.execute(
-        update(Lease)
-        .where(Lease.name == name, Lease.holder == holder)
-        .values(expires_at=datetime(1970, 1, 1, tzinfo=UTC))
-        .execution_options(synchronize_session=False)
-    )
-
-
 class TrackingLoop:
     def __init__(self, ctx: AppContext, *, jobs: tuple[Job, ...] = JOBS, holder: str | None = None) -> None:
         if any(job.sends for job in jobs):
             ctx.wired()  # a loop that would send with no adapters fails now, not on its first tick
         self.ctx = ctx
         self.jobs = jobs
-        self.holder = holder or holder_id()
-        interval = ctx.settings.tracking.tick_seconds
-        # Long enough to survive a slow tick, short enough that a dead holder is replaced soon.
-        self.ttl = timedelta(seconds=max(3 * interval, 30))
-        # Until when this process holds the lease, as of its last committed renewal.
-        self.held_until: datetime | None = None
+        self.holder = holder or instance_holder(ctx.settings)
+        self.ttl = timedelta(seconds=ctx.settings.tracking.lease_seconds)
+        self.lease = LeaseKeeper(
+            ctx.sessions,
+            ctx.clock,
+            name=LEASE_NAME,
+            holder=self.holder,
+            ttl=self.ttl,
+            on_gained=self._tick_now,
+        )
         self._scheduler: BackgroundScheduler | None = None
 
     def tick(self) -> dict[str, int] | None:
-        """Run every job once if this process holds the lease; None when another one does."""
+        """Take or renew the lease, then run every job once; None when another process holds it."""
+        if not self.lease.renew():
+            return None
+        return self.run_jobs()
+
+    def run_jobs(self) -> dict[str, int] | None:
         now = self.ctx.clock.now()
-        with transaction(self.ctx.sessions) as session:
-            if not acquire_lease(session, holder=self.holder, now=now, ttl=self.ttl):
-                self.held_until = None
-                return None
-        self.held_until = now + self.ttl
         handled: dict[str, int] = {}
         for job in self.jobs:
+            if not self.lease.holds():  # lost it mid-tick (the database went away): the new holder goes on
+                log.warning("tracking lease lost during the tick; %s and later jobs wait", job.name)
+                break
             try:
                 with transaction(self.ctx.sessions) as session:
                     handled[job.name] = job.run(session, self.ctx, now)
@@ -153,27 +124,33 @@ class TrackingLoop:
 
     @property
     def held(self) -> bool:
-        """Whether this process holds the lease now: a renewal that failed to commit counts
-        only until the lease it renewed runs out, when another process may take it."""
-        until = self.held_until
-        return until is not None and self.ctx.clock.now() < until
+        """Whether this process holds the lease now (a renewal that failed counts only until the
+        lease it renewed runs out)."""
+        return self.lease.holds()
 
     def start(self) -> None:
         self._scheduler = BackgroundScheduler(timezone="UTC")
         self._scheduler.add_job(
-            self._safe_tick,
+            self._scheduled_tick,
             "interval",
             seconds=self.ctx.settings.tracking.tick_seconds,
             id="tracking-tick",
             max_instances=1,
             coalesce=True,
-            next_run_time=self.ctx.clock.now(),
         )
         self._scheduler.start()
+        self.lease.start()  # takes the lease now if free (or ours): the first tick runs at once
 
-    def _safe_tick(self) -> None:
+    def _tick_now(self) -> None:
+        """The lease was just taken: run a tick now rather than at the next interval."""
+        if self._scheduler is not None:
+            self._scheduler.modify_job("tracking-tick", next_run_time=datetime.now(UTC))
+
+    def _scheduled_tick(self) -> None:
+        if not self.lease.holds():  # the lease keeper's thread renews it; not ours: nothing to do
+            return
         try:
-            self.tick()
+            self.run_jobs()
         except Exception:  # the database may be briefly unreachable; APScheduler must keep ticking
             log.exception("tracking tick failed")
 
@@ -181,9 +158,4 @@ class TrackingLoop:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)
             self._scheduler = None
-        self.held_until = None
-        try:
-            with transaction(self.ctx.sessions) as session:
-                release_lease(session, holder=self.holder)
-        except Exception:
-            log.exception("could not release the tracking lease; it expires by itself")
+        self.lease.stop()  # released at once: another process takes over at its next renewal
