@@ -197,7 +197,7 @@ class TrackingSettings(Section):
     tick_seconds: float = Field(30.0, gt=0)
     # The tracking loop's lease: renewed every fifth of this; when its process dies, another
     # takes the loop over at most this plus a fifth of it later.
-    lease_seconds: float = Field(15.0, ge=3, le=300)
+    lease_seconds: float = Field(10.0, ge=3, le=300)
     # Minutes before a deadline when a reminder is sent.
     remind_before_minutes: int = Field(30, ge=0)
     # Satisfaction counts ratings >= this many stars (4, or 3 to include 基本满意).

@@ -37,7 +37,8 @@ from tests.support.waiting import DEADLINE, wait_until
 ROOT = Path(__file__).resolve().parent.parent  # the code under test, whichever checkout runs it
 JWT_SECRET = "test-secret-test-secret-test-secret-0123"
 START_DEADLINE = 180.0
-# Design: a dead holder's lease runs out within lease_seconds (15), a fifth later another has it.
+# Design: a dead holder's lease runs out within lease_seconds (10), a fifth later another has it: 12 s
+# at worst, which leaves the jobs 8 s on a loaded machine.
 FAILOVER_DEADLINE = 20.0
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 _names = itertools.count()
