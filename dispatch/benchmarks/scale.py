@@ -87,12 +87,12 @@ class _Instances:
             capture_output=True,
         )
 
-    def start(self, **env: str) -> str:
+    def start(self, *argv: str, **env: str) -> str:
         port = _free_port()
         self.procs.append(
             subprocess.Popen(
                 [sys.executable, "-m", "dispatch.cli", "serve", "--port", str(port)]
-                + ["--no-tracking", "--no-simulator"],
+                + ["--no-tracking", "--no-simulator", *argv],
                 env=self.env | env,
                 cwd=self.workdir,
                 stdout=subprocess.DEVNULL,
@@ -168,7 +168,12 @@ def _pop_summary(url: str, pops: list[tuple[float, int, float]]) -> dict[str, An
 
 
 def bench_scale(
-    *, database_url: str | None = None, seconds: float = 10.0, threads: int = 4, pops: int = 200
+    *,
+    database_url: str | None = None,
+    seconds: float = 10.0,
+    threads: int = 4,
+    pops: int = 200,
+    workers: int = 2,
 ) -> dict[str, Any]:
     with (
         tempfile.TemporaryDirectory(prefix="sanshe-bench-scale-") as tmp,
@@ -223,6 +228,11 @@ def bench_scale(
             busy = _drive(alternating, order, headers, threads=threads, seconds=seconds)
             stop.set()
             popper.join(60)
+        servers.stop()
+        # One instance of N uvicorn worker processes (sanshe serve --workers N).
+        w = servers.start("--workers", str(workers))
+        _drive(f"{w}/api/v1/orders", order, headers, threads=1, seconds=2.0)  # warm every worker a little
+        several = _drive(f"{w}/api/v1/orders", order, headers, threads=threads, seconds=seconds)
         return {
             "threads": threads,
             "seconds": seconds,
@@ -231,6 +241,7 @@ def bench_scale(
                 "1 instance": one,
                 "2 instances": two,
                 "2 + pops": busy,
+                f"1 × {workers} workers": several,
             },
             "pops_idle": _pop_summary(url, idle),
             "pops_loaded": _pop_summary(url, loaded),
