@@ -6,11 +6,7 @@ from __future__ import annotations
 import io
 import json
 import logging
-import os
 import re
-import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,14 +14,12 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-import dispatch
 from dispatch.app import create_app
 from dispatch.ops.logs import JsonFormatter, RequestIdFilter
 from dispatch.redact import RedactSecrets
+from tests.support.serve import sanshe_env, served
 from tests.support.waiting import wait_until
 
-SOURCE = str(Path(dispatch.__file__).resolve().parents[1])
-BIN = Path(sys.executable).parent
 GENERATED = re.compile(r"[0-9a-f]{32}")
 
 
@@ -161,43 +155,11 @@ def test_text_logs_leave_the_access_lines_to_the_server(settings, lines) -> None
     assert access(lines, "/health") == []
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.timeout(600)
 def test_sanshe_serve_writes_json_lines(sqlite_url: str, tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANSHE_")}
-    env |= {
-        "SANSHE_DATABASE_URL": sqlite_url,
-        "SANSHE_SERVER__SIMULATOR": "false",
-        "SANSHE_SERVER__TRACKING_LOOP": "false",
-        "SANSHE_SERVER__LOG_FORMAT": "json",
-        "PYTHONPATH": os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p),
-    }
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "sanshe"), "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def up() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{base}/health", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        assert wait_until(up, timeout=180, interval=0.2), log.read_text()
+    env = sanshe_env(SANSHE_DATABASE_URL=sqlite_url, SANSHE_SERVER__LOG_FORMAT="json")
+    with served(env, tmp_path) as srv:
+        base, log = srv.base, srv.log
         r = httpx.get(
             f"{base}/health", params={"password": "pw-SECRET-3"}, headers={"X-Request-ID": "serve-json-1"}
         )
@@ -206,9 +168,6 @@ def test_sanshe_serve_writes_json_lines(sqlite_url: str, tmp_path: Path) -> None
         r = httpx.get(f"{base}/metrics")
         assert r.status_code == 200 and "sanshe_http_requests_total" in r.text
         assert wait_until(lambda: '"path": "/metrics"' in log.read_text(), timeout=60), log.read_text()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     text = log.read_text()
     assert "pw-SECRET-3" not in text
     parsed = [json.loads(line) for line in text.splitlines() if line.startswith("{")]

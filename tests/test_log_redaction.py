@@ -4,9 +4,7 @@ under a plain uvicorn, and the redaction itself."""
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
-import sys
 import threading
 from pathlib import Path
 
@@ -14,14 +12,12 @@ import httpx
 import pytest
 import uvicorn
 
-import dispatch
 from dispatch.redact import RedactSecrets, redact
+from tests.support.serve import BIN, free_port, sanshe_env, served
 from tests.support.waiting import wait_until
 
-BIN = Path(sys.executable).parent
 # The ``sanshe`` script imports whichever checkout the venv was installed from: make it serve the
 # code under test.
-SOURCE = str(Path(dispatch.__file__).resolve().parents[1])
 pytestmark = pytest.mark.timeout(600)
 
 
@@ -59,49 +55,16 @@ def test_the_filter_redacts_arguments_without_breaking_placeholders() -> None:
     assert record.getMessage() == '1.2.3.4:5 - "GET /x?ticket=*** HTTP/1.1" 200'
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_sanshe_serve_writes_no_secret_to_its_logs(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SANSHE_")}
-    env |= {
-        "SANSHE_DATABASE_URL": f"sqlite:///{tmp_path}/sanshe.db",
-        "SANSHE_SERVER__SIMULATOR": "false",
-        "SANSHE_SERVER__TRACKING_LOOP": "false",
-        "PYTHONPATH": os.pathsep.join(p for p in (SOURCE, os.environ.get("PYTHONPATH")) if p),
-    }
+    env = sanshe_env(SANSHE_DATABASE_URL=f"sqlite:///{tmp_path}/sanshe.db")
     for step in (["migrate"], ["user", "add", "boss", "--role", "admin", "--password", "long-enough-1"]):
         done = subprocess.run(
             [str(BIN / "sanshe"), *step], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300
         )
         assert done.returncode == 0, done.stderr
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    log = tmp_path / "server.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "sanshe"), "serve", "--port", str(port)],
-            env=env,
-            cwd=tmp_path,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-
-    def up() -> bool:
-        assert proc.poll() is None, log.read_text()
-        try:
-            return httpx.get(f"{base}/health", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     secrets: list[str] = []
-    try:
-        assert wait_until(up, timeout=180, interval=0.2), log.read_text()
+    with served(env, tmp_path) as srv:
+        base, log = srv.base, srv.log
         r = httpx.post(f"{base}/api/v1/auth/token", data={"username": "boss", "password": "long-enough-1"})
         token = r.json()["access_token"]
         headers = {"Authorization": f"Bearer {token}"}
@@ -141,9 +104,6 @@ def test_sanshe_serve_writes_no_secret_to_its_logs(tmp_path: Path) -> None:
         assert wait_until(lambda: "POST /api/v1/auth/token?password=***" in log.read_text(), timeout=60), (
             log.read_text()
         )
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
     text = log.read_text()
     assert "GET /api/v1/events?ticket=*** HTTP/1.1" in text
     assert "GET /api/v1/events?tick%65t=*** HTTP/1.1" in text
@@ -163,7 +123,7 @@ def test_the_app_redacts_a_plain_uvicorn_access_log(settings) -> None:
         def emit(self, record: logging.LogRecord) -> None:
             seen.append(self.format(record))
 
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="info")
     )
