@@ -80,11 +80,28 @@ def cmd_seed_demo(_: argparse.Namespace) -> None:
     ctx.close()
 
 
+def _read_password() -> str:
+    """The new account's password, never from the command line (which shell history and the
+    process list keep): asked twice on a terminal, else the first line of standard input."""
+    import getpass
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("密码 / password: ")
+        if getpass.getpass("再输入一次 / again: ") != first:
+            raise CliError("两次输入的密码不一致 / the two passwords differ")
+        return first
+    line = sys.stdin.readline()
+    if not line:
+        raise CliError("没有读到密码 / no password on standard input (one line)")
+    return line.rstrip("\r\n")
+
+
 def cmd_user_add(args: argparse.Namespace) -> None:
     from dispatch.auth.users import UserError, create_user
     from dispatch.context import AppContext
     from dispatch.db import transaction
 
+    password = args.password if args.password is not None else _read_password()
     ctx = AppContext.build(_settings())
     _require_current_schema(ctx)
     try:
@@ -93,7 +110,7 @@ def cmd_user_add(args: argparse.Namespace) -> None:
                 session,
                 username=args.name,
                 role=args.role,
-                password=args.password,
+                password=password,
                 provider_id=args.provider,
                 display_name=args.display_name or args.name,
                 extension=args.extension,
@@ -511,7 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
     ua.add_argument(
         "--role", required=True, choices=["admin", "supervisor", "operator", "org_admin", "worker"]
     )
-    ua.add_argument("--password", required=True, help="at least 8 characters")
+    ua.add_argument(
+        "--password",
+        help="at least 8 characters; better left out: then it is asked for on a terminal or read as "
+        "the first line of standard input, so it stays out of shell history and the process list",
+    )
     ua.add_argument("--provider", type=int, help="provider id (required for org_admin and worker)")
     ua.add_argument("--display-name", help="name shown in the console")
     ua.add_argument("--extension", help="operator's phone extension (screen pop)")

@@ -129,6 +129,30 @@ def test_duplicate_user_and_worker_for_organisation(fresh_db: str, capsys) -> No
     assert code == 1 and "is an organisation" in err
 
 
+def test_user_add_reads_the_password_from_standard_input(
+    fresh_db: str, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --password the password never appears on the command line: the first line of
+    standard input (a terminal would be asked twice, unechoed)."""
+    import io
+
+    from dispatch.auth.security import verify_password
+
+    run(capsys, "migrate")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long secret phrase\nignored\n"))
+    code, out, err = run(capsys, "user", "add", "sun", "--role", "supervisor")
+    assert code == 0, err
+    sessions = make_sessionmaker(make_engine(fresh_db))
+    with sessions() as s:
+        user = s.scalar(select(User).where(User.username == "sun"))
+        assert user is not None and verify_password(user.password_hash, "a long secret phrase")
+    monkeypatch.setattr(sys, "stdin", io.StringIO(""))
+    code, _, err = run(capsys, "user", "add", "zhou", "--role", "supervisor")
+    assert code == 1 and "no password on standard input" in err
+    with sessions() as s:
+        assert s.scalar(select(User).where(User.username == "zhou")) is None
+
+
 def test_commands_refuse_an_unmigrated_database(fresh_db: str, capsys) -> None:
     code, _, err = run(capsys, "user", "add", "wang", "--role", "operator", "--password", "long-enough")
     assert code == 1
