@@ -292,3 +292,23 @@ class ActionOut(BaseModel):
     rating_stars: int | None = None
     checkin_distance_m: float | None = None
     checkin_far: bool = False
+
+
+# --- photos and signatures (POST/GET /api/v1/orders/{id}/photos) ----------------------------------
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    order_id: int
+    kind: Literal["photo", "signature"]
+    stage: Literal["intake", "visit", "completion"]
+    content_type: str = Field(description="image/jpeg, image/png or image/webp, as the bytes say")
+    bytes: int
+    sha256: str
+    created_at: datetime
+    url: str = Field(description="GET it (with the bearer token) for the image itself")
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentOut]
+    total: int
