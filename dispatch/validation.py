@@ -22,7 +22,6 @@ FIELD_LABELS = {
     "signature": "居民签名",
     "image": "签名图片",
     "unable": "居民无法签名",
-    "consent": "居民同意记录",
     "given": "居民已同意",
     "method": "同意方式",
     "lng": "经度",

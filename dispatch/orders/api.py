@@ -262,6 +262,10 @@ def get_order(order_id: Id, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
         completion_note=o.completion_note,
         checkin_distance_m=o.checkin_distance_m,
         checkin_far=o.checkin_far,
+        checkout_at=o.checkout_at,
+        checkout_distance_m=o.checkout_distance_m,
+        checkout_far=o.checkout_far,
+        consent_method=o.consent_method,
         timeline=[
             TimelineEntry(
                 at=e.at,

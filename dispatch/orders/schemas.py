@@ -147,6 +147,12 @@ class OrderDetail(OrderOut):
     completion_note: str
     checkin_distance_m: float | None
     checkin_far: bool
+    checkout_at: datetime | None = None
+    checkout_distance_m: float | None = None
+    checkout_far: bool = False
+    consent_method: str | None = Field(
+        None, description="a home-visit request: how the resident consented (verbal, signed)"
+    )
     timeline: list[TimelineEntry]
 
 
@@ -264,6 +270,44 @@ class NoteIn(Payload):
     note: str = Field(min_length=1, max_length=2000)
 
 
+class SignatureIn(Payload):
+    """The resident's signature: the image drawn on the worker's screen, or why there is none."""
+
+    image: str | None = Field(
+        None,
+        description="data:image/png;base64,… (PNG only, at most 512 KB): a 415 for another type, 413 when larger",
+    )
+    unable: Flag = Field(False, description="true: the resident could not sign (give the reason)")
+    reason: str | None = Field(None, max_length=300, description="why the resident could not sign")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SignatureIn:
+        if self.unable:
+            if self.image is not None:
+                raise InvalidValue(
+                    "give the image or unable with a reason, not both",
+                    message="签名图片与“无法签名”只能二选一",
+                )
+            if not (self.reason or "").strip():
+                raise InvalidValue(
+                    "unable: give the reason the resident could not sign", message="请填写居民无法签名的原因"
+                )
+        elif self.image is None:
+            raise InvalidValue(
+                "give the image, or unable with a reason", message="请提交签名图片，或注明居民无法签名及原因"
+            )
+        return self
+
+
+class CompleteIn(NoteIn):
+    photo_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=6,
+        description="completion photos of this order already uploaded (POST …/photos with stage completion)",
+    )
+    signature: SignatureIn | None = Field(None, description="after the service: the resident's signature")
+
+
 class RateIn(Payload):
     stars: Annotated[int, Interval(ge=1, le=5), NotAFlag] | None = None
     outcome: RatingOutcome = RatingOutcome.RATED
@@ -292,6 +336,9 @@ class ActionOut(BaseModel):
     rating_stars: int | None = None
     checkin_distance_m: float | None = None
     checkin_far: bool = False
+    checkout_at: datetime | None = None
+    checkout_distance_m: float | None = None
+    checkout_far: bool = False
 
 
 # --- photos and signatures (POST/GET /api/v1/orders/{id}/photos) ----------------------------------
