@@ -38,7 +38,9 @@ def signatures(session_factory) -> list[Attachment]:
         return list(s.scalars(select(Attachment).where(Attachment.kind == AttachmentKind.SIGNATURE)))
 
 
-def test_complete_with_two_photos_and_a_signature(client, assigned, operator, session_factory, settings) -> None:
+def test_complete_with_two_photos_and_a_signature(
+    client, assigned, operator, session_factory, settings
+) -> None:
     order, worker, _ = assigned
     oid = order["id"]
     assert client.post(f"/api/v1/orders/{oid}/check-in", json=HERE, headers=worker).status_code == 200
@@ -67,7 +69,9 @@ def test_unable_to_sign_needs_a_reason(client, assigned, operator, session_facto
     order, worker, _ = assigned
     oid = order["id"]
     r = client.post(
-        f"/api/v1/orders/{oid}/complete", json={"note": "已修好", "signature": {"unable": True}}, headers=worker
+        f"/api/v1/orders/{oid}/complete",
+        json={"note": "已修好", "signature": {"unable": True}},
+        headers=worker,
     )
     assert r.status_code == 422 and "原因" in r.json()["message"]
     r = client.post(
@@ -91,7 +95,9 @@ def test_unable_to_sign_needs_a_reason(client, assigned, operator, session_facto
         ({"photo_ids": [999]}, 400, "unknown_photo"),
     ],
 )
-def test_bad_evidence_changes_nothing(client, assigned, session_factory, settings, body, status, error) -> None:
+def test_bad_evidence_changes_nothing(
+    client, assigned, session_factory, settings, body, status, error
+) -> None:
     order, worker, _ = assigned
     r = client.post(f"/api/v1/orders/{order['id']}/complete", json={"note": "已修好", **body}, headers=worker)
     assert r.status_code == status, r.text
@@ -127,7 +133,10 @@ def test_check_out_after_check_in_once_and_flagged_when_far(client, assigned, op
 
     assert client.post(f"/api/v1/orders/{oid}/check-in", json=HERE, headers=worker).status_code == 200
     assert "check-out" in client.get(f"/api/v1/orders/{oid}", headers=worker).json()["allowed_actions"]
-    assert client.post(f"/api/v1/orders/{oid}/complete", json={"note": "好了"}, headers=worker).status_code == 200
+    assert (
+        client.post(f"/api/v1/orders/{oid}/complete", json={"note": "好了"}, headers=worker).status_code
+        == 200
+    )
     # Completed at the door, then leaving 2 km away: recorded and flagged.
     lat, lon = north_of(ORDER_POINT, 2.0)
     r = client.post(f"/api/v1/orders/{oid}/check-out", json={"lat": lat, "lon": lon}, headers=worker)
