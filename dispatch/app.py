@@ -59,6 +59,7 @@ from dispatch.ops.metrics import ProcessState
 from dispatch.ops.requests import ObserveRequests
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
+from dispatch.orders.jobs_api import router as jobs_router
 from dispatch.orders.photos_api import photo_route_limit
 from dispatch.orders.photos_api import router as photos_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
@@ -509,6 +510,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(orders_router)
     app.include_router(actions_router)
     app.include_router(photos_router)
+    app.include_router(jobs_router)
     app.include_router(calendar_router)
     app.include_router(areas_router)
     app.include_router(stats_router)

@@ -15,6 +15,14 @@ from models import Channel, Priority, RatingOutcome
 MAX_DESCRIPTION = 2000
 
 
+class VisitConsent(Payload):
+    """The resident's consent to a request filed for them on a home visit (channel visit)."""
+
+    given: Flag = Field(description="the resident agreed to the request being filed and their data kept")
+    method: Literal["verbal", "signed"] = Field(description="verbal: said so; signed: signed a paper form")
+    note: str | None = Field(None, max_length=300)
+
+
 class OrderCreate(Payload):
     caller_phone: str = Field(min_length=1, max_length=32)
     resident_name: str | None = Field(None, max_length=50)
@@ -29,6 +37,9 @@ class OrderCreate(Payload):
     call_id: Id | None = Field(None, description="the call this order was taken on")
     callback_id: Id | None = Field(
         None, description="taken while returning this callback: it closes as 'order' with this order"
+    )
+    consent: VisitConsent | None = Field(
+        None, description='required with channel "visit": the consent of the resident the request is for'
     )
 
     @field_validator("description")
@@ -358,4 +369,58 @@ class AttachmentOut(BaseModel):
 
 class AttachmentList(BaseModel):
     items: list[AttachmentOut]
+    total: int
+
+
+# --- the worker's itinerary (GET /api/v1/me/jobs) ------------------------------------------------
+
+
+class MapLinks(BaseModel):
+    geo: str = Field(description="geo:lat,lon?q=lat,lon(address): the phone's own map app")
+    amap: str = Field(description="AMap (高德) marker page / app, WGS-84 point")
+    baidu: str = Field(description="Baidu (百度) marker page / app, WGS-84 point")
+
+
+class JobResident(BaseModel):
+    name: str = Field(description="in full on an order the worker holds")
+    tags: list[str] = Field(
+        description="the tags that matter at the door (行动不便 … as recorded: 独居老人, 残疾 …)"
+    )
+
+
+class JobOut(BaseModel):
+    kind: Literal["job", "offer"] = Field(
+        description="job: signed for (accepted, in service); offer: to sign for"
+    )
+    order_id: int
+    number: str
+    status: str
+    priority: str
+    item_code: str
+    item_name: str
+    description: str = Field(
+        description="the request as taken (the notes for the visit); offers: numbers masked"
+    )
+    resident: JobResident | None = Field(description="held orders only; null on an offer")
+    caller_phone: str | None = Field(
+        description="E.164 on an order the worker holds (tap to call), else null"
+    )
+    caller_phone_national: str = Field(description="as written here, or masked (138****8000) on an offer")
+    caller_phone_access: Literal["full", "reveal", "detail", "none"]
+    address: str
+    lat: float | None
+    lon: float | None
+    map_links: MapLinks | None = Field(description="null when the order has no coordinates")
+    safety_notice: str
+    sign_by: datetime | None = Field(description="an offer: sign for it by then")
+    complete_by: datetime | None
+    distance_m: int | None = Field(description="metres from the position given (lat, lng), if both were")
+    offer_distance_km: float | None = Field(description="an offer: km from the provider's base, as ranked")
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    allowed_actions: list[str]
+
+
+class JobsOut(BaseModel):
+    items: list[JobOut] = Field(description="in visit order: by the day due, then distance from here")
     total: int
