@@ -88,8 +88,8 @@ def test_unable_to_sign_needs_a_reason(client, assigned, operator, session_facto
 @pytest.mark.parametrize(
     ("body", "status", "error"),
     [
-        ({"signature": {"image": data_url(JPEG, "jpeg")}}, 415, "unsupported_image_type"),
-        ({"signature": {"image": data_url(JPEG)}}, 415, "unsupported_image_type"),  # says png, is not
+        ({"signature": {"image": data_url(JPEG, "jpeg")}}, 400, "invalid_signature"),
+        ({"signature": {"image": data_url(JPEG)}}, 400, "invalid_signature"),  # says png, is not
         ({"signature": {"image": data_url(PNG + b"x" * 600_000)}}, 413, "image_too_large"),
         ({"signature": {"image": "data:image/png;base64,@@@"}}, 400, "invalid_signature"),
         ({"photo_ids": [999]}, 400, "unknown_photo"),

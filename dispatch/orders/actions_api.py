@@ -279,7 +279,13 @@ def check_out(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser
     return _out(order)
 
 
-@router.post("/orders/{order_id}/complete", response_model=ActionOut)
+@router.post(
+    "/orders/{order_id}/complete",
+    response_model=ActionOut,
+    responses={
+        413: {"description": "The signature image is over 512 KB"},
+    },
+)
 def complete(order_id: Id, body: CompleteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
     """办结 by the provider after the service, or 直接办结 on the call by the call centre.
 

@@ -331,10 +331,11 @@ _PNG_DATA_URL = "data:image/png;base64,"
 
 
 def decode_signature(data_url: str) -> bytes:
-    """The PNG a ``data:image/png;base64,…`` URL holds (415 for anything else, 413 when too big)."""
+    """The PNG a ``data:image/png;base64,…`` URL holds (400 for anything else, 413 when too big)."""
     if not data_url.startswith(_PNG_DATA_URL):
-        raise UnsupportedImage(
+        raise BadRequest(
             "signature.image: give a data:image/png;base64,… URL",
+            code="invalid_signature",
             message="签名：请以 PNG 图片提交（data:image/png;base64,…）",
         )
     encoded = data_url[len(_PNG_DATA_URL) :]
@@ -357,8 +358,9 @@ def decode_signature(data_url: str) -> bytes:
             message=f"签名图片超过 {MAX_SIGNATURE_BYTES // 1024} KB，请重新签名",
         )
     if sniff_image(data) != "image/png":
-        raise UnsupportedImage(
+        raise BadRequest(
             "signature.image: the data is not a PNG image",
+            code="invalid_signature",
             message="签名：只接受 PNG 图片",
         )
     return data

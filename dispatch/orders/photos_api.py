@@ -69,7 +69,16 @@ def _out(row: Attachment) -> AttachmentOut:
     )
 
 
-@router.post("/{order_id}/photos", status_code=201, response_model=AttachmentOut)
+@router.post(
+    "/{order_id}/photos",
+    status_code=201,
+    response_model=AttachmentOut,
+    responses={
+        409: {"description": "Six photos of this stage already, or the order is not in service"},
+        413: {"description": "The photo is over [uploads] max_photo_mb"},
+        415: {"description": "Not a JPEG, PNG or WebP image (judged by its bytes)"},
+    },
+)
 def upload_photo(
     order_id: Id,
     db: Db,

@@ -286,7 +286,7 @@ class SignatureIn(Payload):
 
     image: str | None = Field(
         None,
-        description="data:image/png;base64,… (PNG only, at most 512 KB): a 415 for another type, 413 when larger",
+        description="data:image/png;base64,… (PNG only, at most 512 KB): a 400 for another type, 413 when larger",
     )
     unable: Flag = Field(False, description="true: the resident could not sign (give the reason)")
     reason: str | None = Field(None, max_length=300, description="why the resident could not sign")
