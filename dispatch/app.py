@@ -59,6 +59,9 @@ from dispatch.ops.metrics import ProcessState
 from dispatch.ops.requests import ObserveRequests
 from dispatch.orders.actions_api import router as actions_router
 from dispatch.orders.api import router as orders_router
+from dispatch.orders.jobs_api import router as jobs_router
+from dispatch.orders.photos_api import photo_route_limit
+from dispatch.orders.photos_api import router as photos_router
 from dispatch.outbox.adapters import LogCalls, LogConnector, LogSms
 from dispatch.outbox.api import router as outbox_router
 from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
@@ -183,15 +186,24 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
-# Routes whose bodies may be smaller or larger than [server] max_body_mb.
+# Routes whose bodies may be smaller or larger than [server] max_body_mb (and, set from
+# [uploads] max_photo_mb, the photo upload: route_body_limits).
 ROUTE_BODY_LIMITS = (RouteLimit("POST", "/api/v1/calendar/years/{year:int}.csv", MAX_CSV_BYTES),)
+PHOTO_UPLOAD_PATH = "/api/v1/orders/{order_id:int}/photos"
+
+
+def route_body_limits(settings: Settings) -> tuple[RouteLimit, ...]:
+    photo = RouteLimit("POST", PHOTO_UPLOAD_PATH, photo_route_limit(settings.uploads.max_photo_mb))
+    return (*ROUTE_BODY_LIMITS, photo)
 
 
 def install_guards(app: FastAPI, settings: Settings) -> None:
     """The edge of every request (``dispatch.guards``); added innermost first."""
     app.add_middleware(TextGuard)
     app.add_middleware(
-        BodyLimit, max_bytes=int(settings.server.max_body_mb * 1024 * 1024), routes=ROUTE_BODY_LIMITS
+        BodyLimit,
+        max_bytes=int(settings.server.max_body_mb * 1024 * 1024),
+        routes=route_body_limits(settings),
     )
     app.add_middleware(KeepAlive500, message=default_message("internal_error", 500))
     app.add_middleware(SecurityHeaders)
@@ -497,6 +509,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(reveal_router)
     app.include_router(orders_router)
     app.include_router(actions_router)
+    app.include_router(photos_router)
+    app.include_router(jobs_router)
     app.include_router(calendar_router)
     app.include_router(areas_router)
     app.include_router(stats_router)

@@ -324,7 +324,8 @@ NO_STORE_PREFIXES = ("/api/", "/telephony/", "/health", "/metrics")
 
 class SecurityHeaders:
     """``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: no-referrer`` on every answer;
-    ``Cache-Control: no-store`` on API answers, and on any other that sets no caching of its own."""
+    ``Cache-Control: no-store`` on API answers (kept when theirs already says no-store), and on
+    any other that sets no caching of its own."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -340,7 +341,8 @@ class SecurityHeaders:
                 headers = [
                     (k, v)
                     for k, v in message.get("headers", [])
-                    if not (api and k.lower() == b"cache-control")
+                    # An API answer may say more (private, no-store), never less.
+                    if not (api and k.lower() == b"cache-control" and b"no-store" not in v.lower())
                 ]
                 names = {k.lower() for k, _ in headers}
                 if b"cache-control" not in names:

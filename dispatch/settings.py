@@ -395,6 +395,14 @@ class AsteriskSettings(Section):
         return self
 
 
+class UploadsSettings(Section):
+    # Where photos and signatures are stored (a relative path is taken from the working
+    # directory), one directory per order; back it up with the database.
+    dir: str = Field("var/uploads", min_length=1)
+    # Largest photo accepted, in MB (a 413 above it). The phone compresses before sending.
+    max_photo_mb: float = Field(5.0, gt=0, le=50)
+
+
 class LiveSettings(Section):
     # Which bus carries the live event stream: "memory" (one process), "postgres" (LISTEN/NOTIFY,
     # across processes), or "auto": postgres on PostgreSQL, memory on SQLite.
@@ -424,6 +432,7 @@ class Settings(BaseSettings):
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     live: LiveSettings = LiveSettings()
+    uploads: UploadsSettings = UploadsSettings()
     metrics: MetricsSettings = MetricsSettings()
 
     @property

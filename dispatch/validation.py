@@ -15,6 +15,16 @@ from typing import Any
 # Every field and parameter name the API accepts (tests/test_error_messages.py checks the OpenAPI
 # document against this), as the console labels it.
 FIELD_LABELS = {
+    "file": "照片文件",
+    "photo_id": "照片编号",
+    "photo_ids": "办结照片",
+    "stage": "拍摄环节",
+    "signature": "居民签名",
+    "image": "签名图片",
+    "unable": "居民无法签名",
+    "given": "居民已同意",
+    "method": "同意方式",
+    "lng": "经度",
     "Idempotency-Key": "幂等键（Idempotency-Key）",
     "access_token": "访问令牌",
     "action": "访问类型",

@@ -1,6 +1,7 @@
 """SQLAlchemy 2 models, one module per aggregate. Importing this package registers them all."""
 
 from models.area import Area, AreaKind, Place, PlaceKind
+from models.attachment import Attachment, AttachmentKind, AttachmentStage
 from models.base import Base, UTCDateTime, utcnow
 from models.call import Call, CallDirection, Disposition, call_order
 from models.callback import Callback, CallbackReason, CallbackStatus, CallOutcome
@@ -42,6 +43,9 @@ __all__ = [
     "StreamTicket",
     "Area",
     "AreaKind",
+    "Attachment",
+    "AttachmentKind",
+    "AttachmentStage",
     "Base",
     "CalendarDay",
     "CalendarYear",

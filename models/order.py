@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, UTCDateTime, str_enum, utcnow
@@ -99,11 +99,20 @@ class Order(Timestamped, Base):
     checkin_lon: Mapped[float | None]
     checkin_distance_m: Mapped[float | None] = mapped_column(Float)
     checkin_far: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Check-out (离开现场): when and where the worker left, flagged like the check-in when far.
+    checkout_at: Mapped[datetime | None]
+    checkout_lat: Mapped[float | None]
+    checkout_lon: Mapped[float | None]
+    checkout_distance_m: Mapped[float | None] = mapped_column(Float)
+    checkout_far: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     completed_at: Mapped[datetime | None]
     completion_note: Mapped[str] = mapped_column(Text, default="")
     closed_at: Mapped[datetime | None]
     cancelled_at: Mapped[datetime | None]
     rating_stars: Mapped[int | None] = mapped_column(Integer)
+    # A request filed on a home visit (channel visit): how the resident consented (verbal, signed).
+    consent_method: Mapped[str | None] = mapped_column(String(10))
+    consent_note: Mapped[str | None] = mapped_column(String(300))
 
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"

@@ -160,7 +160,9 @@ def twilio_overrides() -> dict[str, object]:
 
 
 @pytest.fixture
-def settings(db_url: str, request: pytest.FixtureRequest, twilio_overrides: dict[str, object]):
+def settings(
+    db_url: str, request: pytest.FixtureRequest, twilio_overrides: dict[str, object], tmp_path: Path
+):
     """The app's settings. Markers choose the variant:
 
     - ``manual_dispatch``: auto-dispatch off and the frozen ``clock``: the test drives the dispatcher;
@@ -178,6 +180,7 @@ def settings(db_url: str, request: pytest.FixtureRequest, twilio_overrides: dict
         server={"tracking_loop": False, "simulator": False, "cache_check_seconds": 0},
         # Throttled sign-ins answered at once (the delay has its own test).
         auth={"jwt_secret": "test-secret-test-secret-test-secret-0123", "throttled_answer_delay_seconds": 0},
+        uploads={"dir": str(tmp_path / "uploads")},
         **extra,
     )
 

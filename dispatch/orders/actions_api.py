@@ -7,6 +7,7 @@ machine answers for the order's status.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -18,7 +19,7 @@ from dispatch.errors import NotFound
 from dispatch.geo.coords import to_wgs84
 from dispatch.inputs import Id
 from dispatch.matching.service import candidates
-from dispatch.orders import lifecycle, offers, policy, repository
+from dispatch.orders import attachments, lifecycle, offers, policy, repository
 from dispatch.orders.batch import offer_planned, plan_batch, run_batch
 from dispatch.orders.policy import Verb
 from dispatch.orders.schemas import (
@@ -29,11 +30,11 @@ from dispatch.orders.schemas import (
     CandidateOut,
     CandidatesOut,
     CheckInIn,
+    CompleteIn,
     DispatchIn,
     ExtendIn,
     InternalNoteIn,
     LeftOut,
-    NoteIn,
     OfferOut,
     PlannedOut,
     RateIn,
@@ -239,6 +240,9 @@ def _out(order: Order) -> ActionOut:
         rating_stars=order.rating_stars,
         checkin_distance_m=order.checkin_distance_m,
         checkin_far=order.checkin_far,
+        checkout_at=order.checkout_at,
+        checkout_distance_m=order.checkout_distance_m,
+        checkout_far=order.checkout_far,
     )
 
 
@@ -258,11 +262,54 @@ def check_in(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser)
     return _out(order)
 
 
-@router.post("/orders/{order_id}/complete", response_model=ActionOut)
-def complete(order_id: Id, body: NoteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
-    """办结 by the provider after the service, or 直接办结 on the call by the call centre."""
+@router.post("/orders/{order_id}/check-out", response_model=ActionOut)
+def check_out(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    """离开现场: once after the check-in, with the position (flagged when far, as the check-in)."""
+    order = acting_on(db, user, order_id, Verb.CHECK_OUT)
+    lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
+    lifecycle.check_out(
+        db,
+        order,
+        lat=lat,
+        lon=lon,
+        now=ctx.clock.now(),
+        actor=user,
+        far_m=ctx.settings.dispatch.checkin_far_meters,
+    )
+    return _out(order)
+
+
+@router.post(
+    "/orders/{order_id}/complete",
+    response_model=ActionOut,
+    responses={
+        413: {"description": "The signature image is over 512 KB"},
+    },
+)
+def complete(order_id: Id, body: CompleteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+    """办结 by the provider after the service, or 直接办结 on the call by the call centre.
+
+    After the service: ``photo_ids`` (completion photos uploaded before) and ``signature`` (a PNG
+    data URL, or ``unable`` with a reason) go on the timeline."""
     order = acting_on(db, user, order_id, Verb.COMPLETE)
-    lifecycle.complete(db, order, note=body.note, now=ctx.clock.now(), actor=user, cal=ctx.calendar(db))
+    signature = None
+    if body.signature is not None:
+        image = body.signature.image
+        signature = lifecycle.Signature(
+            png=attachments.decode_signature(image) if image is not None else None,
+            unable_reason=(body.signature.reason or "").strip() if body.signature.unable else None,
+        )
+    lifecycle.complete(
+        db,
+        order,
+        note=body.note,
+        now=ctx.clock.now(),
+        actor=user,
+        cal=ctx.calendar(db),
+        photo_ids=body.photo_ids,
+        signature=signature,
+        storage=attachments.Storage(Path(ctx.settings.uploads.dir)),
+    )
     return _out(order)
 
 

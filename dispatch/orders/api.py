@@ -47,7 +47,9 @@ from models import (
 router = APIRouter(prefix="/api/v1/orders", tags=["orders"])
 
 
-Intaker = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.WORKER))]
+Intaker = Annotated[
+    User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR, Role.ORG_ADMIN, Role.WORKER))
+]
 Reader = Annotated[User, Depends(require_roles(*ALL_ROLES))]
 
 
@@ -77,10 +79,16 @@ def create(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Any:
     """Take a request: classify (when no item_code), match the resident, locate, set deadlines."""
-    if user.role == Role.WORKER and body.channel != Channel.VISIT:
+    if user.role in (Role.WORKER, Role.ORG_ADMIN) and body.channel != Channel.VISIT:
         raise Forbidden(
-            'workers log requests met on a home visit only (channel "visit")',
+            'workers and organisation admins log requests met on a home visit only (channel "visit")',
             message="服务人员只能登记上门时遇到的诉求（受理渠道选“上门”）",
+        )
+    if body.channel == Channel.VISIT and (body.consent is None or not body.consent.given):
+        raise BadRequest(
+            "consent: a request filed on a home visit needs the resident's consent (given, method)",
+            code="consent_required",
+            message="居民同意：上门登记诉求须先征得居民同意，并注明同意方式（口头或签字）",
         )
     if body.callback_id is not None and user.role not in (Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR):
         raise Forbidden(
@@ -98,6 +106,7 @@ def create(
             code="address_required",
             message="地址：请填写上门服务的地址（服务人员登记的诉求只按您填写的地址办理）",
         )
+    visit_consent = body.channel == Channel.VISIT and body.consent is not None
     ctx = request.app.state.ctx
     try:
         phone = normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
@@ -120,6 +129,8 @@ def create(
         priority=body.priority,
         call_id=body.call_id,
         use_registered_address=not provider,
+        consent_method=body.consent.method if visit_consent else None,
+        consent_note=(body.consent.note or "").strip() or None if visit_consent else None,
     )
     # Classify and geocode first, reading only: the write transaction (SQLite's one writer)
     # then holds its lock for the writes alone.
@@ -262,6 +273,10 @@ def get_order(order_id: Id, db: Db, ctx: Ctx, user: Reader) -> OrderDetail:
         completion_note=o.completion_note,
         checkin_distance_m=o.checkin_distance_m,
         checkin_far=o.checkin_far,
+        checkout_at=o.checkout_at,
+        checkout_distance_m=o.checkout_distance_m,
+        checkout_far=o.checkout_far,
+        consent_method=o.consent_method,
         timeline=[
             TimelineEntry(
                 at=e.at,

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from dispatch import changes
-from models import Order
+from models import Offer, Order
 
 
 def note(
@@ -39,4 +39,30 @@ def note(
             "supervisor_queue_reason": order.supervisor_queue_reason,
         },
         changes.CALL_CENTRE | {f"provider:{p}" for p in concerned},
+    )
+
+
+def note_offer(session: Session, order: Order, offer: Offer, *, item_code: str, item_name: str) -> None:
+    """A new offer, for the phones of the provider it went to: what a worker needs to decide at
+    once (what, where, how far from their base, by when to sign for it) — nothing of the resident."""
+    changes.note(
+        session,
+        "offer",
+        offer.id,
+        {
+            "offer_id": offer.id,
+            "order_id": order.id,
+            "number": order.number,
+            "item_code": item_code,
+            "item_name": item_name,
+            "priority": order.priority.value,
+            "address": order.address,
+            "lat": order.lat,
+            "lon": order.lon,
+            "distance_km": offer.distance_km,
+            "sign_by": offer.sign_by.isoformat() if offer.sign_by else None,
+            "complete_by": order.complete_by.isoformat() if order.complete_by else None,
+            "provider_id": offer.provider_id,
+        },
+        {f"provider:{offer.provider_id}"},
     )

@@ -42,6 +42,7 @@ from models import (
 
 HIGH_RISK_TAGS = frozenset({"独居老人", "高龄老人", "失能", "残疾", "特困"})
 DUPLICATE_WINDOW = timedelta(days=7)
+CONSENT_LABELS_ZH = {"verbal": "居民口头同意", "signed": "居民签字同意"}
 
 
 class IntakeError(InvalidValue):
@@ -70,6 +71,9 @@ class IntakeRequest:
     # False: a request with no place goes nowhere rather than to the resident's registered address
     # (a provider's intake: they give the address, and must not learn the registered one).
     use_registered_address: bool = True
+    # A home visit's request: how the resident consented (verbal, signed) and any note.
+    consent_method: str | None = None
+    consent_note: str | None = None
 
 
 @dataclass
@@ -250,6 +254,8 @@ def create_order(
             grid_id=located.grid_id if located else None,
             created_by_id=actor.id if isinstance(actor, User) else None,  # str: a system ("system:ivr")
             possible_duplicate_of_id=duplicate.id if duplicate else None,
+            consent_method=req.consent_method,
+            consent_note=req.consent_note,
             sign_by=deadlines.sign_by,
             complete_by=deadlines.complete_by,
             next_check_at=now,  # the tracking sweep works out the first reminder/escalation time
@@ -262,7 +268,11 @@ def create_order(
         session.execute(insert(call_order).values(call_id=call.id, order_id=order.id))
         if call.resident_id is None and call.caller == req.phone.e164:
             call.resident_id = resident.id
-    note = "系统自动分类" if not req.item_code else ""
+    notes = ["系统自动分类"] if not req.item_code else []
+    if req.consent_method:
+        said = CONSENT_LABELS_ZH.get(req.consent_method, req.consent_method)
+        notes.append(f"上门登记，{said}" + (f"（{req.consent_note}）" if req.consent_note else ""))
+    note = "；".join(notes)
     record_event(
         session,
         order,
@@ -279,7 +289,12 @@ def create_order(
             "resident_created": match.created,
             "name_mismatch": match.name_mismatch,
             "possible_duplicate_of": duplicate.number if duplicate else None,
-        },
+        }
+        | (
+            {"consent": {"method": req.consent_method, "note": req.consent_note or ""}}
+            if req.consent_method
+            else {}
+        ),
     )
     return IntakeResult(
         order=order,

@@ -9,6 +9,8 @@ event here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -17,10 +19,11 @@ from sqlalchemy.orm import Session
 
 from dispatch.errors import BadRequest, Conflict
 from dispatch.geo.coords import geodesic_km
+from dispatch.orders import attachments
 from dispatch.orders.offers import DispatchContext, offer_if_auto, pending_offer, release_slot
-from dispatch.orders.state import EXTENDABLE, LABELS_ZH, RATEABLE, URGEABLE, Action
+from dispatch.orders.state import CHECKOUTABLE, EXTENDABLE, LABELS_ZH, RATEABLE, URGEABLE, Action
 from dispatch.orders.timeline import record_event
-from dispatch.orders.transitions import transition
+from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import MAX_EXTENSION_WORKING_DAYS, callback_due, order_deadlines
@@ -41,12 +44,16 @@ from models import (
 SATISFACTION = {5: "非常满意", 4: "满意", 3: "基本满意", 2: "不满意", 1: "非常不满意"}
 
 
+def _distance_m(order: Order, lat: float, lon: float) -> float | None:
+    if order.lat is None or order.lon is None:
+        return None
+    return round(geodesic_km(lat, lon, order.lat, order.lon) * 1000, 1)
+
+
 def check_in(
     session: Session, order: Order, *, lat: float, lon: float, now: datetime, actor: User, far_m: float
 ) -> None:
-    distance_m = None
-    if order.lat is not None and order.lon is not None:
-        distance_m = round(geodesic_km(lat, lon, order.lat, order.lon) * 1000, 1)
+    distance_m = _distance_m(order, lat, lon)
     far = distance_m is not None and distance_m > far_m
     note = f"到达现场，距工单地址 {distance_m:.0f} 米" if distance_m is not None else "到达现场（工单无坐标）"
     transition(
@@ -67,11 +74,79 @@ def check_in(
     )
 
 
-def complete(
-    session: Session, order: Order, *, note: str, now: datetime, actor: User, cal: WorkCalendar
+def check_out(
+    session: Session, order: Order, *, lat: float, lon: float, now: datetime, actor: User, far_m: float
 ) -> None:
-    """办结: after the service, or directly on the call (直接办结) for a request never dispatched."""
+    """离开现场: once, after the check-in (in service, or completed at the door); where and when
+    the worker left, flagged like the check-in when far from the order's address. No status change."""
+    if order.status not in CHECKOUTABLE or order.arrived_at is None:
+        raise Conflict(
+            f"order {order.number} is {order.status.value} and not checked in: nothing to check out of",
+            code="not_checked_in",
+            message=f"工单{order.number}当前为“{LABELS_ZH[order.status]}”，尚未到场签到，不能离场签退",
+        )
+    if order.checkout_at is not None:
+        raise Conflict(
+            f"order {order.number} was already checked out",
+            code="already_checked_out",
+            message=f"工单{order.number}已经离场签退过了",
+        )
+    distance_m = _distance_m(order, lat, lon)
+    far = distance_m is not None and distance_m > far_m
+    set_fields(
+        session,
+        order,
+        checkout_at=now,
+        checkout_lat=lat,
+        checkout_lon=lon,
+        checkout_distance_m=distance_m,
+        checkout_far=far,
+        updated_at=now,
+    )
+    note = f"离开现场，距工单地址 {distance_m:.0f} 米" if distance_m is not None else "离开现场（工单无坐标）"
+    record_event(
+        session,
+        order,
+        action="check_out",
+        at=now,
+        actor=actor,
+        note=note + ("，距离偏远，请核实" if far else ""),
+        data={"lat": lat, "lon": lon, "distance_m": distance_m, "far": far},
+    )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """The resident's signature at completion: the PNG drawn on the screen, or why there is none."""
+
+    png: bytes | None = None
+    unable_reason: str | None = None
+
+
+def complete(
+    session: Session,
+    order: Order,
+    *,
+    note: str,
+    now: datetime,
+    actor: User,
+    cal: WorkCalendar,
+    photo_ids: Sequence[int] = (),
+    signature: Signature | None = None,
+    storage: attachments.Storage | None = None,
+) -> None:
+    """办结: after the service, or directly on the call (直接办结) for a request never dispatched.
+
+    After the service the worker may add the completion photos already uploaded (``photo_ids``)
+    and the resident's signature (or why they could not sign): both go on the timeline."""
     direct = order.status == OrderStatus.RECEIVED
+    if direct and signature is not None:
+        raise BadRequest(
+            "signature: a request completed directly on the call has no resident's signature",
+            code="signature_not_expected",
+            message="直接办结的工单无需居民签名",
+        )
+    photos = attachments.completion_photos(session, order, photo_ids)
     holder = order.provider_id
     due = callback_due(now, cal)
     item = session.get_one(Item, order.item_id)
@@ -83,7 +158,8 @@ def complete(
         at=now,
         actor=actor,
         note=note,
-        data={"on_time": order.complete_by is None or now <= order.complete_by},
+        data={"on_time": order.complete_by is None or now <= order.complete_by}
+        | ({"photo_ids": photos} if photos else {}),
         changes={
             "completed_at": now,
             "completion_note": note,
@@ -105,6 +181,30 @@ def complete(
     )
     if not direct:
         release_slot(session, holder)
+    if signature is not None:
+        _record_signature(session, order, signature, now=now, actor=actor, storage=storage)
+
+
+def _record_signature(
+    session: Session,
+    order: Order,
+    signature: Signature,
+    *,
+    now: datetime,
+    actor: User,
+    storage: attachments.Storage | None,
+) -> None:
+    if signature.png is not None:
+        if storage is None:
+            raise ValueError("storing a signature needs the uploads storage")
+        row = attachments.add_signature(
+            session, order, data=signature.png, storage=storage, actor=actor, now=now
+        )
+        note, data = "居民已签名确认", {"attachment_id": row.id, "kind": "signature", "stage": "completion"}
+    else:
+        reason = signature.unable_reason or ""
+        note, data = f"居民无法签名：{reason}", {"unable": True, "reason": reason}
+    record_event(session, order, action="signature", at=now, actor=actor, note=note, data=data)
 
 
 def rate(

@@ -21,6 +21,7 @@ from dispatch.errors import BadRequest, Conflict, NotFound
 from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
+from dispatch.orders import changes as order_changes
 from dispatch.orders.state import LABELS_ZH, Action
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
@@ -254,6 +255,8 @@ def _offer(
     )
     session.add(offer)
     session.flush()  # the offer and its SMS in one go; callers read the offer's id
+    item = session.get_one(Item, order.item_id)
+    order_changes.note_offer(session, order, offer, item_code=item.code, item_name=item.name_zh)
     return offer
 
 

@@ -18,7 +18,7 @@ import enum
 from collections.abc import Collection
 
 from dispatch.errors import Forbidden, role_refused
-from dispatch.orders.state import EXTENDABLE, TRANSITIONS, URGEABLE, Action
+from dispatch.orders.state import CHECKOUTABLE, EXTENDABLE, TRANSITIONS, URGEABLE, Action
 from models import Order, OrderStatus, Role, User
 
 
@@ -29,6 +29,7 @@ class Verb(enum.StrEnum):
     ACCEPT = "accept"
     DECLINE = "decline"
     CHECK_IN = "check-in"
+    CHECK_OUT = "check-out"
     COMPLETE = "complete"
     RATE = "rate"
     URGE = "urge"
@@ -49,6 +50,7 @@ ROLES: dict[Verb, frozenset[Role]] = {
     Verb.ACCEPT: RESPONDERS,
     Verb.DECLINE: RESPONDERS,
     Verb.CHECK_IN: EVERYONE,  # narrowed by the relation: the holder, or a supervisor
+    Verb.CHECK_OUT: EVERYONE,  # as the check-in
     Verb.COMPLETE: EVERYONE,  # the holder after the service, the call centre directly on the call
     Verb.RATE: CALL_CENTRE,
     Verb.URGE: SUPERVISORS,
@@ -70,6 +72,7 @@ STATUSES: dict[Verb, frozenset[OrderStatus]] = {
     Verb.ACCEPT: _sources(Action.ACCEPT),
     Verb.DECLINE: _sources(Action.DECLINE),
     Verb.CHECK_IN: _sources(Action.CHECK_IN),
+    Verb.CHECK_OUT: CHECKOUTABLE,  # and only once, after a check-in
     Verb.COMPLETE: _sources(Action.COMPLETE, Action.COMPLETE_DIRECT),
     Verb.RATE: _sources(Action.CLOSE) | {OrderStatus.CLOSED},  # closed: only while unrated
     Verb.URGE: URGEABLE,
@@ -123,7 +126,7 @@ def authorize(verb: Verb, order: Order, user: User, scope: Collection[int] | Non
             raise Forbidden(
                 "this offer was made to another provider", message="此工单派给了其他服务方，您不能签收或退单"
             )
-    elif verb == Verb.CHECK_IN:
+    elif verb in (Verb.CHECK_IN, Verb.CHECK_OUT):
         _check_assigned(order, user, scope)
     elif verb == Verb.COMPLETE:
         if order.status == OrderStatus.RECEIVED:
@@ -146,6 +149,8 @@ def _applies(verb: Verb, order: Order) -> bool:
         return False
     if verb == Verb.RATE and order.status == OrderStatus.CLOSED:
         return order.rating_stars is None
+    if verb == Verb.CHECK_OUT:
+        return order.arrived_at is not None and order.checkout_at is None
     return True
 
 

@@ -15,6 +15,14 @@ from models import Channel, Priority, RatingOutcome
 MAX_DESCRIPTION = 2000
 
 
+class VisitConsent(Payload):
+    """The resident's consent to a request filed for them on a home visit (channel visit)."""
+
+    given: Flag = Field(description="the resident agreed to the request being filed and their data kept")
+    method: Literal["verbal", "signed"] = Field(description="verbal: said so; signed: signed a paper form")
+    note: str | None = Field(None, max_length=300)
+
+
 class OrderCreate(Payload):
     caller_phone: str = Field(min_length=1, max_length=32)
     resident_name: str | None = Field(None, max_length=50)
@@ -29,6 +37,9 @@ class OrderCreate(Payload):
     call_id: Id | None = Field(None, description="the call this order was taken on")
     callback_id: Id | None = Field(
         None, description="taken while returning this callback: it closes as 'order' with this order"
+    )
+    consent: VisitConsent | None = Field(
+        None, description='required with channel "visit": the consent of the resident the request is for'
     )
 
     @field_validator("description")
@@ -147,6 +158,12 @@ class OrderDetail(OrderOut):
     completion_note: str
     checkin_distance_m: float | None
     checkin_far: bool
+    checkout_at: datetime | None = None
+    checkout_distance_m: float | None = None
+    checkout_far: bool = False
+    consent_method: str | None = Field(
+        None, description="a home-visit request: how the resident consented (verbal, signed)"
+    )
     timeline: list[TimelineEntry]
 
 
@@ -264,6 +281,44 @@ class NoteIn(Payload):
     note: str = Field(min_length=1, max_length=2000)
 
 
+class SignatureIn(Payload):
+    """The resident's signature: the image drawn on the worker's screen, or why there is none."""
+
+    image: str | None = Field(
+        None,
+        description="data:image/png;base64,… (PNG only, at most 512 KB): a 400 for another type, 413 when larger",
+    )
+    unable: Flag = Field(False, description="true: the resident could not sign (give the reason)")
+    reason: str | None = Field(None, max_length=300, description="why the resident could not sign")
+
+    @model_validator(mode="after")
+    def _one_of(self) -> SignatureIn:
+        if self.unable:
+            if self.image is not None:
+                raise InvalidValue(
+                    "give the image or unable with a reason, not both",
+                    message="签名图片与“无法签名”只能二选一",
+                )
+            if not (self.reason or "").strip():
+                raise InvalidValue(
+                    "unable: give the reason the resident could not sign", message="请填写居民无法签名的原因"
+                )
+        elif self.image is None:
+            raise InvalidValue(
+                "give the image, or unable with a reason", message="请提交签名图片，或注明居民无法签名及原因"
+            )
+        return self
+
+
+class CompleteIn(NoteIn):
+    photo_ids: list[Id] = Field(
+        default_factory=list,
+        max_length=6,
+        description="completion photos of this order already uploaded (POST …/photos with stage completion)",
+    )
+    signature: SignatureIn | None = Field(None, description="after the service: the resident's signature")
+
+
 class RateIn(Payload):
     stars: Annotated[int, Interval(ge=1, le=5), NotAFlag] | None = None
     outcome: RatingOutcome = RatingOutcome.RATED
@@ -292,3 +347,80 @@ class ActionOut(BaseModel):
     rating_stars: int | None = None
     checkin_distance_m: float | None = None
     checkin_far: bool = False
+    checkout_at: datetime | None = None
+    checkout_distance_m: float | None = None
+    checkout_far: bool = False
+
+
+# --- photos and signatures (POST/GET /api/v1/orders/{id}/photos) ----------------------------------
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    order_id: int
+    kind: Literal["photo", "signature"]
+    stage: Literal["intake", "visit", "completion"]
+    content_type: str = Field(description="image/jpeg, image/png or image/webp, as the bytes say")
+    bytes: int
+    sha256: str
+    created_at: datetime
+    url: str = Field(description="GET it (with the bearer token) for the image itself")
+
+
+class AttachmentList(BaseModel):
+    items: list[AttachmentOut]
+    total: int
+
+
+# --- the worker's itinerary (GET /api/v1/me/jobs) ------------------------------------------------
+
+
+class MapLinks(BaseModel):
+    geo: str = Field(description="geo:lat,lon?q=lat,lon(address): the phone's own map app")
+    amap: str = Field(description="AMap (高德) marker page / app, WGS-84 point")
+    baidu: str = Field(description="Baidu (百度) marker page / app, WGS-84 point")
+
+
+class JobResident(BaseModel):
+    name: str = Field(description="in full on an order the worker holds")
+    tags: list[str] = Field(
+        description="the tags that matter at the door (行动不便 … as recorded: 独居老人, 残疾 …)"
+    )
+
+
+class JobOut(BaseModel):
+    kind: Literal["job", "offer"] = Field(
+        description="job: signed for (accepted, in service); offer: to sign for"
+    )
+    order_id: int
+    number: str
+    status: str
+    priority: str
+    item_code: str
+    item_name: str
+    description: str = Field(
+        description="the request as taken (the notes for the visit); offers: numbers masked"
+    )
+    resident: JobResident | None = Field(description="held orders only; null on an offer")
+    caller_phone: str | None = Field(
+        description="E.164 on an order the worker holds (tap to call), else null"
+    )
+    caller_phone_national: str = Field(description="as written here, or masked (138****8000) on an offer")
+    caller_phone_access: Literal["full", "reveal", "detail", "none"]
+    address: str
+    lat: float | None
+    lon: float | None
+    map_links: MapLinks | None = Field(description="null when the order has no coordinates")
+    safety_notice: str
+    sign_by: datetime | None = Field(description="an offer: sign for it by then")
+    complete_by: datetime | None
+    distance_m: int | None = Field(description="metres from the position given (lat, lng), if both were")
+    offer_distance_km: float | None = Field(description="an offer: km from the provider's base, as ranked")
+    checked_in_at: datetime | None
+    checked_out_at: datetime | None
+    allowed_actions: list[str]
+
+
+class JobsOut(BaseModel):
+    items: list[JobOut] = Field(description="in visit order: by the day due, then distance from here")
+    total: int

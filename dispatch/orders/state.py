@@ -45,6 +45,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[OrderStatus], OrderStatus]] = {
 URGEABLE = frozenset({S.OFFERED, S.ACCEPTED, S.IN_SERVICE})  # 督办: someone holds or is offered it
 EXTENDABLE = frozenset(OPEN_STATUSES)  # 延期: the complete-by deadline still matters
 RATEABLE = frozenset({S.COMPLETED, S.CLOSED})  # a rating or a callback outcome
+# 离开现场: after the check-in, while in service or once completed at the door.
+CHECKOUTABLE = frozenset({S.IN_SERVICE, S.COMPLETED})
 
 LABELS_ZH = {
     S.RECEIVED: "已受理",

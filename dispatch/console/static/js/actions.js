@@ -42,6 +42,16 @@ const ACTIONS = {
     geolocate: true,
     primary: true,
   },
+  "check-out": {
+    label: "离场签退",
+    en: "check out when leaving",
+    path: (id) => `/api/v1/orders/${id}/check-out`,
+    fields: [
+      { name: "lat", label: "纬度 lat", type: "number", step: "any", min: -90, max: 90, required: true },
+      { name: "lon", label: "经度 lon", type: "number", step: "any", min: -180, max: 180, required: true },
+    ],
+    geolocate: true,
+  },
   complete: (order) =>
     order.status === "received"
       ? {
