@@ -76,6 +76,7 @@ from dispatch.timelimits.api import MAX_CSV_BYTES
 from dispatch.timelimits.api import router as calendar_router
 from dispatch.tracking.scheduler import TrackingLoop
 from dispatch.validation import validation_message
+from dispatch.visits.api import router as visits_router
 from telephony.ami_mapping import AmiCallTracker
 from telephony.asterisk import AmiAdapter, AmiCalls, AmiConnector
 from telephony.simulator import CallSimulator, from_database
@@ -518,6 +519,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(twilio_router)
     app.include_router(calls_router)
     app.include_router(callbacks_router)
+    app.include_router(visits_router)
     app.include_router(ingest_router)
     app.include_router(inbox_router)
     app.include_router(outbox_router)

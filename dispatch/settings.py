@@ -208,6 +208,12 @@ class TrackingSettings(Section):
     suspend_min_ratings: int = Field(10, ge=1)
 
 
+class VisitsSettings(Section):
+    # Care visit plans (定期探访): the tracking loop makes each visit (its order, offered to the
+    # plan's visitor) this many days before the visit's period begins.
+    lead_days: int = Field(3, ge=0, le=28)
+
+
 class IngestSettings(Section):
     # An event posted to POST /api/v1/telephony/events whose handling keeps failing is tried this
     # many times (with backoff), then left "failed" for an admin.
@@ -428,6 +434,7 @@ class Settings(BaseSettings):
     callcentre: CallCentreSettings = CallCentreSettings()
     tracking: TrackingSettings = TrackingSettings()
     ingest: IngestSettings = IngestSettings()
+    visits: VisitsSettings = VisitsSettings()
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()

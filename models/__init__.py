@@ -35,8 +35,14 @@ from models.system import (
     OrderCounter,
 )
 from models.user import Role, User
+from models.visit import CareVisit, Frequency, PlanType, VisitOutcome, VisitPlan
 
 __all__ = [
+    "CareVisit",
+    "Frequency",
+    "PlanType",
+    "VisitOutcome",
+    "VisitPlan",
     "OPEN_STATUSES",
     "AccessRecord",
     "LoginAttempt",

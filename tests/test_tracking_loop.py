@@ -20,6 +20,7 @@ def make_ctx(settings, clock) -> AppContext:
 def test_registry_names_the_jobs() -> None:
     assert [j.name for j in JOBS] == [
         "expire_offers",
+        "make_care_visits",
         "sweep_orders",
         "refresh_star_levels",
         "calendar_coverage",
@@ -105,6 +106,7 @@ def test_real_jobs_tick_on_an_empty_database(settings, db_url) -> None:
         # An empty calendar covers no year, this one included: admins and supervisors are told.
         assert TrackingLoop(ctx).tick() == {
             "expire_offers": 0,
+            "make_care_visits": 0,
             "sweep_orders": 0,
             "refresh_star_levels": 0,
             "calendar_coverage": 2,

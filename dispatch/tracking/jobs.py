@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError
+from dispatch.orders.intake import IntakeServices
 from dispatch.orders.offers import DispatchContext, return_offer
 from dispatch.orders.state import Action
 from dispatch.orders.timeline import record_event
@@ -27,6 +28,7 @@ from dispatch.ports import Recipient
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import Limits, auto_close_at, ladder
 from dispatch.timelimits.sla import effective_limits
+from dispatch.visits.service import JobContext, make_due_visits
 from models import (
     Item,
     Offer,
@@ -79,6 +81,17 @@ def expire_offers(session: Session, *, now: datetime, ctx: DispatchContext) -> i
         except AppError as exc:  # answered meanwhile by the provider: nothing to expire
             log.info("offer for order %s not expired: %s", order.number, exc.detail)
     return expired
+
+
+def make_care_visits(
+    session: Session, *, now: datetime, intake: IntakeServices, dispatch: DispatchContext, lead_days: int
+) -> int:
+    """Care visit plans: each visit whose period begins within ``lead_days`` becomes an order,
+    due on a working day and offered to the plan's visitor (``visits.service.make_due_visits``)."""
+    jc = JobContext(
+        intake=intake, dispatch=dispatch, calendar=intake.calendar, tz=intake.tz, lead_days=lead_days
+    )
+    return make_due_visits(session, now=now, jc=jc)
 
 
 def _notify_supervisors(

@@ -23,7 +23,7 @@ from dispatch.db import transaction
 from dispatch.lease import LeaseKeeper, acquire_lease, instance_holder, release_lease
 from dispatch.outbox.sender import send_due
 from dispatch.tracking.calendar_notice import notify_calendar_coverage
-from dispatch.tracking.jobs import expire_offers, refresh_star_levels, sweep_orders
+from dispatch.tracking.jobs import expire_offers, make_care_visits, refresh_star_levels, sweep_orders
 
 log = logging.getLogger(__name__)
 LEASE_NAME = "tracking"
@@ -51,6 +51,16 @@ def _sweep_orders(session: Session, ctx: AppContext, now: datetime) -> int:
     )
 
 
+def _make_care_visits(session: Session, ctx: AppContext, now: datetime) -> int:
+    return make_care_visits(
+        session,
+        now=now,
+        intake=ctx.intake_services(session),
+        dispatch=ctx.dispatch_context(session),
+        lead_days=ctx.settings.visits.lead_days,
+    )
+
+
 def _refresh_star_levels(session: Session, ctx: AppContext, now: datetime) -> int:
     t = ctx.settings.tracking
     return refresh_star_levels(
@@ -75,6 +85,7 @@ def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
 # last so what the other jobs wrote in this tick is sent in this tick.
 JOBS: tuple[Job, ...] = (
     Job("expire_offers", _expire_offers),
+    Job("make_care_visits", _make_care_visits),
     Job("sweep_orders", _sweep_orders),
     Job("refresh_star_levels", _refresh_star_levels),
     Job("calendar_coverage", _warn_calendar_coverage),

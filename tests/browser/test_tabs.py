@@ -58,7 +58,8 @@ def visit(page: Page, view: str) -> None:
         expect(el.locator(".watch .tile")).to_have_count(8)
         expect(el.locator(".watch .tile-value", has_text="?")).to_have_count(0)
         expect(el.locator(".kpis")).not_to_contain_text("计算中")
-        loaded(el.locator(".paged-table"))
+        loaded(el.locator(".paged-table").first)  # the calls of the period
+        loaded(el.locator(".visits .paged-table"))  # 定期探访: the plans
     elif view == "mine":
         expect(el.locator(".cards > *").first).to_be_visible()
     elif view == "admin":

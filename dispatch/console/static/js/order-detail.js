@@ -50,6 +50,11 @@ export const EVENT_LABELS = {
   repeat_call: "重复来电",
   to_supervisor: "转督办派单",
   callback_requested: "待回访",
+  visit_planned: "定期探访",
+  visit_not_offered: "探访未能派出",
+  visit_not_home: "探访未遇",
+  visit_need: "探访发现需求",
+  visit_need_filed: "需求转工单",
 };
 
 // The facts an entry's data may hold, in Chinese. Keys not listed (and those shown elsewhere:

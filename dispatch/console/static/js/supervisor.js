@@ -8,6 +8,7 @@ import { GROUP_BY, kpiTables } from "./kpis.js";
 import { pagedTable } from "./paged-table.js";
 import { CALL_OUTCOMES, outcomePicker } from "./outcomes.js";
 import { revealablePhone } from "./reveal.js";
+import { create as createVisits } from "./visits.js";
 import {
   DISPOSITION_LABELS,
   OUTCOME_LABELS,
@@ -110,6 +111,7 @@ export function create(app) {
     h("button", { type: "submit" }, "筛选"),
   );
   const callsBox = h("div");
+  const visits = createVisits(app);
   const el = h(
     "section.view.stats",
     h("section.card", h("h2", { title: "needs attention now" }, "督办关注"), watch, supervisor ? batchBox : null),
@@ -121,6 +123,7 @@ export function create(app) {
       kpiBox,
     ),
     h("section.card", h("h2", { title: "calls of the period" }, "通话记录"), callsForm, callsBox),
+    h("section.card", h("h2", { title: "care visit plans (GET /api/v1/visit-plans)" }, "定期探访"), visits.el),
   );
 
   function setPeriod(name) {
@@ -531,6 +534,7 @@ export function create(app) {
         shown = true;
         loadKpis();
         loadCalls();
+        visits.show();
       }
     },
   };
