@@ -27,10 +27,11 @@ async function probe(path) {
   }
 }
 
+// The OpenAPI's paths; [] when it is not served; null when the server cannot be reached.
 async function fromOpenApi() {
   try {
     const response = await fetch("/openapi.json");
-    if (!response.ok) return null;
+    if (!response.ok) return [];
     return Object.keys((await response.json()).paths || {});
   } catch {
     return null;
@@ -43,11 +44,12 @@ let known = null;
 export async function capabilities() {
   if (known) return known;
   const paths = await fromOpenApi();
+  if (paths === null) return { photos: false, signature: false, jobs: false, checkOut: false };
   const has = {};
   for (const [name, path] of Object.entries(COMING)) {
-    has[name] = paths ? paths.includes(path) : await probe(path);
+    has[name] = paths.length ? paths.includes(path) : await probe(path);
   }
-  if (Object.values(has).includes(null)) return { photos: false, signature: false, jobs: false };
+  if (Object.values(has).includes(null)) return { photos: false, signature: false, jobs: false, checkOut: false };
   known = { ...has, signature: has.photos };
   return known;
 }

@@ -157,7 +157,8 @@ export function create(app) {
     for (const o of orders) {
       const waiting = outbox.items.filter((i) => i.orderId === o.id);
       const now = predicted({ ...o, ...full.get(o.id) }, waiting);
-      if (tab === "todo" && !TODO.includes(now.status)) continue;
+      // Shown until the server has it done: an order completed offline stays, saying what waits.
+      if (tab === "todo" && !TODO.includes(o.status)) continue;
       const sig = JSON.stringify([now, waiting.map((i) => i.key), notes.get(o.id)]);
       let entry = cards.get(o.id);
       const busy = entry?.el.querySelector(".action-slot form");
