@@ -3,11 +3,13 @@
 
 let audio = null;
 
-// Browsers let a page make sound only after a tap on it: the first tap prepares the audio.
-document.addEventListener("pointerdown", () => {
-  if (!audio && window.AudioContext) audio = new AudioContext();
-  audio?.resume?.();
-});
+/** Browsers let a page make sound only after a tap on it: from then on, the taps prepare the audio. */
+export function prepareSound() {
+  document.addEventListener("pointerdown", () => {
+    if (!audio && window.AudioContext) audio = new AudioContext();
+    audio?.resume?.();
+  });
+}
 
 function beep() {
   if (!audio || audio.state !== "running") return;

@@ -5,7 +5,7 @@
 // outbox (outbox.js) and go in order when it returns. The connection state is always on screen.
 
 import { api } from "./api.js";
-import { badge, ring } from "./alerts.js";
+import { badge, prepareSound, ring } from "./alerts.js";
 import { checkOutPath } from "./capabilities.js";
 import { navLinks } from "./nav.js";
 import { createOutbox } from "./outbox.js";
@@ -33,6 +33,7 @@ const byDeadline = (a, b) => (a.complete_by || "").localeCompare(b.complete_by |
 
 export function create(app) {
   installable();
+  prepareSound();
   let tab = "todo";
   let orders = []; // as the server last answered
   const seenOffers = new Set();
