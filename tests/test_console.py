@@ -3,11 +3,13 @@
 The console is static files, so these tests read them as text: every asset the page loads
 exists, every ``/api/v1/...`` path the JavaScript names is a path of the app's OpenAPI (this
 catches typos and drift when an endpoint is renamed), and nothing is fetched from elsewhere
-(deployments may be offline).
+(deployments may be offline). The worker's phone app is installable: its manifest, icons and
+service worker are served, and the service worker keeps every file of the shell.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -40,6 +42,13 @@ EVENT_LABELS = re.compile(r"const EVENT_LABELS = \{(.*?)\n\};", re.DOTALL)
 RECORDED_ACTION = re.compile(r"""\baction=["'](\w+)["']""")
 DISPATCH_DIR = STATIC_DIR.parents[1]
 ACTION_KEY = re.compile(r'^  "?([\w-]+)"?: ', re.MULTILINE)
+# capabilities.js: the API paths of a later server, which the console may name before it is served.
+COMING_TABLE = re.compile(r"export const COMING = \{(.*?)\n\};", re.DOTALL)
+QUOTED_PATH = re.compile(r'"(/api/v1/[^"]+)"')
+# The one kind of outside address allowed: navigation links the worker taps (js/nav.js), never
+# loaded by the console.
+NAV_LINK_HOSTS = ("https://uri.amap.com/", "https://api.map.baidu.com/")
+SW_SHELL = re.compile(r"const SHELL = \[(.*?)\n\];", re.DOTALL)
 
 
 @pytest.fixture
@@ -89,6 +98,12 @@ def api_paths_in_js() -> dict[str, set[str]]:
     return found
 
 
+def coming_paths() -> list[str]:
+    table = COMING_TABLE.search((STATIC_DIR / "js" / "capabilities.js").read_text(encoding="utf-8"))
+    assert table, "capabilities.js has no COMING table"
+    return QUOTED_PATH.findall(table.group(1))
+
+
 def matches(js_path: str, api_path: str) -> bool:
     mine, theirs = js_path.split("/"), api_path.split("/")
     if len(mine) != len(theirs):
@@ -134,7 +149,7 @@ def test_every_asset_the_html_references_is_served(client: TestClient) -> None:
     parser = _Assets()
     parser.feed((STATIC_DIR / "index.html").read_text(encoding="utf-8"))
     assert parser.refs, "index.html references no assets"
-    types = {".js": "javascript", ".css": "text/css"}
+    types = {".js": "javascript", ".css": "text/css", ".webmanifest": "application/manifest+json"}
     for ref in parser.refs:
         assert (STATIC_DIR / ref).is_file(), f"index.html references {ref}, which does not exist"
         response = client.get(f"/console/{ref}")
@@ -153,13 +168,26 @@ def test_every_api_path_in_the_javascript_exists(app: FastAPI) -> None:
     api_paths = list(app.openapi()["paths"])
     used = api_paths_in_js()
     assert len(used) >= 15, f"the path scan found too little: {sorted(used)}"
-    unknown = {p: sorted(files) for p, files in used.items() if not any(matches(p, a) for a in api_paths)}
+    coming = coming_paths()
+    unknown = {
+        p: sorted(files)
+        for p, files in used.items()
+        if not any(matches(p, a) for a in api_paths) and not (p in coming and files == {"capabilities.js"})
+    }
     assert not unknown, f"API paths used by the console but not served: {unknown}"
 
 
 # Paths under an order that are not action verbs: the ranked candidates, and the photos (uploads
 # and images, for the worker's phone page rather than the console's action bar).
 NOT_ACTIONS = frozenset({"candidates", "photos"})
+
+
+def test_coming_paths_are_written_as_the_openapi_will_name_them() -> None:
+    """capabilities.js looks its paths up in /openapi.json's paths, so they must be spelt alike."""
+    coming = coming_paths()
+    assert len(coming) >= 3
+    for path in coming:
+        assert re.fullmatch(r"/api/v1(/([\w-]+|\{[a-z_]+\}))+", path), path
 
 
 def test_the_console_offers_every_order_action(app: FastAPI) -> None:
@@ -279,9 +307,16 @@ def test_the_path_scan_reads_template_literals() -> None:
 
 def test_nothing_is_loaded_from_elsewhere() -> None:
     external = re.compile(r"https?://|(?:src|href)\s*=\s*[\"']//|url\(\s*[\"']?//|@import", re.IGNORECASE)
+
+    def text(p: Path) -> str:
+        content = p.read_text(encoding="utf-8")
+        if p.name == "nav.js":
+            for host in NAV_LINK_HOSTS:
+                content = content.replace(f"href, `{host}", "").replace(f"`{host}", "")
+        return content
+
     offenders = {
-        p.relative_to(STATIC_DIR).as_posix(): sorted(set(external.findall(p.read_text(encoding="utf-8"))))
-        for p in static_files()
+        p.relative_to(STATIC_DIR).as_posix(): sorted(set(external.findall(text(p)))) for p in static_files()
     }
     assert not {k: v for k, v in offenders.items() if v}, offenders
 
@@ -294,3 +329,36 @@ def test_every_module_parses(tmp_path: Path) -> None:
         copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
         result = subprocess.run(["node", "--check", str(copy)], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, f"{path.name}: {result.stderr}"
+
+
+def test_the_worker_app_is_installable(client: TestClient) -> None:
+    response = client.get("/console/manifest.webmanifest")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/manifest+json")
+    manifest = response.json()
+    assert manifest["name"] == "社区服务·工作端"
+    assert manifest["display"] == "standalone"
+    assert manifest["start_url"] == "./#/mine" and manifest["scope"] == "./"
+    assert manifest["theme_color"]
+    for icon in manifest["icons"]:
+        served = client.get(f"/console/{icon['src']}")
+        assert served.status_code == 200, icon
+        assert served.headers["content-type"].startswith("image/svg+xml")
+    sw = client.get("/console/sw.js")
+    assert sw.status_code == 200 and "javascript" in sw.headers["content-type"]
+    # At the top of /console/: its default scope is the whole console.
+    assert "service-worker-allowed" not in sw.headers
+
+
+def test_the_service_worker_keeps_the_whole_shell_and_no_api() -> None:
+    shell = SW_SHELL.search((STATIC_DIR / "sw.js").read_text(encoding="utf-8"))
+    assert shell, "sw.js has no SHELL list"
+    listed = set(json.loads(f"[{shell.group(1).rstrip().rstrip(',')}]"))
+    files = {
+        p.relative_to(STATIC_DIR).as_posix()
+        for p in STATIC_DIR.rglob("*")
+        if p.is_file() and p.name != "sw.js" and p.suffix in {".html", ".js", ".css", ".svg", ".webmanifest"}
+    }
+    assert files - listed == set(), "files the offline app shell lacks (add them to SHELL in sw.js)"
+    assert listed - files - {"./"} == set(), "SHELL names files that do not exist"
+    assert not [p for p in listed if p.startswith("/") or "/api/" in p]

@@ -6,6 +6,7 @@ browser loads ``static/`` as it is and talks to the ``/api/v1`` endpoints like a
 
 from __future__ import annotations
 
+import mimetypes
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -16,6 +17,11 @@ from starlette.types import Scope
 
 STATIC_DIR = Path(__file__).parent / "static"
 PATH = "/console"
+
+# The worker's phone app (an installable web app): browsers want its manifest as this type, and
+# Python's table may not know the suffix. The service worker (static/sw.js) sits at the top of
+# /console/, so its default scope is the whole console and no Service-Worker-Allowed is needed.
+mimetypes.add_type("application/manifest+json", ".webmanifest")
 
 # Only this origin: the console never loads or sends anything elsewhere.
 _SECURITY_HEADERS = {

@@ -7,16 +7,21 @@ machine answers for the order's status.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Header, Query
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from dispatch.context import AppContext
 from dispatch.deps import Ctx, CurrentUser, Db, require_roles
 from dispatch.errors import NotFound
 from dispatch.geo.coords import to_wgs84
+from dispatch.idempotency import run_once
 from dispatch.inputs import Id
 from dispatch.matching.service import candidates
 from dispatch.orders import attachments, lifecycle, offers, policy, repository
@@ -48,6 +53,14 @@ from dispatch.orders.timeline import actor_label, record_event
 from models import DispatchMode, Offer, Order, User
 
 router = APIRouter(prefix="/api/v1", tags=["order actions"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        description="a retried request with the same key gets the first answer and acts only once",
+    ),
+]
 
 
 Supervisors = Annotated[User, Depends(require_roles(*policy.SUPERVISORS))]
@@ -131,25 +144,33 @@ def dispatch(order_id: Id, db: Db, ctx: Ctx, user: CurrentUser, body: DispatchIn
 
 
 @router.post("/orders/{order_id}/accept", response_model=OfferOut)
-def accept(order_id: Id, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
-    order = acting_on(db, user, order_id, Verb.ACCEPT)
-    offer = offers.accept(db, order, now=ctx.clock.now(), actor=user)
-    return _offer_out(order, offer)
+def accept(order_id: Id, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None) -> Any:
+    def work() -> OfferOut:
+        order = acting_on(db, user, order_id, Verb.ACCEPT)
+        offer = offers.accept(db, order, now=ctx.clock.now(), actor=user)
+        return _offer_out(order, offer)
+
+    return once(db, ctx, user, key=idempotency_key, verb="accept", order_id=order_id, body=None, work=work)
 
 
 @router.post("/orders/{order_id}/decline", response_model=OfferOut)
-def decline(order_id: Id, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser) -> OfferOut:
-    order = acting_on(db, user, order_id, Verb.DECLINE)
-    next_offer = offers.return_offer(
-        db,
-        order,
-        now=ctx.clock.now(),
-        actor=user,
-        reason=body.reason,
-        expired=False,
-        ctx=ctx.dispatch_context(db),
-    )
-    return _offer_out(order, next_offer)
+def decline(
+    order_id: Id, body: ReasonIn, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> Any:
+    def work() -> OfferOut:
+        order = acting_on(db, user, order_id, Verb.DECLINE)
+        next_offer = offers.return_offer(
+            db,
+            order,
+            now=ctx.clock.now(),
+            actor=user,
+            reason=body.reason,
+            expired=False,
+            ctx=ctx.dispatch_context(db),
+        )
+        return _offer_out(order, next_offer)
+
+    return once(db, ctx, user, key=idempotency_key, verb="decline", order_id=order_id, body=body, work=work)
 
 
 @router.post("/orders/{order_id}/withdraw", response_model=OfferOut)
@@ -183,6 +204,33 @@ def add_note(order_id: Id, body: InternalNoteIn, db: Db, ctx: Ctx, user: Current
         note=body.text,
         data={"internal": True},
     )
+
+
+def once(
+    db: Session,
+    ctx: AppContext,
+    user: User,
+    *,
+    key: str | None,
+    verb: str,
+    order_id: int,
+    body: BaseModel | None,
+    work: Callable[[], BaseModel],
+) -> JSONResponse:
+    """A field worker's verb under its Idempotency-Key: the phone app queues actions taken offline
+    and resends them when the connection returns, so a request that reached the server before the
+    connection dropped must not act twice. The replay is checked before the order: by then the
+    order has moved on, and the first answer is what the retry should hear."""
+    status, payload, replayed = run_once(
+        db,
+        scope=f"order-actions:user:{user.id}",
+        key=key,
+        payload={"order": order_id, "verb": verb, "body": body.model_dump(mode="json") if body else None},
+        now=ctx.clock.now(),
+        work=lambda: (200, work().model_dump(mode="json")),
+    )
+    headers = {"Idempotent-Replayed": "true"} if replayed else {}
+    return JSONResponse(payload, status_code=status, headers=headers)
 
 
 @router.post("/dispatch/batch/plan", response_model=BatchPlanOut)
@@ -247,36 +295,47 @@ def _out(order: Order) -> ActionOut:
 
 
 @router.post("/orders/{order_id}/check-in", response_model=ActionOut)
-def check_in(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
-    order = acting_on(db, user, order_id, Verb.CHECK_IN)
-    lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
-    lifecycle.check_in(
-        db,
-        order,
-        lat=lat,
-        lon=lon,
-        now=ctx.clock.now(),
-        actor=user,
-        far_m=ctx.settings.dispatch.checkin_far_meters,
-    )
-    return _out(order)
+def check_in(
+    order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> Any:
+    def work() -> ActionOut:
+        order = acting_on(db, user, order_id, Verb.CHECK_IN)
+        lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
+        lifecycle.check_in(
+            db,
+            order,
+            lat=lat,
+            lon=lon,
+            now=ctx.clock.now(),
+            actor=user,
+            far_m=ctx.settings.dispatch.checkin_far_meters,
+        )
+        return _out(order)
+
+    return once(db, ctx, user, key=idempotency_key, verb="check-in", order_id=order_id, body=body, work=work)
 
 
 @router.post("/orders/{order_id}/check-out", response_model=ActionOut)
-def check_out(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def check_out(
+    order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> Any:
     """离开现场: once after the check-in, with the position (flagged when far, as the check-in)."""
-    order = acting_on(db, user, order_id, Verb.CHECK_OUT)
-    lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
-    lifecycle.check_out(
-        db,
-        order,
-        lat=lat,
-        lon=lon,
-        now=ctx.clock.now(),
-        actor=user,
-        far_m=ctx.settings.dispatch.checkin_far_meters,
-    )
-    return _out(order)
+
+    def work() -> ActionOut:
+        order = acting_on(db, user, order_id, Verb.CHECK_OUT)
+        lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
+        lifecycle.check_out(
+            db,
+            order,
+            lat=lat,
+            lon=lon,
+            now=ctx.clock.now(),
+            actor=user,
+            far_m=ctx.settings.dispatch.checkin_far_meters,
+        )
+        return _out(order)
+
+    return once(db, ctx, user, key=idempotency_key, verb="check-out", order_id=order_id, body=body, work=work)
 
 
 @router.post(
@@ -286,31 +345,42 @@ def check_out(order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser
         413: {"description": "The signature image is over 512 KB"},
     },
 )
-def complete(order_id: Id, body: CompleteIn, db: Db, ctx: Ctx, user: CurrentUser) -> ActionOut:
+def complete(
+    order_id: Id,
+    body: CompleteIn,
+    db: Db,
+    ctx: Ctx,
+    user: CurrentUser,
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
     """办结 by the provider after the service, or 直接办结 on the call by the call centre.
 
     After the service: ``photo_ids`` (completion photos uploaded before) and ``signature`` (a PNG
     data URL, or ``unable`` with a reason) go on the timeline."""
-    order = acting_on(db, user, order_id, Verb.COMPLETE)
-    signature = None
-    if body.signature is not None:
-        image = body.signature.image
-        signature = lifecycle.Signature(
-            png=attachments.decode_signature(image) if image is not None else None,
-            unable_reason=(body.signature.reason or "").strip() if body.signature.unable else None,
+
+    def work() -> ActionOut:
+        order = acting_on(db, user, order_id, Verb.COMPLETE)
+        signature = None
+        if body.signature is not None:
+            image = body.signature.image
+            signature = lifecycle.Signature(
+                png=attachments.decode_signature(image) if image is not None else None,
+                unable_reason=(body.signature.reason or "").strip() if body.signature.unable else None,
+            )
+        lifecycle.complete(
+            db,
+            order,
+            note=body.note,
+            now=ctx.clock.now(),
+            actor=user,
+            cal=ctx.calendar(db),
+            photo_ids=body.photo_ids,
+            signature=signature,
+            storage=attachments.Storage(Path(ctx.settings.uploads.dir)),
         )
-    lifecycle.complete(
-        db,
-        order,
-        note=body.note,
-        now=ctx.clock.now(),
-        actor=user,
-        cal=ctx.calendar(db),
-        photo_ids=body.photo_ids,
-        signature=signature,
-        storage=attachments.Storage(Path(ctx.settings.uploads.dir)),
-    )
-    return _out(order)
+        return _out(order)
+
+    return once(db, ctx, user, key=idempotency_key, verb="complete", order_id=order_id, body=body, work=work)
 
 
 @router.post("/orders/{order_id}/rate", response_model=ActionOut)

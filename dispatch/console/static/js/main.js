@@ -128,6 +128,8 @@ function startEvents() {
       }
     },
     onState: (state) => {
+      app.liveState = state;
+      for (const fn of listeners.get("live") || []) fn(state);
       const [text, kind] = LIVE_STATES[state];
       const el = $("live");
       el.hidden = false;

@@ -1,42 +1,109 @@
-// 我的工单 (workers and organisation admins): the orders offered to or held by them, as cards
-// that work on a phone — sign for or return an offer, check in at the door, complete. The list
-// shows the resident's number masked; on an order they hold, 查看号码 opens the order's detail,
-// which has it whole (and is recorded in the access trail).
+// 我的工单 (workers and organisation admins): the worker's phone app. The orders offered to or
+// held by them as cards made for a 390 px screen — who, where (with navigation), what to mind at
+// the door — and the actions of worker-actions.js. New offers arrive over the event stream with
+// a vibration, a beep and a count on the icon; actions taken without a connection wait in the
+// outbox (outbox.js) and go in order when it returns. The connection state is always on screen.
 
 import { api } from "./api.js";
-import { actionBar } from "./actions.js";
+import { badge, prepareSound, ring } from "./alerts.js";
+import { checkOutPath } from "./capabilities.js";
+import { navLinks } from "./nav.js";
+import { createOutbox } from "./outbox.js";
+import { installable } from "./pwa.js";
 import { orderPhone } from "./reveal.js";
-import {
-  clear,
-  coalesce,
-  deadlineEl,
-  empty,
-  errorLine,
-  errorText,
-  h,
-  orderBadges,
-  stars,
-  tagChips,
-  timeEl,
-  toast,
-} from "./ui.js";
+import { predicted, uploadPhoto, verbLabel, workerActions } from "./worker-actions.js";
+import { clear, coalesce, deadlineEl, empty, errorLine, errorText, h, orderBadges, stars, tagChips, timeEl } from "./ui.js";
 
 const TODO = ["offered", "accepted", "in_service"];
 const DONE = ["completed", "closed"];
 const REFRESH_MS = 60000;
+const RETRY_MS = 15000; // besides the online event, which a weak connection does not always fire
+
+const PATHS = {
+  accept: (id) => `/api/v1/orders/${id}/accept`,
+  decline: (id) => `/api/v1/orders/${id}/decline`,
+  "check-in": (id) => `/api/v1/orders/${id}/check-in`,
+  complete: (id) => `/api/v1/orders/${id}/complete`,
+  "check-out": checkOutPath,
+};
+
+// A card keeps its place whatever happens to the order (签收, 签到): the nearest deadline first,
+// then the older order. Offers stand out by their colour, not by moving.
+const byDeadline = (a, b) => (a.complete_by || "").localeCompare(b.complete_by || "") || a.id - b.id;
 
 export function create(app) {
+  installable();
+  prepareSound();
   let tab = "todo";
+  let orders = []; // as the server last answered
+  const seenOffers = new Set();
+  let firstLoad = true;
+  const notes = new Map(); // order id → the last word on it (check-in distance, …), kept across refreshes
+  const full = new Map(); // order id → its detail (the whole number), once opened
+  const cards = new Map(); // order id → {sig, el}
+
+  const conn = h("div.conn", { role: "status", "aria-live": "polite" });
+  const waitingList = h("ol.waiting-list", { hidden: true });
+  const problems = h("div.problems");
   const tabs = h("div.segmented", { role: "tablist" });
   const list = h("div.cards");
   const error = h("div");
   const el = h(
     "section.view.mine",
-    h("div.mine-head", tabs, h("button.ghost.small", { type: "button", onclick: () => load() }, "刷新")),
+    h("div.conn-bar", conn, waitingList),
+    problems,
+    h("div.mine-head", tabs, h("button.ghost", { type: "button", onclick: () => load() }, "刷新")),
     error,
     list,
   );
 
+  // --- the connection and what waits to send ------------------------------------------------
+  const outbox = createOutbox(app.user.username, {
+    upload: uploadPhoto,
+    onChange: () => (showConnection(), render()),
+    onSent: () => load(),
+    onDropped: (item, err) => {
+      const why =
+        err.status === 409
+          ? `工单 ${item.number} 已有变化（${errorText(err)}），“${item.label}”未执行，已移出待发送`
+          : `工单 ${item.number} 的“${item.label}”被拒绝：${errorText(err)}，已移出待发送`;
+      problems.append(
+        h("p.error.conflict", { role: "alert" }, why, " ", h("button.small", { type: "button", onclick: (e) => e.target.parentElement.remove() }, "知道了")),
+      );
+      load();
+    },
+  });
+
+  function showConnection() {
+    const waiting = outbox.items.length;
+    const state = !navigator.onLine ? ["offline", "离线"] : app.liveState === "open" ? ["online", "在线"] : ["reconnecting", "重新连接中"];
+    conn.className = `conn ${state[0]}`;
+    conn.dataset.state = state[0];
+    clear(
+      conn,
+      h("span.conn-state", state[1]),
+      waiting
+        ? h("button.waiting", { type: "button", "aria-expanded": String(!waitingList.hidden), onclick: toggleWaiting }, `${waiting} 项待发送`)
+        : null,
+    );
+    clear(
+      waitingList,
+      outbox.items.map((i) => h("li", `${i.number} ${i.label}`, h("span.muted", ` ${timeEl(i.at).textContent} 时操作`))),
+    );
+    if (!waiting) waitingList.hidden = true;
+  }
+  function toggleWaiting() {
+    waitingList.hidden = !waitingList.hidden;
+    showConnection();
+  }
+  window.addEventListener("online", () => (showConnection(), outbox.flush(), load()));
+  window.addEventListener("offline", showConnection);
+  app.on("live", () => {
+    showConnection();
+    if (app.liveState === "open") outbox.flush();
+  });
+
+  // --- the list -----------------------------------------------------------------------------------
   function renderTabs(counts = {}) {
     clear(
       tabs,
@@ -46,12 +113,7 @@ export function create(app) {
       ].map(([key, label]) =>
         h(
           "button",
-          {
-            type: "button",
-            role: "tab",
-            "aria-selected": String(tab === key),
-            onclick: () => ((tab = key), renderTabs(counts), load()),
-          },
+          { type: "button", role: "tab", "aria-selected": String(tab === key), onclick: () => ((tab = key), renderTabs(counts), load()) },
           label,
           counts[key] !== undefined ? h("span.count", String(counts[key])) : null,
         ),
@@ -65,95 +127,137 @@ export function create(app) {
   }
 
   async function load() {
-    clear(error);
+    if (!navigator.onLine) return;
     try {
       const todo = await fetchStatuses(TODO, 100);
-      let items = todo.items;
       let doneTotal;
       if (tab === "done") {
         const done = await fetchStatuses(DONE, 20);
-        items = done.items.sort((a, b) => (b.completed_at || "").localeCompare(a.completed_at || "")).slice(0, 20);
+        orders = done.items.sort((a, b) => (b.completed_at || "").localeCompare(a.completed_at || "")).slice(0, 20);
         doneTotal = done.total;
       } else {
-        // Most pressing first: offers waiting for a signature, then the nearest deadline.
-        const rank = { offered: 0, accepted: 1, in_service: 2 };
-        items.sort(
-          (a, b) => rank[a.status] - rank[b.status] || (a.complete_by || "").localeCompare(b.complete_by || ""),
-        );
+        orders = todo.items.sort(byDeadline);
       }
+      clear(error);
       renderTabs({ todo: todo.total, done: doneTotal });
-      clear(list, items.length ? items.map(card) : empty(tab === "todo" ? "暂无待处理工单" : "暂无已办结工单"));
+      const offers = todo.items.filter((o) => o.status === "offered").map((o) => o.id);
+      if (!firstLoad && offers.some((id) => !seenOffers.has(id))) ring();
+      for (const id of offers) seenOffers.add(id);
+      firstLoad = false;
+      badge(offers.length);
+      render();
     } catch (err) {
-      clear(error, errorLine(err));
+      if (err.status !== 0) clear(error, errorLine(err));
     }
   }
 
-  function card(o) {
+  // Cards are kept and updated in place: one with a form open (a completion being written) is left
+  // alone, and only cards out of place are moved, so a new offer never takes the focus away.
+  function render() {
+    const shown = [];
+    for (const o of orders) {
+      const waiting = outbox.items.filter((i) => i.orderId === o.id);
+      const now = predicted({ ...o, ...full.get(o.id) }, waiting);
+      // Shown until the server has it done: an order completed offline stays, saying what waits.
+      if (tab === "todo" && !TODO.includes(o.status)) continue;
+      const sig = JSON.stringify([now, waiting.map((i) => i.key), notes.get(o.id)]);
+      let entry = cards.get(o.id);
+      const busy = entry?.el.querySelector(".action-slot form");
+      if (!entry || (entry.sig !== sig && !busy)) {
+        const el = card(now, waiting);
+        entry?.el.replaceWith(el);
+        entry = { sig, el };
+        cards.set(o.id, entry);
+      }
+      shown.push(entry.el);
+    }
+    for (const [id, entry] of cards) {
+      if (!shown.includes(entry.el)) {
+        entry.el.remove();
+        cards.delete(id);
+      }
+    }
+    list.querySelector(":scope > .empty")?.remove();
+    shown.forEach((node, i) => {
+      if (list.children[i] !== node) list.insertBefore(node, list.children[i] || null);
+    });
+    if (!shown.length) list.append(empty(tab === "todo" ? "暂无待处理工单" : "暂无已办结工单"));
+  }
+
+  async function take(o, verb, body, extra = {}) {
+    const out = await outbox.take({ orderId: o.id, number: o.number, verb, label: verbLabel(verb), path: PATHS[verb](o.id), body, ...extra });
+    if (out.sent) {
+      const r = out.sent;
+      notes.set(
+        o.id,
+        verb === "check-in" && r.checkin_distance_m != null
+          ? `已到场签到：距工单地址 ${Math.round(r.checkin_distance_m)} 米${r.checkin_far ? "，距离较远已标记" : ""}`
+          : `${verbLabel(verb)}成功`,
+      );
+      load();
+    } else {
+      notes.set(o.id, `无网络：“${verbLabel(verb)}”已保存，联网后自动发送`);
+      render();
+    }
+  }
+
+  function card(o, waiting) {
     const item = app.catalogue.items.get(o.item_code);
-    // Organisation admins see which of their workers (or the organisation itself) holds it.
     const holderId = app.user.role === "org_admin" ? (o.worker_id ?? o.provider_id) : null;
     const holder = holderId != null ? h("span", `#${holderId}`) : null;
     if (holder) app.providerName(holderId).then((name) => (holder.textContent = name));
-    const onDone = (result, action) => {
-      toast(`${o.number} ${action.label}成功`, { kind: "ok" });
-      if (action.verb === "check-in" && result.checkin_distance_m != null) {
-        const far = result.checkin_far ? "，距离较远已标记" : "";
-        toast(`到场签到：距工单地址 ${Math.round(result.checkin_distance_m)} 米${far}`, {
-          kind: result.checkin_far ? "warn" : "ok",
-          ms: 8000,
-        });
-      }
-      load();
-    };
-    // The detail: the whole number (and description) of an order they hold, in place of the card.
     const showDetail = async () => {
       try {
-        const full = await api(`/api/v1/orders/${o.id}`);
-        article.replaceWith(card(full));
+        full.set(o.id, await api(`/api/v1/orders/${o.id}`));
+        render();
       } catch (err) {
-        toast(errorText(err), { kind: "error" });
+        notes.set(o.id, errorText(err));
+        render();
       }
     };
-    const article = h(
-      "article.card.job",
+    const note = notes.get(o.id);
+    return h(
+      `article.card.job.status-card-${o.status}`,
       { dataset: { id: String(o.id) } },
       h("div.job-head", h("strong", item?.name_zh || o.item_code), orderBadges(o)),
+      o.resident ? h("div.job-resident", h("span.resident-name", o.resident.name || "（未留姓名）"), " ", tagChips(o.resident.tags)) : null,
+      h("div.job-phone", "电话 ", orderPhone(o, { showDetail })),
       h("div.job-address", o.address || "（无地址）"),
-      o.resident
-        ? h("div.job-resident", h("span", o.resident.name || "（未留姓名）"), " ", tagChips(o.resident.tags))
-        : null,
-      h("p.job-desc", o.description),
-      item?.notice ? h("div.safety", h("strong", "安全提示 "), item.notice) : null,
+      navLinks(o),
+      item?.notice || o.safety_notice ? h("div.safety", h("strong", "安全提示 "), o.safety_notice || item.notice) : null,
+      o.description ? h("p.job-desc", h("strong", "备注 "), o.description) : null,
       h(
         "dl.facts.compact",
         h("dt", "工单号"),
         h("dd", o.number),
         holder ? [h("dt", "承接方"), h("dd", holder)] : null,
-        h("dt", "联系电话"),
-        h("dd", orderPhone(o, { showDetail })),
         o.status === "offered" ? [h("dt", "签收时限"), h("dd", deadlineEl(o.sign_by))] : null,
         h("dt", "办结时限"),
         h("dd", deadlineEl(o.complete_by, { open: TODO.includes(o.status) })),
         o.completed_at ? [h("dt", "办结时间"), h("dd", timeEl(o.completed_at))] : null,
         o.rating_stars ? [h("dt", "评价"), h("dd", stars(o.rating_stars))] : null,
       ),
-      actionBar(o, onDone),
+      waiting.length ? h("p.waiting-note", `待发送：${waiting.map((i) => i.label).join("、")}`) : null,
+      note ? h("p.job-status", { role: "status" }, note) : null,
+      workerActions(o, (verb, body, extra) => take(o, verb, body, extra)),
     );
-    return article;
   }
 
-  // Refresh on news (a notice, a change of one of their orders), but never under a form the user
-  // is filling in.
-  const idle = () => !el.hidden && !document.hidden && !el.querySelector(".action-slot form, .action-slot .confirm");
-  const news = coalesce(() => idle() && load(), { wait: 500, maxWait: 3000 });
+  // News of one of their orders (a new offer above all) refreshes at once, cards in place.
+  const news = coalesce(() => !document.hidden && load(), { wait: 150, maxWait: 1000 });
   app.on("notification", news);
   app.on("order", news);
-  app.every(REFRESH_MS, () => idle() && load());
+  app.every(REFRESH_MS, () => !document.hidden && load());
+  app.every(RETRY_MS, () => outbox.flush());
+  document.addEventListener("visibilitychange", () => !document.hidden && load());
 
   renderTabs();
+  showConnection();
   return {
     el,
     show() {
+      showConnection();
+      outbox.flush();
       load();
     },
   };

@@ -1,0 +1,60 @@
+// Photos for the completion, taken with the phone's camera and made small on the phone (at most
+// 1600 px on the long side, JPEG) before they wait in the outbox or go up.
+
+import { h } from "./ui.js";
+
+export const MAX_PHOTOS = 6;
+const MAX_SIDE = 1600;
+const QUALITY = 0.8;
+
+/** A picked image file → a JPEG data URL no larger than MAX_SIDE on either side. */
+export async function compress(file) {
+  const bitmap = await createImageBitmap(file);
+  const scale = Math.min(1, MAX_SIDE / Math.max(bitmap.width, bitmap.height));
+  const canvas = document.createElement("canvas");
+  canvas.width = Math.round(bitmap.width * scale);
+  canvas.height = Math.round(bitmap.height * scale);
+  canvas.getContext("2d").drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+  bitmap.close?.();
+  return canvas.toDataURL("image/jpeg", QUALITY);
+}
+
+/** A data URL back to a Blob, for the multipart upload. */
+export async function toBlob(dataUrl) {
+  return (await fetch(dataUrl)).blob();
+}
+
+/** The photo picker: {el, photos()} where photos() are the data URLs chosen (at most 6). */
+export function photoPicker() {
+  const photos = [];
+  const thumbs = h("div.photo-thumbs");
+  const status = h("span.muted.small");
+  const input = h("input", { type: "file", accept: "image/*", capture: "environment", multiple: true, hidden: true });
+  const add = h("button", { type: "button", onclick: () => input.click() }, "拍照 / 添加照片");
+  const render = () => {
+    thumbs.replaceChildren(
+      ...photos.map((url, i) =>
+        h(
+          "span.photo-thumb",
+          h("img", { src: url, alt: `照片 ${i + 1}` }),
+          h("button.small", { type: "button", onclick: () => (photos.splice(i, 1), render()) }, "删除"),
+        ),
+      ),
+    );
+    add.disabled = photos.length >= MAX_PHOTOS;
+    status.textContent = `${photos.length} / ${MAX_PHOTOS} 张`;
+  };
+  input.addEventListener("change", async () => {
+    for (const file of [...input.files].slice(0, MAX_PHOTOS - photos.length)) {
+      try {
+        photos.push(await compress(file));
+      } catch {
+        status.textContent = "无法读取这张照片";
+      }
+    }
+    input.value = "";
+    render();
+  });
+  render();
+  return { el: h("div.photos", h("div.row", add, status), input, thumbs), photos: () => [...photos] };
+}
