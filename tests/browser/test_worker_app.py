@@ -72,6 +72,36 @@ def offer_to_worker(server: LiveServer) -> dict[str, Any]:
     return server.api("worker", "GET", f"/api/v1/orders/{order['id']}")
 
 
+def png(rgb: tuple[int, int, int], size: int = 32) -> bytes:
+    """A small real PNG (a photo stand-in the phone compresses to JPEG before it is sent)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + bytes(rgb) * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
+
+
+def sign_on(canvas: Any, page: Page) -> None:
+    """Draw a stroke on the signature pad, as a finger would."""
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box
+    page.mouse.move(box["x"] + 20, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    for step in range(1, 12):
+        page.mouse.move(box["x"] + 20 + step * 25, box["y"] + box["height"] / 2 + (step % 3) * 12)
+    page.mouse.up()
+
+
 def worker_actions(server: LiveServer, order_id: int) -> list[str]:
     timeline = server.api("supervisor", "GET", f"/api/v1/orders/{order_id}")["timeline"]
     return [e["action"] for e in timeline if e["action"] in ("accept", "check_in", "complete")]
@@ -131,6 +161,16 @@ def test_an_offer_arrives_live_and_the_work_survives_a_dropped_connection(
     expect(card.locator(".waiting-note")).to_have_text("待发送：到场签到")
     card.get_by_role("button", name="办结").click()
     card.locator("textarea[name=note]").fill("更换了水龙头阀芯，已试水不漏")
+    # Two photos (compressed on the phone) and the resident's signature drawn on the screen.
+    expect(card.get_by_role("button", name="拍照 / 添加照片")).to_be_visible()
+    card.locator(".photos input[type=file]").set_input_files(
+        [
+            {"name": "before.png", "mimeType": "image/png", "buffer": png((200, 40, 40))},
+            {"name": "after.png", "mimeType": "image/png", "buffer": png((40, 160, 60))},
+        ]
+    )
+    expect(card.locator(".photos img")).to_have_count(2)
+    sign_on(card.locator("canvas.signature-canvas"), page)
     card.get_by_role("button", name="提交办结").click()
     expect(conn).to_contain_text("2 项待发送")
     conn.get_by_role("button", name="2 项待发送").click()
@@ -148,6 +188,11 @@ def test_an_offer_arrives_live_and_the_work_survives_a_dropped_connection(
     expect(card).to_have_count(0)  # completed: off the to-do list
     assert worker_actions(live_server, order["id"]) == ["accept", "check_in", "complete"]
     assert live_server.api("worker", "GET", f"/api/v1/orders/{order['id']}")["status"] == "completed"
+    # The photos went up once each, as JPEG, and the signature with the completion.
+    shown = live_server.api("supervisor", "GET", f"/api/v1/orders/{order['id']}/photos")["items"]
+    photos = [a for a in shown if a["kind"] == "photo"]
+    assert len(photos) == 2 and {a["content_type"] for a in photos} == {"image/jpeg"}
+    assert [a for a in shown if a["kind"] == "signature"]
     offline_noise(js_errors)
 
 

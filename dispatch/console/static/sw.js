@@ -47,6 +47,7 @@ const SHELL = [
   "js/signature.js",
   "js/supervisor.js",
   "js/ui.js",
+  "js/visits.js",
   "js/worker-actions.js",
   "js/worker.js",
 ];

@@ -38,7 +38,9 @@ async function fromOpenApi() {
   }
 }
 
-let known = null;
+// Remembered for the session (and across a reload), so a screen opened offline knows too.
+const STORE = "sanshe.capabilities";
+let known = JSON.parse(sessionStorage.getItem(STORE) || "null");
 
 /** {photos, signature, jobs, checkOut}: booleans; the signature comes with the photo uploads. */
 export async function capabilities() {
@@ -51,6 +53,7 @@ export async function capabilities() {
   }
   if (Object.values(has).includes(null)) return { photos: false, signature: false, jobs: false, checkOut: false };
   known = { ...has, signature: has.photos };
+  sessionStorage.setItem(STORE, JSON.stringify(known));
   return known;
 }
 

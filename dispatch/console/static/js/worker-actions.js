@@ -34,11 +34,15 @@ export function predicted(o, waiting) {
   return out;
 }
 
-/** Upload one photo of a waiting completion (POST /api/v1/orders/{id}/photos); its id. */
+/** Upload one photo of a waiting completion (POST /api/v1/orders/{id}/photos, stage completion);
+ * its id. The key is the completion's own with the photo's number, so a resend after a dropped
+ * connection answers the first upload instead of storing the photo twice. */
 export async function uploadPhoto(item, step) {
   const form = new FormData();
   form.append("file", await toBlob(step.dataUrl), `photo-${step.n}.jpg`);
-  const out = await api(photosPath(item.orderId), { form });
+  form.append("stage", "completion");
+  const headers = { "Idempotency-Key": `${item.key}-photo-${step.n}` };
+  const out = await api(photosPath(item.orderId), { form, headers });
   step.dataUrl = null; // sent: the outbox need not keep the picture
   return out.id;
 }

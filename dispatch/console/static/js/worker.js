@@ -6,7 +6,7 @@
 
 import { api } from "./api.js";
 import { badge, prepareSound, ring } from "./alerts.js";
-import { checkOutPath } from "./capabilities.js";
+import { capabilities, checkOutPath } from "./capabilities.js";
 import { navLinks } from "./nav.js";
 import { createOutbox } from "./outbox.js";
 import { installable } from "./pwa.js";
@@ -32,6 +32,9 @@ const PATHS = {
 const byDeadline = (a, b) => (a.complete_by || "").localeCompare(b.complete_by || "") || a.id - b.id;
 
 export function create(app) {
+  // Learnt while the connection is there, so a completion started offline still offers photos
+  // and the signature pad.
+  capabilities();
   installable();
   prepareSound();
   let tab = "todo";
