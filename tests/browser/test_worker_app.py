@@ -136,6 +136,8 @@ def test_an_offer_arrives_live_and_the_work_survives_a_dropped_connection(
     expect(card).to_be_visible()
     expect(page).to_have_title(re.compile(r"^\(\d+\) 新派单 · 社区服务·工作端$"))
     expect(card.locator(".job-address")).to_have_text(order["address"])
+    # Today's itinerary: how far the job is from where the phone is.
+    expect(card.locator(".job-distance")).to_have_text(re.compile(r"^距此 \d+(\.\d)? (米|公里)$"))
     expect(card.locator("a.nav-link").first).to_have_attribute("href", re.compile(r"^geo:"))
     expect(card.locator("a.nav-link", has_text="高德地图")).to_be_visible()
     items = live_server.api("worker", "GET", "/api/v1/catalogue")["items"]

@@ -47,7 +47,7 @@ export async function uploadPhoto(item, step) {
   return out.id;
 }
 
-function position() {
+export function position() {
   return new Promise((resolve, reject) => {
     if (!("geolocation" in navigator)) return reject(new Error("浏览器无法定位"));
     navigator.geolocation.getCurrentPosition(

@@ -11,7 +11,7 @@ import { navLinks } from "./nav.js";
 import { createOutbox } from "./outbox.js";
 import { installable } from "./pwa.js";
 import { orderPhone } from "./reveal.js";
-import { predicted, uploadPhoto, verbLabel, workerActions } from "./worker-actions.js";
+import { position, predicted, uploadPhoto, verbLabel, workerActions } from "./worker-actions.js";
 import { clear, coalesce, deadlineEl, empty, errorLine, errorText, h, orderBadges, stars, tagChips, timeEl } from "./ui.js";
 
 const TODO = ["offered", "accepted", "in_service"];
@@ -29,6 +29,13 @@ const PATHS = {
 
 // A card keeps its place whatever happens to the order (签收, 签到): the nearest deadline first,
 // then the older order. Offers stand out by their colour, not by moving.
+/** 距此 350 米 / 距此 2.4 公里, or nothing when the distance is not known. */
+function distanceEl(metres) {
+  if (metres === null || metres === undefined) return null;
+  const text = metres < 1000 ? `${Math.round(metres)} 米` : `${(metres / 1000).toFixed(1)} 公里`;
+  return h("div.job-distance", `距此 ${text}`);
+}
+
 const byDeadline = (a, b) => (a.complete_by || "").localeCompare(b.complete_by || "") || a.id - b.id;
 
 export function create(app) {
@@ -44,6 +51,7 @@ export function create(app) {
   const notes = new Map(); // order id → the last word on it (check-in distance, …), kept across refreshes
   const full = new Map(); // order id → its detail (the whole number), once opened
   const cards = new Map(); // order id → {sig, el}
+  const visits = new Map(); // order id → {n, distance_m}: today's itinerary (GET /api/v1/me/jobs)
 
   const conn = h("div.conn", { role: "status", "aria-live": "polite" });
   const waitingList = h("ol.waiting-list", { hidden: true });
@@ -129,6 +137,18 @@ export function create(app) {
     return { items: pages.flatMap((p) => p.items), total: pages.reduce((n, p) => n + p.total, 0) };
   }
 
+  // Today's itinerary in visit order (by the day due, then the distance from here), from the
+  // server when it has it; without a position it is the day due alone, and without the server's
+  // itinerary the cards keep the deadline order.
+  async function itinerary() {
+    if (!(await capabilities()).jobs) return;
+    const here = await Promise.race([position(), new Promise((r) => setTimeout(r, 3000))]).catch(() => null);
+    const query = here ? { lat: here.lat, lng: here.lon } : {};
+    const jobs = await api("/api/v1/me/jobs", { query });
+    visits.clear();
+    jobs.items.forEach((j, n) => visits.set(j.order_id, { n, distance_m: j.distance_m }));
+  }
+
   async function load() {
     if (!navigator.onLine) return;
     try {
@@ -139,7 +159,9 @@ export function create(app) {
         orders = done.items.sort((a, b) => (b.completed_at || "").localeCompare(a.completed_at || "")).slice(0, 20);
         doneTotal = done.total;
       } else {
-        orders = todo.items.sort(byDeadline);
+        await itinerary();
+        const at = (o) => visits.get(o.id)?.n ?? Infinity;
+        orders = todo.items.sort((a, b) => at(a) - at(b) || byDeadline(a, b));
       }
       clear(error);
       renderTabs({ todo: todo.total, done: doneTotal });
@@ -163,7 +185,7 @@ export function create(app) {
       const now = predicted({ ...o, ...full.get(o.id) }, waiting);
       // Shown until the server has it done: an order completed offline stays, saying what waits.
       if (tab === "todo" && !TODO.includes(o.status)) continue;
-      const sig = JSON.stringify([now, waiting.map((i) => i.key), notes.get(o.id)]);
+      const sig = JSON.stringify([now, waiting.map((i) => i.key), notes.get(o.id), visits.get(o.id)?.distance_m]);
       let entry = cards.get(o.id);
       const busy = entry?.el.querySelector(".action-slot form");
       if (!entry || (entry.sig !== sig && !busy)) {
@@ -226,6 +248,7 @@ export function create(app) {
       o.resident ? h("div.job-resident", h("span.resident-name", o.resident.name || "（未留姓名）"), " ", tagChips(o.resident.tags)) : null,
       h("div.job-phone", "电话 ", orderPhone(o, { showDetail })),
       h("div.job-address", o.address || "（无地址）"),
+      distanceEl(visits.get(o.id)?.distance_m),
       navLinks(o),
       item?.notice || o.safety_notice ? h("div.safety", h("strong", "安全提示 "), o.safety_notice || item.notice) : null,
       o.description ? h("p.job-desc", h("strong", "备注 "), o.description) : null,
