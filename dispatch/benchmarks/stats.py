@@ -205,6 +205,7 @@ def build_database(session: Session, orders: int, seed: int = 7) -> dict[str, in
             "accepted_at": stamp(t0 + to_accept, accepted),
             "arrived_at": stamp(t0 + to_arrive, arrived),
             "checkin_far": False,
+            "checkout_far": False,
             "completed_at": stamp(t0 + to_complete, done),
             "completion_note": "",
             "closed_at": stamp(t0 + to_complete + 86400, closed),
