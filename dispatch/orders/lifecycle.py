@@ -333,6 +333,12 @@ def reopen_order(
         "callback_due_at": None,
         "accepted_at": None,
         "arrived_at": None,
+        # The redone visit checks in and out afresh.
+        "checkout_at": None,
+        "checkout_lat": None,
+        "checkout_lon": None,
+        "checkout_distance_m": None,
+        "checkout_far": False,
         # The old rating stays in the ratings (and the KPIs); the redone order is rated afresh.
         "rating_stars": None,
     }

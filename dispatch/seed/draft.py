@@ -109,6 +109,7 @@ def reset_service_columns(o: Draft) -> None:
     """The service-specific columns, blank (at creation and again on reopening)."""
     o.cols.update(
         provider_id=None, worker_id=None, accepted_at=None, arrived_at=None, checkin_lat=None,
-        checkin_lon=None, checkin_distance_m=None, checkin_far=False, completed_at=None,
+        checkin_lon=None, checkin_distance_m=None, checkin_far=False, checkout_at=None, checkout_lat=None,
+        checkout_lon=None, checkout_distance_m=None, checkout_far=False, completed_at=None,
         completion_note="", closed_at=None, cancelled_at=None, rating_stars=None, callback_due_at=None,
     )  # fmt: skip
