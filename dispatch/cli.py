@@ -238,6 +238,27 @@ def cmd_dispatch_batch(_: argparse.Namespace) -> None:
 BENCHES = ("suggest", "dispatch", "intake", "tracking", "stats", "telephony", "login-flood", "scale")
 
 
+def cmd_uploads_sweep(args: argparse.Namespace) -> None:
+    from datetime import timedelta
+    from pathlib import Path
+
+    from dispatch.context import AppContext
+    from dispatch.db import transaction
+    from dispatch.orders.upload_sweep import sweep
+
+    settings = _settings()
+    ctx = AppContext.build(settings)
+    _require_current_schema(ctx)
+    root = Path(settings.uploads.dir)
+    older_than = ctx.clock.now() - timedelta(minutes=args.older_than_minutes)
+    with transaction(ctx.sessions) as session:
+        result = sweep(session, root, older_than=older_than, dry_run=args.dry_run)
+    for relative in result.removed:
+        print(relative)
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"{verb} {len(result)} orphan file(s) under {root}; kept {result.kept}", file=sys.stderr)
+
+
 def cmd_bench(args: argparse.Namespace) -> None:
     import platform
 
@@ -500,6 +521,20 @@ def build_parser() -> argparse.ArgumentParser:
     d_sub = p.add_subparsers(dest="dispatch_command", required=True, metavar="ACTION")
     db_ = d_sub.add_parser("batch", help="offer every waiting order at once, minimising total distance")
     db_.set_defaults(handler=cmd_dispatch_batch)
+
+    p = add("uploads", lambda a: None, "photo and signature storage")
+    up_sub = p.add_subparsers(dest="uploads_command", required=True, metavar="ACTION")
+    us = up_sub.add_parser(
+        "sweep", help="remove files under [uploads] dir that no photo or signature points at"
+    )
+    us.set_defaults(handler=cmd_uploads_sweep)
+    us.add_argument(
+        "--older-than-minutes",
+        type=int,
+        default=60,
+        help="only files last written before this many minutes ago (default 60: an upload may be in flight)",
+    )
+    us.add_argument("--dry-run", action="store_true", help="list them, remove nothing")
 
     p = add("bench", cmd_bench, "run the benchmarks (speed is measured here, not in the tests)")
     p.add_argument(

@@ -407,6 +407,10 @@ class UploadsSettings(Section):
     dir: str = Field("var/uploads", min_length=1)
     # Largest photo accepted, in MB (a 413 above it). The phone compresses before sending.
     max_photo_mb: float = Field(5.0, gt=0, le=50)
+    # Files no photo or signature row points at (left by a process killed mid-upload) are
+    # removed once older than this, by the tracking loop every sweep_interval_minutes.
+    orphan_grace_minutes: int = Field(60, ge=5, le=7 * 24 * 60)
+    sweep_interval_minutes: int = Field(60, ge=1, le=7 * 24 * 60)
 
 
 class LiveSettings(Section):

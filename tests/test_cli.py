@@ -229,3 +229,27 @@ def test_serve_refuses_several_workers_on_sqlite(fresh_db, capsys) -> None:
     code, _, err = run(capsys, "serve", "--workers", "2")
     assert code == 2
     assert "SQLite" in err and "PostgreSQL" in err and "一个进程写入" in err
+
+
+def test_uploads_sweep_command(
+    fresh_db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    import os
+    import time
+
+    root = tmp_path / "uploads"
+    monkeypatch.setenv("SANSHE_UPLOADS__DIR", str(root))
+    assert run(capsys, "migrate")[0] == 0
+    orphan = root / "7" / "0123456789abcdef0123456789abcdef.jpg"
+    orphan.parent.mkdir(parents=True)
+    orphan.write_bytes(b"\xff\xd8\xff")
+    old = time.time() - 3 * 3600
+    os.utime(orphan, (old, old))
+
+    code, out, err = run(capsys, "uploads", "sweep", "--dry-run")
+    assert code == 0 and out.split() == ["7/0123456789abcdef0123456789abcdef.jpg"]
+    assert "would remove 1 orphan file(s)" in err and orphan.exists()
+    code, out, err = run(capsys, "uploads", "sweep", "--older-than-minutes", "240")
+    assert code == 0 and "removed 0" in err and orphan.exists()  # not old enough by that measure
+    code, out, err = run(capsys, "uploads", "sweep")
+    assert code == 0 and "removed 1" in err and not orphan.exists()

@@ -142,3 +142,81 @@ def test_photos_wait_for_the_sign_for(client, world, operator, login, session_fa
     assert r.status_code == 409 and r.json()["error"] == "not_in_service"
     assert client.get(f"/api/v1/orders/{order['id']}/photos", headers=worker).status_code == 404
     assert stored(session_factory, settings) == (0, [])
+
+
+def test_orphan_files_are_swept_once_old(client, assigned, session_factory, settings) -> None:
+    """A file no row points at (a process killed between the rename and the commit, a killed
+    upload's temporary file) goes once older than the grace period; recorded photos, young files
+    and files outside the order directories stay; the loop's job runs once per interval."""
+    import os
+    from datetime import UTC, datetime, timedelta
+
+    from dispatch.db import transaction
+    from dispatch.orders.upload_sweep import sweep, sweep_when_due
+
+    order, worker, _ = assigned
+    assert upload(client, order["id"], worker).status_code == 201
+    root = Path(settings.uploads.dir)
+    folder = root / str(order["id"])
+    kept = next(folder.iterdir())
+    orphan = folder / "0123456789abcdef0123456789abcdef.jpg"
+    orphan.write_bytes(JPEG)
+    partial = folder / ".upload-x.part"
+    partial.write_bytes(b"half")
+    young = folder / "fedcba9876543210fedcba9876543210.png"
+    young.write_bytes(PNG)
+    stranger = root / "README.txt"  # not in an order directory: not ours
+    stranger.write_text("x")
+    empty = root / "999999"  # an order directory left empty
+    empty.mkdir()
+    now = datetime.now(UTC)
+    old = (now - timedelta(hours=3)).timestamp()
+    for path in (kept, orphan, partial, stranger):
+        os.utime(path, (old, old))
+
+    with transaction(session_factory) as s:
+        listed = sweep(s, root, older_than=now - timedelta(hours=1), dry_run=True)
+    assert sorted(listed.removed) == sorted(f"{order['id']}/{p.name}" for p in (orphan, partial))
+    assert orphan.exists() and partial.exists()  # a dry run removes nothing
+
+    with transaction(session_factory) as s:
+        assert sweep_when_due(s, root, now=now, interval=timedelta(hours=1), grace=timedelta(hours=1)) == 2
+    assert not orphan.exists() and not partial.exists() and not empty.exists()
+    assert kept.exists() and young.exists() and stranger.exists()
+    served = client.get(
+        f"/api/v1/orders/{order['id']}/photos/{upload_id(client, order, worker)}", headers=worker
+    )
+    assert served.status_code == 200 and served.content == JPEG
+
+    # Within the interval no instance sweeps again, whatever is left; after it, it does.
+    orphan.write_bytes(JPEG)
+    os.utime(orphan, (old, old))
+    with transaction(session_factory) as s:
+        assert (
+            sweep_when_due(
+                s,
+                root,
+                now=now + timedelta(minutes=30),
+                interval=timedelta(hours=1),
+                grace=timedelta(hours=1),
+            )
+            == 0
+        )
+    with transaction(session_factory) as s:
+        assert (
+            sweep_when_due(
+                s,
+                root,
+                now=now + timedelta(minutes=61),
+                interval=timedelta(hours=1),
+                grace=timedelta(hours=1),
+            )
+            == 2
+        )
+    # The young file is an orphan too, and by this later clock an old one.
+    assert not orphan.exists() and not young.exists() and kept.exists()
+    assert stored(session_factory, settings)[0] == 1
+
+
+def upload_id(client, order, headers) -> int:
+    return client.get(f"/api/v1/orders/{order['id']}/photos", headers=headers).json()["items"][0]["id"]

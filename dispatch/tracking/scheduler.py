@@ -13,6 +13,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from dispatch.calls import inbox
 from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.lease import LeaseKeeper, acquire_lease, instance_holder, release_lease
+from dispatch.orders.upload_sweep import sweep_when_due
 from dispatch.outbox.sender import send_due
 from dispatch.tracking.calendar_notice import notify_calendar_coverage
 from dispatch.tracking.jobs import expire_offers, make_care_visits, refresh_star_levels, sweep_orders
@@ -76,6 +78,17 @@ def _prune_call_inbox(session: Session, ctx: AppContext, now: datetime) -> int:
     return inbox.prune(session, before=now - timedelta(days=ctx.settings.ingest.retention_days))
 
 
+def _sweep_uploads(session: Session, ctx: AppContext, now: datetime) -> int:
+    u = ctx.settings.uploads
+    return sweep_when_due(
+        session,
+        Path(u.dir),
+        now=now,
+        interval=timedelta(minutes=u.sweep_interval_minutes),
+        grace=timedelta(minutes=u.orphan_grace_minutes),
+    )
+
+
 def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
     """Send what is due through the adapters ``create_app`` wired (see ``outbox.sender``)."""
     return send_due(session, now=now, adapters=ctx.wired()).handled
@@ -90,6 +103,7 @@ JOBS: tuple[Job, ...] = (
     Job("refresh_star_levels", _refresh_star_levels),
     Job("calendar_coverage", _warn_calendar_coverage),
     Job("prune_call_inbox", _prune_call_inbox),
+    Job("sweep_uploads", _sweep_uploads),
     Job("send_outbox", send_outbox, sends=True),
 )
 
