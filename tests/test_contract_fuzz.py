@@ -53,6 +53,7 @@ from dispatch.seed.demo import DEMO_PASSWORD, seed_demo
 from models import Role
 from tests.conftest import drop_postgres_database, fresh_postgres_url
 from tests.support.residents import codes_sent, recording_sms
+from tests.support.waiting import wait_until
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "schemathesis.toml"
@@ -150,6 +151,8 @@ def _resident_sign_in(base: str, app: FastAPI) -> str:
     sms = recording_sms(app)
     r = httpx.post(f"{base}/api/v1/r/auth/code", json={"phone": RESIDENT_MOBILE}, timeout=30)
     assert r.status_code == 202, r.text
+    # The SMS goes out just after the answer: wait for it.
+    assert wait_until(lambda: bool(codes_sent(sms, "+86" + RESIDENT_MOBILE)))
     code = codes_sent(sms, "+86" + RESIDENT_MOBILE)[-1]
     r = httpx.post(f"{base}/api/v1/r/auth/token", json={"phone": RESIDENT_MOBILE, "code": code}, timeout=30)
     assert r.status_code == 200, r.text

@@ -19,7 +19,7 @@ from models import (
     Role,
 )
 from tests.factories import ORDER_POINT, make_provider, new_order
-from tests.support.residents import e164, recording_sms, sign_in
+from tests.support.residents import e164, sign_in
 
 MINE = "13912345678"
 THEIRS = "13700001111"
@@ -36,16 +36,7 @@ def settings(settings):
     )
 
 
-@pytest.fixture
-def app(settings, clock):
-    from dispatch.app import create_app
-
-    return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-def sms(client, app):
-    return recording_sms(app)
+pytestmark = pytest.mark.frozen_clock
 
 
 @pytest.fixture
@@ -71,8 +62,8 @@ def team(world, session_factory) -> dict[str, int]:
 
 
 @pytest.fixture
-def me(client, sms):
-    return sign_in(client, sms, MINE)
+def me(client, resident_sms):
+    return sign_in(client, resident_sms, MINE)
 
 
 @pytest.fixture
@@ -206,7 +197,7 @@ def test_a_retry_files_once(client, me, world, session_factory) -> None:
 
 
 def test_a_resident_sees_their_orders_only_whoever_filed_them(
-    client, me, sms, world, operator, clock
+    client, me, resident_sms, world, operator, clock
 ) -> None:
     by_phone = new_order(client, operator, caller_phone=MINE, resident_name="王秀英")
     clock.advance(minutes=5)
@@ -240,7 +231,7 @@ def test_a_resident_sees_their_orders_only_whoever_filed_them(
     detail = client.get(f"/api/v1/orders/{theirs}", headers=operator).json()
     assert detail["status"] != "cancelled"
     # Their own view of the same kind of call does show it.
-    theirs_headers = sign_in(client, sms, THEIRS)
+    theirs_headers = sign_in(client, resident_sms, THEIRS)
     assert client.get(f"/api/v1/r/requests/{theirs}", headers=theirs_headers).status_code == 200
 
 
@@ -377,7 +368,7 @@ def photo(client, oid, headers, data=JPEG, key=None, ctype="image/jpeg"):
 
 
 def test_up_to_three_photos_of_the_residents_own_request(
-    client, me, sms, world, operator, session_factory, settings
+    client, me, resident_sms, world, operator, session_factory, settings
 ) -> None:
     oid = file(client, me).json()["id"]
     first = photo(client, oid, me, key="p-1")
@@ -399,7 +390,7 @@ def test_up_to_three_photos_of_the_residents_own_request(
     # The call centre sees them as intake photos; another resident does not.
     staff = client.get(f"/api/v1/orders/{oid}/photos", headers=operator).json()
     assert [p["stage"] for p in staff["items"]] == ["intake"] * 3
-    other = sign_in(client, sms, THEIRS)
+    other = sign_in(client, resident_sms, THEIRS)
     assert client.get(first.json()["url"], headers=other).status_code == 404
     # A finished request takes no more photos.
     client.post(f"/api/v1/r/requests/{oid}/cancel", headers=me)

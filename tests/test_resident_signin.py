@@ -17,21 +17,12 @@ from models import (
     ResidentSignInCode,
     Role,
 )
-from tests.support.residents import ask_code, codes_sent, e164, recording_sms, sign_in
+from tests.support.residents import ask_code, codes_sent, e164, sign_in
 
 MOBILE = "13912345678"
 
 
-@pytest.fixture
-def app(settings, clock):
-    from dispatch.app import create_app
-
-    return create_app(settings, clock=clock)
-
-
-@pytest.fixture
-def sms(client, app):
-    return recording_sms(app)
+pytestmark = pytest.mark.frozen_clock
 
 
 def count(session_factory, model, *where) -> int:
@@ -43,14 +34,14 @@ def token_for(client, mobile: str, code: str):
     return client.post("/api/v1/r/auth/token", json={"phone": mobile, "code": code})
 
 
-def test_a_code_by_sms_signs_in_and_only_its_hmac_is_kept(client, sms, session_factory) -> None:
+def test_a_code_by_sms_signs_in_and_only_its_hmac_is_kept(client, resident_sms, session_factory) -> None:
     r = ask_code(client, "139 1234 5678")
     assert r.status_code == 202, r.text
     assert r.json() == {"sent": True, "expires_in": 300, "resend_after": 60}
-    [code] = codes_sent(sms, e164(MOBILE))
+    [code] = codes_sent(resident_sms, e164(MOBILE))
     assert len(code) == 6 and code.isdigit()
     assert code not in r.text
-    body = sms.delivered[-1].body
+    body = resident_sms.delivered[-1].body
     assert body.startswith("【社区服务】您的登录验证码是") and "5 分钟内有效" in body
 
     # The database never holds the code: the code row has its HMAC, the sent SMS the text masked.
@@ -78,19 +69,19 @@ def test_a_code_by_sms_signs_in_and_only_its_hmac_is_kept(client, sms, session_f
 
 
 def test_a_known_number_signs_in_to_its_own_resident_only(
-    client, sms, operator, world, session_factory
+    client, resident_sms, operator, world, session_factory
 ) -> None:
     from tests.factories import new_order
 
     new_order(client, operator, caller_phone=MOBILE, resident_name="王秀英")
     new_order(client, operator, caller_phone="13800001111", resident_name="李四")
     residents = count(session_factory, Resident)
-    headers = sign_in(client, sms, MOBILE)
+    headers = sign_in(client, resident_sms, MOBILE)
     me = client.get("/api/v1/r/me", headers=headers).json()
     assert me["name"] == "王秀英" and me["phone"] == e164(MOBILE)
     assert count(session_factory, Resident) == residents  # nobody new
     # Signing in again lands on the same record.
-    again = sign_in_after(client, sms, MOBILE, app_clock(client))
+    again = sign_in_after(client, resident_sms, MOBILE, app_clock(client))
     assert client.get("/api/v1/r/me", headers=again).json()["id"] == me["id"]
 
 
@@ -98,14 +89,14 @@ def app_clock(client):
     return client.app.state.ctx.clock
 
 
-def sign_in_after(client, sms, mobile, clock, seconds: int = 61) -> dict[str, str]:
+def sign_in_after(client, resident_sms, mobile, clock, seconds: int = 61) -> dict[str, str]:
     clock.advance(seconds=seconds)  # past the resend interval
-    return sign_in(client, sms, mobile)
+    return sign_in(client, resident_sms, mobile)
 
 
-def test_wrong_codes_count_and_burn_the_code(client, sms, clock) -> None:
+def test_wrong_codes_count_and_burn_the_code(client, resident_sms, clock) -> None:
     ask_code(client, MOBILE)
-    [code] = codes_sent(sms, e164(MOBILE))
+    [code] = codes_sent(resident_sms, e164(MOBILE))
     wrong = "000000" if code != "000000" else "111111"
     for left in (4, 3, 2, 1):
         r = token_for(client, MOBILE, wrong)
@@ -120,36 +111,36 @@ def test_wrong_codes_count_and_burn_the_code(client, sms, clock) -> None:
     # A new code works (after the resend interval).
     clock.advance(seconds=60)
     assert ask_code(client, MOBILE).status_code == 202
-    assert token_for(client, MOBILE, codes_sent(sms, e164(MOBILE))[-1]).status_code == 200
+    assert token_for(client, MOBILE, codes_sent(resident_sms, e164(MOBILE))[-1]).status_code == 200
 
 
-def test_a_code_expires_after_five_minutes(client, sms, clock) -> None:
+def test_a_code_expires_after_five_minutes(client, resident_sms, clock) -> None:
     ask_code(client, MOBILE)
-    [code] = codes_sent(sms, e164(MOBILE))
+    [code] = codes_sent(resident_sms, e164(MOBILE))
     clock.advance(seconds=300)
     r = token_for(client, MOBILE, code)
     assert (r.status_code, r.json()["error"]) == (401, "code_expired")
     assert "过期" in r.json()["message"]
 
 
-def test_a_new_code_replaces_the_earlier_one(client, sms, clock) -> None:
+def test_a_new_code_replaces_the_earlier_one(client, resident_sms, clock) -> None:
     ask_code(client, MOBILE)
     clock.advance(seconds=60)
     ask_code(client, MOBILE)
-    first, second = codes_sent(sms, e164(MOBILE))
+    first, second = codes_sent(resident_sms, e164(MOBILE))
     if first != second:
         assert token_for(client, MOBILE, first).status_code == 401
     assert token_for(client, MOBILE, second).status_code == 200
 
 
-def test_one_code_a_minute_and_ten_a_day_per_number(client, sms, clock, session_factory) -> None:
+def test_one_code_a_minute_and_ten_a_day_per_number(client, resident_sms, clock, session_factory) -> None:
     assert ask_code(client, MOBILE).status_code == 202
     clock.advance(seconds=20)
     r = ask_code(client, MOBILE)
     assert r.status_code == 429 and r.json()["error"] == "code_resend_too_soon"
     assert r.headers["Retry-After"] == "40" and "40 秒" in r.json()["message"]
     assert count(session_factory, ResidentSignInCode) == 1  # the refusal wrote nothing
-    assert len(sms.delivered) == 1
+    assert len(resident_sms.delivered) == 1
     for _ in range(9):
         clock.advance(seconds=60)
         assert ask_code(client, MOBILE).status_code == 202
@@ -172,7 +163,9 @@ def residents_app(app, **changes) -> None:
     )
 
 
-def test_one_address_asks_for_few_codes_whatever_it_claims(client, app, sms, session_factory) -> None:
+def test_one_address_asks_for_few_codes_whatever_it_claims(
+    client, app, resident_sms, session_factory
+) -> None:
     residents_app(app, address_hourly_limit=3)
     for i in range(3):
         assert ask_code(client, f"1391234000{i}").status_code == 202
@@ -184,7 +177,7 @@ def test_one_address_asks_for_few_codes_whatever_it_claims(client, app, sms, ses
 
 
 @pytest.mark.parametrize("phone", ["12345", "057188881234", "+1 202 555 0100", "not a number", "1391234567"])
-def test_only_a_mainland_mobile_gets_a_code(client, sms, session_factory, phone) -> None:
+def test_only_a_mainland_mobile_gets_a_code(client, resident_sms, session_factory, phone) -> None:
     r = ask_code(client, phone)
     assert r.status_code == 400 and r.json()["error"] == "invalid_phone"
     assert "手机号" in r.json()["message"]
@@ -192,24 +185,26 @@ def test_only_a_mainland_mobile_gets_a_code(client, sms, session_factory, phone)
     assert token_for(client, phone, "123456").status_code == 400
 
 
-def test_a_code_never_goes_out_late_and_is_kept_masked(client, app, sms, clock, session_factory) -> None:
-    sms.fail_next(1)  # the provider is down when the code is asked for
+def test_a_code_never_goes_out_late_and_is_kept_masked(
+    client, app, resident_sms, clock, session_factory
+) -> None:
+    resident_sms.fail_next(1)  # the provider is down when the code is asked for
     assert ask_code(client, MOBILE).status_code == 202
     with session_factory() as s:
         message = s.scalars(select(OutboxMessage)).one()
-    assert message.status == OutboxStatus.PENDING and sms.delivered == []
+    assert message.status == OutboxStatus.PENDING and resident_sms.delivered == []
     clock.advance(seconds=301)  # back up after the code expired: sending it now helps nobody
     with session_factory() as s:
         report = send_due(s, now=clock.now(), adapters=app.state.ctx.wired())
-    assert report.failed == 1 and sms.delivered == []
+    assert report.failed == 1 and resident_sms.delivered == []
     with session_factory() as s:
         message = s.get_one(OutboxMessage, message.id)
     assert message.status == OutboxStatus.FAILED and "expired" in message.last_error
     assert "验证码是 ******" in message.body
 
 
-def test_resident_and_staff_tokens_are_kept_apart(client, sms, operator, login) -> None:
-    resident = sign_in(client, sms, MOBILE)
+def test_resident_and_staff_tokens_are_kept_apart(client, resident_sms, operator, login) -> None:
+    resident = sign_in(client, resident_sms, MOBILE)
     # A resident's token opens no staff endpoint, the event stream's ticket included.
     for method, path in (
         ("GET", "/api/v1/me"),
@@ -234,18 +229,23 @@ def test_resident_and_staff_tokens_are_kept_apart(client, sms, operator, login) 
     assert client.get("/api/v1/r/me", headers={"Authorization": forged}).status_code == 401
 
 
-def test_signing_out_ends_every_sign_in(client, sms, clock) -> None:
-    phone = sign_in(client, sms, MOBILE)
-    tablet = sign_in_after(client, sms, MOBILE, clock)
+def test_signing_out_ends_every_sign_in(client, resident_sms, clock) -> None:
+    phone = sign_in(client, resident_sms, MOBILE)
+    tablet = sign_in_after(client, resident_sms, MOBILE, clock)
     assert client.post("/api/v1/r/auth/signout", headers=phone).status_code == 204
     for headers in (phone, tablet):
         r = client.get("/api/v1/r/me", headers=headers)
         assert r.status_code == 401 and r.json()["error"] == "resident_sign_in_required"
-    assert client.get("/api/v1/r/me", headers=sign_in_after(client, sms, MOBILE, clock)).status_code == 200
+    assert (
+        client.get("/api/v1/r/me", headers=sign_in_after(client, resident_sms, MOBILE, clock)).status_code
+        == 200
+    )
 
 
-def test_a_number_moved_to_another_resident_takes_no_sign_in_with_it(client, sms, session_factory) -> None:
-    headers = sign_in(client, sms, MOBILE)
+def test_a_number_moved_to_another_resident_takes_no_sign_in_with_it(
+    client, resident_sms, session_factory
+) -> None:
+    headers = sign_in(client, resident_sms, MOBILE)
     with session_factory() as s:
         other = Resident(name="赵六", address="", tags=[])
         s.add(other)
@@ -257,8 +257,8 @@ def test_a_number_moved_to_another_resident_takes_no_sign_in_with_it(client, sms
     assert client.get("/api/v1/r/me", headers=headers).status_code == 401
 
 
-def test_the_resident_edits_their_name_and_address(client, sms, world) -> None:
-    headers = sign_in(client, sms, MOBILE)
+def test_the_resident_edits_their_name_and_address(client, resident_sms, world) -> None:
+    headers = sign_in(client, resident_sms, MOBILE)
     r = client.patch(
         "/api/v1/r/me", headers=headers, json={"name": "王 秀英", "address": "阳光花园3幢2单元501室"}
     )
@@ -269,7 +269,7 @@ def test_the_resident_edits_their_name_and_address(client, sms, world) -> None:
     assert client.get("/api/v1/r/me", headers=headers).json()["name"] == "王秀英"
 
 
-def test_switched_off_the_app_says_so_and_does_nothing(client, app, sms, session_factory) -> None:
+def test_switched_off_the_app_says_so_and_does_nothing(client, app, resident_sms, session_factory) -> None:
     residents_app(app, enabled=False)
     assert client.get("/api/v1/r/config").json()["enabled"] is False
     r = ask_code(client, MOBILE)

@@ -1,8 +1,8 @@
 """The residents' app in tests: sign in the way a resident does, reading the code the SMS carried.
 
 The app's SMS adapter is swapped for an in-memory recorder once the server has started
-(:func:`recording_sms`); a code request sends its SMS right after the answer, so the code is in
-the recorder when the request returns. Nothing here reads the code from the HTTP answer (it is
+(:func:`recording_sms`); a code request sends its SMS right after the answer, so with the test
+client the code is in the recorder when the request returns (against a live server, wait for it). Nothing here reads the code from the HTTP answer (it is
 never there) or from the database (it holds only the code's HMAC).
 """
 
