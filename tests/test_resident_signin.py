@@ -320,3 +320,24 @@ def test_two_requests_at_once_get_one_code(client, app, resident_sms, session_fa
         t.join(timeout=60)
     assert sorted(outcomes) == ["code_resend_too_soon", "sent"]
     assert count(session_factory, ResidentSignInCode) == 1
+
+
+class TimesOut:
+    """An SMS provider that may have taken the message: the outcome is unknown."""
+
+    def send_sms(self, to: str, body: str) -> str:
+        from dispatch.ports import DeliveryError
+
+        raise DeliveryError("read timeout", permanent=False, uncertain=True)
+
+
+def test_a_code_whose_sending_is_uncertain_is_given_up_not_kept(client, app, session_factory) -> None:
+    from dataclasses import replace
+
+    app.state.ctx.adapters = replace(app.state.ctx.wired(), sms=TimesOut())
+    assert ask_code(client, MOBILE).status_code == 202
+    with session_factory() as s:
+        message = s.scalars(select(OutboxMessage)).one()
+    # Not "uncertain" (which keeps the text to look it up and waits for an admin): failed, masked.
+    assert message.status == OutboxStatus.FAILED and "outcome unknown" in message.last_error
+    assert "验证码是 ******" in message.body
