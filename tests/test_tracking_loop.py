@@ -26,6 +26,7 @@ def test_registry_names_the_jobs() -> None:
         "calendar_coverage",
         "prune_call_inbox",
         "sweep_uploads",
+        "prune_sign_in_codes",
         "send_outbox",
     ]
 
@@ -113,6 +114,7 @@ def test_real_jobs_tick_on_an_empty_database(settings, db_url) -> None:
             "calendar_coverage": 2,
             "prune_call_inbox": 0,
             "sweep_uploads": 0,
+            "prune_sign_in_codes": 0,
             "send_outbox": 2,
         }
     finally:
