@@ -5,7 +5,10 @@
 // the page itself holds. The shell is fetched network-first, as the server's no-cache asks, so an
 // upgraded server is never run with yesterday's modules while the network is there.
 
-const CACHE = "sanshe-shell-v1";
+// Caches are shared by every app of this origin (the residents' app at /r/ has its own): only the
+// console's older caches are deleted, by their prefix.
+const PREFIX = "sanshe-shell-";
+const CACHE = `${PREFIX}v1`;
 const SHELL = [
   "./",
   "index.html",
@@ -65,7 +68,7 @@ self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches
       .keys()
-      .then((names) => Promise.all(names.filter((n) => n !== CACHE).map((n) => caches.delete(n))))
+      .then((names) => Promise.all(names.filter((n) => n.startsWith(PREFIX) && n !== CACHE).map((n) => caches.delete(n))))
       .then(() => self.clients.claim()),
   );
 });
