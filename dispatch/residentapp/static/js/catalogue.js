@@ -17,7 +17,7 @@ export function categories() {
           name: i.name,
           category_code: c.code,
           category_name: c.name,
-          notice: i.notice || "",
+          notice: i.safety_notice,
         })),
       })),
     (err) => {
@@ -28,17 +28,14 @@ export function categories() {
   return loading;
 }
 
-export async function itemByCode(code) {
-  for (const category of await categories()) {
-    const found = category.items.find((i) => i.code === code);
-    if (found) return found;
-  }
-  return null;
-}
-
-/** Up to three items for a resident's words, best first. */
+/** Up to three items for a resident's words, best first, shaped as categories() shapes them. */
 export async function suggest(text) {
   const out = await api("/api/v1/r/suggest", { query: { q: text, limit: 3 } });
-  const items = await Promise.all(out.suggestions.map((s) => itemByCode(s.item_code)));
-  return items.filter(Boolean);
+  return out.suggestions.map((s) => ({
+    code: s.item_code,
+    name: s.name,
+    category_code: s.category_code,
+    category_name: s.category_name,
+    notice: s.safety_notice,
+  }));
 }

@@ -34,7 +34,7 @@ export function addressField(draft, changed) {
     if (text.length < 2) return show(list);
     let places = [];
     try {
-      places = (await api("/api/v1/r/places", { query: { q: text } })).items;
+      places = (await api("/api/v1/r/places", { query: { q: text } })).places;
     } catch {
       return; // no hints this time; typing on is enough
     }
@@ -49,15 +49,16 @@ export function addressField(draft, changed) {
             class: "choice",
             role: "listitem",
             onclick: () => {
-              input.value = p.address || p.name;
-              changed({ address: input.value, lat: p.lat, lon: p.lon, place: p.name });
+              // The place begins the address; the resident goes on with the door number.
+              input.value = `${p.text} `;
+              changed({ address: input.value, lat: p.lat, lon: p.lon, place: p.text });
               show(list);
               showWhere();
               input.focus();
             },
           },
-          el("strong", {}, p.name),
-          p.address && p.address !== p.name ? el("span", { class: "hint" }, p.address) : null,
+          el("strong", {}, p.text),
+          p.community ? el("span", { class: "hint" }, p.community) : null,
         ),
       ),
     );

@@ -7,8 +7,10 @@
 
 import { api } from "./api.js";
 import { el, heading, newKey, problem, show, when, windowText } from "./dom.js";
+import { channel } from "./pwa.js";
 
 const POLL_MS = 15000;
+const FINISHED = ["completed", "closed", "cancelled"];
 const STARS = [
   [5, "非常满意"],
   [4, "满意"],
@@ -108,6 +110,7 @@ function details(r, urls) {
   const coming = [r.provider_name, r.worker_first_name ? `服务人员：${r.worker_first_name}` : ""].filter(Boolean);
   return [
     el("p", { class: `status big-status status-${r.status}` }, r.status_text),
+    r.safety_notice && !FINISHED.includes(r.status) ? el("div", { class: "notice" }, "安全提示：", r.safety_notice) : null,
     el(
       "dl",
       { class: "summary" },
@@ -133,11 +136,9 @@ function details(r, urls) {
 
 const item = (label, value) => el("div", { class: "summary-row" }, el("dt", {}, label), el("dd", {}, value || "—"));
 
-function ratingText(rating) {
-  const stars = typeof rating === "object" ? rating.stars : rating;
+function ratingText({ stars, comment }) {
   const words = STARS.find(([n]) => n === stars)?.[1] || "";
-  const comment = typeof rating === "object" && rating.comment ? `：${rating.comment}` : "";
-  return `${"★".repeat(stars)}${"☆".repeat(5 - stars)} ${words}${comment}`;
+  return `${"★".repeat(stars)}${"☆".repeat(5 - stars)} ${words}${comment ? `：${comment}` : ""}`;
 }
 
 /** The request's photos, fetched with the sign-in (an <img src> could not send it). */
@@ -161,7 +162,7 @@ function photoStrip(r, urls) {
 /** One action's request with its own Idempotency-Key, kept while its form is on screen. */
 function sender(path) {
   const key = newKey();
-  return (body) => api(path, { body, key });
+  return (body) => api(path, { body: { ...body, channel: channel() }, key });
 }
 
 function sendButton(label, form, send, done, className = "big primary") {
