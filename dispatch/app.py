@@ -71,6 +71,9 @@ from dispatch.reports.api import router as stats_router
 from dispatch.reports.exports_api import router as exports_router
 from dispatch.residents.api import router as residents_router
 from dispatch.residents.reveal_api import router as reveal_router
+from dispatch.selfservice.api import public as residents_public_router
+from dispatch.selfservice.api import router as residents_app_router
+from dispatch.selfservice.requests_api import router as resident_requests_router
 from dispatch.settings import ConfigError, Settings, check_production, get_settings
 from dispatch.timelimits.api import MAX_CSV_BYTES
 from dispatch.timelimits.api import router as calendar_router
@@ -190,12 +193,12 @@ def install_error_handlers(app: FastAPI) -> None:
 # Routes whose bodies may be smaller or larger than [server] max_body_mb (and, set from
 # [uploads] max_photo_mb, the photo upload: route_body_limits).
 ROUTE_BODY_LIMITS = (RouteLimit("POST", "/api/v1/calendar/years/{year:int}.csv", MAX_CSV_BYTES),)
-PHOTO_UPLOAD_PATH = "/api/v1/orders/{order_id:int}/photos"
+PHOTO_UPLOAD_PATHS = ("/api/v1/orders/{order_id:int}/photos", "/api/v1/r/requests/{order_id:int}/photos")
 
 
 def route_body_limits(settings: Settings) -> tuple[RouteLimit, ...]:
-    photo = RouteLimit("POST", PHOTO_UPLOAD_PATH, photo_route_limit(settings.uploads.max_photo_mb))
-    return (*ROUTE_BODY_LIMITS, photo)
+    limit = photo_route_limit(settings.uploads.max_photo_mb)
+    return (*ROUTE_BODY_LIMITS, *(RouteLimit("POST", path, limit) for path in PHOTO_UPLOAD_PATHS))
 
 
 def install_guards(app: FastAPI, settings: Settings) -> None:
@@ -266,7 +269,8 @@ def build_adapters(
     Notifications: the live event stream. A configured adapter that cannot be built stops the start
     with the reason, rather than silently falling back to the log."""
     twilio = settings.twilio
-    sms: SmsSender = LogSms()
+    # Without a provider, the log is where messages go; outside production it shows their text.
+    sms: SmsSender = LogSms(show_body=settings.environment != "production")
     calls: CallPlacer = LogCalls()
     connector: CallConnector = LogConnector()
     twilio_calls: TwilioCalls | None = None
@@ -525,6 +529,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(outbox_router)
     app.include_router(events_router)
     app.include_router(audit_router)
+    app.include_router(residents_public_router)
+    app.include_router(residents_app_router)
+    app.include_router(resident_requests_router)
     app.include_router(metrics_router)
     mount_console(app)
     mount_shell(app, residentapp.PATH, residentapp.STATIC_DIR, name="residents")

@@ -8,14 +8,16 @@ from typing import Annotated
 import anyio.to_thread
 from anyio import CancelScope, CapacityLimiter
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 
 from dispatch.auth.addresses import client_address
-from dispatch.auth.security import read_token
+from dispatch.auth.security import read_resident_token, read_token
 from dispatch.context import AppContext
 from dispatch.db import take_later, transaction
-from dispatch.errors import NotAuthenticated, role_refused
+from dispatch.errors import Forbidden, NotAuthenticated, NotFound, role_refused
+from dispatch.selfservice import accounts
+from dispatch.selfservice.accounts import SignedInResident
 from models import Role, User
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
@@ -127,3 +129,54 @@ def require_roles(*roles: Role) -> Callable[[User], User]:
     # each of them).
     check.roles = allowed  # type: ignore[attr-defined]
     return check
+
+
+# The residents' app signs in by SMS code (``POST /api/v1/r/auth/token``), not with the staff's
+# password form: a scheme of its own in the OpenAPI document.
+resident_scheme = HTTPBearer(
+    auto_error=False,
+    scheme_name="ResidentToken",
+    description="a resident's token from POST /api/v1/r/auth/token (sign-in by SMS code)",
+)
+
+
+def get_current_resident(
+    ctx: Ctx, db: Db, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(resident_scheme)]
+) -> SignedInResident:
+    """The resident a resident token speaks for, while its sign-in stands. A staff token is
+    refused here (and a resident token on every staff endpoint: ``auth.security``)."""
+    if credentials is None or not credentials.credentials:
+        raise NotAuthenticated(
+            "sign in first: send the resident token as Authorization: Bearer",
+            code="resident_sign_in_required",
+            message="请先用手机号和短信验证码登录",
+        )
+    secret = ctx.settings.auth.jwt_secret
+    claims = read_resident_token(credentials.credentials, secret=secret)
+    if claims is None and read_token(credentials.credentials, secret=secret) is not None:
+        raise Forbidden(
+            "a staff token cannot be used for the residents' app: sign in with a phone number",
+            code="resident_only",
+            message="工作人员账号不能使用居民服务，请用居民的手机号登录",
+        )
+    resident = accounts.current(db, claims) if claims is not None else None
+    if resident is None:
+        raise NotAuthenticated(
+            "the resident token is invalid, has expired or was signed out",
+            code="resident_sign_in_required",
+            message="登录已失效，请重新用手机号登录",
+        )
+    return resident
+
+
+CurrentResident = Annotated[SignedInResident, Depends(get_current_resident)]
+
+
+async def residents_app_on(ctx: Ctx) -> None:
+    """The residents' API answers only while ``[residents_app] enabled`` (its /config always)."""
+    if not ctx.settings.residents_app.enabled:
+        raise NotFound(
+            "the residents' app is switched off here",
+            code="residents_app_off",
+            message=f"居民网上服务暂未开通，请拨打服务热线 {ctx.settings.residents_app.hotline}",
+        )

@@ -409,6 +409,26 @@ class UploadsSettings(Section):
     max_photo_mb: float = Field(5.0, gt=0, le=50)
 
 
+class ResidentsAppSettings(Section):
+    # The residents' own channel: sign-in by SMS code and the residents' API under /api/v1/r
+    # (README "Residents' app and SMS sign-in"). false: every /api/v1/r path but /config answers 404.
+    enabled: bool = True
+    # The hotline the app shows on every page (residents who would rather phone).
+    hotline: str = Field("12345", min_length=1, max_length=30)
+    # A sign-in code is valid this long, and this many wrong codes burn it.
+    code_ttl_seconds: int = Field(300, ge=60, le=3600)
+    max_tries: int = Field(5, ge=1, le=10)
+    # One number gets at most one code every resend_seconds, and daily_limit codes in 24 hours.
+    resend_seconds: int = Field(60, ge=10, le=3600)
+    daily_limit: int = Field(10, ge=1, le=100)
+    # One client address asks for at most this many codes an hour, whatever the numbers.
+    address_hourly_limit: int = Field(30, ge=1, le=10000)
+    # A resident stays signed in this long (7 days), unless they sign out.
+    token_minutes: int = Field(7 * 24 * 60, ge=5, le=60 * 24 * 90)
+    # Photos a resident may add to one request.
+    max_photos: int = Field(3, ge=0, le=6)
+
+
 class LiveSettings(Section):
     # Which bus carries the live event stream: "memory" (one process), "postgres" (LISTEN/NOTIFY,
     # across processes), or "auto": postgres on PostgreSQL, memory on SQLite.
@@ -441,6 +461,7 @@ class Settings(BaseSettings):
     live: LiveSettings = LiveSettings()
     uploads: UploadsSettings = UploadsSettings()
     metrics: MetricsSettings = MetricsSettings()
+    residents_app: ResidentsAppSettings = ResidentsAppSettings()
 
     @property
     def docs_enabled(self) -> bool:

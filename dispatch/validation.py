@@ -94,6 +94,8 @@ FIELD_LABELS = {
     "period": "统计月份",
     "personal": "含个人信息",
     "phone": "电话",
+    "preferred_from": "预约开始时间",
+    "preferred_to": "预约结束时间",
     "plan_id": "探访计划",
     "plan_type": "计划类型",
     "priority": "优先级",

@@ -23,8 +23,8 @@ from models.order import (
 )
 from models.outbox import OutboxChannel, OutboxMessage, OutboxStatus
 from models.provider import Provider, ProviderCommunity, ProviderKind, ProviderService, ProviderStatus
-from models.resident import PhoneKind, Resident, ResidentPhone
-from models.security import AccessRecord, LoginAttempt, StreamTicket
+from models.resident import PhoneKind, Resident, ResidentAccount, ResidentPhone
+from models.security import AccessRecord, LoginAttempt, ResidentSignInCode, StreamTicket
 from models.system import (
     CalendarDay,
     CalendarYear,
@@ -94,7 +94,9 @@ __all__ = [
     "Rating",
     "RatingOutcome",
     "Resident",
+    "ResidentAccount",
     "ResidentPhone",
+    "ResidentSignInCode",
     "Role",
     "SlaClass",
     "Supervision",

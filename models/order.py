@@ -113,6 +113,9 @@ class Order(Timestamped, Base):
     # A request filed on a home visit (channel visit): how the resident consented (verbal, signed).
     consent_method: Mapped[str | None] = mapped_column(String(10))
     consent_note: Mapped[str | None] = mapped_column(String(300))
+    # The time window the resident asked for the visit (the residents' app), if any.
+    preferred_from: Mapped[datetime | None]
+    preferred_to: Mapped[datetime | None]
 
     events: Mapped[list[OrderEvent]] = relationship(
         back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"

@@ -1,10 +1,11 @@
-"""Residents (personal data) and their phone numbers."""
+"""Residents (personal data), their phone numbers, and their accounts in the residents' app."""
 
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from models.base import Base, Timestamped, str_enum
@@ -47,3 +48,17 @@ class ResidentPhone(Base):
     is_primary: Mapped[bool] = mapped_column(Boolean, default=False)
 
     resident: Mapped[Resident] = relationship(back_populates="phones")
+
+
+class ResidentAccount(Base):
+    """A resident who signed in to the residents' app (by an SMS code to one of their numbers).
+
+    The account *is* the resident record: it only adds what signing in needs. ``token_version``
+    is in every resident token; signing out raises it, which ends every sign-in of the account."""
+
+    __tablename__ = "resident_account"
+
+    resident_id: Mapped[int] = mapped_column(ForeignKey("resident.id", ondelete="CASCADE"), primary_key=True)
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime]
+    last_sign_in_at: Mapped[datetime]

@@ -31,6 +31,27 @@ class LoginAttempt(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"))
 
 
+class ResidentSignInCode(Base):
+    """One SMS code sent to a phone number for the residents' app. Only its HMAC is kept
+    (``dispatch.selfservice.codes``); the rows also count the codes a number and an address asked
+    for, which the resend limits are read from."""
+
+    __tablename__ = "resident_sign_in_code"
+    __table_args__ = (
+        Index("ix_resident_sign_in_code_phone_created_at", "phone", "created_at"),
+        Index("ix_resident_sign_in_code_address_created_at", "address", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))  # E.164
+    code_hash: Mapped[str] = mapped_column(String(64))  # HMAC-SHA256, hex
+    address: Mapped[str] = mapped_column(String(64))  # the client's IP address that asked for it
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    tries: Mapped[int] = mapped_column(Integer, default=0)  # wrong codes typed so far
+    used_at: Mapped[datetime | None]
+
+
 class StreamTicket(Base):
     """A short-lived, single-use ticket that opens one event stream, so no long-lived token ever
     travels in a URL (EventSource cannot send headers). Stored as a hash."""

@@ -25,6 +25,7 @@ def test_registry_names_the_jobs() -> None:
         "refresh_star_levels",
         "calendar_coverage",
         "prune_call_inbox",
+        "prune_sign_in_codes",
         "send_outbox",
     ]
 
@@ -111,6 +112,7 @@ def test_real_jobs_tick_on_an_empty_database(settings, db_url) -> None:
             "refresh_star_levels": 0,
             "calendar_coverage": 2,
             "prune_call_inbox": 0,
+            "prune_sign_in_codes": 0,
             "send_outbox": 2,
         }
     finally:

@@ -103,6 +103,21 @@ class Resolution:
     place_id: int | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One suggestion while an address is typed: the place's own name (a building with its
+    compound: ``阳光花园 3幢``), what it is, where."""
+
+    text: str
+    kind: PlaceKind
+    community_id: int | None
+    lat: float
+    lon: float
+
+
+_LEADING_NUMBER = re.compile(r"^\D{0,2}?(\d{1,4})")
+
+
 def _variants(place: GazetteerPlace) -> set[str]:
     names = {normalise_address(n) for n in (place.name, *place.aliases) if n}
     if place.kind == PlaceKind.COMPOUND:
@@ -231,6 +246,48 @@ class Gazetteer:
                 grid = self._nearest_grid(area.lat, area.lon, parent=area.id)
                 return Resolution(area.lat, area.lon, "community", area.name, 1.0, area.id, grid)
         return None
+
+    def complete(self, text: str, limit: int = 5) -> list[Completion]:
+        """Places whose name (or an alias) begins with what was typed, then those containing it;
+        once a compound's whole name is typed and a number follows, its buildings of that number
+        (``阳光花园3`` → ``阳光花园 3幢``). Roads, compounds and landmarks; nothing for text that names
+        none of them."""
+        norm = normalise_address(text)
+        if not norm:
+            return []
+        ranked: dict[int, tuple[int, int, str, GazetteerPlace]] = {}
+        typed_past: list[tuple[str, GazetteerPlace]] = []
+        for kind in (PlaceKind.COMPOUND, PlaceKind.LANDMARK, PlaceKind.ROAD):
+            for name, place in self._names[kind]:
+                if name.startswith(norm):
+                    rank = 0
+                elif norm in name:
+                    rank = 1
+                elif name in norm:  # typed past the name: the place, and a compound's buildings
+                    rank = 2
+                    typed_past.append((name, place))
+                else:
+                    continue
+                key = (rank, len(name), place.name, place)
+                if place.id not in ranked or key[:2] < ranked[place.id][:2]:
+                    ranked[place.id] = key
+        found: list[Completion] = []
+        for name, compound in sorted(typed_past, key=lambda t: -len(t[0])):
+            number = _LEADING_NUMBER.match(norm[norm.find(name) + len(name) :])
+            if compound.kind != PlaceKind.COMPOUND or number is None:
+                continue
+            buildings = self._buildings.get(compound.id, {})
+            for n in sorted(b for b in buildings if str(b).startswith(number.group(1))):
+                b = buildings[n]
+                found.append(Completion(f"{compound.name} {b.name}", b.kind, b.community_id, b.lat, b.lon))
+            break
+        for _, _, _, place in sorted(ranked.values(), key=lambda t: (t[0], t[1], t[2])):
+            found.append(Completion(place.name, place.kind, place.community_id, place.lat, place.lon))
+        return found[:limit]
+
+    def area_name(self, area_id: int | None) -> str | None:
+        area = self.areas.get(area_id) if area_id is not None else None
+        return area.name if area is not None else None
 
     def _nearest_grid(self, lat: float, lon: float, parent: int | None = None) -> int | None:
         if not len(self._grid_ids):

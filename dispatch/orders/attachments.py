@@ -223,7 +223,7 @@ def _store(
     kind: AttachmentKind,
     stage: AttachmentStage,
     storage: Storage,
-    actor: User,
+    actor: User | str,
     now: datetime,
 ) -> Attachment:
     relative = storage.save(order.id, data, EXTENSIONS[content_type])
@@ -236,7 +236,7 @@ def _store(
         bytes=len(data),
         sha256=hashlib.sha256(data).hexdigest(),
         path=relative,
-        uploaded_by_id=actor.id,
+        uploaded_by_id=actor.id if isinstance(actor, User) else None,  # str: a resident ("web:+86…")
         created_at=now,
     )
     session.add(row)
@@ -252,16 +252,19 @@ def add_photo(
     stage: AttachmentStage,
     storage: Storage,
     max_bytes: int,
-    actor: User,
+    actor: User | str,
     now: datetime,
+    limit: int = MAX_PER_STAGE,
 ) -> Attachment:
+    """``limit``: photos of this stage the order may have (a resident's request: ``[residents_app]
+    max_photos``)."""
     content_type = check_photo(data, max_bytes=max_bytes)
     _lock(session, order)
-    if _count(session, order.id, AttachmentKind.PHOTO, stage) >= MAX_PER_STAGE:
+    if _count(session, order.id, AttachmentKind.PHOTO, stage) >= limit:
         raise Conflict(
-            f"order {order.number} already has {MAX_PER_STAGE} {stage.value} photos",
+            f"order {order.number} already has {limit} {stage.value} photos",
             code="too_many_photos",
-            message=f"工单{order.number}的{STAGE_LABELS_ZH[stage]}照片已有 {MAX_PER_STAGE} 张，不能再上传",
+            message=f"工单{order.number}的{STAGE_LABELS_ZH[stage]}照片已有 {limit} 张，不能再上传",
         )
     row = _store(
         session,

@@ -74,6 +74,9 @@ class IntakeRequest:
     # A home visit's request: how the resident consented (verbal, signed) and any note.
     consent_method: str | None = None
     consent_note: str | None = None
+    # The visit window the resident asked for (the residents' app); stored, shown to whoever visits.
+    preferred_from: datetime | None = None
+    preferred_to: datetime | None = None
 
 
 @dataclass
@@ -256,6 +259,8 @@ def create_order(
             possible_duplicate_of_id=duplicate.id if duplicate else None,
             consent_method=req.consent_method,
             consent_note=req.consent_note,
+            preferred_from=req.preferred_from,
+            preferred_to=req.preferred_to,
             sign_by=deadlines.sign_by,
             complete_by=deadlines.complete_by,
             next_check_at=now,  # the tracking sweep works out the first reminder/escalation time

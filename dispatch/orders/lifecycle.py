@@ -380,9 +380,17 @@ def resident_may_reopen(session: Session, order: Order, now: datetime) -> bool:
 
 
 def resident_reopen(
-    session: Session, order: Order, *, via: str, now: datetime, actor: str, ctx: DispatchContext
+    session: Session,
+    order: Order,
+    *,
+    via: str,
+    now: datetime,
+    actor: str,
+    ctx: DispatchContext,
+    said: str = "",
 ) -> None:
-    """重办 asked for by the resident after an unsatisfied rating (``via``: 短信, 电话)."""
+    """重办 asked for by the resident after an unsatisfied rating (``via``: 短信, 电话, 网上, App;
+    ``said``: what the resident wrote, if anything)."""
     if not resident_may_reopen(session, order, now):
         raise Conflict(
             f"order {order.number} cannot be reopened by the resident: only within "
@@ -391,11 +399,20 @@ def resident_reopen(
             message=f"工单{order.number}已不能由居民申请重办：只能在评价 1–2 星后的 "
             f"{RESIDENT_REOPEN_WINDOW.days} 天内申请",
         )
-    reason = f"居民{via}要求重办（{order.rating_stars}星）"
+    reason = f"居民{via}要求重办（{order.rating_stars}星）" + (f"：{said}" if said else "")
     reopen_order(session, order, reason=reason, now=now, actor=actor, ctx=ctx)
 
 
-def cancel(session: Session, order: Order, *, reason: str, now: datetime, actor: User) -> None:
+def cancel(
+    session: Session,
+    order: Order,
+    *,
+    reason: str,
+    now: datetime,
+    actor: User | str,
+    data: dict[str, object] | None = None,
+) -> None:
+    """撤销; ``data`` goes on the timeline entry (a resident's own cancellation says so)."""
     offer = pending_offer(session, order) if order.status == OrderStatus.OFFERED else None
     holder = order.provider_id if order.status in (OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE) else None
     transition(
@@ -405,6 +422,7 @@ def cancel(session: Session, order: Order, *, reason: str, now: datetime, actor:
         at=now,
         actor=actor,
         note=reason,
+        data=data,
         changes={"cancelled_at": now, "next_check_at": None},
     )
     if offer is not None:

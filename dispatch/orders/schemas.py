@@ -125,6 +125,10 @@ class OrderOut(BaseModel):
     supervisor_queue_reason: str | None
     rating_stars: int | None
     possible_duplicate_of: str | None
+    preferred_from: datetime | None = Field(
+        None, description="the start of the visit window the resident asked for (residents' app)"
+    )
+    preferred_to: datetime | None = Field(None, description="the end of that window")
     created_at: datetime
     completed_at: datetime | None
     closed_at: datetime | None

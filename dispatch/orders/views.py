@@ -148,6 +148,8 @@ class OrderViews:
             "possible_duplicate_of": (
                 self.duplicates.get(o.possible_duplicate_of_id or 0) if seen.resident_id else None
             ),
+            "preferred_from": o.preferred_from,
+            "preferred_to": o.preferred_to,
             "created_at": o.created_at,
             "completed_at": o.completed_at,
             "closed_at": o.closed_at,

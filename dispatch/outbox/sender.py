@@ -45,8 +45,16 @@ Statuses and their moves (each a compare-and-set)::
     UNCERTAIN ──lookup──▶ SENT (found) | PENDING (certainly not sent) | UNCERTAIN (cannot tell)
     UNCERTAIN ──admin──▶ PENDING (resend) | DROPPED (drop)
 
+Short-lived messages (a resident's sign-in code) carry ``valid_until`` and ``sent_body`` in their
+payload: past ``valid_until`` an unsent one is FAILED without being sent (a late code is useless),
+and once its outcome is recorded the row keeps ``sent_body`` (the text with the code masked)
+instead of what was sent, so the database holds the code only while it waits to go. Such a
+message is never UNCERTAIN: an unknown outcome makes it FAILED, since looking it up needs the
+text, and the resident simply asks for a new code.
+
 ``send_due`` commits: it is a runner, like the tracking loop, not a service. It refuses a session
-that already has a transaction open.
+that already has a transaction open. ``send_now`` sends given messages at once (a sign-in code
+right after the request that wrote it commits).
 """
 
 from __future__ import annotations
@@ -55,6 +63,7 @@ import hashlib
 import logging
 import secrets
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,6 +116,21 @@ class _Claim:
     token: str
 
 
+def _short_lived(payload: dict[str, Any]) -> bool:
+    return "valid_until" in payload
+
+
+def _expired(payload: dict[str, Any], now: datetime) -> bool:
+    until = payload.get("valid_until")
+    return isinstance(until, str) and datetime.fromisoformat(until) <= now
+
+
+def _kept_body(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a finished message's row keeps of its text: ``sent_body`` when it has one."""
+    sent_body = payload.get("sent_body")
+    return {"body": sent_body} if isinstance(sent_body, str) else {}
+
+
 def retry_delay(attempts: int, message_id: int) -> timedelta:
     """Wait before the next try after ``attempts`` failed ones: 30 s, 1 min, 2 min … at most 1 h.
 
@@ -133,19 +157,21 @@ def send_due(
     max_attempts: int = 8,
     claim_timeout: timedelta = DEFAULT_CLAIM_TIMEOUT,
     time_budget: float | None = 20.0,
+    only: Collection[int] | None = None,
 ) -> SendReport:
     """Send up to ``batch`` due messages; commits after each claim and each outcome.
 
     Stops early after ``time_budget`` seconds of wall time (checked between chunks of
     ``CLAIM_CHUNK``) so a slow provider cannot hold up the tracking loop's other jobs; the rest
-    waits for the next run.
+    waits for the next run. ``only``: just these messages, if due (``send_now``).
     """
     if session.in_transaction():
         # Committing the claim would commit the caller's unfinished work with it.
         raise RuntimeError("send_due commits as it goes; call it with a session that has no open transaction")
     report = SendReport()
     started = time.monotonic()
-    reconcile(session, now=now, adapters=adapters, limit=batch, report=report)
+    if only is None:
+        reconcile(session, now=now, adapters=adapters, limit=batch, report=report)
     while report.handled < batch:
         if time_budget is not None and time.monotonic() - started > time_budget:
             break
@@ -157,6 +183,7 @@ def send_due(
             max_attempts=max_attempts,
             claim_timeout=claim_timeout,
             report=report,
+            only=only,
         )
         session.commit()
         for i, claim in enumerate(claims):
@@ -179,6 +206,13 @@ def send_due(
     return report
 
 
+def send_now(
+    session: Session, message_ids: Collection[int], *, now: datetime, adapters: Adapters
+) -> SendReport:
+    """Send these messages now, if still due (the tracking loop may have taken them already)."""
+    return send_due(session, now=now, adapters=adapters, batch=len(message_ids), only=message_ids)
+
+
 def _claim(
     session: Session,
     *,
@@ -187,20 +221,32 @@ def _claim(
     max_attempts: int,
     claim_timeout: timedelta,
     report: SendReport,
+    only: Collection[int] | None = None,
 ) -> tuple[int, list[_Claim]]:
     """Take up to ``limit`` due rows; returns how many were selected and the ones to send."""
     m = OutboxMessage
+    due = select(
+        m.id, m.channel, m.recipient, m.body, m.payload, m.order_id, m.attempts, m.external_id
+    ).where(m.status == OutboxStatus.PENDING, m.next_attempt_at <= now)
+    if only is not None:
+        due = due.where(m.id.in_(list(only)))
     rows = session.execute(
-        select(m.id, m.channel, m.recipient, m.body, m.payload, m.order_id, m.attempts, m.external_id)
-        .where(m.status == OutboxStatus.PENDING, m.next_attempt_at <= now)
-        .order_by(m.next_attempt_at, m.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
+        due.order_by(m.next_attempt_at, m.id).limit(limit).with_for_update(skip_locked=True)
     ).all()
     token = CLAIM_PREFIX + secrets.token_hex(8)
     claims: list[_Claim] = []
     for row in rows:
         orphaned = row.external_id.startswith(CLAIM_PREFIX)
+        payload = dict(row.payload or {})
+        if _expired(payload, now) or (orphaned and _short_lived(payload)):
+            why = (
+                "outcome unknown (the sender stopped)"
+                if orphaned
+                else "not sent: it expired before it could go"
+            )
+            _set(session, row.id, now, status=OutboxStatus.FAILED, last_error=why, **_kept_body(payload))
+            report.failed += 1
+            continue
         if orphaned and row.channel not in AT_LEAST_ONCE:
             # Keep the old token: should that sender still be alive, its true outcome wins.
             _set(session, row.id, now, status=OutboxStatus.UNCERTAIN, last_error=_orphan_error(row.attempts))
@@ -310,9 +356,17 @@ def _send_one(
         error = DeliveryError(f"{type(exc).__name__}: {exc}", permanent=False)
 
     values: dict[str, Any] = {"next_attempt_at": now, "external_id": ""}
+    short_lived = _short_lived(claim.payload)
     if error is None:
         outcome = "sent"
         values.update(status=OutboxStatus.SENT, sent_at=now, external_id=external_id[:64])
+    elif error.uncertain and short_lived:
+        outcome = "failed"
+        values.update(
+            status=OutboxStatus.FAILED,
+            last_error=f"attempt {claim.attempts}: outcome unknown — {error}; a short-lived message "
+            "is neither looked up nor resent",
+        )
     elif error.uncertain and claim.channel not in AT_LEAST_ONCE:
         outcome = "uncertain"
         values.update(
@@ -334,6 +388,8 @@ def _send_one(
             next_attempt_at=now + retry_delay(claim.attempts, claim.id),
         )
 
+    if short_lived and outcome != "retried":
+        values.update(_kept_body(claim.payload))
     m = OutboxMessage
     recorded = session.execute(
         update(m)

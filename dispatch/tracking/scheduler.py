@@ -22,6 +22,7 @@ from dispatch.context import AppContext
 from dispatch.db import transaction
 from dispatch.lease import LeaseKeeper, acquire_lease, instance_holder, release_lease
 from dispatch.outbox.sender import send_due
+from dispatch.selfservice import codes
 from dispatch.tracking.calendar_notice import notify_calendar_coverage
 from dispatch.tracking.jobs import expire_offers, make_care_visits, refresh_star_levels, sweep_orders
 
@@ -76,6 +77,11 @@ def _prune_call_inbox(session: Session, ctx: AppContext, now: datetime) -> int:
     return inbox.prune(session, before=now - timedelta(days=ctx.settings.ingest.retention_days))
 
 
+def _prune_sign_in_codes(session: Session, ctx: AppContext, now: datetime) -> int:
+    """Residents' sign-in codes are kept for the 24-hour resend limit, then deleted."""
+    return codes.prune(session, before=now - codes.DAY - timedelta(hours=1))
+
+
 def send_outbox(session: Session, ctx: AppContext, now: datetime) -> int:
     """Send what is due through the adapters ``create_app`` wired (see ``outbox.sender``)."""
     return send_due(session, now=now, adapters=ctx.wired()).handled
@@ -90,6 +96,7 @@ JOBS: tuple[Job, ...] = (
     Job("refresh_star_levels", _refresh_star_levels),
     Job("calendar_coverage", _warn_calendar_coverage),
     Job("prune_call_inbox", _prune_call_inbox),
+    Job("prune_sign_in_codes", _prune_sign_in_codes),
     Job("send_outbox", send_outbox, sends=True),
 )
 
