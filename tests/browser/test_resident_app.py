@@ -113,9 +113,9 @@ def where_photos_when(page: Page, request: Request) -> None:
     on to the confirm screen."""
     expect(page.get_by_role("heading", name="在哪里？")).to_be_visible()
     address = page.locator("#address")
-    address.fill(request.place[:2])
-    completion = page.locator(".choices button.choice", has_text=request.place).first
-    expect(completion).to_be_visible()
+    address.press_sequentially(request.place)
+    completion = page.locator(".choices button", has=page.get_by_text(request.place, exact=True))
+    expect(completion).to_be_visible()  # completed from the district's gazetteer
     completion.click()
     expect(page.locator(".view")).to_contain_text(f"已定位到：{request.place}")
     address.press("End")

@@ -26,7 +26,7 @@ import { setUpTextSize } from "./text-size.js";
 const ROUTES = [
   [/^signin$/, signInScreen, { public: true }],
   [/^$/, homeScreen],
-  [/^new$/, newRequestScreen],
+  [/^new(?:\/(\w+))?$/, newRequestScreen],
   [/^requests$/, requestsScreen],
   [/^requests\/(\d+)$/, requestScreen],
   [/^profile$/, profileScreen],

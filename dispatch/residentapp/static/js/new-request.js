@@ -346,6 +346,7 @@ async function upload(order, progress) {
   for (const photo of waiting) {
     const form = new FormData();
     form.append("file", photo.blob, "photo.jpg");
+    form.append("channel", channel());
     try {
       await api(`/api/v1/r/requests/${order.id}/photos`, { file: form, key: photo.key });
       photo.uploaded = true;

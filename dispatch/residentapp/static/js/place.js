@@ -17,7 +17,7 @@ export function addressField(draft, changed) {
     value: draft.address,
     placeholder: "例如：翠苑一区 3幢2单元501室",
   });
-  const list = el("div", { class: "choices", role: "list", "aria-label": "地址提示" });
+  const list = el("ul", { class: "choices", "aria-label": "地址提示" });
   const where = el("p", { class: "hint", "aria-live": "polite" });
   const locate = el("button", { type: "button", class: "big" }, "用我的位置");
 
@@ -43,22 +43,25 @@ export function addressField(draft, changed) {
       list,
       places.map((p) =>
         el(
-          "button",
-          {
-            type: "button",
-            class: "choice",
-            role: "listitem",
-            onclick: () => {
-              // The place begins the address; the resident goes on with the door number.
-              input.value = `${p.text} `;
-              changed({ address: input.value, lat: p.lat, lon: p.lon, place: p.text });
-              show(list);
-              showWhere();
-              input.focus();
+          "li",
+          {},
+          el(
+            "button",
+            {
+              type: "button",
+              class: "choice",
+              onclick: () => {
+                // The place begins the address; the resident goes on with the door number.
+                input.value = `${p.text} `;
+                changed({ address: input.value, lat: p.lat, lon: p.lon, place: p.text });
+                show(list);
+                showWhere();
+                input.focus();
+              },
             },
-          },
-          el("strong", {}, p.text),
-          p.community ? el("span", { class: "hint" }, p.community) : null,
+            el("strong", {}, p.text),
+            p.community ? el("span", { class: "hint" }, p.community) : null,
+          ),
         ),
       ),
     );
