@@ -7,41 +7,30 @@ files as text; tests/browser/test_resident_app.py drives the app in Chromium.
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from dispatch.residentapp import STATIC_DIR
 from tests import test_console
-from tests.test_console import API_PATH, IMPORT, SW_SHELL, _Assets, matches
+from tests.test_console import (
+    NO_NODE,
+    SHELL_SUFFIXES,
+    _Assets,
+    api_paths_in_js,
+    assert_imports_resolve,
+    assert_modules_parse,
+    assert_worker_keeps_the_shell,
+    js_files,
+    matches,
+    static_files,
+)
 
 # The console's fixtures: the app on one SQLite database (the static files touch none) and its client.
 app = test_console.app
 client = test_console.client
-
-TEXT_SUFFIXES = {".html", ".js", ".css", ".webmanifest", ".svg"}
-
-
-def static_files() -> list[Path]:
-    return sorted(p for p in STATIC_DIR.rglob("*") if p.is_file() and p.suffix in TEXT_SUFFIXES)
-
-
-def js_files() -> list[Path]:
-    return [p for p in static_files() if p.suffix == ".js"]
-
-
-def api_paths_in_js() -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
-    for path in js_files():
-        for match in API_PATH.finditer(path.read_text(encoding="utf-8")):
-            found.setdefault(match.group(0), set()).add(path.name)
-    return found
 
 
 def test_r_goes_to_the_app(client: TestClient) -> None:
@@ -87,7 +76,7 @@ def test_no_inline_script_or_style() -> None:
     html = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
     assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
     assert not re.search(r"<style|\sstyle=|\son\w+=", html)
-    for path in js_files():
+    for path in js_files(STATIC_DIR):
         text = path.read_text(encoding="utf-8")
         assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|\.style\.|eval\(|new Function", text), (
             path.name
@@ -95,15 +84,12 @@ def test_no_inline_script_or_style() -> None:
 
 
 def test_every_module_import_resolves() -> None:
-    for path in js_files():
-        for target in IMPORT.findall(path.read_text(encoding="utf-8")):
-            assert target.startswith("./"), f"{path.name} imports {target}: only the app's own modules"
-            assert (path.parent / target).is_file(), f"{path.name} imports {target}, which does not exist"
+    assert_imports_resolve(STATIC_DIR)
 
 
 def test_every_api_path_in_the_javascript_exists(app: FastAPI) -> None:
     api_paths = list(app.openapi()["paths"])
-    used = api_paths_in_js()
+    used = api_paths_in_js(STATIC_DIR)
     assert len(used) >= 12, f"the path scan found too little: {sorted(used)}"
     assert not [p for p in used if not p.startswith("/api/v1/r/")], "the app talks to the residents' API only"
     unknown = {p: sorted(f) for p, f in used.items() if not any(matches(p, a) for a in api_paths)}
@@ -114,18 +100,16 @@ def test_nothing_is_loaded_from_elsewhere() -> None:
     external = re.compile(
         r"https?://(?!www\.w3\.org/2000/svg\b)|(?:src|href)\s*=\s*[\"']//|url\(\s*[\"']?//|@import", re.I
     )
-    offenders = {p.name: external.findall(p.read_text(encoding="utf-8")) for p in static_files()}
+    offenders = {
+        p.name: external.findall(p.read_text(encoding="utf-8"))
+        for p in static_files(STATIC_DIR, SHELL_SUFFIXES)
+    }
     assert not {k: v for k, v in offenders.items() if v}, offenders
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+@NO_NODE
 def test_every_module_parses(tmp_path: Path) -> None:
-    """A syntax error would blank the whole app; ``node --check`` finds it without a browser."""
-    for path in [*js_files(), STATIC_DIR / "sw.js"]:
-        copy = tmp_path / f"{path.stem}.mjs"
-        copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-        result = subprocess.run(["node", "--check", str(copy)], capture_output=True, text=True, timeout=30)
-        assert result.returncode == 0, f"{path.name}: {result.stderr}"
+    assert_modules_parse(STATIC_DIR, tmp_path)
 
 
 def test_the_app_is_installable_on_its_own(client: TestClient) -> None:
@@ -147,15 +131,21 @@ def test_the_app_is_installable_on_its_own(client: TestClient) -> None:
 
 
 def test_the_service_worker_keeps_the_whole_shell_and_no_api() -> None:
+    assert_worker_keeps_the_shell(STATIC_DIR)
     text = (STATIC_DIR / "sw.js").read_text(encoding="utf-8")
-    shell = SW_SHELL.search(text)
-    assert shell, "sw.js has no SHELL list"
-    listed = set(json.loads(f"[{shell.group(1).rstrip().rstrip(',')}]"))
-    files = {p.relative_to(STATIC_DIR).as_posix() for p in static_files() if p.name != "sw.js"}
-    assert files - listed == set(), "files the offline app shell lacks (add them to SHELL in sw.js)"
-    assert listed - files - {"./"} == set(), "SHELL names files that do not exist"
-    assert not [p for p in listed if p.startswith("/") or "/api/" in p]
-    # Caches are the origin's, shared with the console's worker: each deletes only its own.
-    assert 'const PREFIX = "sanshe-resident-shell-"' in text and "n.startsWith(PREFIX)" in text
-    console_sw = (STATIC_DIR.parents[1] / "console" / "static" / "sw.js").read_text(encoding="utf-8")
-    assert 'const PREFIX = "sanshe-shell-"' in console_sw and "n.startsWith(PREFIX)" in console_sw
+    # One shell worker for both apps (the console serves it); each keeps its files in caches of
+    # its own prefix and deletes only those (cache storage is the origin's, shared by both).
+    assert 'importScripts("/console/shell-worker.js")' in text
+    assert 'keepShell({ prefix: "sanshe-resident-shell-", version: "v1", files: SHELL })' in text
+    console = STATIC_DIR.parents[1] / "console" / "static"
+    assert 'keepShell({ prefix: "sanshe-shell-", version: "v1", files: SHELL })' in (
+        console / "sw.js"
+    ).read_text(encoding="utf-8")
+    assert "name.startsWith(prefix) && name !== current" in (console / "shell-worker.js").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_the_shell_worker_is_served_to_the_apps_worker(client: TestClient) -> None:
+    response = client.get("/console/shell-worker.js")
+    assert response.status_code == 200 and "javascript" in response.headers["content-type"]

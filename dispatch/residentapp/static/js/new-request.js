@@ -77,7 +77,8 @@ function chooseItem(item) {
   if (draft.item?.code !== item.code) changed({ item, acknowledged: false });
 }
 
-function itemChip(item, onpick) {
+/** A service to tap; `withCategory`: its category's name under it (among suggestions of any). */
+function itemChip(item, onpick, withCategory = true) {
   return el(
     "button",
     {
@@ -87,7 +88,7 @@ function itemChip(item, onpick) {
       onclick: () => onpick(item),
     },
     item.name,
-    el("small", {}, item.category_name),
+    withCategory ? el("small", {}, item.category_name) : null,
   );
 }
 
@@ -163,7 +164,7 @@ function describe(view) {
 }
 
 function browse(view) {
-  const items = el("div", { class: "chips", role: "group", "aria-label": "服务项目" });
+  const items = el("section", { "aria-live": "polite" });
   const cats = el("div", { class: "chips", role: "group", "aria-label": "服务类别" });
   const pickItem = (item) => {
     chooseItem(item);
@@ -171,7 +172,15 @@ function browse(view) {
   };
   const openCategory = (category) => {
     for (const chip of cats.children) chip.setAttribute("aria-pressed", String(chip.dataset.code === category.code));
-    show(items, el("h2", {}, category.name), category.items.map((item) => itemChip(item, pickItem)));
+    show(
+      items,
+      el("h2", {}, category.name),
+      el(
+        "div",
+        { class: "chips", role: "group", "aria-label": category.name },
+        category.items.map((item) => itemChip(item, pickItem, false)),
+      ),
+    );
   };
   show(view, heading("全部服务"), el("p", { class: "lead" }, "先点类别，再点具体的服务。"), cats, items);
   categories()

@@ -40,7 +40,11 @@ function profileForm(me) {
     event.preventDefault();
     save.disabled = true;
     try {
-      await api("/api/v1/r/me", { method: "PATCH", body: { name: name.value.trim(), address: address.value.trim() } });
+      // A field left empty is left as it was (the server keeps no empty name or address).
+      const body = Object.fromEntries(
+        Object.entries({ name: name.value.trim(), address: address.value.trim() }).filter(([, v]) => v),
+      );
+      await api("/api/v1/r/me", { method: "PATCH", body });
       show(said, el("p", { class: "ok", role: "status" }, "已保存"));
     } catch (err) {
       show(said, problem(err));
