@@ -26,7 +26,7 @@ from dispatch.geo.geocoding import AddressLocator, build_online_geocoders
 from dispatch.lease import instance_holder
 from dispatch.live.bus import EventBus
 from dispatch.matching.service import ProviderIndexService
-from dispatch.orders.intake import IntakeServices
+from dispatch.orders.intake import IntakeRequest, IntakeServices, Prepared, prepare
 from dispatch.orders.offers import DispatchContext
 from dispatch.ports import Adapters
 from dispatch.settings import Settings
@@ -150,6 +150,12 @@ class AppContext:
             calendar=self.calendar(session),
             tz=self.tz,
         )
+
+    def prepare_intake(self, req: IntakeRequest) -> Prepared:
+        """Classify and geocode a request reading only (``IntakeError`` for what cannot be an
+        order): the write transaction, SQLite's one writer, then holds its lock for the writes."""
+        with self.read_sessions() as reader:
+            return prepare(reader, req, self.intake_services(reader))
 
     def close(self) -> None:
         self.engine.dispose()

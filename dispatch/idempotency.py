@@ -85,3 +85,31 @@ def _stored(session: Session, scope: str, key: str) -> IdempotencyKey | None:
         .where(IdempotencyKey.scope == scope, IdempotencyKey.key == key)
         .execution_options(populate_existing=True)
     )
+
+
+def run_verb_once(
+    session: Session,
+    *,
+    scope: str,
+    key: str | None,
+    order_id: int,
+    verb: str,
+    body: dict[str, Any] | None,
+    now: datetime,
+    work: Callable[[], dict[str, Any]],
+) -> tuple[int, dict[str, Any], bool]:
+    """An action verb on an order under its Idempotency-Key (a 200 answer): a retry gets the first
+    answer. The replay is checked before the order, which has moved on by then."""
+    return run_once(
+        session,
+        scope=scope,
+        key=key,
+        payload={"order": order_id, "verb": verb, "body": body},
+        now=now,
+        work=lambda: (200, work()),
+    )
+
+
+def replay_headers(replayed: bool) -> dict[str, str]:
+    """The answer's headers: ``Idempotent-Replayed: true`` when it is a stored first answer."""
+    return {"Idempotent-Replayed": "true"} if replayed else {}

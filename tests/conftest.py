@@ -189,7 +189,7 @@ def settings(
 def app(settings, request: pytest.FixtureRequest):
     from dispatch.app import create_app
 
-    frozen = _marked(request, "manual_dispatch", "twilio")
+    frozen = _marked(request, "manual_dispatch", "twilio", "frozen_clock")
     return create_app(settings, clock=request.getfixturevalue("clock") if frozen else None)
 
 
@@ -199,6 +199,14 @@ def client(app):
 
     with TestClient(app) as c:
         yield c
+
+
+@pytest.fixture
+def resident_sms(client, app):
+    """The running app's SMS, recorded from now on: the residents' sign-in codes arrive there."""
+    from tests.support.residents import recording_sms
+
+    return recording_sms(app)
 
 
 @pytest.fixture

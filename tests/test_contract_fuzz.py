@@ -20,7 +20,12 @@ more examples and a random seed (``SANSHE_FUZZ_SEED`` repeats one). Left out, wi
 - ``GET /api/v1/events``: a server-sent event stream that stays open until the client leaves
   (its authentication is tested in ``test_calls.py``);
 - edits of the signed-in accounts themselves (``tests/support/fuzz_hooks.py``): a new password
-  or role ends a session, and every later call would be a 401.
+  or role ends a session, and every later call would be a 401; likewise a resident's sign-out.
+
+The residents' API (``/api/v1/r``) is called by a resident too, signed in by SMS code (read from
+the app's SMS adapter, swapped for a recorder): the operations that need a resident token, in the
+examples and fuzzing phases. The admin's run calls them with a staff token (refused) and calls the
+public ones (config, catalogue, suggestions, places, the two sign-in steps) like every operation.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ from dispatch.orders.policy import Verb
 from dispatch.seed.demo import DEMO_PASSWORD, seed_demo
 from models import Role
 from tests.conftest import drop_postgres_database, fresh_postgres_url
+from tests.support.residents import codes_sent, recording_sms
+from tests.support.waiting import wait_until
 
 HERE = Path(__file__).parent
 CONFIG = HERE / "schemathesis.toml"
@@ -69,6 +76,10 @@ ACCOUNTS = {
     Role.WORKER: "worker",
 }
 LEFT_OUT = ("/api/v1/events",)
+RESIDENT_SCHEME = "ResidentToken"
+RESIDENT_MOBILE = "13911119999"
+# Signing out would end the resident's session for the rest of the run (tests/test_resident_signin.py).
+RESIDENT_LEFT_OUT = ("POST /api/v1/r/auth/signout",)
 ACTION_PATH = re.compile(r"^/api/v1/orders/\{order_id\}/(?P<verb>[a-z-]+)$")
 
 pytestmark = pytest.mark.timeout(3600)
@@ -89,8 +100,13 @@ def roles_allowed(route: APIRoute) -> frozenset[Role]:
     return frozenset(Role)
 
 
-def operations_for(app: FastAPI, role: Role) -> list[str]:
-    """``METHOD /path`` of every documented, signed-in operation ``role`` may call."""
+def _schemes(operation: dict) -> set[str]:
+    return {name for requirement in operation.get("security", []) for name in requirement}
+
+
+def operations_for(app: FastAPI, role: Role | None) -> list[str]:
+    """``METHOD /path`` of every documented, signed-in operation ``role`` may call (None: a
+    resident, the operations that take a resident token)."""
     document = app.openapi()["paths"]
     names = []
     for context in iter_route_contexts(app.routes):
@@ -99,8 +115,15 @@ def operations_for(app: FastAPI, role: Role) -> list[str]:
             continue
         for method in sorted(route.methods):
             operation = document.get(route.path_format, {}).get(method.lower())
-            if operation and operation.get("security") and role in roles_allowed(route):
-                names.append(f"{method} {route.path_format}")
+            if not operation or not operation.get("security"):
+                continue
+            name = f"{method} {route.path_format}"
+            if RESIDENT_SCHEME in _schemes(operation):
+                wanted = role is None and name not in RESIDENT_LEFT_OUT
+            else:
+                wanted = role is not None and role in roles_allowed(route)
+            if wanted:
+                names.append(name)
     return names
 
 
@@ -109,6 +132,7 @@ class Server:
     base: str
     app: FastAPI
     signed_in: dict[Role, tuple[str, int]]  # token and user id
+    resident_token: str
 
 
 def _sign_in(base: str, username: str) -> tuple[str, int]:
@@ -120,6 +144,19 @@ def _sign_in(base: str, username: str) -> tuple[str, int]:
     me = httpx.get(f"{base}/api/v1/me", headers={"Authorization": f"Bearer {token}"}, timeout=30)
     assert me.status_code == 200, me.text
     return token, me.json()["id"]
+
+
+def _resident_sign_in(base: str, app: FastAPI) -> str:
+    """A resident's token, got as a resident gets one: a code by SMS (recorded), then the token."""
+    sms = recording_sms(app)
+    r = httpx.post(f"{base}/api/v1/r/auth/code", json={"phone": RESIDENT_MOBILE}, timeout=30)
+    assert r.status_code == 202, r.text
+    # The SMS goes out just after the answer: wait for it.
+    assert wait_until(lambda: bool(codes_sent(sms, "+86" + RESIDENT_MOBILE)))
+    code = codes_sent(sms, "+86" + RESIDENT_MOBILE)[-1]
+    r = httpx.post(f"{base}/api/v1/r/auth/token", json={"phone": RESIDENT_MOBILE, "code": code}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -150,7 +187,7 @@ def fuzz_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
         app = create_app(settings)
         with serve_in_thread(app) as base:
             signed_in = {role: _sign_in(base, name) for role, name in ACCOUNTS.items()}
-            yield Server(base=base, app=app, signed_in=signed_in)
+            yield Server(base=base, app=app, signed_in=signed_in, resident_token=_resident_sign_in(base, app))
     finally:
         engine.dispose()
         if server_url is not None:
@@ -158,8 +195,10 @@ def fuzz_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
 
 
 def run_schemathesis(
-    server: Server, role: Role, operations: list[str] | None, phases: str, report_dir: Path
+    server: Server, role: Role | None, operations: list[str] | None, phases: str, report_dir: Path
 ) -> subprocess.CompletedProcess[str]:
+    """One schemathesis run signed in as ``role`` (None: the resident)."""
+    token = server.signed_in[role][0] if role is not None else server.resident_token
     command = [
         str(ST),
         "--config-file",
@@ -173,7 +212,7 @@ def run_schemathesis(
         "--workers",
         WORKERS,
         "--header",
-        f"Authorization: Bearer {server.signed_in[role][0]}",
+        f"Authorization: Bearer {token}",
         # Found failures are kept by the test's report, not in a database in the work tree.
         "--generation-database",
         ":memory:",
@@ -218,3 +257,14 @@ def test_the_api_keeps_its_contract(fuzz_server: Server, role: Role, tmp_path: P
     assert done.returncode == 0, f"{figures(done.stdout)}\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
     tested = re.search(r"Tested:\s*(\d+)", done.stdout)
     assert tested and int(tested[1]) >= len(operations or [1]), done.stdout[-3000:]
+
+
+def test_the_residents_api_keeps_its_contract(fuzz_server: Server, tmp_path: Path) -> None:
+    operations = operations_for(fuzz_server.app, None)
+    assert len(operations) >= 10, operations
+    phases = ALL_PHASES if EVERY_ROLE_EVERY_PHASE else "examples,fuzzing"
+    done = run_schemathesis(fuzz_server, None, operations, phases, tmp_path)
+    print(f"schemathesis as a resident: {figures(done.stdout)}")
+    assert done.returncode == 0, f"{figures(done.stdout)}\n{done.stdout[-20000:]}\n{done.stderr[-5000:]}"
+    tested = re.search(r"Tested:\s*(\d+)", done.stdout)
+    assert tested and int(tested[1]) >= len(operations), done.stdout[-3000:]

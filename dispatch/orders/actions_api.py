@@ -21,7 +21,7 @@ from dispatch.context import AppContext
 from dispatch.deps import Ctx, CurrentUser, Db, require_roles
 from dispatch.errors import NotFound
 from dispatch.geo.coords import to_wgs84
-from dispatch.idempotency import run_once
+from dispatch.idempotency import replay_headers, run_verb_once
 from dispatch.inputs import Id
 from dispatch.matching.service import candidates
 from dispatch.orders import attachments, lifecycle, offers, policy, repository
@@ -221,16 +221,17 @@ def once(
     and resends them when the connection returns, so a request that reached the server before the
     connection dropped must not act twice. The replay is checked before the order: by then the
     order has moved on, and the first answer is what the retry should hear."""
-    status, payload, replayed = run_once(
+    status, payload, replayed = run_verb_once(
         db,
         scope=f"order-actions:user:{user.id}",
         key=key,
-        payload={"order": order_id, "verb": verb, "body": body.model_dump(mode="json") if body else None},
+        order_id=order_id,
+        verb=verb,
+        body=body.model_dump(mode="json") if body else None,
         now=ctx.clock.now(),
-        work=lambda: (200, work().model_dump(mode="json")),
+        work=lambda: work().model_dump(mode="json"),
     )
-    headers = {"Idempotent-Replayed": "true"} if replayed else {}
-    return JSONResponse(payload, status_code=status, headers=headers)
+    return JSONResponse(payload, status_code=status, headers=replay_headers(replayed))
 
 
 @router.post("/dispatch/batch/plan", response_model=BatchPlanOut)

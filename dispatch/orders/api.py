@@ -17,7 +17,7 @@ from dispatch.errors import BadRequest, Forbidden, NotFound
 from dispatch.idempotency import run_once
 from dispatch.inputs import AwareTime, Id
 from dispatch.orders import repository
-from dispatch.orders.intake import IntakeError, IntakeRequest, create_order, prepare
+from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
 from dispatch.orders.offers import offer_if_auto
 from dispatch.orders.schemas import (
     OrderCreate,
@@ -132,13 +132,10 @@ def create(
         consent_method=body.consent.method if visit_consent else None,
         consent_note=(body.consent.note or "").strip() or None if visit_consent else None,
     )
-    # Classify and geocode first, reading only: the write transaction (SQLite's one writer)
-    # then holds its lock for the writes alone.
-    with ctx.read_sessions() as reader:
-        try:
-            prepared = prepare(reader, req, ctx.intake_services(reader))
-        except IntakeError as exc:
-            raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
+    try:
+        prepared = ctx.prepare_intake(req)
+    except IntakeError as exc:
+        raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
 
     def work() -> tuple[int, dict[str, Any]]:
         callback = callbacks.get_open(db, body.callback_id) if body.callback_id is not None else None

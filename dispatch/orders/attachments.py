@@ -21,14 +21,16 @@ import hashlib
 import os
 import secrets
 import tempfile
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import AppError, BadRequest, Conflict, Forbidden
+from dispatch.idempotency import run_once
 from dispatch.orders.timeline import record_event
 from dispatch.residents.privacy import HELD, PROVIDERS, STAFF
 from models import (
@@ -287,6 +289,47 @@ def add_photo(
         data={"attachment_id": row.id, "stage": stage.value, "kind": AttachmentKind.PHOTO.value},
     )
     return row
+
+
+def add_photo_once(
+    session: Session,
+    order: Order,
+    *,
+    data: bytes,
+    stage: AttachmentStage,
+    storage: Storage,
+    max_bytes: int,
+    actor: User | str,
+    now: datetime,
+    scope: str,
+    key: str | None,
+    out: Callable[[Attachment], dict[str, Any]],
+    limit: int = MAX_PER_STAGE,
+) -> tuple[int, dict[str, Any], bool]:
+    """:func:`add_photo` under an Idempotency-Key (``scope``: whose keys): a resend of the same
+    photo answers the first upload's ``out(row)`` and stores nothing twice. (status, body, replayed)."""
+
+    def work() -> tuple[int, dict[str, Any]]:
+        row = add_photo(
+            session,
+            order,
+            data=data,
+            stage=stage,
+            storage=storage,
+            max_bytes=max_bytes,
+            actor=actor,
+            now=now,
+            limit=limit,
+        )
+        return 201, out(row)
+
+    digest = hashlib.sha256(data).hexdigest()
+    payload = {"order_id": order.id, "stage": stage.value, "sha256": digest}
+    return run_once(session, scope=scope, key=key, payload=payload, now=now, work=work)
+
+
+# How a stored image is served: never kept by a shared phone's browser, never sniffed.
+PRIVATE_IMAGE_HEADERS = {"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"}
 
 
 def attachments_of(

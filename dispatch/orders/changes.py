@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy.orm import Session
 
 from dispatch import changes
+from dispatch.residents.privacy import mask_actor
 from models import Offer, Order
 
 
@@ -33,7 +34,9 @@ def note(
             "status": order.status.value,
             "supervision": order.supervision.value,
             "action": action,
-            "actor": actor,
+            # A resident acting by SMS, phone menu or app is named by a masked number: providers
+            # hear of their orders' changes too.
+            "actor": mask_actor(actor),
             "at": at.isoformat(),
             "provider_id": order.provider_id,
             "supervisor_queue_reason": order.supervisor_queue_reason,

@@ -4,7 +4,6 @@ and answers."""
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,7 +15,7 @@ from sqlalchemy.orm import Session
 from dispatch.context import AppContext
 from dispatch.deps import ALL_ROLES, Ctx, Db, require_roles
 from dispatch.errors import NotFound
-from dispatch.idempotency import run_once
+from dispatch.idempotency import replay_headers
 from dispatch.inputs import Id
 from dispatch.orders import attachments, repository
 from dispatch.orders.schemas import AttachmentList, AttachmentOut
@@ -101,28 +100,20 @@ def upload_photo(
     data = file.file.read(max_bytes + 1)
     now = ctx.clock.now()
 
-    def work() -> tuple[int, dict[str, Any]]:
-        row = attachments.add_photo(
-            db,
-            order,
-            data=data,
-            stage=stage,
-            storage=storage_of(ctx),
-            max_bytes=max_bytes,
-            actor=user,
-            now=now,
-        )
-        return 201, _out(row).model_dump(mode="json")
-
-    status, body, replayed = run_once(
+    status, body, replayed = attachments.add_photo_once(
         db,
+        order,
+        data=data,
+        stage=stage,
+        storage=storage_of(ctx),
+        max_bytes=max_bytes,
+        actor=user,
+        now=now,
         scope=f"photos:user:{user.id}",
         key=idempotency_key,
-        payload={"order_id": order.id, "stage": stage.value, "sha256": hashlib.sha256(data).hexdigest()},
-        now=now,
-        work=work,
+        out=lambda row: _out(row).model_dump(mode="json"),
     )
-    return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else {})
+    return JSONResponse(body, status_code=status, headers=replay_headers(replayed))
 
 
 @router.get("/{order_id}/photos", response_model=AttachmentList)
@@ -158,8 +149,4 @@ def get_photo(order_id: Id, photo_id: Id, db: Db, ctx: Ctx, user: Reader) -> Fil
             f"photo {photo_id} is recorded but its file is missing",
             message=f"编号为 {photo_id} 的照片文件已丢失，请联系管理员",
         )
-    return FileResponse(
-        path,
-        media_type=row.content_type,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
-    )
+    return FileResponse(path, media_type=row.content_type, headers=attachments.PRIVATE_IMAGE_HEADERS)

@@ -201,10 +201,16 @@ def mask_phones_in_text(text: str | None, region: str = "CN") -> str:
     return _PHONES_IN_TEXT.sub(lambda m: mask_phone(m.group(0), region), text)
 
 
+# Timeline actors that are a resident, named by their number: by SMS, on the phone menu, in the
+# residents' app (web, app).
+RESIDENT_ACTORS = ("sms", "ivr", "web", "app")
+
+
 def mask_actor(actor: str, region: str = "CN") -> str:
     """A timeline's actor with a resident's number masked: ``sms:+8613800138000`` → ``sms:138****8000``
-    (residents rate by SMS and on the phone menu; staff and providers are named as they are)."""
+    (residents rate by SMS, on the phone menu and in their app; staff and providers are named as
+    they are)."""
     kind, sep, who = actor.partition(":")
-    if sep and kind in ("sms", "ivr") and who:
+    if sep and kind in RESIDENT_ACTORS and who:
         return f"{kind}:{mask_phone(who, region)}"
     return actor

@@ -10,7 +10,6 @@ verb, the same answer as no order at all. Writes honour ``Idempotency-Key``.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -25,10 +24,10 @@ from sqlalchemy.orm import Session
 from dispatch.context import AppContext
 from dispatch.deps import Ctx, CurrentResident, Db, residents_app_on
 from dispatch.errors import BadRequest, Conflict, NotFound
-from dispatch.idempotency import run_once
+from dispatch.idempotency import replay_headers, run_once, run_verb_once
 from dispatch.inputs import Id
 from dispatch.orders import attachments, lifecycle
-from dispatch.orders.intake import IntakeError, IntakeRequest, create_order, prepare
+from dispatch.orders.intake import IntakeError, IntakeRequest, create_order
 from dispatch.orders.offers import offer_if_auto
 from dispatch.pagination import Page, paginate
 from dispatch.residents.phones import normalise_phone
@@ -89,7 +88,7 @@ def _view(db: Session, ctx: AppContext, order: Order) -> RequestOut:
 
 
 def _answer(status: int, body: dict[str, Any], replayed: bool) -> JSONResponse:
-    return JSONResponse(body, status_code=status, headers={"Idempotent-Replayed": "true"} if replayed else {})
+    return JSONResponse(body, status_code=status, headers=replay_headers(replayed))
 
 
 def _once(
@@ -103,17 +102,19 @@ def _once(
     body: BaseModel | None,
     work: Callable[[], BaseModel],
 ) -> JSONResponse:
-    """A resident's action under its Idempotency-Key: a retry gets the first answer, checked
-    before the order (which has moved on by then)."""
-    status, payload, replayed = run_once(
-        db,
-        scope=f"resident-actions:{resident.resident_id}",
-        key=key,
-        payload={"order": order_id, "verb": verb, "body": body.model_dump(mode="json") if body else None},
-        now=ctx.clock.now(),
-        work=lambda: (200, work().model_dump(mode="json")),
+    """A resident's action under its Idempotency-Key: a retry gets the first answer."""
+    return _answer(
+        *run_verb_once(
+            db,
+            scope=f"resident-actions:{resident.resident_id}",
+            key=key,
+            order_id=order_id,
+            verb=verb,
+            body=body.model_dump(mode="json") if body else None,
+            now=ctx.clock.now(),
+            work=lambda: work().model_dump(mode="json"),
+        )
     )
-    return _answer(status, payload, replayed)
 
 
 @router.post(
@@ -148,12 +149,10 @@ def file_request(
         preferred_from=body.preferred_from,
         preferred_to=body.preferred_to,
     )
-    # Classify and geocode reading only, as the call centre's intake does (orders.api).
-    with ctx.read_sessions() as reader:
-        try:
-            prepared = prepare(reader, req, ctx.intake_services(reader))
-        except IntakeError as exc:
-            raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
+    try:
+        prepared = ctx.prepare_intake(req)
+    except IntakeError as exc:
+        raise BadRequest(str(exc), code=exc.code, message=exc.message) from None
 
     def work() -> tuple[int, dict[str, Any]]:
         try:
@@ -334,10 +333,9 @@ def upload_photo(
         )
     max_bytes = int(ctx.settings.uploads.max_photo_mb * 1024 * 1024)
     data = file.file.read(max_bytes + 1)
-    now = ctx.clock.now()
 
-    def work() -> tuple[int, dict[str, Any]]:
-        row = attachments.add_photo(
+    return _answer(
+        *attachments.add_photo_once(
             db,
             order,
             data=data,
@@ -345,20 +343,13 @@ def upload_photo(
             storage=attachments.Storage(Path(ctx.settings.uploads.dir)),
             max_bytes=max_bytes,
             actor=resident_actor(channel, resident.phone),
-            now=now,
+            now=ctx.clock.now(),
+            scope=f"resident-photos:{resident.resident_id}",
+            key=idempotency_key,
+            out=lambda row: _photo_out(row).model_dump(mode="json"),
             limit=ctx.settings.residents_app.max_photos,
         )
-        return 201, _photo_out(row).model_dump(mode="json")
-
-    status, payload, replayed = run_once(
-        db,
-        scope=f"resident-photos:{resident.resident_id}",
-        key=idempotency_key,
-        payload={"order_id": order.id, "sha256": hashlib.sha256(data).hexdigest()},
-        now=now,
-        work=work,
     )
-    return _answer(status, payload, replayed)
 
 
 @router.get(
@@ -383,7 +374,5 @@ def get_photo(order_id: Id, photo_id: Id, db: Db, ctx: Ctx, resident: CurrentRes
     if path is None or not path.is_file():
         raise NotFound(f"no photo {photo_id} on request {order_id}", message="未找到这张照片")
     return FileResponse(
-        path,
-        media_type=row.content_type if row is not None else None,
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        path, media_type=row.content_type if row else None, headers=attachments.PRIVATE_IMAGE_HEADERS
     )

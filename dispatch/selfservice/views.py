@@ -129,7 +129,7 @@ class ResidentViews:
             rows = self.session.execute(
                 select(Category.id, Category.name_zh).where(Category.id.in_(category_ids))
             )
-            self.categories |= dict(rows.tuples().all())
+            self.categories |= {cid: name for cid, name in rows}
         return self
 
     def summary(self, o: Order) -> dict[str, Any]:
