@@ -61,10 +61,10 @@ export async function api(path, { method, query, body, file, key, blob = false }
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  const qs = query ? new URLSearchParams(Object.entries(query).filter(([, v]) => v !== "" && v != null)) : null;
+  const qs = new URLSearchParams(Object.entries(query || {}).filter(([, v]) => v !== "" && v != null)).toString();
   let response;
   try {
-    response = await fetch(qs && qs.size ? `${path}?${qs}` : path, init);
+    response = await fetch(qs ? `${path}?${qs}` : path, init);
   } catch {
     throw new ApiError(0, "network", "无法连接服务器，请检查网络后再试");
   }

@@ -32,6 +32,10 @@ export function requestScreen(view, [id]) {
 
   const load = async () => {
     clearTimeout(timer);
+    if (document.hidden && flags) {
+      timer = setTimeout(load, POLL_MS); // nobody is looking: ask again later
+      return;
+    }
     try {
       const request = await api(`/api/v1/r/requests/${id}`);
       if (stopped) return;
