@@ -47,6 +47,7 @@ SECRET_NAMES = frozenset(
     }
 )
 SERVER_LOGGERS = ("uvicorn.access", "uvicorn.error", "gunicorn.access", "gunicorn.error")
+LOG_ADAPTERS = "dispatch.outbox.adapters"
 
 _PAIR = re.compile(r"(?P<lead>^|[?&;\s\"'(,\[{])(?P<name>[A-Za-z0-9_.%+-]+)=(?P<value>[^&\s\"'#;,)\]}]*)")
 _JSON_MEMBER = re.compile(r"(?P<name>\"[A-Za-z0-9_]+\"\s*:\s*)\"(?P<value>(?:[^\"\\]|\\.)*)\"")
@@ -168,4 +169,7 @@ def serve_logging_config(log_format: str = "text") -> dict[str, Any]:
     config.setdefault("filters", {})["redact_secrets"] = {"()": f"{__name__}.RedactSecrets"}
     for handler in config["handlers"].values():
         handler.setdefault("filters", []).append("redact_secrets")
+    # The log adapters (no SMS provider or PBX configured) deliver to the log: their lines are
+    # shown, a demo resident's sign-in code among them (``outbox.adapters.LogSms``).
+    config["loggers"][LOG_ADAPTERS] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config

@@ -425,3 +425,16 @@ def test_places_complete_an_address_from_the_gazetteer(client, world) -> None:
     ]
     assert client.get("/api/v1/r/places", params={"q": "火星基地"}).json()["places"] == []
     assert client.get("/api/v1/r/places", params={"q": ""}).status_code == 422
+
+
+def test_the_worker_sees_the_window_the_resident_asked_for(client, me, team, worker, clock) -> None:
+    start = clock.now() + timedelta(hours=3)
+    window = {"preferred_from": start.isoformat(), "preferred_to": (start + timedelta(hours=2)).isoformat()}
+    mine = file(client, me, **window).json()
+    [card] = client.get("/api/v1/me/jobs", headers=worker).json()["items"]
+    assert card["order_id"] == mine["id"] and card["preferred_from"] == mine["preferred_from"]
+    client.post(f"/api/v1/orders/{mine['id']}/accept", headers=worker)
+    step = client.get(f"/api/v1/r/requests/{mine['id']}", headers=me).json()["timeline"][-1]
+    assert (
+        step["code"] == "dispatched" and "将按您预约的时间上门：11月12日 13:00–11月12日 15:00" in step["text"]
+    )

@@ -4,6 +4,8 @@ signing out. Both databases; the business clock is frozen so the test moves time
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import func, select
 
@@ -277,3 +279,65 @@ def test_switched_off_the_app_says_so_and_does_nothing(client, app, resident_sms
     assert "12345" in r.json()["message"]
     assert client.get("/api/v1/r/catalogue").status_code == 404
     assert count(session_factory, ResidentSignInCode) == 0
+
+
+def test_two_requests_at_once_get_one_code(client, app, resident_sms, session_factory) -> None:
+    """Parallel requests for one number are taken one at a time: one code, one 429 (both databases:
+    SQLite's writer lock, PostgreSQL's advisory locks)."""
+    import threading
+
+    from dispatch.errors import TooManyRequests
+    from dispatch.selfservice import codes
+
+    ctx = app.state.ctx
+    rules = codes.CodeRules(
+        ttl=timedelta(minutes=5),
+        max_tries=5,
+        resend=timedelta(seconds=60),
+        daily_limit=10,
+        address_hourly_limit=30,
+    )
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def ask(address: str) -> None:
+        with session_factory() as s:
+            barrier.wait()
+            try:
+                codes.issue_code(
+                    s, phone=e164(MOBILE), address=address, now=ctx.clock.now(), rules=rules, key=b"k"
+                )
+                s.commit()
+                outcomes.append("sent")
+            except TooManyRequests as exc:
+                s.rollback()
+                outcomes.append(exc.code)
+
+    threads = [threading.Thread(target=ask, args=(f"198.51.100.{i}",)) for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(outcomes) == ["code_resend_too_soon", "sent"]
+    assert count(session_factory, ResidentSignInCode) == 1
+
+
+class TimesOut:
+    """An SMS provider that may have taken the message: the outcome is unknown."""
+
+    def send_sms(self, to: str, body: str) -> str:
+        from dispatch.ports import DeliveryError
+
+        raise DeliveryError("read timeout", permanent=False, uncertain=True)
+
+
+def test_a_code_whose_sending_is_uncertain_is_given_up_not_kept(client, app, session_factory) -> None:
+    from dataclasses import replace
+
+    app.state.ctx.adapters = replace(app.state.ctx.wired(), sms=TimesOut())
+    assert ask_code(client, MOBILE).status_code == 202
+    with session_factory() as s:
+        message = s.scalars(select(OutboxMessage)).one()
+    # Not "uncertain" (which keeps the text to look it up and waits for an admin): failed, masked.
+    assert message.status == OutboxStatus.FAILED and "outcome unknown" in message.last_error
+    assert "验证码是 ******" in message.body

@@ -118,6 +118,8 @@ def jobs_of(
                 "safety_notice": item.notice,
                 "sign_by": offer.sign_by if offer else None,
                 "complete_by": o.complete_by,
+                "preferred_from": o.preferred_from,
+                "preferred_to": o.preferred_to,
                 "distance_m": _distance_m(here, o),
                 "offer_distance_km": offer.distance_km if offer else None,
                 "checked_in_at": o.arrived_at,

@@ -418,6 +418,10 @@ class JobOut(BaseModel):
     safety_notice: str
     sign_by: datetime | None = Field(description="an offer: sign for it by then")
     complete_by: datetime | None
+    preferred_from: datetime | None = Field(
+        None, description="the visit window the resident asked for in the residents' app, if any"
+    )
+    preferred_to: datetime | None = None
     distance_m: int | None = Field(description="metres from the position given (lat, lng), if both were")
     offer_distance_km: float | None = Field(description="an offer: km from the provider's base, as ranked")
     checked_in_at: datetime | None
