@@ -255,10 +255,6 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
     # Open event streams re-check their account every 2 s (60 s by default), so a test sees a
     # deactivated account's console leave within its deadline.
     env["SANSHE_AUTH__STREAM_RECHECK_SECONDS"] = "2"
-    # Every logger's lines in the log file, the app's own INFO lines too (uvicorn's text format
-    # shows only its own): the SMS log adapter writes residents' sign-in codes there, where the
-    # residents' app tests read them.
-    env["SANSHE_SERVER__LOG_FORMAT"] = "json"
     for step in (["migrate"], ["seed-demo"]):
         done = subprocess.run(
             [str(BIN / "sanshe"), *step], env=env, cwd=workdir, capture_output=True, text=True, timeout=600
