@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
-from dispatch import __version__
+from dispatch import __version__, residentapp
 from dispatch.audit.api import router as audit_router
 from dispatch.auth.api import router as auth_router
 from dispatch.auth.security import dummy_hash
@@ -32,7 +32,7 @@ from dispatch.calls.events import CallEvent
 from dispatch.calls.ingest import CallIngest
 from dispatch.catalogue.api import router as catalogue_router
 from dispatch.clock import Clock
-from dispatch.console import mount_console
+from dispatch.console import mount_console, mount_shell
 from dispatch.context import AppContext, Live
 from dispatch.db import DatabaseBusy, read_only
 from dispatch.errors import AppError, default_message
@@ -534,4 +534,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(resident_requests_router)
     app.include_router(metrics_router)
     mount_console(app)
+    mount_shell(app, residentapp.PATH, residentapp.STATIC_DIR, name="residents")
     return app

@@ -70,12 +70,13 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield c
 
 
-def static_files() -> list[Path]:
-    return sorted(p for p in STATIC_DIR.rglob("*") if p.suffix in TEXT_SUFFIXES)
+def static_files(root: Path = STATIC_DIR, suffixes: set[str] = TEXT_SUFFIXES) -> list[Path]:
+    """The text files of a static app (the console's, or the residents' app's)."""
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in suffixes)
 
 
-def js_files() -> list[Path]:
-    return [p for p in static_files() if p.suffix == ".js"]
+def js_files(root: Path = STATIC_DIR) -> list[Path]:
+    return [p for p in static_files(root) if p.suffix == ".js"]
 
 
 class _Assets(HTMLParser):
@@ -89,10 +90,10 @@ class _Assets(HTMLParser):
                 self.refs.append(value)
 
 
-def api_paths_in_js() -> dict[str, set[str]]:
+def api_paths_in_js(root: Path = STATIC_DIR) -> dict[str, set[str]]:
     """Each API path the JavaScript names → the files naming it."""
     found: dict[str, set[str]] = {}
-    for path in js_files():
+    for path in js_files(root):
         for match in API_PATH.finditer(path.read_text(encoding="utf-8")):
             found.setdefault(match.group(0), set()).add(path.name)
     return found
@@ -157,11 +158,16 @@ def test_every_asset_the_html_references_is_served(client: TestClient) -> None:
         assert types[Path(ref).suffix] in response.headers["content-type"], ref
 
 
-def test_every_module_import_resolves() -> None:
-    for path in js_files():
+def assert_imports_resolve(root: Path) -> None:
+    """Every module a static app imports is one of its own, and exists."""
+    for path in js_files(root):
         for target in IMPORT.findall(path.read_text(encoding="utf-8")):
             assert target.startswith("./"), f"{path.name} imports {target}: only local modules"
             assert (path.parent / target).is_file(), f"{path.name} imports {target}, which does not exist"
+
+
+def test_every_module_import_resolves() -> None:
+    assert_imports_resolve(STATIC_DIR)
 
 
 def test_every_api_path_in_the_javascript_exists(app: FastAPI) -> None:
@@ -321,14 +327,21 @@ def test_nothing_is_loaded_from_elsewhere() -> None:
     assert not {k: v for k, v in offenders.items() if v}, offenders
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
-def test_every_module_parses(tmp_path: Path) -> None:
-    """A syntax error would blank the whole console; ``node --check`` finds it without a browser."""
-    for path in js_files():
+NO_NODE = pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
+
+
+def assert_modules_parse(root: Path, tmp_path: Path) -> None:
+    """A syntax error would blank a whole app; ``node --check`` finds it without a browser."""
+    for path in js_files(root):
         copy = tmp_path / f"{path.stem}.mjs"  # .mjs: parsed as an ES module
         copy.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
         result = subprocess.run(["node", "--check", str(copy)], capture_output=True, text=True, timeout=30)
         assert result.returncode == 0, f"{path.name}: {result.stderr}"
+
+
+@NO_NODE
+def test_every_module_parses(tmp_path: Path) -> None:
+    assert_modules_parse(STATIC_DIR, tmp_path)
 
 
 def test_the_worker_app_is_installable(client: TestClient) -> None:
@@ -350,15 +363,19 @@ def test_the_worker_app_is_installable(client: TestClient) -> None:
     assert "service-worker-allowed" not in sw.headers
 
 
-def test_the_service_worker_keeps_the_whole_shell_and_no_api() -> None:
-    shell = SW_SHELL.search((STATIC_DIR / "sw.js").read_text(encoding="utf-8"))
+SHELL_SUFFIXES = {".html", ".js", ".css", ".svg", ".webmanifest"}
+
+
+def assert_worker_keeps_the_shell(root: Path) -> None:
+    """A static app's sw.js lists every file of the app in SHELL, none that is missing, no API."""
+    shell = SW_SHELL.search((root / "sw.js").read_text(encoding="utf-8"))
     assert shell, "sw.js has no SHELL list"
     listed = set(json.loads(f"[{shell.group(1).rstrip().rstrip(',')}]"))
-    files = {
-        p.relative_to(STATIC_DIR).as_posix()
-        for p in STATIC_DIR.rglob("*")
-        if p.is_file() and p.name != "sw.js" and p.suffix in {".html", ".js", ".css", ".svg", ".webmanifest"}
-    }
+    files = {p.relative_to(root).as_posix() for p in static_files(root, SHELL_SUFFIXES) if p.name != "sw.js"}
     assert files - listed == set(), "files the offline app shell lacks (add them to SHELL in sw.js)"
     assert listed - files - {"./"} == set(), "SHELL names files that do not exist"
     assert not [p for p in listed if p.startswith("/") or "/api/" in p]
+
+
+def test_the_service_worker_keeps_the_whole_shell_and_no_api() -> None:
+    assert_worker_keeps_the_shell(STATIC_DIR)

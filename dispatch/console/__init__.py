@@ -2,6 +2,8 @@
 
 No build step and nothing fetched from elsewhere at runtime (deployments may be offline): the
 browser loads ``static/`` as it is and talks to the ``/api/v1`` endpoints like any other client.
+The residents' web app (``dispatch/residentapp``, at ``/r/``) is served the same way by
+``mount_shell``.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ PATH = "/console"
 # /console/, so its default scope is the whole console and no Service-Worker-Allowed is needed.
 mimetypes.add_type("application/manifest+json", ".webmanifest")
 
-# Only this origin: the console never loads or sends anything elsewhere.
+# Only this origin: neither the console nor the residents' app loads or sends anything elsewhere.
 _SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; "
@@ -34,7 +36,7 @@ _SECURITY_HEADERS = {
 }
 
 
-class ConsoleFiles(StaticFiles):
+class ShellFiles(StaticFiles):
     """Static files that browsers revalidate on every load (a cheap 304 when unchanged), so an
     upgraded server never runs next to yesterday's cached modules."""
 
@@ -45,11 +47,22 @@ class ConsoleFiles(StaticFiles):
         return response
 
 
+def mount_shell(app: FastAPI, path: str, directory: Path, *, name: str) -> None:
+    """Serve a static web app at ``path + "/"`` (its ``index.html`` for the folder) and send
+    ``path`` there; neither appears in the OpenAPI."""
+
+    @app.get(path, include_in_schema=False, name=f"{name}_folder")
+    def to_folder() -> RedirectResponse:
+        return RedirectResponse(f"{path}/", status_code=307)
+
+    app.mount(path, ShellFiles(directory=directory, html=True), name=name)
+
+
 def mount_console(app: FastAPI) -> None:
-    """Serve the console at ``/console/`` and send ``/`` there; neither appears in the OpenAPI."""
+    """Serve the console at ``/console/`` and send ``/`` there."""
 
     @app.get("/", include_in_schema=False)
     def to_console() -> RedirectResponse:
         return RedirectResponse(f"{PATH}/", status_code=307)
 
-    app.mount(PATH, ConsoleFiles(directory=STATIC_DIR, html=True), name="console")
+    mount_shell(app, PATH, STATIC_DIR, name="console")

@@ -44,7 +44,6 @@ def make_room(server: LiveServer) -> None:
 
 
 def offer_to_worker(server: LiveServer) -> dict[str, Any]:
-    worker = server.api("worker", "GET", "/api/v1/me")
     make_room(server)
     order = server.api(
         "operator1",
@@ -59,17 +58,22 @@ def offer_to_worker(server: LiveServer) -> dict[str, Any]:
             "channel": "phone",
         },
     )
-    if order["status"] == "offered":  # auto-dispatched elsewhere: take it back for this worker
-        server.api(
-            "supervisor", "POST", f"/api/v1/orders/{order['id']}/withdraw", json={"reason": "测试改派"}
-        )
+    return dispatch_to_worker(server, order["id"])
+
+
+def dispatch_to_worker(server: LiveServer, order_id: int) -> dict[str, Any]:
+    """Offer the order to the demo worker (who has room: ``make_room`` first), as the worker sees it."""
+    worker = server.api("worker", "GET", "/api/v1/me")
+    status = server.api("supervisor", "GET", f"/api/v1/orders/{order_id}")["status"]
+    if status == "offered":  # auto-dispatched (perhaps elsewhere): take it back for this worker
+        server.api("supervisor", "POST", f"/api/v1/orders/{order_id}/withdraw", json={"reason": "测试改派"})
     server.api(
         "operator1",
         "POST",
-        f"/api/v1/orders/{order['id']}/dispatch",
+        f"/api/v1/orders/{order_id}/dispatch",
         json={"provider_id": worker["provider_id"]},
     )
-    return server.api("worker", "GET", f"/api/v1/orders/{order['id']}")
+    return server.api("worker", "GET", f"/api/v1/orders/{order_id}")
 
 
 def png(rgb: tuple[int, int, int], size: int = 32) -> bytes:

@@ -1,11 +1,8 @@
 // The worker's phone app opens without a connection: this service worker keeps the app shell
-// (the page, its stylesheet, its modules, the manifest and icons) and serves it when the network
-// does not answer. It never touches the API: /api answers (residents' names, numbers, addresses)
-// go to the network and are never kept here, so nothing personal stays on a lost phone but what
-// the page itself holds. The shell is fetched network-first, as the server's no-cache asks, so an
-// upgraded server is never run with yesterday's modules while the network is there.
+// and never touches the API (shell-worker.js, shared with the residents' app, says how).
 
-const CACHE = "sanshe-shell-v1";
+importScripts("shell-worker.js");
+
 const SHELL = [
   "./",
   "index.html",
@@ -50,40 +47,7 @@ const SHELL = [
   "js/visits.js",
   "js/worker-actions.js",
   "js/worker.js",
+  "shell-worker.js",
 ];
 
-self.addEventListener("install", (event) => {
-  event.waitUntil(
-    caches
-      .open(CACHE)
-      .then((cache) => cache.addAll(SHELL))
-      .then(() => self.skipWaiting()),
-  );
-});
-
-self.addEventListener("activate", (event) => {
-  event.waitUntil(
-    caches
-      .keys()
-      .then((names) => Promise.all(names.filter((n) => n !== CACHE).map((n) => caches.delete(n))))
-      .then(() => self.clients.claim()),
-  );
-});
-
-self.addEventListener("fetch", (event) => {
-  const url = new URL(event.request.url);
-  const scope = new URL(self.registration.scope);
-  // Only the console's own files; the API, the event stream and everything else pass by untouched.
-  if (event.request.method !== "GET" || url.origin !== scope.origin || !url.pathname.startsWith(scope.pathname)) return;
-  event.respondWith(
-    fetch(event.request)
-      .then((response) => {
-        if (response.ok) {
-          const copy = response.clone();
-          caches.open(CACHE).then((cache) => cache.put(event.request, copy));
-        }
-        return response;
-      })
-      .catch(() => caches.match(event.request, { ignoreSearch: true }).then((hit) => hit || Response.error())),
-  );
-});
+keepShell({ prefix: "sanshe-shell-", version: "v1", files: SHELL });
