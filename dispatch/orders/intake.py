@@ -74,6 +74,9 @@ class IntakeRequest:
     # A home visit's request: how the resident consented (verbal, signed) and any note.
     consent_method: str | None = None
     consent_note: str | None = None
+    # Said on the timeline's first entry: where the request came from beyond its channel (the
+    # application that filed it over Open311) and what else it asked for (a time for the visit).
+    source_note: str | None = None
 
 
 @dataclass
@@ -272,6 +275,8 @@ def create_order(
     if req.consent_method:
         said = CONSENT_LABELS_ZH.get(req.consent_method, req.consent_method)
         notes.append(f"上门登记，{said}" + (f"（{req.consent_note}）" if req.consent_note else ""))
+    if req.source_note:
+        notes.append(req.source_note)
     note = "；".join(notes)
     record_event(
         session,
