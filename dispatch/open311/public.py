@@ -130,9 +130,7 @@ class PublicView:
                 .group_by(OrderEvent.order_id)
             )
             self.steps = dict(
-                s.execute(
-                    select(OrderEvent.order_id, OrderEvent.action).where(OrderEvent.id.in_(last))
-                ).all()
+                s.execute(select(OrderEvent.order_id, OrderEvent.action).where(OrderEvent.id.in_(last))).all()
             )
         return self
 
@@ -141,9 +139,7 @@ class PublicView:
             return
         communities = list(self.session.scalars(select(Area).where(Area.id.in_(community_ids))))
         parent_ids = {a.parent_id for a in communities if a.parent_id is not None}
-        parents = dict(
-            self.session.execute(select(Area.id, Area.name).where(Area.id.in_(parent_ids))).all()
-        )
+        parents = dict(self.session.execute(select(Area.id, Area.name).where(Area.id.in_(parent_ids))).all())
         for area in communities:
             street = parents.get(area.parent_id) if area.parent_id is not None else None
             self.places[area.id] = f"{street} {area.name}" if street else area.name
