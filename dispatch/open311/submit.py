@@ -74,8 +74,9 @@ def _label(name: str) -> str:
     return FIELD_LABELS.get(name, name)
 
 
-def _bad(name: str, detail: str, message: str, code: str = "invalid_input") -> BadRequest:
-    return BadRequest(f"{name}: {detail}", code=code, message=f"{name}（{_label(name)}）：{message}")
+def _bad(name: str, detail: str, said: str, code: str = "invalid_input") -> BadRequest:
+    """A 400 naming the spec's field and its Chinese label: 'service_code（服务编码）有误：…'."""
+    return BadRequest(f"{name}: {detail}", code=code, message=f"{name}（{_label(name)}）有误：{said}")
 
 
 @dataclass(frozen=True)
