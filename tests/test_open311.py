@@ -181,6 +181,9 @@ def test_a_request_whose_place_cannot_be_found_waits_with_a_token(
     )
     assert made.status_code == 200, made.text
     number = made.json()["number"]
+    with session_factory() as s:
+        kept = s.get(Open311Submission, waiting["id"])
+        assert kept.form == {} and kept.status == "ordered"  # the order holds the resident's data now
     assert client.get(f"{BASE}/tokens/{token}.json").json() == [
         {"service_request_id": number, "token": token}
     ]
@@ -199,6 +202,8 @@ def test_a_request_whose_place_cannot_be_found_waits_with_a_token(
         f"/api/v1/open311/pending/{waiting_id}/reject", json={"reason": "测试数据"}, headers=admin
     )
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
+    assert rejected.json()["phone"] == "" and rejected.json()["resident_name"] is None
+    assert rejected.json()["description"] == FORM["description"]
     r = client.get(f"{BASE}/tokens/{other}.xml")
     assert r.status_code == 404 and spec_error(r)[0] == 404
     assert client.get(f"{BASE}/tokens/nothing-like-it.json").status_code == 404

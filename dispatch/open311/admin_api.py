@@ -98,7 +98,7 @@ def _pending_out(row: Open311Submission, application: str, item: Item, region: s
         service_name=item.name_zh,
         description=str(form.get("description", "")),
         address=form.get("address"),  # type: ignore[arg-type]
-        phone=mask_phone(str(form.get("phone", "")), region),
+        phone=mask_phone(str(form["phone"]), region) if form.get("phone") else "",
         resident_name=mask_name(str(name)) if name else None,
         order_id=row.order_id,
         note=row.note,

@@ -285,6 +285,8 @@ def order_notice(item: Item, order: Order, ctx: AppContext) -> str:
     return f"{said}。{item.notice}" if item.notice else said
 
 
+# The fields of a kept request that say who the resident is.
+PERSONAL = frozenset({"phone", "resident_name", "email", "device_id", "account_id"})
 PENDING_NOTICE = "地址未能自动定位，呼叫中心核实后转为工单；请用 token 查询工单号"
 
 
@@ -441,6 +443,7 @@ def accept_pending(
         )
     order = _make_order(db, ctx, intake, prepared, user, now)
     row.order_id = order.id
+    row.form = {}  # the order holds it now: no second copy of the resident's data
     db.flush()
     return order
 
@@ -450,6 +453,8 @@ def reject_pending(
 ) -> Open311Submission:
     row = _claim(db, submission_id, SubmissionStatus.REJECTED, user, now)
     row.note = reason
+    # What was asked stays, for the record; who asked does not.
+    row.form = {k: v for k, v in row.form.items() if k not in PERSONAL}
     db.flush()
     return row
 

@@ -20,20 +20,17 @@ const OPERATIONS = {
   get_token: "查询 token",
 };
 
+// A button whose request runs once at a time (disabled meanwhile); a refusal is a toast.
 function actionButton(label, title, run) {
   const button = h("button.small", { type: "button", title }, label);
-  button.addEventListener("click", async (e) => {
+  button.onclick = (e) => {
     e.stopPropagation();
     if (button.disabled) return;
     button.disabled = true;
-    try {
-      await run();
-    } catch (err) {
-      toast(errorText(err), { kind: "error" });
-    } finally {
-      button.disabled = false;
-    }
-  });
+    run()
+      .catch((err) => toast(errorText(err), { kind: "error" }))
+      .finally(() => (button.disabled = false));
+  };
   return button;
 }
 
