@@ -12,6 +12,7 @@ from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import NotFound
 from dispatch.inputs import Id
 from dispatch.open311 import keys
+from dispatch.open311.pending import accept_pending, pending_listing, reject_pending
 from dispatch.open311.schemas import (
     KeyCreate,
     KeyIssued,
@@ -24,7 +25,6 @@ from dispatch.open311.schemas import (
     PendingList,
     PendingOut,
 )
-from dispatch.open311.submit import accept_pending, pending_listing, reject_pending
 from dispatch.orders.schemas import ReasonIn
 from dispatch.pagination import Page, paginate
 from dispatch.residents.privacy import mask_name, mask_phone

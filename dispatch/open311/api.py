@@ -21,8 +21,9 @@ from dispatch.errors import BadRequest, NotFound
 from dispatch.inputs import AwareTime
 from dispatch.open311 import keys, render, services
 from dispatch.open311.keys import USE_STATE
+from dispatch.open311.pending import token_answer
 from dispatch.open311.public import Filters, PublicView, find_orders
-from dispatch.open311.submit import read_request, submit, token_answer
+from dispatch.open311.submit import read_request, submit
 from models import Item, Order
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
