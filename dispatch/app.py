@@ -53,6 +53,9 @@ from dispatch.live.bus import EventBus
 from dispatch.live.hub import EventHub
 from dispatch.live.notifier import HubNotifier
 from dispatch.live.postgres import PostgresBus
+from dispatch.open311.admin_api import router as open311_admin_router
+from dispatch.open311.api import router as open311_router
+from dispatch.open311.edge import Open311Edge
 from dispatch.openapi import ErrorOut, install_error_docs
 from dispatch.ops.api import router as metrics_router
 from dispatch.ops.metrics import ProcessState
@@ -210,6 +213,8 @@ def install_guards(app: FastAPI, settings: Settings) -> None:
         routes=route_body_limits(settings),
     )
     app.add_middleware(KeepAlive500, message=default_message("internal_error", 500))
+    # Outside the guards, so their answers (413, 400, 500) under /open311/v2/ are the spec's too.
+    app.add_middleware(Open311Edge)
     app.add_middleware(SecurityHeaders)
 
 
@@ -533,6 +538,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(residents_app_router)
     app.include_router(resident_requests_router)
     app.include_router(metrics_router)
+    app.include_router(open311_admin_router)
+    app.include_router(open311_router)
     mount_console(app)
     mount_shell(app, residentapp.PATH, residentapp.STATIC_DIR, name="residents")
     return app

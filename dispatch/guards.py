@@ -5,7 +5,10 @@ They are plain ASGI (not ``BaseHTTPMiddleware``): they stream, add no task per r
 answer before the application reads a byte. ``dispatch.app.create_app`` puts them in this order,
 outermost first::
 
-    SecurityHeaders → KeepAlive500 → BodyLimit → TextGuard → the application
+    SecurityHeaders → (Open311Edge) → KeepAlive500 → BodyLimit → TextGuard → the application
+
+(``dispatch.open311.edge`` puts the answers under ``/open311/v2/``, these ones too, in the
+Open311 spec's error format.)
 
 - :class:`BodyLimit` answers 413 from ``Content-Length`` before reading, and stops reading a
   chunked body at the limit: a 50 MB body is never read, let alone parsed.

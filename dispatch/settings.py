@@ -441,6 +441,22 @@ class LiveSettings(Section):
     retention_minutes: float = Field(10.0, gt=0, le=24 * 60)
 
 
+class Open311Settings(Section):
+    # Open311 GeoReport v2 under /open311/v2/ (README "Open311 GeoReport v2"). Off by default: its
+    # GETs are public and list every order (de-identified), so a deployment switches it on knowingly.
+    enabled: bool = False
+    # When set, a jurisdiction_id sent by a client must equal it (400 otherwise); empty: any is taken.
+    jurisdiction_id: str = Field("", max_length=100)
+    # Public coordinates are snapped to the centre of a grid cell this many metres wide.
+    coordinate_precision_m: float = Field(500.0, ge=100, le=10000)
+    # Requests a minute per API key unless the key has its own limit (429 beyond it).
+    rate_per_minute: int = Field(60, ge=1, le=10000)
+    # The most requests one GET requests answers with (the spec's 1000).
+    max_requests_per_query: int = Field(1000, ge=1, le=10000)
+    # GET requests without dates covers the last this many days; a date range may span no more.
+    default_days: int = Field(90, ge=1, le=3660)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="SANSHE_", env_nested_delimiter="__", extra="forbid", case_sensitive=False
@@ -464,6 +480,7 @@ class Settings(BaseSettings):
     asterisk: AsteriskSettings = AsteriskSettings()
     live: LiveSettings = LiveSettings()
     uploads: UploadsSettings = UploadsSettings()
+    open311: Open311Settings = Open311Settings()
     metrics: MetricsSettings = MetricsSettings()
     residents_app: ResidentsAppSettings = ResidentsAppSettings()
 

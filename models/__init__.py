@@ -7,6 +7,7 @@ from models.call import Call, CallDirection, Disposition, call_order
 from models.callback import Callback, CallbackReason, CallbackStatus, CallOutcome
 from models.catalogue import Category, ClockKind, Item, SlaClass
 from models.inbox import CallEventInbox, InboxState
+from models.open311 import Open311Key, Open311KeyUse, Open311Submission, SubmissionStatus
 from models.order import (
     OPEN_STATUSES,
     Channel,
@@ -79,6 +80,9 @@ __all__ = [
     "OrderCounter",
     "OrderEvent",
     "OrderStatus",
+    "Open311Key",
+    "Open311KeyUse",
+    "Open311Submission",
     "OutboxChannel",
     "OutboxMessage",
     "OutboxStatus",
@@ -99,6 +103,7 @@ __all__ = [
     "ResidentSignInCode",
     "Role",
     "SlaClass",
+    "SubmissionStatus",
     "Supervision",
     "UTCDateTime",
     "User",

@@ -77,6 +77,9 @@ class IntakeRequest:
     # The visit window the resident asked for (the residents' app); stored, shown to whoever visits.
     preferred_from: datetime | None = None
     preferred_to: datetime | None = None
+    # Said on the timeline's first entry: where the request came from beyond its channel (the
+    # application that filed it over Open311) and what else it asked for (a time for the visit).
+    source_note: str | None = None
 
 
 @dataclass
@@ -277,6 +280,8 @@ def create_order(
     if req.consent_method:
         said = CONSENT_LABELS_ZH.get(req.consent_method, req.consent_method)
         notes.append(f"上门登记，{said}" + (f"（{req.consent_note}）" if req.consent_note else ""))
+    if req.source_note:
+        notes.append(req.source_note)
     note = "；".join(notes)
     record_event(
         session,

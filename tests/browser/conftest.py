@@ -255,6 +255,8 @@ def live_server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) ->
     # Open event streams re-check their account every 2 s (60 s by default), so a test sees a
     # deactivated account's console leave within its deadline.
     env["SANSHE_AUTH__STREAM_RECHECK_SECONDS"] = "2"
+    # Open311 on (off by default): the 开放接口 tab's keys are tried against /open311/v2/.
+    env["SANSHE_OPEN311__ENABLED"] = "true"
     for step in (["migrate"], ["seed-demo"]):
         done = subprocess.run(
             [str(BIN / "sanshe"), *step], env=env, cwd=workdir, capture_output=True, text=True, timeout=600

@@ -17,6 +17,7 @@ const SHELL = [
   "js/admin-calendar.js",
   "js/admin-catalogue.js",
   "js/admin-kit.js",
+  "js/admin-open311.js",
   "js/admin-outbox.js",
   "js/admin-providers.js",
   "js/admin-users.js",

@@ -1,10 +1,10 @@
 // 管理 (administration): staff accounts, service providers, the working-day calendar, the
 // service catalogue, the sign-in records, the access trail of residents' personal data
-// (访问记录) and messages whose outcome is unknown. Admins get every section; organisation admins
-// get the providers section, scoped by the server to their organisation and its workers. The
-// server has the last word on who may do what: this view only leaves out what a role cannot do,
-// and shows refusals next to the form. Section, filters and the open record live in the URL
-// (#/admin?section=providers&status=suspended&open=12).
+// (访问记录), messages whose outcome is unknown and the Open311 API keys (开放接口). Admins get
+// every section; organisation admins get the providers section, scoped by the server to their
+// organisation and its workers. The server has the last word on who may do what: this view only
+// leaves out what a role cannot do, and shows refusals next to the form. Section, filters and the
+// open record live in the URL (#/admin?section=providers&status=suspended&open=12).
 
 import { clear, h } from "./ui.js";
 import { usersSection } from "./admin-users.js";
@@ -14,6 +14,7 @@ import { catalogueSection } from "./admin-catalogue.js";
 import { attemptsSection } from "./admin-attempts.js";
 import { auditSection } from "./admin-audit.js";
 import { outboxSection } from "./admin-outbox.js";
+import { open311Section } from "./admin-open311.js";
 
 const SECTIONS = [
   { key: "users", label: "账号", en: "Staff accounts", roles: ["admin"], build: usersSection },
@@ -34,6 +35,13 @@ const SECTIONS = [
     en: "Messages whose outcome is unknown; call events that kept failing",
     roles: ["admin"],
     build: outboxSection,
+  },
+  {
+    key: "open311",
+    label: "开放接口",
+    en: "Open311: API keys of other applications, and their requests waiting for an address",
+    roles: ["admin"],
+    build: open311Section,
   },
 ];
 
