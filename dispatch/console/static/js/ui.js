@@ -289,6 +289,9 @@ export function actorLabel(actor) {
   if (kind === "system") return "系统";
   if (kind === "sms") return `短信 ${nationalPhone(name)}`;
   if (kind === "ivr") return `语音导航 ${nationalPhone(name)}`;
+  if (kind === "web") return `居民网上 ${nationalPhone(name)}`;
+  if (kind === "app") return `居民App ${nationalPhone(name)}`;
+  if (kind === "open311") return `开放接口 ${name}`;
   if (kind === "cli") return "命令行";
   if (kind === "provider") return `服务商 #${name}`;
   return `${ROLE_LABELS[kind] || kind} ${name}`.trim();
