@@ -74,6 +74,17 @@ def visit(**body) -> dict:
     } | body
 
 
+JPEG = b"\xff\xd8\xff\xe0" + b"j" * 100
+
+
+def _photo(client, order_id: int, headers: dict[str, str], stage: str = "intake"):
+    """Upload a (tiny) JPEG to the order at ``stage``; the response."""
+    files = {"file": ("a.jpg", JPEG, "image/jpeg")}
+    return client.post(
+        f"/api/v1/orders/{order_id}/photos", files=files, data={"stage": stage}, headers=headers
+    )
+
+
 def _orders(session_factory) -> int:
     with session_factory() as s:
         return s.scalar(select(func.count()).select_from(Order))
@@ -113,24 +124,12 @@ def test_a_visit_request_with_consent_and_intake_photos(
         assert "居民口头同意" in created.note and created.data["consent"]["method"] == "verbal"
     assert client.get(f"/api/v1/orders/{order['id']}", headers=operator).json()["consent_method"] == "verbal"
 
-    jpeg = b"\xff\xd8\xff\xe0" + b"j" * 100
-    up = client.post(
-        f"/api/v1/orders/{order['id']}/photos",
-        files={"file": ("a.jpg", jpeg, "image/jpeg")},
-        data={"stage": "intake"},
-        headers=worker,
-    )
+    up = _photo(client, order["id"], worker)
     assert up.status_code == 201, up.text
     listed = client.get(f"/api/v1/orders/{order['id']}/photos", headers=worker).json()
     assert [p["stage"] for p in listed["items"]] == ["intake"]
     # The filer is not the holder: visit photos are not theirs to add.
-    visit_photo = client.post(
-        f"/api/v1/orders/{order['id']}/photos",
-        files={"file": ("a.jpg", jpeg, "image/jpeg")},
-        data={"stage": "visit"},
-        headers=worker,
-    )
-    assert visit_photo.status_code == 403
+    assert _photo(client, order["id"], worker, "visit").status_code == 403
 
 
 def patrol(**body) -> dict:
@@ -185,13 +184,7 @@ def test_a_patrol_report_names_no_resident_and_takes_intake_photos(
     )  # fmt: skip
     assert again.json()["id"] == report["id"] and _orders(session_factory) == 1
 
-    jpeg = b"\xff\xd8\xff\xe0" + b"j" * 100
-    up = client.post(
-        f"/api/v1/orders/{report['id']}/photos",
-        files={"file": ("a.jpg", jpeg, "image/jpeg")},
-        data={"stage": "intake"},
-        headers=grid_worker,
-    )
+    up = _photo(client, report["id"], grid_worker)
     assert up.status_code == 201, up.text
     # The call centre sees the report, with no resident and no number to reveal.
     seen = client.get(f"/api/v1/orders/{report['id']}", headers=operator).json()
@@ -227,19 +220,9 @@ def test_the_call_centre_files_a_visit_request_with_intake_photos(
     r = client.post("/api/v1/orders", json=visit(), headers=operator)
     assert r.status_code == 201, r.text
     order_id = r.json()["id"]
-    jpeg = b"\xff\xd8\xff\xe0" + b"j" * 100
-
-    def upload(stage: str):
-        return client.post(
-            f"/api/v1/orders/{order_id}/photos",
-            files={"file": ("a.jpg", jpeg, "image/jpeg")},
-            data={"stage": stage},
-            headers=operator,
-        )
-
-    assert upload("intake").status_code == 201
+    assert _photo(client, order_id, operator).status_code == 201
     # Photos at the door and of the result are the holding provider's.
-    assert upload("completion").status_code == 403
+    assert _photo(client, order_id, operator, "completion").status_code == 403
     listed = client.get(f"/api/v1/orders/{order_id}/photos", headers=operator).json()
     assert [p["stage"] for p in listed["items"]] == ["intake"]
 

@@ -136,18 +136,7 @@ def test_a_patrol_report_waits_for_no_rating_callback(
     asks nobody for a rating; it closes when the callback period ends."""
     pid = add_provider(session_factory, world, km=0.5)
     worker = login(Role.WORKER, provider_id=pid)
-    r = client.post(
-        "/api/v1/orders",
-        json={
-            "description": "3幢楼道水管漏水",
-            "item_code": "HOME-01",
-            "channel": "visit",
-            "address": "阳光花园3幢",
-        },
-        headers=worker,
-    )
-    assert r.status_code == 201, r.text
-    report = r.json()
+    report = new_order(client, worker, caller_phone=None, channel="visit", description="3幢楼道水管漏水")
     assert client.post(f"/api/v1/orders/{report['id']}/dispatch", json={"provider_id": pid}, headers=operator).status_code == 200  # fmt: skip
     assert client.post(f"/api/v1/orders/{report['id']}/accept", headers=worker).status_code == 200
     r = client.post(f"/api/v1/orders/{report['id']}/complete", json={"note": "已修好"}, headers=worker)
