@@ -47,6 +47,7 @@ const SHELL = [
   "js/photos.js",
   "js/pwa.js",
   "js/reveal.js",
+  "js/search-picker.js",
   "js/signature.js",
   "js/supervisor.js",
   "js/ui.js",
