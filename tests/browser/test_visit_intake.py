@@ -73,6 +73,21 @@ def assert_thumb_sized(view: Locator) -> None:
         )
 
 
+def assert_nothing_under(toast: Locator, targets: list[Locator]) -> None:
+    t = toast.bounding_box()
+    assert t
+    for target in targets:
+        b = target.bounding_box()
+        assert b
+        apart = (
+            b["x"] + b["width"] <= t["x"]
+            or t["x"] + t["width"] <= b["x"]
+            or b["y"] + b["height"] <= t["y"]
+            or t["y"] + t["height"] <= b["y"]
+        )
+        assert apart, f"the toast covers {target.inner_text()!r}"
+
+
 def test_a_worker_files_a_visit_request_with_consent_and_a_photo(
     page: Page, live_server: LiveServer, js_errors: JsErrors
 ) -> None:
@@ -89,6 +104,11 @@ def test_a_worker_files_a_visit_request_with_consent_and_a_photo(
     view.locator("input[name=consent_note]").fill("老人本人同意")
     add_photo(view)
     assert_thumb_sized(view)
+    # A toast (a notification arriving now) sits in the page's flow, over no button.
+    page.evaluate("import('/console/js/ui.js').then((ui) => ui.toast('新通知：测试提示', { ms: 60000 }))")
+    toast = view.locator(".toasts .toast", has_text="测试提示")
+    expect(toast).to_be_visible()
+    assert_nothing_under(toast, view.locator("button:visible").all())
 
     view.get_by_role("button", name=re.compile(r"^提交登记")).click()
     result = view.locator(".visit-result")
