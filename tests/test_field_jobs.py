@@ -74,6 +74,17 @@ def visit(**body) -> dict:
     } | body
 
 
+JPEG = b"\xff\xd8\xff\xe0" + b"j" * 100
+
+
+def _photo(client, order_id: int, headers: dict[str, str], stage: str = "intake"):
+    """Upload a (tiny) JPEG to the order at ``stage``; the response."""
+    files = {"file": ("a.jpg", JPEG, "image/jpeg")}
+    return client.post(
+        f"/api/v1/orders/{order_id}/photos", files=files, data={"stage": stage}, headers=headers
+    )
+
+
 def _orders(session_factory) -> int:
     with session_factory() as s:
         return s.scalar(select(func.count()).select_from(Order))
@@ -113,24 +124,17 @@ def test_a_visit_request_with_consent_and_intake_photos(
         assert "居民口头同意" in created.note and created.data["consent"]["method"] == "verbal"
     assert client.get(f"/api/v1/orders/{order['id']}", headers=operator).json()["consent_method"] == "verbal"
 
-    jpeg = b"\xff\xd8\xff\xe0" + b"j" * 100
-    up = client.post(
-        f"/api/v1/orders/{order['id']}/photos",
-        files={"file": ("a.jpg", jpeg, "image/jpeg")},
-        data={"stage": "intake"},
-        headers=worker,
-    )
+    up = _photo(client, order["id"], worker)
     assert up.status_code == 201, up.text
     listed = client.get(f"/api/v1/orders/{order['id']}/photos", headers=worker).json()
     assert [p["stage"] for p in listed["items"]] == ["intake"]
     # The filer is not the holder: visit photos are not theirs to add.
-    visit_photo = client.post(
-        f"/api/v1/orders/{order['id']}/photos",
-        files={"file": ("a.jpg", jpeg, "image/jpeg")},
-        data={"stage": "visit"},
-        headers=worker,
-    )
-    assert visit_photo.status_code == 403
+    assert _photo(client, order["id"], worker, "visit").status_code == 403
+
+
+def patrol(**body) -> dict:
+    """A grid worker's patrol report: what they found, where; no resident, so no number or consent."""
+    return {"description": "3幢楼道灯不亮了，晚上很黑", "channel": "visit", "address": "阳光花园3幢"} | body
 
 
 @pytest.mark.parametrize(
@@ -141,8 +145,88 @@ def test_patrol_reports_find_their_items(
     client, world, login, session_factory, description, item_code
 ) -> None:
     grid_worker = login(Role.WORKER, provider_id=add_provider(session_factory, world, km=0.5))
-    r = client.post("/api/v1/orders", json=visit(description=description), headers=grid_worker)
+    r = client.post("/api/v1/orders", json=patrol(description=description), headers=grid_worker)
     assert r.status_code == 201, r.text
     assert r.json()["item_code"] == item_code
     with session_factory() as s:
         assert s.scalar(select(Item.code).where(Item.code == item_code)) == item_code
+    # A resident met on the same walk is filed for them, with their number and consent.
+    r = client.post("/api/v1/orders", json=visit(description=description), headers=grid_worker)
+    assert r.status_code == 201 and r.json()["item_code"] == item_code
+
+
+def test_a_patrol_report_names_no_resident_and_takes_intake_photos(
+    client, world, login, operator, session_factory
+) -> None:
+    residents_before = _residents(session_factory)
+    grid_worker = login(Role.WORKER, provider_id=add_provider(session_factory, world, km=0.5))
+    r = client.post(
+        "/api/v1/orders",
+        json=patrol(lat=ORDER_POINT[0], lon=ORDER_POINT[1]),
+        headers={**grid_worker, "Idempotency-Key": "patrol-1"},
+    )
+    assert r.status_code == 201, r.text
+    report = r.json()
+    assert (report["resident"], report["caller_phone"], report["caller_phone_national"]) == (None, None, "")
+    assert report["lat"] == pytest.approx(ORDER_POINT[0])
+    with session_factory() as s:
+        o = s.get_one(Order, report["id"])
+        assert (o.resident_id, o.caller_phone, o.consent_method) == (None, "", None)
+        created = s.scalar(
+            select(OrderEvent).where(OrderEvent.order_id == o.id, OrderEvent.action == "create")
+        )
+        assert "巡查上报" in created.note
+    assert _residents(session_factory) == residents_before  # nobody was made up
+    # A resend answers the first report.
+    again = client.post(
+        "/api/v1/orders", json=patrol(lat=ORDER_POINT[0], lon=ORDER_POINT[1]),
+        headers={**grid_worker, "Idempotency-Key": "patrol-1"},
+    )  # fmt: skip
+    assert again.json()["id"] == report["id"] and _orders(session_factory) == 1
+
+    up = _photo(client, report["id"], grid_worker)
+    assert up.status_code == 201, up.text
+    # The call centre sees the report, with no resident and no number to reveal.
+    seen = client.get(f"/api/v1/orders/{report['id']}", headers=operator).json()
+    assert (seen["resident_id"], seen["caller_phone_national"], seen["caller_phone_access"]) == (
+        None,
+        "",
+        "none",
+    )
+    assert [p["stage"] for p in client.get(f"/api/v1/orders/{report['id']}/photos", headers=operator).json()["items"]] == ["intake"]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ({"channel": "phone"}, "来电号码"),  # only a home visit's patrol report goes without a number
+        ({"resident_name": "王秀英"}, "电话号码"),  # a name with no number matches no one
+        ({"consent": {"given": True, "method": "verbal"}}, "电话号码"),  # whose consent?
+    ],
+)
+def test_a_request_without_a_number_is_a_patrol_report_only(
+    client, world, login, operator, session_factory, body, said
+) -> None:
+    grid_worker = login(Role.WORKER, provider_id=add_provider(session_factory, world, km=0.5))
+    who = operator if body.get("channel") == "phone" else grid_worker
+    r = client.post("/api/v1/orders", json=patrol(**body), headers=who)
+    assert r.status_code == 422, r.text
+    assert said in r.json()["message"] and _orders(session_factory) == 0
+
+
+def test_the_call_centre_files_a_visit_request_with_intake_photos(
+    client, world, operator, session_factory
+) -> None:
+    r = client.post("/api/v1/orders", json=visit(), headers=operator)
+    assert r.status_code == 201, r.text
+    order_id = r.json()["id"]
+    assert _photo(client, order_id, operator).status_code == 201
+    # Photos at the door and of the result are the holding provider's.
+    assert _photo(client, order_id, operator, "completion").status_code == 403
+    listed = client.get(f"/api/v1/orders/{order_id}/photos", headers=operator).json()
+    assert [p["stage"] for p in listed["items"]] == ["intake"]
+
+
+def _residents(session_factory) -> int:
+    with session_factory() as s:
+        return s.scalar(select(func.count()).select_from(Resident))

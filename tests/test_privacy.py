@@ -235,6 +235,31 @@ def test_what_each_role_sees_of_the_resident(
         expect(headers, NOTHING, NOTHING_DETAIL)
 
 
+def test_the_worker_at_the_door_sees_mobility_and_hearing_and_no_other_tags(
+    client, org, operator, login, session_factory
+) -> None:
+    """行动不便 and 听力差 tell the worker how to approach and what to bring; benefit statuses and
+    tags outside the visit list stay with the call centre."""
+    every = ["行动不便", "低保", "听力差", "优抚对象", "重点关注"]
+    order = new_order(client, operator, caller_phone="13700137000", resident_name="赵桂英")
+    with session_factory() as s:
+        s.get_one(Resident, s.get_one(Order, order["id"]).resident_id).tags = every
+        s.commit()
+    r = client.post(
+        f"/api/v1/orders/{order['id']}/dispatch", json={"provider_id": org["worker"]}, headers=operator
+    )
+    assert r.status_code == 200, r.text
+    worker = login(Role.WORKER, provider_id=org["worker"])
+    assert client.post(f"/api/v1/orders/{order['id']}/accept", headers=worker).status_code == 200
+
+    jobs = client.get("/api/v1/me/jobs", headers=worker).json()["items"]
+    card = next(j for j in jobs if j["order_id"] == order["id"])
+    assert card["resident"] == {"name": "赵桂英", "tags": ["行动不便", "听力差"]}
+    assert detail(client, worker, order["id"])["resident"]["tags"] == ["行动不便", "听力差"]
+    assert listed(client, worker, order["id"])["resident"]["tags"] == ["行动不便", "听力差"]
+    assert detail(client, operator, order["id"])["resident"]["tags"] == every
+
+
 def test_timelines_mask_residents_numbers_and_keep_resident_facts_from_providers(
     client, known, org, operator, login, session_factory
 ) -> None:

@@ -129,6 +129,29 @@ def test_callback_then_auto_close(client, assigned, app, clock, session_factory,
     assert detail["timeline"][-1]["note"].startswith("回访期满")
 
 
+def test_a_patrol_report_waits_for_no_rating_callback(
+    client, world, app, clock, session_factory, operator, login
+) -> None:
+    """A patrol report (channel visit, no number) names no resident: completing it sends no SMS and
+    asks nobody for a rating; it closes when the callback period ends."""
+    pid = add_provider(session_factory, world, km=0.5)
+    worker = login(Role.WORKER, provider_id=pid)
+    report = new_order(client, worker, caller_phone=None, channel="visit", description="3幢楼道水管漏水")
+    assert client.post(f"/api/v1/orders/{report['id']}/dispatch", json={"provider_id": pid}, headers=operator).status_code == 200  # fmt: skip
+    assert client.post(f"/api/v1/orders/{report['id']}/accept", headers=worker).status_code == 200
+    r = client.post(f"/api/v1/orders/{report['id']}/complete", json={"note": "已修好"}, headers=worker)
+    assert r.status_code == 200, r.text
+    clock.advance(days=1, minutes=1)
+    tick(app)
+    # The only SMS is the offer to the worker: no rating request to anyone.
+    assert [m.recipient for m in outbox(session_factory, channel=OutboxChannel.SMS)] == ["+8613900000000"]
+    assert outbox(session_factory, channel=OutboxChannel.CALL) == []
+    assert not [m for m in outbox(session_factory, channel=OutboxChannel.NOTIFY) if "回访" in m.body]
+    clock.advance(days=5)
+    tick(app)
+    assert client.get(f"/api/v1/orders/{report['id']}", headers=operator).json()["status"] == "closed"
+
+
 def test_a_reopened_order_escalates_from_its_reopening(
     client, assigned, app, clock, session_factory, operator, login
 ) -> None:

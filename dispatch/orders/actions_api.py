@@ -295,14 +295,24 @@ def _out(order: Order) -> ActionOut:
     )
 
 
-@router.post("/orders/{order_id}/check-in", response_model=ActionOut)
-def check_in(
-    order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None
-) -> Any:
+def _at_the_door(
+    db: Session,
+    ctx: AppContext,
+    user: User,
+    order_id: int,
+    body: CheckInIn,
+    key: str | None,
+    verb: Verb,
+    act: Callable[..., None],
+) -> JSONResponse:
+    """到场签到 and 离开现场: the position given (in WGS-84), the distance to the order's address
+    flagged beyond ``[dispatch] checkin_far_meters``; ``act`` is ``lifecycle.check_in`` or
+    ``lifecycle.check_out``."""
+
     def work() -> ActionOut:
-        order = acting_on(db, user, order_id, Verb.CHECK_IN)
+        order = acting_on(db, user, order_id, verb)
         lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
-        lifecycle.check_in(
+        act(
             db,
             order,
             lat=lat,
@@ -313,7 +323,15 @@ def check_in(
         )
         return _out(order)
 
-    return once(db, ctx, user, key=idempotency_key, verb="check-in", order_id=order_id, body=body, work=work)
+    return once(db, ctx, user, key=key, verb=verb.value, order_id=order_id, body=body, work=work)
+
+
+@router.post("/orders/{order_id}/check-in", response_model=ActionOut)
+def check_in(
+    order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None
+) -> Any:
+    """到场签到: the position at the door (flagged when far from the order's address)."""
+    return _at_the_door(db, ctx, user, order_id, body, idempotency_key, Verb.CHECK_IN, lifecycle.check_in)
 
 
 @router.post("/orders/{order_id}/check-out", response_model=ActionOut)
@@ -321,22 +339,7 @@ def check_out(
     order_id: Id, body: CheckInIn, db: Db, ctx: Ctx, user: CurrentUser, idempotency_key: IdempotencyKey = None
 ) -> Any:
     """离开现场: once after the check-in, with the position (flagged when far, as the check-in)."""
-
-    def work() -> ActionOut:
-        order = acting_on(db, user, order_id, Verb.CHECK_OUT)
-        lat, lon = to_wgs84(body.lat, body.lon, body.coord_system)
-        lifecycle.check_out(
-            db,
-            order,
-            lat=lat,
-            lon=lon,
-            now=ctx.clock.now(),
-            actor=user,
-            far_m=ctx.settings.dispatch.checkin_far_meters,
-        )
-        return _out(order)
-
-    return once(db, ctx, user, key=idempotency_key, verb="check-out", order_id=order_id, body=body, work=work)
+    return _at_the_door(db, ctx, user, order_id, body, idempotency_key, Verb.CHECK_OUT, lifecycle.check_out)
 
 
 @router.post(

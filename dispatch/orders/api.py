@@ -84,7 +84,8 @@ def create(
             'workers and organisation admins log requests met on a home visit only (channel "visit")',
             message="服务人员只能登记上门时遇到的诉求（受理渠道选“上门”）",
         )
-    if body.channel == Channel.VISIT and (body.consent is None or not body.consent.given):
+    patrol = body.caller_phone is None  # a patrol report: no resident (OrderCreate checks the rest)
+    if body.channel == Channel.VISIT and not patrol and (body.consent is None or not body.consent.given):
         raise BadRequest(
             "consent: a request filed on a home visit needs the resident's consent (given, method)",
             code="consent_required",
@@ -109,7 +110,7 @@ def create(
     visit_consent = body.channel == Channel.VISIT and body.consent is not None
     ctx = request.app.state.ctx
     try:
-        phone = normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
+        phone = None if patrol else normalise_phone(body.caller_phone, ctx.settings.locale.default_region)
     except InvalidPhone as exc:
         raise BadRequest(
             f"caller_phone: {exc}", code="invalid_phone", message=f"来电号码：{exc.message}"

@@ -8,7 +8,8 @@ random name; the row points at it by a path relative to ``[uploads] dir``. Shoul
 transaction roll back after the file was written, the file is removed with it.
 
 Who may see them: the call centre, the provider holding the order (and after its work on the
-order is done), and the worker who filed a home-visit request its intake photos
+order is done), and whoever filed a home-visit request (a worker, an organisation admin, the call
+centre) its intake photos
 (:func:`readable_stages`).
 """
 
@@ -156,7 +157,7 @@ def check_upload(order: Order, user: User, scope: Collection[int] | None, stage:
     if stage == AttachmentStage.INTAKE:
         if order.created_by_id != user.id or order.channel != Channel.VISIT:
             raise Forbidden(
-                "intake photos are added by the worker who filed the home-visit request",
+                "intake photos are added by whoever filed the home-visit request",
                 message="登记照片只能由登记这条上门诉求的人员上传",
             )
         if order.status not in OPEN_STATUSES:

@@ -57,7 +57,8 @@ class IntakeError(InvalidValue):
 
 @dataclass
 class IntakeRequest:
-    phone: Phone
+    # None: a patrol report (a broken stair light), which names no resident.
+    phone: Phone | None
     description: str
     channel: Channel
     resident_name: str | None = None
@@ -217,9 +218,21 @@ def create_order(
         where = LocationFacts(
             req.address or "", located.lat, located.lon, located.community_id, located.grid_id
         )
-    match = match_or_create(session, phone=req.phone, name=req.resident_name, where=where)
-    resident = match.resident
-    if located is None and not req.address and req.use_registered_address and resident.lat is not None:
+    match = (
+        None
+        if req.phone is None
+        else match_or_create(session, phone=req.phone, name=req.resident_name, where=where)
+    )
+    resident = match.resident if match else None
+    created = match.created if match else False
+    mismatch = match.name_mismatch if match else False
+    if (
+        resident is not None
+        and located is None
+        and not req.address
+        and req.use_registered_address
+        and resident.lat is not None
+    ):
         # Nothing said about the place: the service goes to the resident's registered address.
         located = Located(
             resident.lat,
@@ -231,11 +244,11 @@ def create_order(
             resident.grid_id,
         )
 
-    priority = _priority(req, item, list(resident.tags or []))
+    priority = _priority(req, item, list(resident.tags or []) if resident else [])
     limits = effective_limits(session, item, priority)
     deadlines = order_deadlines(now, limits, services.calendar)
     # A resident created just now has no earlier orders.
-    duplicate = None if match.created else _duplicate_of(session, resident.id, category.id, now)
+    duplicate = None if resident is None or created else _duplicate_of(session, resident.id, category.id, now)
 
     # One INSERT … RETURNING instead of a unit-of-work flush: the order is used right away.
     order = insert_one(
@@ -246,14 +259,14 @@ def create_order(
             channel=req.channel,
             status=OrderStatus.RECEIVED,
             priority=priority,
-            resident_id=resident.id,
-            caller_phone=req.phone.e164,
+            resident_id=resident.id if resident else None,
+            caller_phone=req.phone.e164 if req.phone else "",
             call_id=req.call_id,
             item_id=item.id,
             category_id=category.id,
             description=req.description,
             suggestions=[{"item_code": s.item_code, "score": round(s.score, 4)} for s in suggestions],
-            address=req.address or (resident.address if req.use_registered_address else ""),
+            address=req.address or (resident.address if resident and req.use_registered_address else ""),
             lat=located.lat if located else None,
             lon=located.lon if located else None,
             community_id=located.community_id if located else None,
@@ -274,9 +287,11 @@ def create_order(
     if call is not None:
         # Taken on this call: the call lists the order, and an unknown caller is now known.
         session.execute(insert(call_order).values(call_id=call.id, order_id=order.id))
-        if call.resident_id is None and call.caller == req.phone.e164:
+        if req.phone is not None and call.resident_id is None and call.caller == req.phone.e164:
             call.resident_id = resident.id
     notes = ["系统自动分类"] if not req.item_code else []
+    if resident is None:
+        notes.append("上门巡查上报（未登记居民）")
     if req.consent_method:
         said = CONSENT_LABELS_ZH.get(req.consent_method, req.consent_method)
         notes.append(f"上门登记，{said}" + (f"（{req.consent_note}）" if req.consent_note else ""))
@@ -296,8 +311,8 @@ def create_order(
             "item_code": item.code,
             "priority": priority.value,
             "location": located.precision if located else None,
-            "resident_created": match.created,
-            "name_mismatch": match.name_mismatch,
+            "resident_created": created,
+            "name_mismatch": mismatch,
             "possible_duplicate_of": duplicate.number if duplicate else None,
         }
         | (
@@ -310,8 +325,8 @@ def create_order(
         order=order,
         item=item,
         category=category,
-        resident_created=match.created,
-        name_mismatch=match.name_mismatch,
+        resident_created=created,
+        name_mismatch=mismatch,
         possible_duplicate_of=duplicate,
         location=located,
         suggestions=suggestions,

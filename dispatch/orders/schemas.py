@@ -24,7 +24,13 @@ class VisitConsent(Payload):
 
 
 class OrderCreate(Payload):
-    caller_phone: str = Field(min_length=1, max_length=32)
+    caller_phone: str | None = Field(
+        None,
+        min_length=1,
+        max_length=32,
+        description="the resident's number; left out only in a patrol report (channel visit), which "
+        "names no resident (a broken stair light)",
+    )
     resident_name: str | None = Field(None, max_length=50)
     address: str | None = Field(None, max_length=300)
     lat: float | None = Field(None, ge=-90, le=90)
@@ -53,6 +59,25 @@ class OrderCreate(Payload):
     def _both_or_neither(self) -> OrderCreate:
         if (self.lat is None) != (self.lon is None):
             raise InvalidValue("give both lat and lon, or neither", message="纬度和经度须同时填写，或都不填")
+        return self
+
+    @model_validator(mode="after")
+    def _a_resident_or_a_patrol_report(self) -> OrderCreate:
+        """Without a number the request is a patrol report: it names no resident, so it carries
+        neither a name nor a resident's consent (there is no one to match them to)."""
+        if self.caller_phone is not None:
+            return self
+        if self.channel != Channel.VISIT:
+            raise InvalidValue(
+                "caller_phone: required (only a patrol report on a home visit, channel visit, has none)",
+                message="来电号码：请填写居民的电话号码（只有上门巡查上报可以不填）",
+            )
+        if (self.resident_name or "").strip() or self.consent is not None:
+            raise InvalidValue(
+                "a patrol report (no caller_phone) names no resident: give the resident's number with "
+                "their name and consent",
+                message="巡查上报不登记居民：填写居民姓名或居民同意时，请同时填写居民的电话号码",
+            )
         return self
 
 

@@ -45,7 +45,7 @@ REVEALERS = STAFF
 HELD = frozenset({OrderStatus.ACCEPTED, OrderStatus.IN_SERVICE})
 # The tags that matter at the door (how to approach, what help to bring). Benefit statuses
 # (低保, 特困, 优抚对象) say nothing the visit needs.
-VISIT_TAGS = ("独居老人", "空巢老人", "高龄老人", "残疾", "失能", "留守儿童")
+VISIT_TAGS = ("独居老人", "空巢老人", "高龄老人", "残疾", "失能", "留守儿童", "行动不便", "听力差")
 UNNAMED = "未留名"
 
 

@@ -181,21 +181,24 @@ def _callback_or_close(session: Session, order: Order, now: datetime, cal: WorkC
             changes={"closed_at": now, "next_check_at": None},
         )
         return
+    if not order.caller_phone:
+        # A patrol report names no resident: nobody to ask for a rating; it closes when the period ends.
+        order.next_check_at = close_at
+        return
     key = f"callback:{order.id}:{order.reopen_count}"
     body = f"请回访工单{order.number}的居民并记录评价（{order.caller_phone}）"
     request = messages.notice(OPERATORS, body, kind="callback", now=now, order_id=order.id, dedupe_key=key)
     if messages.add(session, request):
-        if order.caller_phone:
-            session.add(
-                messages.call(
-                    order.caller_phone,
-                    kind="call-callback",
-                    body="rating_callback",
-                    now=now,
-                    order_id=order.id,
-                    dedupe_key=f"call-{key}",
-                )
+        session.add(
+            messages.call(
+                order.caller_phone,
+                kind="call-callback",
+                body="rating_callback",
+                now=now,
+                order_id=order.id,
+                dedupe_key=f"call-{key}",
             )
+        )
         record_event(session, order, action="callback_requested", at=now, note="已安排回访")
     order.next_check_at = close_at
 

@@ -16,15 +16,16 @@ TAB_LABELS = {
     "工单": "orders",
     "督办": "stats",
     "我的工单": "mine",
+    "上门登记": "visit-intake",
     "管理": "admin",
 }
 EXPECTED_TABS = {
-    "admin": ["督办", "工单", "回拨回访", "坐席", "管理"],
-    "supervisor": ["督办", "工单", "回拨回访", "坐席"],
-    "operator1": ["坐席", "回拨回访", "工单", "督办"],
-    "operator2": ["坐席", "回拨回访", "工单", "督办"],
-    "orgadmin": ["我的工单", "管理"],
-    "worker": ["我的工单"],
+    "admin": ["督办", "工单", "回拨回访", "坐席", "上门登记", "管理"],
+    "supervisor": ["督办", "工单", "回拨回访", "坐席", "上门登记"],
+    "operator1": ["坐席", "回拨回访", "工单", "督办", "上门登记"],
+    "operator2": ["坐席", "回拨回访", "工单", "督办", "上门登记"],
+    "orgadmin": ["我的工单", "上门登记", "管理"],
+    "worker": ["我的工单", "上门登记"],
 }
 COUNT_LINE = re.compile(r"^(第 \d+–\d+ 条，共 \d+ 条|共 \d+ 条)$")
 ADMIN_SECTIONS = {"admin": ["账号", "服务方", "工作日历", "服务目录", "访问记录"], "orgadmin": []}
@@ -62,6 +63,9 @@ def visit(page: Page, view: str) -> None:
         loaded(el.locator(".visits .paged-table"))  # 定期探访: the plans
     elif view == "mine":
         expect(el.locator(".cards > *").first).to_be_visible()
+    elif view == "visit-intake":  # every role the API lets file a home-visit request
+        expect(el.locator("form.visit-form")).to_be_visible()
+        expect(el.locator(".conn")).to_have_attribute("data-state", "online")
     elif view == "admin":
         expect(el.locator(".paged-table, .cal-grid, .catalogue-table").first).to_be_visible()
 

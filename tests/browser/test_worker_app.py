@@ -5,13 +5,16 @@ installable and its shell opens without a connection."""
 
 from __future__ import annotations
 
+import base64
 import itertools
+import json
 import re
+import uuid
 from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import JsErrors, LiveServer, sign_in_on
+from tests.browser.conftest import JsErrors, LiveServer, fill_sign_in, iso, now, sign_in_on
 
 PHONE = {"width": 390, "height": 844}
 HOME_REPAIR = "HOME-01"
@@ -43,8 +46,12 @@ def make_room(server: LiveServer) -> None:
             )
 
 
-def offer_to_worker(server: LiveServer) -> dict[str, Any]:
-    make_room(server)
+def offer_to_worker(
+    server: LiveServer, *, at: tuple[float, float] | None = None, room: bool = True
+) -> dict[str, Any]:
+    """A home repair offered to the demo worker (at the point ``at``, else where its address is)."""
+    if room:
+        make_room(server)
     order = server.api(
         "operator1",
         "POST",
@@ -56,7 +63,8 @@ def offer_to_worker(server: LiveServer) -> dict[str, Any]:
             "address": "文二路168号 翠苑一区 3幢2单元501室",
             "item_code": HOME_REPAIR,
             "channel": "phone",
-        },
+        }
+        | ({"lat": at[0], "lon": at[1]} if at else {}),
     )
     return dispatch_to_worker(server, order["id"])
 
@@ -117,6 +125,30 @@ def position_of(page: Page, number: str) -> int:
         ".findIndex((a) => a.textContent.includes(n))",
         number,
     )
+
+
+def indexeddb_photos(page: Page) -> int:
+    """How many photos wait in the outbox's IndexedDB store (0 when it was never made)."""
+    return page.evaluate(
+        """async () => {
+             if (!(await indexedDB.databases()).some((d) => d.name === "sanshe-outbox")) return 0;
+             return new Promise((resolve, reject) => {
+               const open = indexedDB.open("sanshe-outbox");
+               open.onerror = () => reject(open.error);
+               open.onsuccess = () => {
+                 const db = open.result;
+                 const count = db.transaction("photos").objectStore("photos").count();
+                 count.onsuccess = () => (db.close(), resolve(count.result));
+                 count.onerror = () => reject(count.error);
+               };
+             });
+           }"""
+    )
+
+
+def kept_outbox(page: Page, username: str = "worker") -> str:
+    """The outbox's entries as localStorage holds them (JSON text)."""
+    return page.evaluate("(u) => localStorage.getItem(`sanshe.outbox.${u}`) || ''", username)
 
 
 def assert_touch_targets(card: Any) -> None:
@@ -184,6 +216,10 @@ def test_an_offer_arrives_live_and_the_work_survives_a_dropped_connection(
     expect(view.locator(".waiting-list li").nth(0)).to_contain_text(f"{order['number']} 到场签到")
     expect(view.locator(".waiting-list li").nth(1)).to_contain_text(f"{order['number']} 办结")
     assert worker_actions(live_server, order["id"]) == ["accept"]
+    # The photos wait in IndexedDB; localStorage keeps the entries naming them (and the small
+    # signature, part of the completion's body), no photo.
+    assert indexeddb_photos(page) == 2
+    assert '"photo":' in kept_outbox(page) and "data:image/jpeg" not in kept_outbox(page)
     # The card kept its place in the list.
     assert position_of(page, order["number"]) == place
 
@@ -199,6 +235,7 @@ def test_an_offer_arrives_live_and_the_work_survives_a_dropped_connection(
     photos = [a for a in shown if a["kind"] == "photo"]
     assert len(photos) == 2 and {a["content_type"] for a in photos} == {"image/jpeg"}
     assert [a for a in shown if a["kind"] == "signature"]
+    assert indexeddb_photos(page) == 0  # sent: nothing of them stays on the phone
     offline_noise(js_errors)
 
 
@@ -260,3 +297,93 @@ def test_the_app_is_installable_and_opens_offline(
     expect(page.locator("#signin-error")).to_contain_text("无法连接服务器")
     page.context.set_offline(False)
     offline_noise(js_errors)
+
+
+def test_a_completion_an_older_version_kept_with_data_urls_is_still_sent(
+    page: Page, live_server: LiveServer, js_errors: JsErrors
+) -> None:
+    """An older app kept a waiting completion's photos as data URLs in localStorage: they move to
+    IndexedDB when the outbox opens, and go up with the completion, once."""
+    order = offer_to_worker(live_server)
+    live_server.api("worker", "POST", f"/api/v1/orders/{order['id']}/accept")
+    live_server.api(
+        "worker", "POST", f"/api/v1/orders/{order['id']}/check-in", json={"lat": 30.28, "lon": 120.13}
+    )
+    jpeg = base64.b64encode(b"\xff\xd8\xff\xe0" + bytes(200)).decode()
+    legacy = {
+        "key": str(uuid.uuid4()),
+        "orderId": order["id"],
+        "number": order["number"],
+        "verb": "complete",
+        "label": "办结",
+        "path": f"/api/v1/orders/{order['id']}/complete",
+        "body": {"note": "旧版本离线办结"},
+        "at": iso(now()),
+        "steps": [{"n": 0, "dataUrl": f"data:image/jpeg;base64,{jpeg}", "id": None}],
+    }
+    phone_page(page)
+    page.goto("/console/")
+    page.evaluate("(v) => localStorage.setItem('sanshe.outbox.worker', v)", json.dumps([legacy]))
+    page.route("**/api/v1/orders/*/photos", lambda route: route.abort())  # held back, to look first
+    fill_sign_in(page, "worker")
+    conn = page.locator("section.view.mine .conn")
+    expect(conn).to_contain_text("1 项待发送")
+    page.wait_for_function("!(localStorage.getItem('sanshe.outbox.worker') || '').includes('data:')")
+    assert indexeddb_photos(page) == 1 and '"photo":' in kept_outbox(page)
+
+    page.unroute("**/api/v1/orders/*/photos")
+    page.evaluate("window.dispatchEvent(new Event('online'))")
+    expect(conn).not_to_contain_text("待发送")
+    assert live_server.api("worker", "GET", f"/api/v1/orders/{order['id']}")["status"] == "completed"
+    shown = live_server.api("supervisor", "GET", f"/api/v1/orders/{order['id']}/photos")["items"]
+    assert [(a["kind"], a["stage"]) for a in shown] == [("photo", "completion")]
+    assert indexeddb_photos(page) == 0
+    offline_noise(js_errors, "ERR_FAILED")
+
+
+def test_the_cards_follow_the_itinerary_and_keep_their_place_after_check_in(
+    page: Page, live_server: LiveServer, js_errors: JsErrors
+) -> None:
+    here = (30.28, 120.13)
+    pid = live_server.api("worker", "GET", "/api/v1/me")["provider_id"]
+    capacity = live_server.api("supervisor", "GET", f"/api/v1/providers/{pid}")["capacity"]
+    make_room(live_server)
+    live_server.api("supervisor", "PATCH", f"/api/v1/providers/{pid}", json={"capacity": capacity + 3})
+    try:
+        # Taken far, near, middle: the deadlines keep that order, the itinerary goes nearest first.
+        far, near, middle = (
+            offer_to_worker(live_server, at=point, room=False)
+            for point in ((30.307, 120.13), (30.2818, 120.13), (30.289, 120.13))
+        )
+        for o in (far, near, middle):
+            live_server.api("worker", "POST", f"/api/v1/orders/{o['id']}/accept")
+        jobs = live_server.api("worker", "GET", "/api/v1/me/jobs", params={"lat": here[0], "lng": here[1]})[
+            "items"
+        ]
+        itinerary = [str(j["order_id"]) for j in jobs]
+        assert itinerary == [str(o["id"]) for o in (near, middle, far)]
+
+        phone_page(page, here)
+        sign_in_on(page, "worker", "#/mine")
+        cards = page.locator("section.view.mine article.job")
+
+        def expect_in_itinerary_order() -> None:
+            expect(cards).to_have_count(3)
+            for n, order_id in enumerate(itinerary):
+                expect(cards.nth(n)).to_have_attribute("data-id", order_id)
+
+        expect_in_itinerary_order()
+        expect(cards.nth(0).locator(".job-distance")).to_have_text(re.compile(r"^距此 \d+ 米$"))
+        expect(cards.nth(2).locator(".job-distance")).to_have_text(re.compile(r"^距此 \d\.\d 公里$"))
+
+        # A check-in at the last card (in service now) does not move it, nor does reading the list again.
+        cards.nth(2).get_by_role("button", name="到场签到").click()
+        expect(cards.nth(2).locator(".job-status")).to_contain_text("已到场签到")
+        expect(cards.nth(2).get_by_role("button", name="办结")).to_be_visible()
+        expect_in_itinerary_order()
+        page.locator("section.view.mine .mine-head").get_by_role("button", name="刷新").click()
+        expect_in_itinerary_order()
+        assert worker_actions(live_server, far["id"]) == ["accept", "check_in"]
+    finally:
+        live_server.api("supervisor", "PATCH", f"/api/v1/providers/{pid}", json={"capacity": capacity})
+        make_room(live_server)

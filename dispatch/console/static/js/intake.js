@@ -10,12 +10,12 @@
 
 import { api } from "./api.js";
 import { draftId, draftStore } from "./drafts.js";
+import { itemOptions, pickedLabel, suggester } from "./items.js";
 import {
   CALLBACK_REASONS,
   CHANNEL_LABELS,
   clear,
   deadlineEl,
-  debounce,
   errorLine,
   fmtTime,
   h,
@@ -104,23 +104,7 @@ export function createIntake(app, { onCreated }) {
   formBox.append(form);
 
   function fillItemSelect() {
-    const groups = new Map();
-    for (const item of app.catalogue.items.values()) {
-      if (item.active === false) continue;
-      if (!groups.has(item.category_code)) groups.set(item.category_code, []);
-      groups.get(item.category_code).push(item);
-    }
-    clear(
-      f.item,
-      h("option", { value: "" }, "请选择或点选上方建议"),
-      [...groups].map(([cat, items]) =>
-        h(
-          "optgroup",
-          { label: app.catalogue.categories.get(cat)?.name_zh || cat },
-          items.map((i) => h("option", { value: i.code }, i.name_zh)),
-        ),
-      ),
-    );
+    clear(f.item, itemOptions(app.catalogue));
   }
 
   // --- the form's state and its draft -------------------------------------------------------------
@@ -267,28 +251,20 @@ export function createIntake(app, { onCreated }) {
 
   // --- the item: suggestions, the list, and the submit button naming it ---------------------------
 
-  let suggestAbort = null;
-  const suggest = debounce(async () => {
-    const q = f.description.value.trim();
-    suggestAbort?.abort();
-    if (q.length < 2) {
-      current.suggestions = [];
-      return renderSuggestions();
-    }
-    suggestAbort = new AbortController();
-    const mine = current;
-    try {
-      const { suggestions } = await api("/api/v1/catalogue/suggest", {
-        query: { q, limit: SUGGESTIONS },
-        signal: suggestAbort.signal,
-      });
-      if (mine !== current) return;
+  let askedFor = null; // the form the suggestions asked for are for
+  const askSuggestions = suggester({
+    limit: SUGGESTIONS,
+    answer: (suggestions) => {
+      if (askedFor !== current) return;
       current.suggestions = suggestions;
       renderSuggestions();
-    } catch (err) {
-      if (err.name !== "AbortError") clear(suggestBox, errorLine(err));
-    }
-  }, 150);
+    },
+    failed: (err) => clear(suggestBox, errorLine(err)),
+  });
+  const suggest = () => {
+    askedFor = current;
+    askSuggestions(f.description.value);
+  };
 
   function choose(code) {
     f.item.value = f.item.value === code ? "" : code;
@@ -326,17 +302,9 @@ export function createIntake(app, { onCreated }) {
     );
   }
 
-  /** "上门维修·水管": the category and the item, as the submit button names it. */
-  function itemLabel(code) {
-    const item = app.catalogue.items.get(code);
-    if (!item) return code;
-    const cat = app.catalogue.categories.get(item.category_code)?.name_zh;
-    return cat ? `${cat}·${item.name_zh}` : item.name_zh;
-  }
-
   function renderSubmit() {
     if (submit.disabled) return;
-    submit.textContent = f.item.value ? `提交：${itemLabel(f.item.value)}` : "提交工单";
+    submit.textContent = f.item.value ? `提交：${pickedLabel(app.catalogue, f.item.value)}` : "提交工单";
   }
 
   // --- events ---------------------------------------------------------------------------------

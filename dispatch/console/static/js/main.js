@@ -13,6 +13,7 @@ import { worklistCounts } from "./counts.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
 import * as stats from "./supervisor.js";
+import * as visit from "./visit-intake.js";
 import * as mine from "./worker.js";
 
 const VIEWS = {
@@ -21,15 +22,17 @@ const VIEWS = {
   orders: { label: "工单", en: "Orders", module: orders },
   stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
   mine: { label: "我的工单", en: "My orders", module: mine },
+  visit: { label: "上门登记", en: "Home visit: a request met at the door, or a patrol report", module: visit },
   admin: { label: "管理", en: "Administration: accounts, providers, calendar, catalogue, access trail", module: admin },
 };
 
+// 上门登记 for every role the API lets file a home-visit request (channel "visit").
 const TABS_BY_ROLE = {
-  operator: ["desk", "callbacks", "orders", "stats"],
-  supervisor: ["stats", "orders", "callbacks", "desk"],
-  admin: ["stats", "orders", "callbacks", "desk", "admin"],
-  org_admin: ["mine", "admin"], // the admin view shows them their organisation's providers only
-  worker: ["mine"],
+  operator: ["desk", "callbacks", "orders", "stats", "visit"],
+  supervisor: ["stats", "orders", "callbacks", "desk", "visit"],
+  admin: ["stats", "orders", "callbacks", "desk", "visit", "admin"],
+  org_admin: ["mine", "visit", "admin"], // the admin view shows them their organisation's providers only
+  worker: ["mine", "visit"],
 };
 
 const $ = (id) => document.getElementById(id);
@@ -66,6 +69,7 @@ function route() {
   }
   app.views[name].el.hidden = false;
   app.current = name;
+  document.body.append($("toasts")); // where toasts float; the phone screens take them into their flow
   app.views[name].show(params);
 }
 
@@ -149,10 +153,12 @@ function showSignIn(message) {
   if (app) {
     app.events?.close();
     for (const timer of app.timers) clearInterval(timer);
+    app.lifetime.abort(); // the listeners the views added to window and document
     app = null;
   }
   providerCache.clear();
   $("shell").hidden = true;
+  document.body.append($("toasts")); // out of a phone screen before the views go
   clear($("views"));
   $("signin").hidden = false;
   const error = $("signin-error");
@@ -181,6 +187,8 @@ async function start() {
     forgetProvider: (id) => providerCache.delete(id),
     current: null,
     timers: [],
+    /** Aborted at sign-out: window and document listeners are added with its signal. */
+    lifetime: new AbortController(),
     /** Back to sign-in with a message: the session is over (e.g. you changed your own password). */
     signOut(message) {
       auth.token = null;

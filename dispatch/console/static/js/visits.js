@@ -4,13 +4,41 @@
 
 import { api } from "./api.js";
 import { pagedTable } from "./paged-table.js";
-import { clear, empty, errorLine, h, toast } from "./ui.js";
+import { searchPicker } from "./search-picker.js";
+import { clear, empty, errorLine, h, tagChips, toast } from "./ui.js";
 
 const FREQUENCIES = [
   ["weekly", "每周"],
   ["biweekly", "每两周"],
   ["monthly", "每月"],
 ];
+const PROVIDER_KINDS = { organisation: "服务机构", worker: "服务人员" };
+
+// The resident of a plan, found by name, address or number (the registry's search, recorded in
+// the access trail as every search is); the numbers come masked.
+const residentPicker = () =>
+  searchPicker({
+    label: "居民",
+    placeholder: "搜索居民：姓名、地址或电话",
+    search: async (text) => {
+      const digits = text.replace(/[\s\-()+]/g, "");
+      const query = /^\d{5,}$/.test(digits) ? { phone: text } : { q: text, limit: 8 };
+      return (await api("/api/v1/residents", { query })).items;
+    },
+    describe: (r) => [h("strong", r.name), " ", h("span.muted", r.phones[0]?.national || ""), " ", tagChips(r.tags), h("span.muted.small", ` ${r.address}`)],
+    none: "没有找到匹配的居民",
+  });
+
+// Who visits: a provider (a grid worker, a social worker or an organisation) taking work now.
+const visitorPicker = () =>
+  searchPicker({
+    label: "探访人",
+    placeholder: "搜索探访人：服务人员或机构名称",
+    search: async (text) => (await api("/api/v1/providers", { query: { q: text, status: "active", limit: 8 } })).items,
+    describe: (p) => [h("strong", p.name), h("span.muted.small", ` ${PROVIDER_KINDS[p.kind] || p.kind}`)],
+    none: "没有找到匹配的服务方",
+  });
+
 const COUNT_COLUMNS = [
   ["planned", "应探访"],
   ["done", "已探访"],
@@ -132,23 +160,23 @@ export function create(app) {
 
   let planForm = null;
   if (manager) {
-    const resident = h("input", { type: "number", min: 1, required: true, "aria-label": "居民编号" });
+    const resident = residentPicker();
     const kind = h("select", { "aria-label": "计划类型" });
     const frequency = h(
       "select",
       { "aria-label": "探访频次" },
       FREQUENCIES.map(([v, t]) => h("option", { value: v }, t)),
     );
-    const visitor = h("input", { type: "number", min: 1, required: true, "aria-label": "探访人编号" });
+    const visitor = visitorPicker();
     const start = h("input", { type: "date", "aria-label": "开始日期" });
     const note = h("input", { type: "text", maxlength: 300, "aria-label": "备注", placeholder: "备注（可不填）" });
     const formError = h("div");
     planForm = h(
       "form.visit-plan-form",
-      h("label", "居民编号 ", resident),
+      h("div.picker-field", h("span.label", "居民"), resident.el),
       h("label", "计划类型 ", kind),
       h("label", "频次 ", frequency),
-      h("label", "探访人编号 ", visitor),
+      h("div.picker-field", h("span.label", "探访人"), visitor.el),
       h("label", "开始日期 ", start),
       note,
       h("button", { type: "submit" }, "新建探访计划"),
@@ -164,11 +192,16 @@ export function create(app) {
     planForm.addEventListener("submit", async (e) => {
       e.preventDefault();
       clear(formError);
+      const [who, by] = [resident.value(), visitor.value()];
+      if (!who || !by) {
+        clear(formError, h("p.error", { role: "alert" }, !who ? "请先搜索并选择居民" : "请先搜索并选择探访人"));
+        return;
+      }
       const body = {
-        resident_id: Number(resident.value),
+        resident_id: who.id,
         plan_type: kind.value,
         frequency: frequency.value,
-        provider_id: Number(visitor.value),
+        provider_id: by.id,
         note: note.value,
       };
       if (start.value) body.start_on = start.value;
@@ -176,6 +209,8 @@ export function create(app) {
         const p = await api("/api/v1/visit-plans", { method: "POST", body });
         toast(`已为${p.resident_name}新建${p.plan_label}计划（${p.frequency_label}）`);
         planForm.reset();
+        resident.reset();
+        visitor.reset();
         plans.load(0);
         loadCoverage();
       } catch (err) {

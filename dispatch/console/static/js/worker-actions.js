@@ -3,9 +3,8 @@
 // photos and the resident's signature); 签退 once the server lists it. Every action goes through
 // the outbox: sent at once when online, else kept and sent when the connection returns.
 
-import { api } from "./api.js";
-import { capabilities, photosPath } from "./capabilities.js";
-import { photoPicker, toBlob } from "./photos.js";
+import { capabilities } from "./capabilities.js";
+import { photoPicker } from "./photos.js";
 import { signaturePad } from "./signature.js";
 import { errorLine, h } from "./ui.js";
 
@@ -32,19 +31,6 @@ export function predicted(o, waiting) {
     out = next ? { ...out, ...next } : { ...out, allowed_actions: out.allowed_actions.filter((v) => v !== item.verb) };
   }
   return out;
-}
-
-/** Upload one photo of a waiting completion (POST /api/v1/orders/{id}/photos, stage completion);
- * its id. The key is the completion's own with the photo's number, so a resend after a dropped
- * connection answers the first upload instead of storing the photo twice. */
-export async function uploadPhoto(item, step) {
-  const form = new FormData();
-  form.append("file", await toBlob(step.dataUrl), `photo-${step.n}.jpg`);
-  form.append("stage", "completion");
-  const headers = { "Idempotency-Key": `${item.key}-photo-${step.n}` };
-  const out = await api(photosPath(item.orderId), { form, headers });
-  step.dataUrl = null; // sent: the outbox need not keep the picture
-  return out.id;
 }
 
 export function position() {
@@ -160,7 +146,8 @@ export function workerActions(o, take) {
             body.signature = signature.value();
             if (!body.signature) return error({ zh: "请居民签名，或勾选“居民无法签字”并填写原因" });
           }
-          const steps = photos ? photos.photos().map((dataUrl, n) => ({ n, dataUrl, id: null })) : [];
+          // Sent with the completion (outbox.js): each a step, uploaded first.
+          const steps = photos ? photos.photos().map((blob, n) => ({ n, blob, id: null })) : [];
           run(ok, "complete", body, steps.length ? { steps } : {});
         },
       },

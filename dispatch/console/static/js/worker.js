@@ -2,22 +2,22 @@
 // held by them as cards made for a 390 px screen — who, where (with navigation), what to mind at
 // the door — and the actions of worker-actions.js. New offers arrive over the event stream with
 // a vibration, a beep and a count on the icon; actions taken without a connection wait in the
-// outbox (outbox.js) and go in order when it returns. The connection state is always on screen.
+// outbox (outbox.js) and go in order when it returns. The connection bar (field.js) is always on
+// screen.
 
 import { api } from "./api.js";
 import { badge, prepareSound, ring } from "./alerts.js";
 import { capabilities, checkOutPath } from "./capabilities.js";
+import { fieldKit } from "./field.js";
 import { navLinks } from "./nav.js";
-import { createOutbox } from "./outbox.js";
 import { installable } from "./pwa.js";
 import { orderPhone } from "./reveal.js";
-import { position, predicted, uploadPhoto, verbLabel, workerActions } from "./worker-actions.js";
+import { position, predicted, verbLabel, workerActions } from "./worker-actions.js";
 import { clear, coalesce, deadlineEl, empty, errorLine, errorText, h, orderBadges, stars, tagChips, timeEl } from "./ui.js";
 
 const TODO = ["offered", "accepted", "in_service"];
 const DONE = ["completed", "closed"];
 const REFRESH_MS = 60000;
-const RETRY_MS = 15000; // besides the online event, which a weak connection does not always fire
 
 const PATHS = {
   accept: (id) => `/api/v1/orders/${id}/accept`,
@@ -53,66 +53,23 @@ export function create(app) {
   const cards = new Map(); // order id → {sig, el}
   const visits = new Map(); // order id → {n, distance_m}: today's itinerary (GET /api/v1/me/jobs)
 
-  const conn = h("div.conn", { role: "status", "aria-live": "polite" });
-  const waitingList = h("ol.waiting-list", { hidden: true });
-  const problems = h("div.problems");
+  const { outbox, bar } = fieldKit(app);
+  const { signal } = app.lifetime;
   const tabs = h("div.segmented", { role: "tablist" });
   const list = h("div.cards");
   const error = h("div");
   const el = h(
-    "section.view.mine",
-    h("div.conn-bar", conn, waitingList),
-    problems,
+    "section.view.mine.phone-app",
     h("div.mine-head", tabs, h("button.ghost", { type: "button", onclick: () => load() }, "刷新")),
     error,
     list,
   );
 
-  // --- the connection and what waits to send ------------------------------------------------
-  const outbox = createOutbox(app.user.username, {
-    upload: uploadPhoto,
-    onChange: () => (showConnection(), render()),
-    onSent: () => load(),
-    onDropped: (item, err) => {
-      const why =
-        err.status === 409
-          ? `工单 ${item.number} 已有变化（${errorText(err)}），“${item.label}”未执行，已移出待发送`
-          : `工单 ${item.number} 的“${item.label}”被拒绝：${errorText(err)}，已移出待发送`;
-      problems.append(
-        h("p.error.conflict", { role: "alert" }, why, " ", h("button.small", { type: "button", onclick: (e) => e.target.parentElement.remove() }, "知道了")),
-      );
-      load();
-    },
-  });
-
-  function showConnection() {
-    const waiting = outbox.items.length;
-    const state = !navigator.onLine ? ["offline", "离线"] : app.liveState === "open" ? ["online", "在线"] : ["reconnecting", "重新连接中"];
-    conn.className = `conn ${state[0]}`;
-    conn.dataset.state = state[0];
-    clear(
-      conn,
-      h("span.conn-state", state[1]),
-      waiting
-        ? h("button.waiting", { type: "button", "aria-expanded": String(!waitingList.hidden), onclick: toggleWaiting }, `${waiting} 项待发送`)
-        : null,
-    );
-    clear(
-      waitingList,
-      outbox.items.map((i) => h("li", `${i.number} ${i.label}`, h("span.muted", ` ${timeEl(i.at).textContent} 时操作`))),
-    );
-    if (!waiting) waitingList.hidden = true;
-  }
-  function toggleWaiting() {
-    waitingList.hidden = !waitingList.hidden;
-    showConnection();
-  }
-  window.addEventListener("online", () => (showConnection(), outbox.flush(), load()));
-  window.addEventListener("offline", showConnection);
-  app.on("live", () => {
-    showConnection();
-    if (app.liveState === "open") outbox.flush();
-  });
+  // --- what waits to send: the card says so, and goes on as if it had been sent ---------------
+  outbox.on("change", () => render());
+  outbox.on("sent", () => load());
+  outbox.on("dropped", () => load());
+  window.addEventListener("online", () => load(), { signal });
 
   // --- the list -----------------------------------------------------------------------------------
   function renderTabs(counts = {}) {
@@ -181,7 +138,7 @@ export function create(app) {
   function render() {
     const shown = [];
     for (const o of orders) {
-      const waiting = outbox.items.filter((i) => i.orderId === o.id);
+      const waiting = outbox.items.filter((i) => i.verb && i.orderId === o.id);
       const now = predicted({ ...o, ...full.get(o.id) }, waiting);
       // Shown until the server has it done: an order completed offline stays, saying what waits.
       if (tab === "todo" && !TODO.includes(o.status)) continue;
@@ -274,15 +231,13 @@ export function create(app) {
   app.on("notification", news);
   app.on("order", news);
   app.every(REFRESH_MS, () => !document.hidden && load());
-  app.every(RETRY_MS, () => outbox.flush());
-  document.addEventListener("visibilitychange", () => !document.hidden && load());
+  document.addEventListener("visibilitychange", () => !document.hidden && load(), { signal });
 
   renderTabs();
-  showConnection();
   return {
     el,
     show() {
-      showConnection();
+      bar.place(el);
       outbox.flush();
       load();
     },
