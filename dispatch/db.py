@@ -220,6 +220,7 @@ def insert_one(session: Session, model: type[M], values: dict[str, Any]) -> M:
         found = _INSERT_ONE.setdefault(model, (insert(table).returning(*table.c), columns))
     stmt, columns = found
     row = session.execute(stmt, values).one()._mapping
+    facts.inserted(session, stmt.table.name, row)  # type: ignore[attr-defined]
     obj = model(**{key: row[column] for key, column in columns})
     make_transient_to_detached(obj)
     session.add(obj)

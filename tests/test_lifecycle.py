@@ -9,8 +9,16 @@ from sqlalchemy import select
 
 from models import Offer, OfferStatus, OutboxMessage, Provider, Rating, Role
 from tests.factories import ORDER_POINT, SHANGHAI, add_provider, new_order, north_of
+from tests.support.facts import assert_facts_current
 
 pytestmark = pytest.mark.manual_dispatch
+
+
+@pytest.fixture(autouse=True)
+def facts_kept(engine):
+    """Whatever a test did to orders, offers and ratings, their KPI fact rows followed."""
+    yield
+    assert_facts_current(engine)
 
 
 def actions(client, order_id, headers) -> list[str]:

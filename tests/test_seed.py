@@ -389,3 +389,9 @@ def test_demo_addresses_geocode_offline(db: Session) -> None:
     assert result.cases > 1000
     assert result.building / result.cases >= 0.98, result.format()
     assert result.wrong == 0 and result.false_positives == 0, result.format()
+
+
+def test_kpi_facts_are_built_for_the_seeded_history(db: Session) -> None:
+    from tests.support.facts import assert_facts_current
+
+    assert assert_facts_current(db) >= db.scalar(select(func.count(Order.id))) > 0

@@ -21,6 +21,7 @@ from models import (
     Supervision,
 )
 from tests.factories import add_provider, make_provider, make_user, new_order
+from tests.support.facts import assert_facts_current
 
 pytestmark = pytest.mark.manual_dispatch
 
@@ -32,6 +33,13 @@ def official_calendar(session_factory) -> None:
     with session_factory() as s:
         seed_calendar(s, [2025, 2026])
         s.commit()
+
+
+@pytest.fixture(autouse=True)
+def facts_kept(engine):
+    """Whatever a test did to orders, offers and ratings, their KPI fact rows followed."""
+    yield
+    assert_facts_current(engine)
 
 
 def tick(app) -> dict[str, int] | None:

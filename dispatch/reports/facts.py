@@ -185,6 +185,14 @@ def touch(session: Session, order_id: int) -> None:
     session.info.setdefault(PENDING, set()).add(order_id)
 
 
+def inserted(session: Session, table: str, row: Any) -> None:
+    """Note the order of a row inserted outside the unit of work (``db.insert_one``)."""
+    if table == "order":
+        touch(session, row["id"])
+    elif table in ("offer", "rating"):
+        touch(session, row["order_id"])
+
+
 def sync(session: Session) -> None:
     """Rebuild the facts of the orders changed so far in this transaction (flushing first)."""
     if session.new or session.dirty or session.deleted:

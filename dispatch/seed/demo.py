@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from dispatch.auth.security import hash_password
 from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
+from dispatch.reports import facts as kpi_facts
 from dispatch.seed.calls import CallBuilder, CallDraft
 from dispatch.seed.district import DISTRICT_CODE
 from dispatch.seed.draft import Draft
@@ -191,6 +192,8 @@ def _insert_history(
     links = [{"call_id": c.id, "order_id": order_ids[i]} for c in calls for i in c.orders]
     if links:
         session.execute(insert(call_order), links)
+    for order_id in order_ids:  # bulk inserts bypass the unit of work that notes them
+        kpi_facts.touch(session, order_id)
     return ratings
 
 
