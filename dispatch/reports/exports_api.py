@@ -38,6 +38,30 @@ ReasonParam = Annotated[str | None, Query(max_length=200, description="why perso
 
 
 @dataclass(frozen=True)
+class Filters:
+    """What an order export asks for (the same for CSV and Excel)."""
+
+    from_: datetime | None
+    to: datetime | None
+    status: OrderStatus | None
+    personal: bool
+    reason: str | None
+
+
+def filters(
+    from_: FromParam = None,
+    to: ToParam = None,
+    status: OrderStatus | None = None,
+    personal: PersonalParam = False,
+    reason: ReasonParam = None,
+) -> Filters:
+    return Filters(from_, to, status, personal, reason)
+
+
+Asked = Annotated[Filters, Depends(filters)]
+
+
+@dataclass(frozen=True)
 class Exported:
     rows: list[list[object]]
     start: datetime
@@ -49,19 +73,9 @@ class Exported:
         return f"sanshe-orders-{'personal' if self.personal else 'masked'}-{days}.{ext}"
 
 
-def _export(
-    db: Db,
-    ctx: Ctx,
-    user: User,
-    *,
-    file: str,
-    from_: datetime | None,
-    to: datetime | None,
-    status: OrderStatus | None,
-    personal: bool,
-    reason: str | None,
-) -> Exported:
+def _export(db: Db, ctx: Ctx, user: User, asked: Filters, *, file: str) -> Exported:
     """The checks, the rows and the access-trail records every order export shares."""
+    from_, to, status, personal, reason = asked.from_, asked.to, asked.status, asked.personal, asked.reason
     why = (reason or "").strip()
     if personal and user.role != Role.ADMIN:
         raise Forbidden(
@@ -108,21 +122,10 @@ def _export(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "one row per order, oldest first"}},
 )
-def export_orders(
-    db: Db,
-    ctx: Ctx,
-    user: Exporter,
-    from_: FromParam = None,
-    to: ToParam = None,
-    status: OrderStatus | None = None,
-    personal: PersonalParam = False,
-    reason: ReasonParam = None,
-) -> Response:
+def export_orders(db: Db, ctx: Ctx, user: Exporter, asked: Asked) -> Response:
     """The orders created in [from, to) (default: the last 30 days), at most 20,000, for Excel
     (UTF-8 with a BOM). Masked by default: surname only, numbers masked, no house numbers, no tags."""
-    exported = _export(
-        db, ctx, user, file="orders.csv", from_=from_, to=to, status=status, personal=personal, reason=reason
-    )
+    exported = _export(db, ctx, user, asked, file="orders.csv")
     out = io.StringIO()
     writer = SafeWriter(out)
     writer.writerow(orders_export.COLUMNS)
@@ -131,21 +134,10 @@ def export_orders(
 
 
 @router.get("/orders.xlsx", response_class=Response, responses=XLSX_RESPONSES)
-def export_orders_xlsx(
-    db: Db,
-    ctx: Ctx,
-    user: Exporter,
-    from_: FromParam = None,
-    to: ToParam = None,
-    status: OrderStatus | None = None,
-    personal: PersonalParam = False,
-    reason: ReasonParam = None,
-) -> Response:
+def export_orders_xlsx(db: Db, ctx: Ctx, user: Exporter, asked: Asked) -> Response:
     """The same orders as ``orders.csv`` (same filters, masking, roles and access-trail records)
     as an Excel workbook: Chinese headers and statuses, times as dates, header row frozen."""
-    exported = _export(
-        db, ctx, user, file="orders.xlsx", from_=from_, to=to, status=status, personal=personal, reason=reason
-    )
+    exported = _export(db, ctx, user, asked, file="orders.xlsx")
     rows = [orders_export.readable(cells) for cells in exported.rows]
     sheet = Sheet("工单", orders_export.TITLES, rows)
     return xlsx_response([sheet], exported.filename(ctx.tz, "xlsx"))
