@@ -41,7 +41,7 @@ from models import Order, Provider, ProviderKind, ProviderStatus, Rating, Rating
 # The counts a row is made of (summarise's names), summed for an organisation.
 COUNTS = (
     *("received", "cancelled", "completed", "completed_on_time", "reopened"),
-    *("offers", "offers_accepted", "offers_accepted_on_time", "offers_returned"),
+    *("offers", "offers_made", "offers_accepted", "offers_accepted_on_time", "offers_returned"),
     *("ratings", "ratings_satisfied", "stars", "complaints"),
 )
 # What the table shows of each provider, and of the district (``averages``).
@@ -110,23 +110,20 @@ class Rules:
 
 @dataclass
 class Tally:
-    """One row's counts; ``sign_on_time_rate`` as summarise gave it when the row is one group."""
+    """One row's counts (one provider, or an organisation and its workers summed)."""
 
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(COUNTS, 0))
     groups: int = 0
-    sign_on_time_rate: float | None = None
 
-    def add(self, counts: dict[str, int], sign_on_time_rate: float | None) -> None:
+    def add(self, counts: dict[str, int]) -> None:
         for name in COUNTS:
             self.counts[name] += counts.get(name, 0)
         self.groups += 1
-        self.sign_on_time_rate = sign_on_time_rate
 
     def merge(self, other: Tally) -> None:
         for name in COUNTS:
             self.counts[name] += other.counts[name]
         self.groups += other.groups
-        self.sign_on_time_rate = other.sign_on_time_rate
 
     def metrics(self) -> dict[str, Any]:
         c = self.counts
@@ -134,10 +131,8 @@ class Tally:
         def rate(part: int, whole: int) -> float | None:
             return part / whole if whole else None
 
-        if self.groups == 1:
-            sign_on_time = self.sign_on_time_rate  # summarise's own figure (DESIGN.md's definition)
-        else:  # DESIGN.md: accepted within the limit ÷ offers accepted, declined or expired
-            sign_on_time = rate(c["offers_accepted_on_time"], c["offers_accepted"] + c["offers_returned"])
+        # DESIGN.md: accepted within the limit ÷ offers made (accepted, declined or expired).
+        sign_on_time = rate(c["offers_accepted_on_time"], c["offers_made"])
         out: dict[str, Any] = {
             "orders": c["received"],
             "completed": c["completed"],
@@ -239,7 +234,7 @@ def tallies(
         # avg_rating × ratings is a sum of whole stars: rounding only undoes the division.
         counts["stars"] = round((m["avg_rating"] or 0) * (m["ratings"] or 0))
         counts["complaints"] = complaints.get(member.id, 0)
-        rows.setdefault(row, Tally()).add(counts, m["sign_on_time_rate"])
+        rows.setdefault(row, Tally()).add(counts)
     return {i: t for i, t in rows.items() if t.counts["received"] or t.counts["offers"]}
 
 
