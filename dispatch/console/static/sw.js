@@ -54,6 +54,7 @@ const SHELL = [
   "js/worker-actions.js",
   "js/worker.js",
   "shell-worker.js",
+  "vendor/echarts/echarts.esm.min.js",
 ];
 
 keepShell({ prefix: "sanshe-shell-", version: "v1", files: SHELL });
