@@ -174,6 +174,10 @@ def _p90(values: list[float]) -> float | None:
     return sorted(values)[math.ceil(0.9 * len(values)) - 1] if values else None
 
 
+def _p50(values: list[float]) -> float | None:
+    return sorted(values)[math.ceil(len(values) / 2) - 1] if values else None
+
+
 def _mean(values: list[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
@@ -190,6 +194,7 @@ def order_figures(orders: list[O_], offers: list[F_], ratings: list[R_], min_sta
     accepted = [f for f in offers if f.status == OS.ACCEPTED]
     in_time = [f for f in accepted if f.sign_by is None or f.responded <= f.sign_by]
     returned = [f for f in offers if f.status in (OS.DECLINED, OS.EXPIRED)]
+    made = accepted + returned  # withdrawn and pending offers are not counted
     stars = [r.stars for r in ratings if r.outcome == RatingOutcome.RATED and r.stars is not None]
     figures = {
         "received": len(orders),
@@ -201,10 +206,11 @@ def order_figures(orders: list[O_], offers: list[F_], ratings: list[R_], min_sta
         "reopened": reopened,
         "reopen_rate": _rate(reopened, len(done)),
         "offers": len(offers),
+        "offers_made": len(made),
         "offers_accepted": len(accepted),
         "offers_accepted_on_time": len(in_time),
         "offers_returned": len(returned),
-        "sign_on_time_rate": _rate(len(in_time), len(accepted)),
+        "sign_on_time_rate": _rate(len(in_time), len(made)),
         "return_rate": _rate(len(returned), len(offers)),
         "ratings": len(stars),
         "ratings_satisfied": sum(s >= min_stars for s in stars),
@@ -218,6 +224,7 @@ def order_figures(orders: list[O_], offers: list[F_], ratings: list[R_], min_sta
     }
     for name, values in durations.items():
         figures[f"mean_minutes_to_{name}"] = _mean(values)
+        figures[f"p50_minutes_to_{name}"] = _p50(values)
         figures[f"p90_minutes_to_{name}"] = _p90(values)
     return figures
 
@@ -252,6 +259,18 @@ def local_day(moment: datetime) -> str:
     return moment.astimezone(SH).date().isoformat()
 
 
+def local_week(moment: datetime) -> str:
+    day = moment.astimezone(SH).date()
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def local_month(moment: datetime) -> str:
+    return moment.astimezone(SH).strftime("%Y-%m")
+
+
+CALENDAR_KEY = {"day": local_day, "week": local_week, "month": local_month}
+
+
 def expected(group_by: str | None, min_stars: int = 4) -> dict:
     """{group key: figures}; keys: category/item code, provider/community name, local day."""
     orders = [o for o in ORDERS if START <= o.created < END]
@@ -265,13 +284,13 @@ def expected(group_by: str | None, min_stars: int = 4) -> dict:
         "item": lambda o: o.item,
         "provider": lambda o: o.provider,
         "community": lambda o: o.community,
-        "day": lambda o: local_day(o.created),
+        **{name: (lambda o, f=f: f(o.created)) for name, f in CALENDAR_KEY.items()},
     }[group_by]
     offer_key = (lambda f: f.provider) if group_by == "provider" else (lambda f: order_key(by_name[f.order]))
     rating_key = (lambda r: r.provider) if group_by == "provider" else (lambda r: order_key(by_name[r.order]))
     keys = {order_key(o) for o in orders} | {offer_key(f) for f in offers} | {rating_key(r) for r in ratings}
-    if group_by == "day":
-        keys |= {(START.date() + timedelta(days=n)).isoformat() for n in range(7)}
+    if group_by in CALENDAR_KEY:  # every day, week, month of the period, with orders or not
+        keys |= {CALENDAR_KEY[group_by](START + n * DAY) for n in range(7)}
     out = {}
     for k in keys:
         out[k] = order_figures(
@@ -280,9 +299,10 @@ def expected(group_by: str | None, min_stars: int = 4) -> dict:
             [r for r in ratings if rating_key(r) == k],
             min_stars,
         )
-        if group_by == "day":
-            day_start = datetime.fromisoformat(k).replace(tzinfo=SH)
-            out[k] |= call_figures(CALLS, day_start, day_start + DAY)
+        if group_by in CALENDAR_KEY:
+            # calls whose local day falls in the group, within the period
+            days = [START + n * DAY for n in range(7) if CALENDAR_KEY[group_by](START + n * DAY) == k]
+            out[k] |= call_figures(CALLS, days[0], days[-1] + DAY)
     return out
 
 
@@ -411,22 +431,19 @@ def test_overall_matches_the_independent_computation(client, login, world) -> No
     assert body["closure_rate"] == pytest.approx(4 / 8) and body["reopen_rate"] == pytest.approx(1 / 4)
     assert (
         body["offers"],
+        body["offers_made"],
         body["offers_accepted"],
         body["offers_accepted_on_time"],
         body["offers_returned"],
-    ) == (
-        12,
-        7,
-        6,
-        3,
-    )
+    ) == (12, 10, 7, 6, 3)
+    assert body["sign_on_time_rate"] == pytest.approx(6 / 10)  # over offers made, not accepted
     assert body["satisfaction_rate"] == pytest.approx(2 / 5) and body["avg_rating"] == pytest.approx(3.0)
     assert body["p90_minutes_to_complete"] == pytest.approx(2 * 24 * 60)
     assert (body["calls_inbound"], body["calls_answered"], body["calls_answered_15s"]) == (10, 4, 3)
     assert (body["calls_abandoned"], body["calls_repeat"]) == (2, 2)
 
 
-@pytest.mark.parametrize("group_by", ["category", "item", "provider", "community", "day"])
+@pytest.mark.parametrize("group_by", ["category", "item", "provider", "community", "day", "week", "month"])
 def test_grouped_matches_the_independent_computation(client, login, world, group_by: str) -> None:
     body = get_summary(client, login, group_by=group_by)
     assert body["group_by"] == group_by
@@ -436,7 +453,7 @@ def test_grouped_matches_the_independent_computation(client, login, world, group
     assert set(got) == set(want)
     for key, figures in want.items():
         assert_figures(got[key], figures)
-        if group_by not in ("day",):
+        if group_by not in CALENDAR_KEY:
             assert "answer_rate" not in got[key]  # calls belong to no category or provider
     ids = world["providers"] if group_by == "provider" else world["communities"]
     for g in body["groups"]:
@@ -444,6 +461,9 @@ def test_grouped_matches_the_independent_computation(client, login, world, group
             assert g["key"] == (ids[g["label"]] if g["label"] is not None else None)
         elif group_by in ("category", "item"):
             assert g["label"] == (CATEGORIES.get(g["key"]) or ITEMS[g["key"]][1])
+        elif group_by == "week":
+            year, week, _ = datetime.fromisoformat(g["key"]).isocalendar()
+            assert g["label"] == f"{year}-W{week:02d}"
         else:
             assert g["label"] == g["key"]
     keys = [g["key"] for g in body["groups"]]
@@ -457,6 +477,73 @@ def test_day_groups_use_the_local_date_and_list_every_day(client, login, world) 
     assert days["2025-03-01"]["received"] == 2  # o8 was created on 28 February in UTC
     assert days["2025-03-07"]["received"] == 1
     assert days["2025-03-01"]["calls_repeat"] == 1  # repeat of a call from before the period
+
+
+def test_week_and_month_groups(client, login, world) -> None:
+    """1–7 March 2025 (Saturday to Friday): two ISO weeks, the first one's Monday in February."""
+    weeks = get_summary(client, login, group_by="week")["groups"]
+    assert [(g["key"], g["label"]) for g in weeks] == [("2025-02-24", "2025-W09"), ("2025-03-03", "2025-W10")]
+    assert [g["received"] for g in weeks] == [4, 5]  # o8 and o9 on the 1st, o1 and o2 on the 2nd
+    assert [g["calls_inbound"] for g in weeks] == [4, 6]
+    (month,) = get_summary(client, login, group_by="month")["groups"]
+    assert (month["key"], month["label"], month["received"], month["calls_inbound"]) == (
+        "2025-03",
+        "2025-03",
+        9,
+        10,
+    )
+
+
+def test_weeks_and_months_across_a_year_end_list_every_group(session_factory, world) -> None:
+    start, end = datetime(2025, 12, 20, tzinfo=SH), datetime(2026, 3, 2, tzinfo=SH)
+    with session_factory() as s:
+        add_orders(s, [("LIFE-01", datetime(2026, 1, 31, 23, 59, tzinfo=SH), MIN)])
+        add_orders(s, [("LIFE-02", datetime(2026, 2, 1, 0, 0, tzinfo=SH), 3 * MIN)], prefix="F")
+        for result in summaries(s, start=start, end=end, group_by=GroupBy.MONTH):
+            got = {g.key: g.metrics["received"] for g in result.groups}
+            assert got == {"2025-12": 0, "2026-01": 1, "2026-02": 1, "2026-03": 0}
+        for result in summaries(s, start=start, end=end, group_by=GroupBy.WEEK):
+            labels = [g.label for g in result.groups]
+            assert labels[:3] == ["2025-W51", "2025-W52", "2026-W01"] and labels[-1] == "2026-W09"
+            assert result.groups[2].key == "2025-12-29"  # ISO week 1 of 2026 starts in 2025
+            got = {g.label: g.metrics["received"] for g in result.groups if g.metrics["received"]}
+            assert got == {"2026-W05": 2}  # Saturday 31 January and Sunday 1 February
+
+
+def test_sign_on_time_rate_counts_offers_made(session_factory, world) -> None:
+    """One of four offers accepted in time, one declined, one expired, one withdrawn: 1 / 3."""
+    day = datetime(2025, 7, 1, 9, tzinfo=SH)
+    with session_factory() as s:
+        add_orders(s, [("LIFE-01", day, 10 * MIN)])
+        order = s.scalars(select(Order).where(Order.number == "E0000")).one()
+        provider = world["providers"][P1]
+        for status, responded in (
+            (OS.ACCEPTED, 10 * MIN),
+            (OS.DECLINED, 5 * MIN),
+            (OS.EXPIRED, 30 * MIN),
+            (OS.WITHDRAWN, 20 * MIN),
+        ):
+            s.add(
+                Offer(
+                    order_id=order.id,
+                    provider_id=provider,
+                    status=status,
+                    offered_at=day,
+                    responded_at=day + responded,
+                    sign_by=day + 30 * MIN,
+                )
+            )
+        s.commit()
+        for group_by in (None, GroupBy.PROVIDER):
+            for result in summaries(s, start=day, end=day + DAY, group_by=group_by):
+                figures = by_key(result)[provider if group_by else None]
+                assert (figures["offers"], figures["offers_made"], figures["offers_accepted_on_time"]) == (
+                    4,
+                    3,
+                    1,
+                )
+                assert figures["sign_on_time_rate"] == pytest.approx(1 / 3)
+                assert figures["return_rate"] == pytest.approx(2 / 4)
 
 
 def test_satisfaction_threshold_can_include_basically_satisfied(client, login, world, settings) -> None:
@@ -553,7 +640,9 @@ def test_csv_export_matches_the_summary(client, login, world) -> None:
         ({"from": "2025-03-08T00:00:00+08:00", "to": "2025-03-01T00:00:00+08:00"}, 400, "from"),
         ({"from": "2025-03-01T00:00:00+08:00", "to": "2025-03-01T00:00:00+08:00"}, 400, "from"),
         ({"from": "yesterday"}, 422, "from"),
-        ({"group_by": "week"}, 422, "group_by"),
+        ({"group_by": "year"}, 422, "group_by"),
+        ({"from": "2000-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z", "group_by": "week"}, 400, "to"),
+        ({"from": "2000-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z", "group_by": "month"}, 400, "to"),
         ({"from": "2000-01-01T00:00:00Z", "to": "2025-01-01T00:00:00Z", "group_by": "day"}, 400, "to"),
     ],
 )
@@ -655,20 +744,20 @@ def test_counting_in_sql_and_in_numpy_agree(session_factory, world, group_by) ->
     for other in results[1:]:
         assert [(g.key, g.label) for g in other.groups] == [(g.key, g.label) for g in first.groups]
         assert by_key(other) == by_key(first)
-    if group_by in (None, GroupBy.DAY, GroupBy.CATEGORY, GroupBy.ITEM):  # keyed like `expected`
+    if group_by not in (GroupBy.PROVIDER, GroupBy.COMMUNITY):  # keyed like `expected`
         want = expected(group_by.value if group_by else None)
         assert set(by_key(first)) == set(want)
         for key, figures in want.items():
             assert_figures(by_key(first)[key], figures)
 
 
-def add_orders(s, specs: list[tuple[str, datetime, timedelta | None]]) -> None:
+def add_orders(s, specs: list[tuple[str, datetime, timedelta | None]], prefix: str = "E") -> None:
     """Orders (item code, created, time to accept), closed when accepted."""
     items = {i.code: i for i in s.scalars(select(Item))}
     for n, (code, created, to_accept) in enumerate(specs):
         s.add(
             Order(
-                number=f"E{n:04d}",
+                number=f"{prefix}{n:04d}",
                 channel=Channel.PHONE,
                 status=S.CLOSED if to_accept is not None else S.RECEIVED,
                 item_id=items[code].id,
@@ -701,9 +790,12 @@ def test_durations_with_ties_single_orders_and_exact_ranks(session_factory, worl
         for code, minutes in (("LIFE-01", ties), ("LIFE-02", eleven)):
             values = [m + (n / 60_000 if code == "LIFE-02" else 0) for n, m in enumerate(minutes)]
             assert groups[code]["p90_minutes_to_accept"] == pytest.approx(_p90(values), abs=1e-12)
+            assert groups[code]["p50_minutes_to_accept"] == pytest.approx(_p50(values), abs=1e-12)
             assert groups[code]["mean_minutes_to_accept"] == pytest.approx(_mean(values), rel=1e-12)
             assert groups[code]["p90_minutes_to_complete"] == pytest.approx(2 * _p90(values), abs=1e-12)
         assert groups["LIFE-01"]["p90_minutes_to_accept"] == 12
+        assert groups["LIFE-01"]["p50_minutes_to_accept"] == 7  # rank 5 of 10
+        assert groups["LIFE-02"]["p50_minutes_to_accept"] == pytest.approx(6 + 5 / 60_000)  # rank 6 of 11
         assert groups["LIFE-02"]["p90_minutes_to_accept"] == pytest.approx(10 + 9 / 60_000)
         health = groups["HEALTH-01"]
         assert health["received"] == 2 and health["p90_minutes_to_accept"] == pytest.approx(42 + 250 / 60_000)

@@ -26,6 +26,26 @@ router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
 Reader = Annotated[User, Depends(require_roles(Role.ADMIN, Role.SUPERVISOR, Role.OPERATOR))]
 DEFAULT_PERIOD = timedelta(days=30)
 MAX_DAY_GROUPS = 1000
+MAX_WEEK_GROUPS = 520
+MAX_MONTH_YEARS = 20
+# The longest period each calendar grouping may cover (one group per day, week, month).
+MAX_SPANS = {
+    GroupBy.DAY: (
+        timedelta(days=MAX_DAY_GROUPS),
+        f"{MAX_DAY_GROUPS} days",
+        f"按天分组时统计期最长 {MAX_DAY_GROUPS} 天",
+    ),
+    GroupBy.WEEK: (
+        timedelta(weeks=MAX_WEEK_GROUPS),
+        f"{MAX_WEEK_GROUPS} weeks",
+        f"按周分组时统计期最长 {MAX_WEEK_GROUPS} 周",
+    ),
+    GroupBy.MONTH: (
+        timedelta(days=366 * MAX_MONTH_YEARS),
+        f"{MAX_MONTH_YEARS} years",
+        f"按月分组时统计期最长 {MAX_MONTH_YEARS} 年",
+    ),
+}
 FromParam = Annotated[
     AwareTime | None,
     Query(
@@ -35,7 +55,8 @@ FromParam = Annotated[
 ]
 ToParam = Annotated[AwareTime | None, Query(description="orders created before (default: now)")]
 GroupParam = Annotated[
-    GroupBy | None, Query(description="one group per category, item, provider, community or day")
+    GroupBy | None,
+    Query(description="one group per category, item, provider, community, day, ISO week or month"),
 ]
 
 
@@ -46,11 +67,12 @@ def _summary(
     start = from_ or end - DEFAULT_PERIOD
     if start >= end:
         raise BadRequest("from: must be before to", code="invalid_period", message="开始时间：须早于结束时间")
-    if group_by == GroupBy.DAY and end - start > timedelta(days=MAX_DAY_GROUPS):
+    if group_by in MAX_SPANS and end - start > MAX_SPANS[group_by][0]:
+        longest, words = MAX_SPANS[group_by][1:]
         raise BadRequest(
-            f"to: group_by=day covers at most {MAX_DAY_GROUPS} days",
+            f"to: group_by={group_by.value} covers at most {longest}",
             code="invalid_period",
-            message=f"结束时间：按天分组时统计期最长 {MAX_DAY_GROUPS} 天",
+            message=f"结束时间：{words}",
         )
     return summarise(
         db,
@@ -78,7 +100,9 @@ def stats_summary(
 
     Without ``group_by``: one object with every metric. With it: ``{"groups": [{"key", "label",
     …metrics}]}``; category/item keys are codes, provider/community keys ids (null: none), day
-    keys local dates. Call metrics appear overall and per day only. Rates are null when nothing
+    keys local dates, week keys the
+    date of the week's Monday (label 2026-W47), month keys 2026-11. Call metrics appear overall and
+    per day, week or month only. Rates are null when nothing
     was there to count.
     """
     summary = _summary(ctx, db, from_, to, group_by)

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -80,16 +80,26 @@ class GroupBy(enum.StrEnum):
     PROVIDER = "provider"
     COMMUNITY = "community"
     DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+# Groupings by the local date: every day, ISO week or month of the period is a group (empty
+# ones too), and call metrics are counted per group as well.
+CALENDAR = (GroupBy.DAY, GroupBy.WEEK, GroupBy.MONTH)
 
 
 ORDER_METRICS = (
     *("received", "cancelled", "completed", "completed_on_time", "closure_rate", "on_time_rate"),
     *("reopened", "reopen_rate"),
-    *("offers", "offers_accepted", "offers_accepted_on_time", "offers_returned"),
+    *("offers", "offers_made", "offers_accepted", "offers_accepted_on_time", "offers_returned"),
     *("sign_on_time_rate", "return_rate"),
     *("ratings", "ratings_satisfied", "satisfaction_rate", "avg_rating"),
-    *("mean_minutes_to_accept", "p90_minutes_to_accept", "mean_minutes_to_arrive"),
-    *("p90_minutes_to_arrive", "mean_minutes_to_complete", "p90_minutes_to_complete"),
+    *(
+        f"{stat}_minutes_to_{end}"
+        for end in ("accept", "arrive", "complete")
+        for stat in ("mean", "p50", "p90")
+    ),
 )
 CALL_METRICS = (
     *("calls_inbound", "calls_answered", "calls_answered_15s", "calls_abandoned", "calls_repeat"),
@@ -98,6 +108,9 @@ CALL_METRICS = (
 )
 DONE = (OrderStatus.COMPLETED, OrderStatus.CLOSED)
 RETURNED = (OfferStatus.DECLINED, OfferStatus.EXPIRED)
+# Offers made to a provider, for the sign-on-time rate: answered in time or not (withdrawn ones
+# never had the chance, pending ones have not had it yet).
+MADE = (OfferStatus.ACCEPTED, *RETURNED)
 ANSWER_LIMIT_MS = 15_000
 REPEAT_WINDOW_MS = DAY_MS
 # Calls fetched before the period to find repeats: the window, and a second for the rounding.
@@ -121,11 +134,79 @@ class Summary:
 
     @property
     def has_calls(self) -> bool:
-        return self.group_by in (None, GroupBy.DAY)
+        return self.group_by is None or self.group_by in CALENDAR
 
     @property
     def metric_names(self) -> tuple[str, ...]:
         return ORDER_METRICS + CALL_METRICS if self.has_calls else ORDER_METRICS
+
+
+# --- days, weeks and months --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """The local days of [start, end) gathered into groups of a calendar grouping.
+
+    Day numbers count from the period's first local date (0); a group is numbered from 0 too:
+    the day itself, the ISO week (Monday to Sunday) or the month. Keys are ISO dates (the day,
+    the week's Monday, which may fall before the period) or "YYYY-MM"; week labels "2026-W47".
+    """
+
+    group_by: GroupBy
+    first_day: date
+    last_day: date
+
+    @classmethod
+    def of(cls, group_by: GroupBy, start: datetime, end: datetime, zone: ZoneInfo) -> Calendar:
+        last = (end - timedelta(microseconds=1)).astimezone(zone).date()
+        return cls(group_by, start.astimezone(zone).date(), last)
+
+    def _month_starts(self) -> list[int]:
+        """Day numbers of the first day of each month after the first one."""
+        starts, (year, month) = [], (self.first_day.year, self.first_day.month)
+        while True:
+            year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+            first = date(year, month, 1)
+            if first > self.last_day:
+                return starts
+            starts.append((first - self.first_day).days)
+
+    def group_sql(self, day: Any) -> Any:
+        """The group number of an SQL day number (≥ 0 for instants in the period)."""
+        if self.group_by == GroupBy.DAY:
+            return day
+        if self.group_by == GroupBy.WEEK:
+            return (day + self.first_day.weekday()) // 7
+        starts = self._month_starts()
+        if not starts:
+            return day * 0  # an expression, not a constant: PostgreSQL groups by it alike
+        return case(*((day >= first, n) for n, first in reversed(list(enumerate(starts, 1)))), else_=0)
+
+    def group_of(self, days: np.ndarray) -> np.ndarray:
+        """The group numbers of day numbers, in numpy."""
+        if self.group_by == GroupBy.DAY:
+            return days
+        if self.group_by == GroupBy.WEEK:
+            return (days + self.first_day.weekday()) // 7
+        return np.searchsorted(np.array(self._month_starts(), dtype=np.int64), days, side="right")
+
+    def groups(self) -> list[tuple[int, str, str]]:
+        """Every group of the period: (number, key, label)."""
+        if self.group_by == GroupBy.DAY:
+            days = (self.last_day - self.first_day).days + 1
+            return [(n, d, d) for n in range(days) if (d := (self.first_day + timedelta(days=n)).isoformat())]
+        if self.group_by == GroupBy.WEEK:
+            monday = self.first_day - timedelta(days=self.first_day.weekday())
+            weeks = (self.last_day - monday).days // 7 + 1
+            out = []
+            for n in range(weeks):
+                day = monday + timedelta(weeks=n)
+                year, week, _ = day.isocalendar()
+                out.append((n, day.isoformat(), f"{year}-W{week:02d}"))
+            return out
+        months = [self.first_day, *(self.first_day + timedelta(days=d) for d in self._month_starts())]
+        return [(n, f"{m.year}-{m.month:02d}", f"{m.year}-{m.month:02d}") for n, m in enumerate(months)]
 
 
 # --- what is counted ----------------------------------------------------------------------------
@@ -156,8 +237,8 @@ class _Facts:
 
 
 def _keys(group_by: GroupBy | None, day: Any) -> tuple[Any, Any, Any]:
-    """The group key of an order, an offer and a rating (``day``: local day of a timestamp)."""
-    if group_by == GroupBy.DAY:
+    """The group key of an order, an offer and a rating (``day``: the calendar group of a timestamp)."""
+    if group_by in CALENDAR:
         return day(Order.created_at), day(Order.created_at), day(Order.created_at)
     if group_by == GroupBy.PROVIDER:
         return Order.provider_id, Offer.provider_id, Rating.provider_id
@@ -201,6 +282,7 @@ def _order_facts(key: Any, period: Any, start: datetime, satisfied_min_stars: in
         [period],
         (Offer, Order, Order.id == Offer.order_id),
         counts={
+            "offers_made": Offer.status.in_(MADE),
             "offers_accepted": accepted,
             "offers_accepted_on_time": and_(
                 accepted, or_(Offer.sign_by.is_(None), Offer.responded_at <= Offer.sign_by)
@@ -280,6 +362,7 @@ def _count_in_sql(session: Session, facts: _Facts) -> dict[Key, Counts]:
         aggregates += [
             func.count(duration),
             func.sum(duration),
+            func.percentile_disc(0.5).within_group(duration),
             func.percentile_disc(0.9).within_group(duration),
         ]
     if facts.extent is not None:
@@ -294,8 +377,8 @@ def _count_in_sql(session: Session, facts: _Facts) -> dict[Key, Counts]:
         counts = {facts.count_name: n} | {name: next(row) for name in facts.counts}
         counts |= {name: int(next(row) or 0) for name in facts.totals}
         for name in facts.ends:
-            m, total, p90 = next(row), next(row), next(row)
-            counts |= _durations(name, m, int(total or 0), p90)
+            m, total, p50, p90 = next(row), next(row), next(row), next(row)
+            counts |= _durations(name, m, int(total or 0), p50, p90)
         if facts.extent is not None:
             counts["extent"] = (next(row), next(row))
         tallies[k] = counts
@@ -319,11 +402,12 @@ def _within_ids(orders: dict[Key, Counts], *joined: _Facts) -> list[_Facts]:
     ]
 
 
-def _durations(name: str, n: int, total: int, p90: Any) -> Counts:
+def _durations(name: str, n: int, total: int, p50: Any, p90: Any) -> Counts:
     if not n:
-        return {f"mean_minutes_to_{name}": None, f"p90_minutes_to_{name}": None}
+        return {f"{stat}_minutes_to_{name}": None for stat in ("mean", "p50", "p90")}
     return {
         f"mean_minutes_to_{name}": float(total) / n / 60_000,
+        f"p50_minutes_to_{name}": float(p50) / 60_000,
         f"p90_minutes_to_{name}": float(p90) / 60_000,
     }
 
@@ -390,7 +474,7 @@ def _count_collected(session: Session, facts: _Facts) -> dict[Key, Counts]:
         since, *ends = arrays[1 + len(facts.totals) : 2 + len(facts.totals) + len(facts.ends)]
         for name, end in zip(facts.ends, ends, strict=True):
             present = end != MISSING
-            for g, stats in enumerate(_mean_p90(codes[present], len(groups), end[present] - since[present])):
+            for g, stats in enumerate(_spread(codes[present], len(groups), end[present] - since[present])):
                 tallies[groups[g]] |= _durations(name, *stats)
     return tallies
 
@@ -409,8 +493,8 @@ def _tally(
     }
 
 
-def _mean_p90(codes: np.ndarray, groups: int, ms: np.ndarray) -> list[tuple[int, int, int]]:
-    """Per group (count, sum, nearest-rank p90) of durations in whole ms."""
+def _spread(codes: np.ndarray, groups: int, ms: np.ndarray) -> list[tuple[int, int, int, int]]:
+    """Per group (count, sum, nearest-rank p50, nearest-rank p90) of durations in whole ms."""
     # One sort of group·2^41 + duration orders by group, then duration: durations are whole ms
     # below 2^40 (35 years), and one integer sort is several times faster than np.lexsort.
     packed = np.sort(codes * (1 << 41) + (ms + (1 << 40)))
@@ -422,7 +506,11 @@ def _mean_p90(codes: np.ndarray, groups: int, ms: np.ndarray) -> list[tuple[int,
         n = int(counts[g])
         rank = (9 * n + 9) // 10  # ceil(0.9 n) in integers: 0.9 * n is not exact in binary
         first = int(ends[g]) - n
-        out.append((n, int(values[first : first + n].sum()), int(values[first + rank - 1]) if n else 0))
+        if not n:
+            out.append((0, 0, 0, 0))
+            continue
+        median = int(values[first + (n + 1) // 2 - 1])  # rank ceil(n / 2)
+        out.append((n, int(values[first : first + n].sum()), median, int(values[first + rank - 1])))
     return out
 
 
@@ -497,7 +585,7 @@ def _metrics(c: Counts, with_calls: bool) -> dict[str, Metric]:
         "closure_rate": _rate(out["completed"], out["received"] - out["cancelled"]),
         "on_time_rate": _rate(out["completed_on_time"], out["completed"]),
         "reopen_rate": _rate(out["reopened"], out["completed"]),
-        "sign_on_time_rate": _rate(out["offers_accepted_on_time"], out["offers_accepted"]),
+        "sign_on_time_rate": _rate(out["offers_accepted_on_time"], out["offers_made"]),
         "return_rate": _rate(out["offers_returned"], out["offers"]),
         "satisfaction_rate": _rate(out["ratings_satisfied"], out["ratings"]),
         "avg_rating": _rate(c["stars"], out["ratings"]),
@@ -541,9 +629,11 @@ def summarise(
     elif in_sql and not postgres:
         raise ValueError("counting in SQL needs PostgreSQL (percentile_disc)")
     zone = ZoneInfo(timezone)
+    calendar = Calendar.of(group_by, start, end, zone) if group_by in CALENDAR else None
 
     def day(column: Any) -> Any:
-        return local_day(column, zone, start, end)
+        number = local_day(column, zone, start, end)
+        return calendar.group_sql(number) if calendar is not None else number
 
     period = and_(Order.created_at >= start, Order.created_at < end)
     orders, offers, ratings = _order_facts(_keys(group_by, day), period, start, satisfied_min_stars)
@@ -552,11 +642,11 @@ def summarise(
         sources += [_count_in_sql(session, f) for f in _within_ids(sources[0], offers, ratings)]
     else:
         sources = [_count_collected(session, f) for f in (orders, offers, ratings)]
-    with_calls = group_by in (None, GroupBy.DAY)
+    with_calls = group_by is None or calendar is not None
     if with_calls:
-        call_key = day(Call.started_at) if group_by == GroupBy.DAY else None
+        call_key = day(Call.started_at) if calendar is not None else None
         callback_facts = _callback_facts(
-            day(Callback.created_at) if group_by == GroupBy.DAY else None, start, end
+            day(Callback.created_at) if calendar is not None else None, start, end
         )
         if in_sql:
             sources += [_count_in_sql(session, _call_facts(call_key, start, end))]
@@ -566,10 +656,6 @@ def summarise(
             sources.append(_collect_calls(session, call_key, start, end))
             sources.append(_count_collected(session, callback_facts))
     ids: set[Key] = {None} if group_by is None else set().union(*sources)
-    first_day = start.astimezone(zone).date()
-    if group_by == GroupBy.DAY:  # days without orders or calls show as zeros
-        last_day = (end - timedelta(microseconds=1)).astimezone(zone).date()
-        ids |= set(range((last_day - first_day).days + 1))
 
     def metrics(i: Key) -> dict[str, Metric]:
         merged: Counts = {}
@@ -579,10 +665,8 @@ def summarise(
 
     if group_by is None:
         groups = [Group(None, None, metrics(None))]
-    elif group_by == GroupBy.DAY:
-        groups = [
-            Group(d, d, metrics(n)) for n in sorted(ids) if (d := (first_day + timedelta(days=n)).isoformat())
-        ]
+    elif calendar is not None:  # days, weeks, months without orders or calls show as zeros
+        groups = [Group(key, label, metrics(n)) for n, key, label in calendar.groups()]
     else:
         labels = _labels(session, group_by, ids)
         # A group whose row has gone since (an item deleted) keeps its id as the key.
