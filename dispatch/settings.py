@@ -229,6 +229,15 @@ class DashboardSettings(Section):
     tile_attribution: str = Field("", max_length=200)
 
 
+class EvaluationSettings(Section):
+    # The star evaluation (星级评价, GET /api/v1/stats/providers): a provider whose period star
+    # level is below floor_stars for warning_after_periods periods in a row (this one included)
+    # is marked 淘汰预警. Ratings of at most complaint_max_stars count as complaints (差评).
+    floor_stars: float = Field(2.5, ge=1, le=5)
+    warning_after_periods: int = Field(2, ge=1, le=12)
+    complaint_max_stars: int = Field(2, ge=1, le=4)
+
+
 class VisitsSettings(Section):
     # Care visit plans (定期探访): the tracking loop makes each visit (its order, offered to the
     # plan's visitor) this many days before the visit's period begins.
@@ -494,6 +503,7 @@ class Settings(BaseSettings):
     dispatch: DispatchSettings = DispatchSettings()
     callcentre: CallCentreSettings = CallCentreSettings()
     tracking: TrackingSettings = TrackingSettings()
+    evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
     visits: VisitsSettings = VisitsSettings()
     targets: TargetsSettings = TargetsSettings()
