@@ -122,13 +122,15 @@ export function chartCard(spec) {
 }
 
 /** A target as a dashed line on a rate chart. */
-export function targetLine(value, label) {
+export function targetLine(value, label, n = 0) {
   if (value === null || value === undefined) return undefined;
+  // Targets lie close together: their labels take turns at the two ends, above and below.
+  const position = ["insideEndTop", "insideStartBottom", "insideStartTop", "insideEndBottom"][n % 4];
   return {
     silent: true,
     symbol: "none",
-    lineStyle: { type: "dashed", color: "#cf222e" },
-    label: { formatter: `${label} ${(value * 100).toFixed(1)} %`, position: "insideEndTop" },
+    lineStyle: { type: "dashed", color: "#cf222e", opacity: 0.7 },
+    label: { formatter: `${label} ${(value * 100).toFixed(1)} %`, position, fontSize: 10 },
     data: [{ yAxis: value }],
   };
 }

@@ -126,13 +126,13 @@ export function ratesOption(data, targets) {
     tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v) => fmtValue("rate", v) },
     xAxis: { type: "category", data: data.rows.map((r) => r.label) },
     yAxis: percentAxis,
-    series: RATES.map(([key, label]) => ({
+    series: RATES.map(([key, label], i) => ({
       name: label,
       type: "line",
       symbolSize: 7,
       connectNulls: false,
       data: data.rows.map((r) => r[key] ?? null),
-      markLine: targetLine(targets?.[key], `${label}目标`),
+      markLine: targetLine(targets?.[key], `${label}目标`, i),
     })),
   };
 }
@@ -170,7 +170,7 @@ export function hourlyOption(data) {
 export function durationsOption(data, targets) {
   const [, ...metrics] = data.columns;
   return {
-    grid: GRID,
+    grid: { ...GRID, top: 56 },
     legend: { top: 0, type: "scroll" },
     tooltip: { trigger: "axis", renderMode: "richText", valueFormatter: (v) => fmtValue("minutes", v) },
     xAxis: { type: "category", data: data.rows.map((r) => r.label) },
@@ -308,8 +308,11 @@ export function tileGraphics(chart, url, width) {
  */
 export function createDashboard(app, { period, showCalls, openReport }) {
   let targets = null;
-  let grains = null; // the groupings the server offers (week/month arrive with the KPI work)
-  const grain = h("select", { "aria-label": "趋势粒度" });
+  const grain = h(
+    "select",
+    { "aria-label": "趋势粒度" },
+    GRAINS.map(([v, t]) => h("option", { value: v }, t)),
+  );
   const reportButton = h("button", { type: "button", title: "可打印的月报（A4）" }, "月报");
   const status = h("div.dashboard-status");
   const goOrders = (filters) => app.go("orders", filters);
@@ -384,31 +387,11 @@ export function createDashboard(app, { period, showCalls, openReport }) {
     { signal: app.lifetime.signal },
   );
 
-  /** Which trend groupings the server knows: day always; week and month when it accepts them. */
-  async function probeGrains() {
-    const p = period();
-    const ok = await Promise.all(
-      GRAINS.map(([g]) =>
-        g === "day"
-          ? true
-          : api("/api/v1/stats/summary", { query: { from: p.from, to: p.to, group_by: g } }).then(
-              () => true,
-              () => false,
-            ),
-      ),
-    );
-    return GRAINS.filter((_, i) => ok[i]);
-  }
-
   async function load() {
     const p = period();
     clear(status, h("p.muted", "计算中…"));
     try {
       if (!targets) targets = await api("/api/v1/stats/targets");
-      if (!grains) {
-        grains = await probeGrains();
-        clear(grain, grains.map(([v, t]) => h("option", { value: v }, t)));
-      }
       const [trend, byCategory, calls, points] = await Promise.all([
         api("/api/v1/stats/summary", { query: { from: p.from, to: p.to, group_by: grain.value } }),
         api("/api/v1/stats/summary", { query: { from: p.from, to: p.to, group_by: "category" } }),
