@@ -8,7 +8,7 @@ arithmetic for each); neither returns anything about a resident.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -31,24 +31,21 @@ from models import (
 )
 
 HOUR_MS = 3_600_000
-DAY_MS = 24 * HOUR_MS
 
 
 def local_hour(column: Any, zone: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[int]:
     """The local hour of day (0-23) of a timestamp in [start, end), DST changes included.
 
-    Wall-clock ms since the start's local midnight, as :func:`portable.local_day` counts them,
-    kept positive by whole days so SQL's truncating division and modulo agree with the clock.
+    Milliseconds since a UTC midnight a day before the start (so the sum stays positive for SQL's
+    truncating division and modulo), plus the zone's UTC offset of the piece of the period the
+    instant falls in (``portable.offset_pieces``).
     """
     pieces = offset_pieces(zone, start, end)
-    local_start = start.astimezone(zone)
-    midnight = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
-    into_day = (local_start - midnight) // timedelta(milliseconds=1)
-    wall: ColumnElement[int] = ms_since(column, start) + (into_day + 2 * DAY_MS)
-    if len(pieces) > 1:
-        shifts = [(column >= at, (minutes - pieces[0][1]) * 60_000) for at, minutes in reversed(pieces[1:])]
-        wall = wall + case(*shifts, else_=0)
-    return (wall // HOUR_MS) % 24
+    origin = datetime.combine(start.astimezone(UTC).date(), time(), UTC) - timedelta(days=1)
+    shifts = [(column >= at, minutes * 60_000) for at, minutes in reversed(pieces[1:])]
+    first = pieces[0][1] * 60_000
+    offset: Any = case(*shifts, else_=first) if shifts else first
+    return ((ms_since(column, origin) + offset) // HOUR_MS) % 24
 
 
 @dataclass(frozen=True)

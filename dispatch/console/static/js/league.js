@@ -198,16 +198,8 @@ export function createLeague(app) {
     }
   }
 
-  let shown = false;
-  return {
-    el,
-    show() {
-      if (!shown) {
-        shown = true;
-        load();
-      }
-    },
-  };
+  let first = null; // the first show loads; later ones keep what was chosen
+  return { el, show: () => (first ||= load()) };
 }
 
 /** Every row of a period's table (pages of 500). */
