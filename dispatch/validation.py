@@ -92,6 +92,7 @@ FIELD_LABELS = {
     "kind": "类型",
     "last-event-id": "上次事件编号",
     "lat": "纬度",
+    "layout": "格式",
     "limit": "每页条数",
     "lon": "经度",
     "message_id": "消息编号",

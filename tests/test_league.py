@@ -83,6 +83,12 @@ ORDERS = [
 
 @pytest.fixture
 def league_world(session_factory) -> dict[str, int]:
+    return build_league_world(session_factory)
+
+
+def build_league_world(session_factory) -> dict[str, int]:
+    """Organisations 安心家政 (workers 李师傅, 王阿姨), 邻里社工 (suspended), 无单机构 (worker
+    赵师傅, no orders), the independent worker 张师傅, and ``ORDERS``; {short name: id}."""
     with session_factory() as s:
         ensure_sla_classes(s)
         category = Category(code="LIFE", name_zh="生活服务")

@@ -1,4 +1,5 @@
-"""Supervisor KPIs over HTTP: ``GET /api/v1/stats/summary`` and the same as CSV (``export.csv``).
+"""Supervisor KPIs over HTTP: ``GET /api/v1/stats/summary`` and the same as CSV (``export.csv``)
+and as an Excel workbook (``export.xlsx``).
 
 Admins, supervisors and operators may read them (operators watch the call-centre figures:
 answer and abandon rates); organisation admins and workers may not — the figures compare
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
@@ -18,6 +19,7 @@ from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest
 from dispatch.inputs import AwareTime
 from dispatch.reports.kpis import GroupBy, Summary, summarise
+from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, csv_response, metric_column, xlsx_response
 from dispatch.spreadsheet import SafeWriter
 from models import Role, User
 
@@ -114,29 +116,130 @@ def stats_summary(
     return head | {"group_by": group_by.value, "groups": groups}
 
 
-@router.get("/export.csv", response_class=Response)
+LayoutParam = Annotated[
+    Literal["raw", "zh"],
+    Query(description="raw: English column names and exact values (for scripts); zh: for people"),
+]
+CSV = {200: {"content": {"text/csv": {}}, "description": "UTF-8 with a byte-order mark"}}
+# The sheets of export.xlsx without group_by, and every grouping's sheet title and key column.
+SHEETS: tuple[GroupBy | None, ...] = (
+    None,
+    GroupBy.CATEGORY,
+    GroupBy.COMMUNITY,
+    GroupBy.PROVIDER,
+    GroupBy.DAY,
+)
+GROUP_TITLES = {
+    "category": ("按类别", "类别编码", "类别"),
+    "item": ("按服务项目", "项目编码", "服务项目"),
+    "provider": ("按服务方", "服务方编号", "服务方"),
+    "community": ("按社区", "社区编号", "社区"),
+    "day": ("按日", "日期", "日期"),
+    "week": ("按周", "周一日期", "周"),
+    "month": ("按月", "月份", "月份"),
+}
+NOBODY = "（无）"  # the group of orders with no provider or community
+
+
+def _columns(summary: Summary) -> list[Column]:
+    """A sheet's columns: the period (overall) or the group's key and name, then every metric."""
+    if summary.group_by is None:
+        head = [Column("统计开始", "datetime"), Column("统计结束", "datetime")]
+    else:
+        _, key_title, label_title = GROUP_TITLES.get(
+            summary.group_by.value, (summary.group_by, "编码", "名称")
+        )
+        dated = summary.group_by.value in ("day", "week")
+        numbered = summary.group_by in (GroupBy.PROVIDER, GroupBy.COMMUNITY)
+        key_kind = "date" if dated else "count" if numbered else "text"
+        head = [Column(key_title, key_kind, 12), Column(label_title, "text", 18)]
+    return head + [metric_column(name) for name in summary.metric_names]
+
+
+def _rows(summary: Summary, zone: ZoneInfo) -> list[list[Any]]:
+    metrics = [[g.metrics[name] for name in summary.metric_names] for g in summary.groups]
+    if summary.group_by is None:
+        return [[summary.start.astimezone(zone), summary.end.astimezone(zone), *metrics[0]]]
+    return [
+        [g.key, g.label if g.label is not None else NOBODY, *cells]
+        for g, cells in zip(summary.groups, metrics, strict=True)
+    ]
+
+
+def _sheet(summary: Summary, zone: ZoneInfo) -> Sheet:
+    group = summary.group_by.value if summary.group_by else None
+    title = GROUP_TITLES.get(group, (group,))[0] if group else "总体"
+    return Sheet(title, _columns(summary), _rows(summary, zone))
+
+
+def _readable(value: Any, column: Column) -> Any:
+    """A CSV cell for people: rates as 86.4%, minutes to a tenth, stars to a hundredth."""
+    if value is None:
+        return ""
+    if column.kind == "rate":
+        return f"{value * 100:.1f}%"
+    if column.kind == "minutes":
+        return round(value, 1)
+    if column.kind == "stars":
+        return round(value, 2)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value
+
+
+@router.get("/export.csv", response_class=Response, responses=CSV)
 def stats_export(
-    ctx: Ctx, db: Db, _user: Reader, from_: FromParam = None, to: ToParam = None, group_by: GroupParam = None
+    ctx: Ctx,
+    db: Db,
+    _user: Reader,
+    from_: FromParam = None,
+    to: ToParam = None,
+    group_by: GroupParam = None,
+    layout: LayoutParam = "raw",
 ) -> Response:
     """The same figures as ``/summary``, one row per group (or one row), for Excel.
 
-    UTF-8 with a byte-order mark: without it Excel reads the file in the local ANSI code page and
-    the Chinese names come out garbled.
+    ``layout=raw`` (the default, for scripts): the metric names as headers and exact values.
+    ``layout=zh`` (for people): Chinese headers, rates as percentages with one decimal
+    (``86.4%``), minutes to a tenth, the average rating to a hundredth.
     """
     summary = _summary(ctx, db, from_, to, group_by)
     period = _period(summary, ctx.settings.locale.timezone)
     out = io.StringIO()
     writer = SafeWriter(out)  # a provider's or community's name may start with "="
-    writer.writerow(["from", "to", "group_by", "key", "label", *summary.metric_names])
-    for g in summary.groups:
-        cells = [g.metrics[name] for name in summary.metric_names]
-        writer.writerow(
-            [period["from"], period["to"], group_by or "", g.key, g.label, *cells]  # None → empty cell
-        )
+    if layout == "zh":
+        sheet = _sheet(summary, ctx.tz)
+        writer.writerow([c.title for c in sheet.columns])
+        for row in sheet.rows:
+            writer.writerow([_readable(v, c) for v, c in zip(row, sheet.columns, strict=True)])
+    else:
+        writer.writerow(["from", "to", "group_by", "key", "label", *summary.metric_names])
+        for g in summary.groups:
+            cells = [g.metrics[name] for name in summary.metric_names]
+            writer.writerow(
+                [period["from"], period["to"], group_by or "", g.key, g.label, *cells]  # None → empty cell
+            )
+    return csv_response(out.getvalue(), _filename(period, group_by, "csv"))
+
+
+def _filename(period: dict[str, str], group_by: GroupBy | None, ext: str) -> str:
     days = "-".join(period[k][:10].replace("-", "") for k in ("from", "to"))
-    filename = f"sanshe-stats-{group_by or 'overall'}-{days}.csv"
-    return Response(
-        content=("\ufeff" + out.getvalue()).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return f"sanshe-stats-{group_by or 'overall'}-{days}.{ext}"
+
+
+@router.get("/export.xlsx", response_class=Response, responses=XLSX_RESPONSES)
+def stats_export_xlsx(
+    ctx: Ctx, db: Db, _user: Reader, from_: FromParam = None, to: ToParam = None, group_by: GroupParam = None
+) -> Response:
+    """The figures of ``/summary`` as an Excel workbook: the one grouping asked for, or (no
+    ``group_by``) a sheet each: 总体, 按类别, 按社区, 按服务方 and 按日 (按日 only for periods of
+    at most 1000 days). Chinese headers, rates as percentages, minutes rounded, header row frozen.
+    """
+    first = _summary(ctx, db, from_, to, group_by)
+    summaries = [first]
+    if group_by is None:
+        long = first.end - first.start > timedelta(days=MAX_DAY_GROUPS)
+        wanted = [g for g in SHEETS[1:] if not (g == GroupBy.DAY and long)]
+        summaries += [_summary(ctx, db, first.start, first.end, g) for g in wanted]
+    period = _period(first, ctx.settings.locale.timezone)
+    return xlsx_response([_sheet(s, ctx.tz) for s in summaries], _filename(period, group_by, "xlsx"))

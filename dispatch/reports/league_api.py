@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.deps import Ctx, Db, require_roles
 from dispatch.errors import BadRequest, InvalidValue
 from dispatch.pagination import Page
-from dispatch.reports.league import League, Period, Rules, league
+from dispatch.reports.league import METRICS, League, Period, Rules, league
+from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, xlsx_response
 from models import ProviderKind, Role, User
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -81,3 +82,52 @@ def providers_league(
         "floor": ctx.settings.evaluation.floor_stars,
         "warning_after_periods": ctx.settings.evaluation.warning_after_periods,
     }
+
+
+COLUMNS = (
+    ("rank", Column("排名", "count", 6)),
+    ("name", Column("名称", "text", 18)),
+    ("organisation_name", Column("所属机构", "text", 18)),
+    ("orders", Column("工单数", "count")),
+    ("completed", Column("已办结", "count")),
+    ("closure_rate", Column("办结率", "rate")),
+    ("on_time_rate", Column("按时办结率", "rate")),
+    ("sign_on_time_rate", Column("及时签收率", "rate")),
+    ("offers", Column("派单次数", "count")),
+    ("returns", Column("退单次数", "count")),
+    ("return_rate", Column("退单率", "rate")),
+    ("reopen_rate", Column("重办率", "rate")),
+    ("satisfaction_rate", Column("满意率", "rate")),
+    ("avg_rating", Column("平均评价星级", "stars")),
+    ("ratings", Column("评价数", "count")),
+    ("complaints", Column("差评投诉", "count")),
+    ("star_level", Column("星级", "stars")),
+    ("star_level_previous", Column("上期星级", "stars")),
+    ("star_change", Column("星级变化", "stars")),
+    ("below_floor_periods", Column("连续低于底线期数", "count")),
+    ("elimination_warning", Column("淘汰预警", "text", 8)),
+    ("suspended", Column("已暂停", "text", 8)),
+)
+AVERAGE_COLUMNS = tuple((key, column) for key, column in COLUMNS if key in METRICS)
+KIND_TITLES = {ProviderKind.ORGANISATION: "社会组织", ProviderKind.WORKER: "社工"}
+
+
+def _cell(value: Any) -> Any:
+    return ("是" if value else "否") if isinstance(value, bool) else value
+
+
+@router.get("/providers.xlsx", response_class=Response, responses=XLSX_RESPONSES)
+def providers_league_xlsx(
+    ctx: Ctx, db: Db, user: Reader, period: PeriodParam, kind: KindParam = ProviderKind.ORGANISATION
+) -> Response:
+    """The league table as an Excel workbook: the rows the caller may see (as ``/providers``) and
+    a second sheet with the district's averages."""
+    table = league_for(ctx, db, period, kind)
+    label = table.period.label
+    rows = [[_cell(r[key]) for key, _ in COLUMNS] for r in visible(table, user)]
+    averages = [[table.averages[key] for key, _ in AVERAGE_COLUMNS]]
+    sheets = [
+        Sheet(f"{KIND_TITLES[kind]}星级评价 {label}", [c for _, c in COLUMNS], rows),
+        Sheet("全区平均", [c for _, c in AVERAGE_COLUMNS], averages),
+    ]
+    return xlsx_response(sheets, f"sanshe-league-{kind.value}-{label}.xlsx")

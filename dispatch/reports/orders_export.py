@@ -16,30 +16,63 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
+from dispatch.orders.state import LABELS_ZH
+from dispatch.reports.xlsx import Column, Kind
 from dispatch.residents.phones import national
 from dispatch.residents.privacy import mask_address, mask_name, mask_phone, mask_phones_in_text
 from models import Area, Category, Item, Order, OrderStatus, Provider, Resident
 
-COLUMNS = (
-    "number",
-    "created_at",
-    "status",
-    "channel",
-    "priority",
-    "item_code",
-    "item_name",
-    "category_code",
-    "description",
-    "resident_id",
-    "resident_name",
-    "resident_tags",
-    "caller_phone",
-    "address",
-    "community",
-    "provider",
-    "completed_at",
-    "rating_stars",
+# (machine name, Chinese title, kind): the CSV's header is the names, the workbook's the titles.
+FIELDS: tuple[tuple[str, str, Kind], ...] = (
+    ("number", "工单编号", "text"),
+    ("created_at", "受理时间", "datetime"),
+    ("status", "状态", "text"),
+    ("channel", "渠道", "text"),
+    ("priority", "紧急程度", "text"),
+    ("item_code", "服务项目编码", "text"),
+    ("item_name", "服务项目", "text"),
+    ("category_code", "类别编码", "text"),
+    ("description", "诉求内容", "text"),
+    ("resident_id", "居民编号", "count"),
+    ("resident_name", "居民姓名", "text"),
+    ("resident_tags", "居民标签", "text"),
+    ("caller_phone", "来电号码", "text"),
+    ("address", "地址", "text"),
+    ("community", "社区", "text"),
+    ("provider", "服务方", "text"),
+    ("completed_at", "办结时间", "datetime"),
+    ("rating_stars", "评价星级", "count"),
 )
+COLUMNS = tuple(name for name, _, _ in FIELDS)
+TITLES = tuple(
+    Column(title, kind, 40 if name in ("description", "address") else None) for name, title, kind in FIELDS
+)
+STATUS_ZH = {s.value: label for s, label in LABELS_ZH.items()}
+CHANNELS_ZH = {
+    "phone": "电话",
+    "ivr": "语音导航",
+    "sms": "短信",
+    "web": "网上",
+    "app": "居民App",
+    "visit": "上门",
+}
+PRIORITIES_ZH = {"normal": "一般", "urgent": "紧急"}
+
+
+def readable(cells: list[object]) -> list[object]:
+    """A row for people (the workbook): status, channel and priority in Chinese."""
+    out = list(cells)
+    for name, labels in (("status", STATUS_ZH), ("channel", CHANNELS_ZH), ("priority", PRIORITIES_ZH)):
+        i = COLUMNS.index(name)
+        out[i] = labels.get(str(out[i]), out[i])
+    return out
+
+
+def as_text(cells: list[object]) -> list[object]:
+    """A row for the CSV: times as local ISO 8601 to the second, missing values empty."""
+    return [
+        c.isoformat(timespec="seconds") if isinstance(c, datetime) else "" if c is None else c for c in cells
+    ]
 
 
 @dataclass(frozen=True)
@@ -66,7 +99,8 @@ def rows(
     region: str,
     tz: ZoneInfo,
 ) -> Iterator[ExportedRow]:
-    """The orders created in [start, end), oldest first, as CSV cells in ``COLUMNS`` order."""
+    """The orders created in [start, end), oldest first, as cells in ``COLUMNS`` order (times as
+    local date-times, missing values None: see :func:`as_text` and :func:`readable`)."""
     community = aliased(Area)
     stmt = (
         select(Order, Item.code, Item.name_zh, Category.code, Resident, community.name, Provider.name)
@@ -81,8 +115,8 @@ def rows(
     if status is not None:
         stmt = stmt.where(Order.status == status)
 
-    def local(moment: datetime | None) -> str:
-        return moment.astimezone(tz).isoformat(timespec="seconds") if moment else ""
+    def local(moment: datetime | None) -> datetime | None:
+        return moment.astimezone(tz) if moment else None
 
     for o, item_code, item_name, category_code, r, community_name, provider in session.execute(stmt):
         if personal:
@@ -107,7 +141,7 @@ def rows(
                 item_name,
                 category_code,
                 description,
-                o.resident_id if personal and o.resident_id else "",
+                o.resident_id if personal and o.resident_id else None,
                 name,
                 tags,
                 phone,
@@ -115,6 +149,6 @@ def rows(
                 community_name or "",
                 provider or "",
                 local(o.completed_at),
-                o.rating_stars if o.rating_stars is not None else "",
+                o.rating_stars,
             ],
         )
