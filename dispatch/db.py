@@ -22,6 +22,10 @@ from sqlalchemy import Engine, Insert, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
+from dispatch.reports import facts
+
+facts.install()  # every session keeps the KPI fact rows of the orders it changes
+
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 M = TypeVar("M")
 

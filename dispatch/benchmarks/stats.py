@@ -4,11 +4,15 @@ The database is built by the migrations (a temporary SQLite file unless ``backen
 an empty migrated database) and filled with bulk inserts: N orders over four months across the
 12 catalogue categories and ~200 providers, with their offers (about 1.3 per order), ratings,
 and about one inbound call per order. Then one month is summarised overall and by each grouping;
-every timing is the median of a few runs after a first (cold) run, which is reported too.
+every timing is the median and the p99 (nearest rank) of 20 runs after a first (cold) run, which
+is reported too. The fact rows the summary reads are built after the bulk inserts, as the
+migration builds them for an existing database.
 """
 
 from __future__ import annotations
 
+import math
+import os
 import statistics
 import tempfile
 import time
@@ -24,6 +28,7 @@ from dispatch import migrate
 from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
 from dispatch.db import make_engine, make_sessionmaker, transaction
+from dispatch.reports import facts
 from dispatch.reports.kpis import GroupBy, summarise
 from models import (
     Area,
@@ -51,8 +56,9 @@ MONTH = (datetime(2025, 2, 1, tzinfo=CST), datetime(2025, 3, 1, tzinfo=CST))
 PROVIDERS = 200
 COMMUNITIES = 40
 CHUNK = 20_000
-RUNS = 3
-TARGET_MS = 500.0
+RUNS = 20
+TARGET_P50_MS = 300.0
+TARGET_P99_MS = 500.0
 GROUPINGS: tuple[GroupBy | None, ...] = (
     GroupBy.CATEGORY,
     GroupBy.PROVIDER,
@@ -60,6 +66,8 @@ GROUPINGS: tuple[GroupBy | None, ...] = (
     GroupBy.DAY,
     GroupBy.ITEM,
     GroupBy.COMMUNITY,
+    GroupBy.WEEK,
+    GroupBy.MONTH,
 )
 # Current status of the synthetic orders (cumulative shares).
 STATUS_SHARES = (
@@ -246,6 +254,14 @@ def build_database(session: Session, orders: int, seed: int = 7) -> dict[str, in
     return counts
 
 
+def build_facts(session: Session) -> int:
+    """The KPI fact rows of the bulk-inserted orders, as the migration builds them (the bulk
+    inserts above bypass the sessions that keep them)."""
+    written = facts.backfill(session.connection())
+    session.commit()
+    return written
+
+
 def _insert_offers(
     session: Session,
     rng: np.random.Generator,
@@ -332,10 +348,10 @@ def _insert_calls(session: Session, rng: np.random.Generator, stamp: _Stamps, t0
     )
 
 
-def _time_ms(session: Session, group_by: GroupBy | None) -> tuple[float, list[float], int]:
+def _time_ms(session: Session, group_by: GroupBy | None, runs: int) -> tuple[float, list[float], int]:
     samples = []
     groups = 0
-    for _ in range(RUNS + 1):
+    for _ in range(runs + 1):
         t0 = time.perf_counter()
         result = summarise(session, start=MONTH[0], end=MONTH[1], group_by=group_by)
         samples.append((time.perf_counter() - t0) * 1000)
@@ -344,7 +360,11 @@ def _time_ms(session: Session, group_by: GroupBy | None) -> tuple[float, list[fl
     return samples[0], samples[1:], groups
 
 
-def bench_stats(orders: int = 1_000_000, backend_url: str | None = None) -> dict[str, Any]:
+def _rank(samples: list[float], fraction: float) -> float:
+    return sorted(samples)[math.ceil(len(samples) * fraction) - 1]
+
+
+def bench_stats(orders: int = 1_000_000, backend_url: str | None = None, runs: int = RUNS) -> dict[str, Any]:
     """Build the database, then time one month's summary per grouping (see the module docstring)."""
     tmp = None if backend_url else tempfile.TemporaryDirectory(prefix="sanshe-bench-stats-")
     url = backend_url or f"sqlite:///{Path(tmp.name) / 'stats.db'}"  # type: ignore[union-attr]
@@ -356,6 +376,10 @@ def bench_stats(orders: int = 1_000_000, backend_url: str | None = None) -> dict
         with transaction(sessions) as session:
             counts = build_database(session, orders)
         build_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        with transaction(sessions) as session:
+            counts["facts"] = build_facts(session)
+        facts_s = time.perf_counter() - t0
         with engine.connect() as conn:  # fresh statistics, as a running server would have
             conn.exec_driver_sql("ANALYZE")
             conn.commit()
@@ -363,10 +387,11 @@ def bench_stats(orders: int = 1_000_000, backend_url: str | None = None) -> dict
         with sessions() as session:
             in_month = summarise(session, start=MONTH[0], end=MONTH[1]).groups[0].metrics["received"]
             for group_by in GROUPINGS:
-                cold, warm, groups = _time_ms(session, group_by)
+                cold, warm, groups = _time_ms(session, group_by, runs)
                 timings[group_by.value if group_by else "overall"] = {
                     "cold_ms": cold,
                     "median_ms": statistics.median(warm),
+                    "p99_ms": _rank(warm, 0.99),
                     "groups": groups,
                 }
         engine.dispose()
@@ -375,8 +400,10 @@ def bench_stats(orders: int = 1_000_000, backend_url: str | None = None) -> dict
             "rows": counts,
             "month_orders": in_month,
             "build_s": build_s,
+            "facts_s": facts_s,
             "timings": timings,
-            "target_ms": TARGET_MS,
+            "runs": runs,
+            "load": os.getloadavg(),
         }
     finally:
         if tmp is not None:
@@ -388,10 +415,16 @@ def format_stats(result: dict[str, Any]) -> str:
     lines = [
         f"stats ({result['backend']}): {rows['orders']:,} orders, {rows['offers']:,} offers, "
         f"{rows['ratings']:,} ratings, {rows['calls']:,} calls built in {result['build_s']:.1f} s; "
+        f"{rows['facts']:,} fact rows backfilled in {result['facts_s']:.1f} s; "
         f"one month = {result['month_orders']:,} orders",
-        f"  {'group_by':<10} {'groups':>6} {'median ms':>10} {'cold ms':>9}  (target ≤ {result['target_ms']:.0f} ms)",
+        f"  {result['runs']} runs after a cold one; load average {result['load'][0]:.1f} at the end",
+        f"  {'group_by':<10} {'groups':>6} {'p50 ms':>7} {'p99 ms':>7} {'cold ms':>8}"
+        f"  (targets p50 ≤ {TARGET_P50_MS:.0f} ms, p99 ≤ {TARGET_P99_MS:.0f} ms)",
     ]
     for name, t in result["timings"].items():
-        flag = "" if t["median_ms"] <= result["target_ms"] else "  over target"
-        lines.append(f"  {name:<10} {t['groups']:>6} {t['median_ms']:>10.0f} {t['cold_ms']:>9.0f}{flag}")
+        over = t["median_ms"] > TARGET_P50_MS or t["p99_ms"] > TARGET_P99_MS
+        flag = "  over target" if over else ""
+        lines.append(
+            f"  {name:<10} {t['groups']:>6} {t['median_ms']:>7.0f} {t['p99_ms']:>7.0f} {t['cold_ms']:>8.0f}{flag}"
+        )
     return "\n".join(lines)

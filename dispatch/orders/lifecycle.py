@@ -25,6 +25,7 @@ from dispatch.orders.state import CHECKOUTABLE, EXTENDABLE, LABELS_ZH, RATEABLE,
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
+from dispatch.reports.facts import touch
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import MAX_EXTENSION_WORKING_DAYS, callback_due, order_deadlines
 from dispatch.timelimits.sla import order_limits
@@ -432,6 +433,7 @@ def cancel(
             .values(status=OfferStatus.WITHDRAWN, responded_at=now, reason="工单已撤销")
             .execution_options(synchronize_session=False)
         )
+        touch(session, order.id)
         release_slot(session, offer.provider_id)
     release_slot(session, holder)
 

@@ -26,6 +26,7 @@ from dispatch.orders.state import LABELS_ZH, Action
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
+from dispatch.reports.facts import touch
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import offer_sign_by
 from dispatch.timelimits.sla import order_limits
@@ -311,6 +312,7 @@ def _respond(session: Session, offer: Offer, status: OfferStatus, now: datetime,
         .values(status=status, responded_at=now, reason=reason)
         .execution_options(synchronize_session=False)
     )
+    touch(session, offer.order_id)
     session.refresh(offer)
     if result.rowcount != 1:
         raise Conflict(

@@ -20,6 +20,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from dispatch.errors import InvalidTransition
 from dispatch.orders.state import LABELS_ZH, Action, IllegalTransition, next_status
 from dispatch.orders.timeline import record_event
+from dispatch.reports.facts import touch
 from models import Order, OutboxMessage, User
 
 _order = Order.__table__
@@ -36,6 +37,7 @@ def set_fields(session: Session, order: Order, **values: Any) -> None:
     """Write fields that are not the status (a queue note, a flag) with one UPDATE (built once,
     cheaper than the unit of work's) and keep the loaded order in step with it."""
     session.execute(_UPDATE, {"order_id": order.id, **values})
+    touch(session, order.id)
     for key, value in values.items():
         set_committed_value(order, key, value)
 
@@ -70,6 +72,7 @@ def transition(
             f"order {order.number} changed while you were working on it: it is now {label}; reload and retry",
             message=f"工单{order.number}在您操作时已被他人更改，现为“{LABELS_ZH[current]}”，请刷新后重试",
         )
+    touch(session, order.id)
     for key, value in row._mapping.items():
         set_committed_value(order, key, value)
     record_event(

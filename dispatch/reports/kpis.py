@@ -42,15 +42,19 @@ import numpy as np
 from sqlalchemy import Interval, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from dispatch.reports import facts
 from dispatch.reports.portable import (
     DAY_MS,
     MISSING,
     collect,
     collect_text,
     local_day,
+    local_day_numbers,
     ms_since,
+    ms_since_us,
     unpack,
     unpack_text,
+    us_since_epoch,
 )
 from models import (
     Area,
@@ -63,6 +67,7 @@ from models import (
     Offer,
     OfferStatus,
     Order,
+    OrderFact,
     OrderStatus,
     Provider,
     Rating,
@@ -556,6 +561,71 @@ def _repeated(caller: np.ndarray, at: np.ndarray) -> np.ndarray:
     return repeat
 
 
+# --- counting the fact rows (both databases) ----------------------------------------------------
+
+
+def _fact_key(group_by: GroupBy | None) -> Any:
+    return {
+        GroupBy.CATEGORY: OrderFact.category_id,
+        GroupBy.ITEM: OrderFact.item_id,
+        GroupBy.PROVIDER: OrderFact.provider_id,
+        GroupBy.COMMUNITY: OrderFact.community_id,
+    }.get(group_by)  # type: ignore[arg-type]
+
+
+def _count_facts(
+    session: Session,
+    group_by: GroupBy | None,
+    calendar: Calendar | None,
+    zone: ZoneInfo,
+    start: datetime,
+    end: datetime,
+    satisfied_min_stars: int,
+) -> dict[Key, Counts]:
+    """The order, offer and rating metrics from the period's ``order_fact`` rows (see
+    ``dispatch.reports.facts``): a few integer columns handed over whole, counted in numpy."""
+    f = OrderFact
+    columns = [f.flags, f.offers, f.ratings, f.created_us, f.accepted_us, f.arrived_us, f.completed_us]
+    key = _fact_key(group_by)
+    if key is not None:
+        columns.append(key)
+    stmt = select(*(collect(c) for c in columns)).where(
+        f.created_us >= us_since_epoch(start), f.created_us < us_since_epoch(end)
+    )
+    flags, offers, ratings, created, *ends = (unpack(v) for v in session.execute(stmt).one())
+    if not len(flags):
+        return {}
+    if calendar is not None:
+        keys: np.ndarray | None = calendar.group_of(local_day_numbers(created, zone, start, end))
+    else:
+        keys = ends.pop() if key is not None else None
+    codes, groups = _codes(keys, len(flags))
+    sums = {
+        name: (flags & bit) > 0
+        for name, bit in (
+            ("received", facts.PRIMARY),
+            ("cancelled", facts.CANCELLED),
+            ("completed", facts.COMPLETED),
+            ("completed_on_time", facts.ON_TIME),
+            ("reopened", facts.REOPENED),
+        )
+    }
+    field = facts.FIELD_MAX
+    sums |= {name: (offers >> (facts.FIELD_BITS * i)) & field for i, name in enumerate(facts.OFFER_FIELDS)}
+    stars = {k: (ratings >> (facts.FIELD_BITS * i)) & field for i, k in enumerate(facts.STARS)}
+    sums["ratings"] = sum(stars.values())
+    sums["ratings_satisfied"] = sum(n for k, n in stars.items() if k >= satisfied_min_stars) + 0 * flags
+    sums["stars"] = sum(k * n for k, n in stars.items())
+    tallies = _tally(codes, groups, "rows", sums)
+    since = ms_since_us(created, start)
+    for name, end_us in zip(("accept", "arrive", "complete"), ends[:3], strict=True):
+        present = end_us != MISSING
+        took = ms_since_us(end_us[present], start) - since[present]
+        for g, stats in enumerate(_spread(codes[present], len(groups), took)):
+            tallies[groups[g]] |= _durations(name, *stats)
+    return tallies
+
+
 # --- assembling ---------------------------------------------------------------------------------
 
 
@@ -613,11 +683,14 @@ def summarise(
     timezone: str = "Asia/Shanghai",
     satisfied_min_stars: int = 4,
     in_sql: bool | None = None,
+    from_facts: bool = True,
 ) -> Summary:
     """All metrics for orders created (calls started) in [start, end); see the module docstring.
 
-    ``in_sql``: count in SQL (PostgreSQL only) or in numpy; by default whichever is faster on
-    the session's database.
+    Order, offer and rating metrics come from the fact rows (``from_facts``, the default), or
+    straight from the orders, offers and ratings: the independent computation the tests hold the
+    facts to. ``in_sql``: count calls (and, not from facts, orders) in SQL (PostgreSQL only) or in
+    numpy; by default whichever is faster on the session's database.
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be aware datetimes")
@@ -637,7 +710,10 @@ def summarise(
 
     period = and_(Order.created_at >= start, Order.created_at < end)
     orders, offers, ratings = _order_facts(_keys(group_by, day), period, start, satisfied_min_stars)
-    if in_sql:
+    if from_facts:
+        facts.sync(session)  # this transaction's own changes too
+        sources = [_count_facts(session, group_by, calendar, zone, start, end, satisfied_min_stars)]
+    elif in_sql:
         sources = [_count_in_sql(session, orders)]
         sources += [_count_in_sql(session, f) for f in _within_ids(sources[0], offers, ratings)]
     else:

@@ -153,6 +153,13 @@ def offset_pieces(zone: ZoneInfo, start: datetime, end: datetime) -> list[tuple[
     return pieces
 
 
+def _wall_origin(zone: ZoneInfo, start: datetime, end: datetime) -> tuple[list[tuple[datetime, int]], int]:
+    """The zone's offsets over [start, end) and the start's local time of day in ms."""
+    local_start = start.astimezone(zone)
+    midnight = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
+    return offset_pieces(zone, start, end), (local_start - midnight) // timedelta(milliseconds=1)
+
+
 def local_day(column: Any, zone: ZoneInfo, start: datetime, end: datetime) -> ColumnElement[int]:
     """The local date of a timestamp in [start, end) as a day number: 0 for the start's date, …
 
@@ -161,12 +168,33 @@ def local_day(column: Any, zone: ZoneInfo, start: datetime, end: datetime) -> Co
     by truncating, so the sum is kept positive (by whole days) for instants shortly before
     the start too.
     """
-    pieces = offset_pieces(zone, start, end)
-    local_start = start.astimezone(zone)
-    midnight = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
-    into_day = (local_start - midnight) // timedelta(milliseconds=1)
+    pieces, into_day = _wall_origin(zone, start, end)
     wall: ColumnElement[int] = ms_since(column, start) + (into_day + 2 * DAY_MS)
     if len(pieces) > 1:
         shifts = [(column >= at, (minutes - pieces[0][1]) * 60_000) for at, minutes in reversed(pieces[1:])]
         wall = wall + case(*shifts, else_=0)
+    return wall // DAY_MS - 2
+
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def us_since_epoch(moment: datetime) -> int:
+    return (moment - EPOCH) // timedelta(microseconds=1)
+
+
+def ms_since_us(us: np.ndarray, start: datetime) -> np.ndarray:
+    """:class:`ms_since` in numpy, for instants given in µs since 1970 UTC."""
+    micros = us - us_since_epoch(start)
+    return np.where(micros >= 0, (micros + 500) // 1000, -((500 - micros) // 1000))
+
+
+def local_day_numbers(us: np.ndarray, zone: ZoneInfo, start: datetime, end: datetime) -> np.ndarray:
+    """:func:`local_day` in numpy, for instants in [start, end) given in µs since 1970 UTC."""
+    pieces, into_day = _wall_origin(zone, start, end)
+    wall = ms_since_us(us, start) + (into_day + 2 * DAY_MS)
+    if len(pieces) > 1:
+        at = np.array([us_since_epoch(a) for a, _ in pieces[1:]], dtype=np.int64)
+        shift = np.array([0, *((m - pieces[0][1]) * 60_000 for _, m in pieces[1:])], dtype=np.int64)
+        wall = wall + shift[np.searchsorted(at, us, side="right")]
     return wall // DAY_MS - 2

@@ -1,0 +1,36 @@
+"""Per-order fact rows for the supervisor KPIs: see ``dispatch/reports/facts.py``, which keeps them."""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Index, Integer
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class OrderFact(Base):
+    """One order's facts for one provider (part 0: its own, with the order's current provider).
+
+    Keyed by creation time first, so a period's rows lie together: on SQLite the table is stored
+    in that order (WITHOUT ROWID), on PostgreSQL the key's index finds them.
+    """
+
+    __tablename__ = "order_fact"
+    __table_args__ = (
+        Index("ix_order_fact_order_id_part", "order_id", "part", unique=True),
+        {"sqlite_with_rowid": False},
+    )
+
+    created_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # µs since 1970 UTC
+    order_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    flags: Mapped[int] = mapped_column(Integer)
+    category_id: Mapped[int | None] = mapped_column(Integer)
+    item_id: Mapped[int | None] = mapped_column(Integer)
+    community_id: Mapped[int | None] = mapped_column(Integer)
+    provider_id: Mapped[int | None] = mapped_column(Integer)
+    offers: Mapped[int] = mapped_column(BigInteger)  # packed counts, 12 bits each
+    ratings: Mapped[int] = mapped_column(BigInteger)
+    accepted_us: Mapped[int | None] = mapped_column(BigInteger)
+    arrived_us: Mapped[int | None] = mapped_column(BigInteger)
+    completed_us: Mapped[int | None] = mapped_column(BigInteger)  # only when completed or closed
