@@ -71,6 +71,7 @@ from dispatch.ports import Adapters, CallConnector, CallPlacer, SmsSender
 from dispatch.providers.api import router as providers_router
 from dispatch.redact import install_log_redaction
 from dispatch.reports.api import router as stats_router
+from dispatch.reports.dashboard_api import router as dashboard_router
 from dispatch.reports.exports_api import router as exports_router
 from dispatch.reports.league_api import router as league_router
 from dispatch.residents.api import router as residents_router
@@ -525,6 +526,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None) 
     app.include_router(calendar_router)
     app.include_router(areas_router)
     app.include_router(stats_router)
+    app.include_router(dashboard_router)
     app.include_router(league_router)
     app.include_router(exports_router)
     app.include_router(twilio_router)

@@ -208,6 +208,27 @@ class TrackingSettings(Section):
     suspend_min_ratings: int = Field(10, ge=1)
 
 
+class TargetsSettings(Section):
+    # What the 督办 dashboard draws its rate charts against (shares, 0-1); the district's own
+    # commitments to the civil-affairs bureau.
+    closure_rate: float = Field(0.98, ge=0, le=1)
+    on_time_rate: float = Field(0.95, ge=0, le=1)
+    sign_on_time_rate: float = Field(0.90, ge=0, le=1)
+    satisfaction_rate: float = Field(0.95, ge=0, le=1)
+    answer_rate: float = Field(0.95, ge=0, le=1)
+    # Minutes from receipt to a provider's acceptance that half the orders should beat (p50).
+    minutes_to_accept: float = Field(8.0, gt=0)
+
+
+class DashboardSettings(Section):
+    # Background map tiles for the dashboard's district map, e.g. "/tiles/{z}/{x}/{y}.png"; the
+    # console's CSP loads images from this server only, so serve or proxy tiles here. Empty: no
+    # tiles, the communities on plain longitude/latitude axes (works offline).
+    tile_url: str = Field("", max_length=300, pattern=r"^(|/[^\s]*\{z\}[^\s]*\{x\}[^\s]*\{y\}[^\s]*)$")
+    # Attribution shown under the map when tiles are drawn (the tile provider's licence).
+    tile_attribution: str = Field("", max_length=200)
+
+
 class EvaluationSettings(Section):
     # The star evaluation (星级评价, GET /api/v1/stats/providers): a provider whose period star
     # level is below floor_stars for warning_after_periods periods in a row (this one included)
@@ -485,6 +506,8 @@ class Settings(BaseSettings):
     evaluation: EvaluationSettings = EvaluationSettings()
     ingest: IngestSettings = IngestSettings()
     visits: VisitsSettings = VisitsSettings()
+    targets: TargetsSettings = TargetsSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     geocoding: GeocodingSettings = GeocodingSettings()
     twilio: TwilioSettings = TwilioSettings()
     asterisk: AsteriskSettings = AsteriskSettings()

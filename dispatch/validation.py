@@ -64,6 +64,7 @@ FIELD_LABELS = {
     "code": "编码",
     "comment": "评价内容",
     "communities": "服务社区",
+    "community_id": "社区",
     "complete_limit": "办结时限",
     "consent": "授权同意",
     "coord_system": "坐标系",

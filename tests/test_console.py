@@ -319,6 +319,8 @@ def test_nothing_is_loaded_from_elsewhere() -> None:
         if p.name == "nav.js":
             for host in NAV_LINK_HOSTS:
                 content = content.replace(f"href, `{host}", "").replace(f"`{host}", "")
+        if "vendor" in p.parts:  # XML namespace names and licence URLs are identifiers, not loads
+            content = re.sub(r"http://www\.w3\.org/[\w/.]+|https?://[\w./-]+LICENSE[\w.-]*", "", content)
         return content
 
     offenders = {

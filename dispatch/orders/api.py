@@ -199,6 +199,8 @@ def list_orders(
     page: Page,
     status: OrderStatus | None = None,
     item_code: Annotated[str | None, Query(max_length=20)] = None,
+    category: Annotated[str | None, Query(max_length=20, description="a category code")] = None,
+    community_id: Annotated[Id | None, Query(description="the order's community (an area id)")] = None,
     provider_id: Id | None = None,
     resident_id: Id | None = None,
     from_: Annotated[
@@ -234,6 +236,8 @@ def list_orders(
         user,
         status=status,
         item_code=item_code,
+        category_code=category,
+        community_id=community_id,
         provider_id=provider_id,
         resident_id=resident_id,
         created_from=from_,

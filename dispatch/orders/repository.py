@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import (
     OPEN_STATUSES,
+    Category,
     Item,
     Offer,
     OfferStatus,
@@ -60,6 +61,8 @@ def list_stmt(
     *,
     status: OrderStatus | None = None,
     item_code: str | None = None,
+    category_code: str | None = None,
+    community_id: int | None = None,
     provider_id: int | None = None,
     resident_id: int | None = None,
     created_from: datetime | None = None,
@@ -90,6 +93,10 @@ def list_stmt(
         stmt = stmt.where(Order.status == status)
     if item_code:
         stmt = stmt.where(Order.item_id.in_(select(Item.id).where(Item.code == item_code)))
+    if category_code:
+        stmt = stmt.where(Order.category_id.in_(select(Category.id).where(Category.code == category_code)))
+    if community_id is not None:
+        stmt = stmt.where(Order.community_id == community_id)
     if provider_id is not None:
         stmt = stmt.where(or_(Order.provider_id == provider_id, Order.worker_id == provider_id))
     if resident_id is not None:

@@ -16,6 +16,7 @@ TAB_LABELS = {
     "工单": "orders",
     "督办": "stats",
     "我的工单": "mine",
+    "星级评价": "league-view",
     "上门登记": "visit-intake",
     "管理": "admin",
 }
@@ -24,7 +25,7 @@ EXPECTED_TABS = {
     "supervisor": ["督办", "工单", "回拨回访", "坐席", "上门登记"],
     "operator1": ["坐席", "回拨回访", "工单", "督办", "上门登记"],
     "operator2": ["坐席", "回拨回访", "工单", "督办", "上门登记"],
-    "orgadmin": ["我的工单", "上门登记", "管理"],
+    "orgadmin": ["我的工单", "星级评价", "上门登记", "管理"],
     "worker": ["我的工单", "上门登记"],
 }
 COUNT_LINE = re.compile(r"^(第 \d+–\d+ 条，共 \d+ 条|共 \d+ 条)$")
@@ -59,8 +60,11 @@ def visit(page: Page, view: str) -> None:
         expect(el.locator(".watch .tile")).to_have_count(8)
         expect(el.locator(".watch .tile-value", has_text="?")).to_have_count(0)
         expect(el.locator(".kpis")).not_to_contain_text("计算中")
+        expect(el.locator('.dashboard .chart-card[data-ready="true"]')).to_have_count(5)
         loaded(el.locator(".paged-table").first)  # the calls of the period
         loaded(el.locator(".visits .paged-table"))  # 定期探访: the plans
+    elif view == "league-view":
+        expect(el.locator(".league table.league-table, .league .empty").first).to_be_visible()
     elif view == "mine":
         expect(el.locator(".cards > *").first).to_be_visible()
     elif view == "visit-intake":  # every role the API lets file a home-visit request

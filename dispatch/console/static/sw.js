@@ -26,13 +26,16 @@ const SHELL = [
   "js/api.js",
   "js/callbacks.js",
   "js/capabilities.js",
+  "js/charts.js",
   "js/counts.js",
   "js/coverage.js",
+  "js/dashboard.js",
   "js/drafts.js",
   "js/field.js",
   "js/intake.js",
   "js/items.js",
   "js/kpis.js",
+  "js/league.js",
   "js/main.js",
   "js/nav.js",
   "js/operator.js",
@@ -44,6 +47,7 @@ const SHELL = [
   "js/photo-store.js",
   "js/photos.js",
   "js/pwa.js",
+  "js/report.js",
   "js/reveal.js",
   "js/search-picker.js",
   "js/signature.js",
@@ -54,6 +58,7 @@ const SHELL = [
   "js/worker-actions.js",
   "js/worker.js",
   "shell-worker.js",
+  "vendor/echarts/echarts.esm.min.js",
 ];
 
 keepShell({ prefix: "sanshe-shell-", version: "v1", files: SHELL });

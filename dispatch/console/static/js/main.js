@@ -9,6 +9,7 @@ import { ROLE_LABELS, clear, errorText, h, toast } from "./ui.js";
 import { watchCoverage } from "./coverage.js";
 import * as admin from "./admin.js";
 import * as callbacks from "./callbacks.js";
+import * as league from "./league.js";
 import { worklistCounts } from "./counts.js";
 import * as desk from "./operator.js";
 import * as orders from "./orders.js";
@@ -22,6 +23,7 @@ const VIEWS = {
   orders: { label: "工单", en: "Orders", module: orders },
   stats: { label: "督办", en: "Supervision: KPIs and calls", module: stats },
   mine: { label: "我的工单", en: "My orders", module: mine },
+  league: { label: "星级评价", en: "Star evaluation: your organisation against the district", module: league },
   visit: { label: "上门登记", en: "Home visit: a request met at the door, or a patrol report", module: visit },
   admin: { label: "管理", en: "Administration: accounts, providers, calendar, catalogue, access trail", module: admin },
 };
@@ -31,7 +33,7 @@ const TABS_BY_ROLE = {
   operator: ["desk", "callbacks", "orders", "stats", "visit"],
   supervisor: ["stats", "orders", "callbacks", "desk", "visit"],
   admin: ["stats", "orders", "callbacks", "desk", "visit", "admin"],
-  org_admin: ["mine", "visit", "admin"], // the admin view shows them their organisation's providers only
+  org_admin: ["mine", "league", "visit", "admin"], // the admin view shows them their organisation's providers only
   worker: ["mine", "visit"],
 };
 

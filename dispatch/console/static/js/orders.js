@@ -24,6 +24,8 @@ import {
 } from "./ui.js";
 
 const PAGE = 25;
+// The filters a dashboard click adds (GET /api/v1/orders takes them as they are).
+const SCOPE = ["from", "to", "category", "item_code", "community_id", "provider_id"];
 
 // The worklists an order may wait in (GET /api/v1/orders?queue=…).
 export const QUEUE_LABELS = { dispatch: "待派单", supervisor: "督办派单", callback: "待回访" };
@@ -74,9 +76,62 @@ export function create(app) {
     h("label.check", { title: "overdue" }, filters.overdue, "超时"),
     h("button.ghost", { type: "button", onclick: () => load() }, "刷新"),
   );
+  // Filters a dashboard chart opened the list with (a period, a category, a community, a
+  // provider): shown as chips above the list, each removable.
+  const scopeBox = h("div.scope-chips");
+  function scopeChips() {
+    const day = (iso) => new Date(iso).toLocaleDateString("zh-CN");
+    const dayBefore = (iso) => day(new Date(new Date(iso).getTime() - 1).toISOString());
+    const chips = [];
+    if (params.from || params.to)
+      chips.push([["from", "to"], `受理 ${params.from ? day(params.from) : "…"} 至 ${params.to ? dayBefore(params.to) : "…"}`]);
+    if (params.category)
+      chips.push([["category"], `类别：${app.catalogue.categories.get(params.category)?.name_zh || params.category}`]);
+    if (params.item_code) chips.push([["item_code"], `事项：${app.itemName(params.item_code)}`]);
+    if (params.community_id) chips.push([["community_id"], `社区：${communityName(params.community_id)}`]);
+    if (params.provider_id) chips.push([["provider_id"], `服务方 #${params.provider_id}`]);
+    clear(
+      scopeBox,
+      chips.map(([keys, text]) =>
+        h(
+          "span.chip.scope",
+          { dataset: { scope: keys.join(",") } },
+          text,
+          h(
+            "button.ghost.small",
+            {
+              type: "button",
+              title: "去掉这个条件",
+              "aria-label": `去掉条件：${text}`,
+              onclick: () => app.go("orders", { ...params, ...Object.fromEntries(keys.map((k) => [k, ""])), offset: "" }),
+            },
+            "×",
+          ),
+        ),
+      ),
+    );
+    if (params.provider_id)
+      app.providerName(Number(params.provider_id)).then((name) => {
+        const chip = scopeBox.querySelector('[data-scope="provider_id"]');
+        if (chip && name) chip.firstChild.textContent = `服务方：${name}`;
+      });
+  }
+  const communities = new Map();
+  function communityName(id) {
+    if (!communities.size)
+      api("/api/v1/areas", { query: { kind: "community" } })
+        .then((r) => {
+          for (const a of r.items) communities.set(String(a.id), a.name);
+          scopeChips();
+        })
+        .catch(() => communities.set("", ""));
+    return communities.get(String(id)) || `#${id}`;
+  }
+
   function applyFilters() {
     if (!filters.number.checkValidity()) return filters.number.reportValidity();
     app.go("orders", {
+      ...Object.fromEntries(SCOPE.map((k) => [k, params[k]])),
       number: filters.number.value.trim(),
       status: filters.status.value,
       supervision: filters.supervision.value,
@@ -103,6 +158,7 @@ export function create(app) {
       supervision: params.supervision,
       overdue: params.overdue,
       queue: params.queue,
+      ...Object.fromEntries(SCOPE.map((k) => [k, params[k]])),
     }),
     cells: (o) => [
       h("td.nowrap", h("a", { href: "#", onclick: (e) => e.preventDefault() }, orderNumber(o.number))),
@@ -121,7 +177,7 @@ export function create(app) {
     className: ".orders-table",
   });
   const load = () => list.load(params.offset);
-  const listPane = h("section.card.list-pane", filterForm, list.el);
+  const listPane = h("section.card.list-pane", filterForm, scopeBox, list.el);
   const detailPane = h("section.card.detail-pane");
   const el = h("section.view.orders", listPane, detailPane);
 
@@ -201,7 +257,7 @@ export function create(app) {
       const first = !loaded;
       const listChanged =
         first ||
-        ["number", "status", "supervision", "live", "overdue", "queue", "offset"].some(
+        ["number", "status", "supervision", "live", "overdue", "queue", "offset", ...SCOPE].some(
           (k) => (next[k] || "") !== (params[k] || ""),
         );
       const detailChanged = first || (next.open || "") !== (params.open || "");
@@ -213,6 +269,7 @@ export function create(app) {
       filters.live.checked = params.live === "true";
       filters.overdue.checked = params.overdue === "true";
       filters.queue.value = Object.hasOwn(QUEUE_LABELS, params.queue || "") ? params.queue : "";
+      scopeChips();
       list.select(params.open);
       if (listChanged) load();
       if (detailChanged) loadDetail(params.open);

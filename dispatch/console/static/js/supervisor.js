@@ -1,13 +1,17 @@
 // 督办 (supervision): what needs attention now (yellow/red, overdue, the orders nobody can take,
 // the calls to return and the rating callbacks), kept current by the live events; the KPIs of a
-// period with the CSV export, and the calls of that period. Operators read it all; batch
+// period with the CSV export, its charts and map (dashboard.js, with the monthly report), the
+// star evaluation (league.js), and the calls of that period. Operators read it all; batch
 // dispatch (a plan first, offered only on 确认派单) is for supervisors and admins.
 
 import { api, queryString } from "./api.js";
+import { createDashboard } from "./dashboard.js";
 import { GROUP_BY, kpiTables } from "./kpis.js";
+import { createLeague } from "./league.js";
 import { pagedTable } from "./paged-table.js";
 import { CALL_OUTCOMES, outcomePicker } from "./outcomes.js";
 import { revealablePhone } from "./reveal.js";
+import { openReport } from "./report.js";
 import { create as createVisits } from "./visits.js";
 import {
   DISPOSITION_LABELS,
@@ -112,6 +116,17 @@ export function create(app) {
   );
   const callsBox = h("div");
   const visits = createVisits(app);
+  const dashboard = createDashboard(app, {
+    period: () => ({ from: state.from, to: state.to }),
+    showCalls: (disposition) => {
+      callsFilters.disposition.value = disposition;
+      loadCalls();
+      callsCard.scrollIntoView({ behavior: "smooth", block: "start" });
+    },
+    openReport: () => openReport(app, fromInput.value.slice(0, 7)),
+  });
+  const league = supervisor ? createLeague(app) : null;
+  const callsCard = h("section.card", h("h2", { title: "calls of the period" }, "通话记录"), callsForm, callsBox);
   const el = h(
     "section.view.stats",
     h("section.card", h("h2", { title: "needs attention now" }, "督办关注"), watch, supervisor ? batchBox : null),
@@ -122,7 +137,15 @@ export function create(app) {
       ordersExport,
       kpiBox,
     ),
-    h("section.card", h("h2", { title: "calls of the period" }, "通话记录"), callsForm, callsBox),
+    h(
+      "section.card.dashboard-card",
+      h("h2", { title: "charts of the period: click a bar or point for its orders" }, "数据看板"),
+      dashboard.el,
+    ),
+    league
+      ? h("section.card", h("h2", { title: "star evaluation (GET /api/v1/stats/providers)" }, "星级评价"), league.el)
+      : null,
+    callsCard,
     h("section.card", h("h2", { title: "care visit plans (GET /api/v1/visit-plans)" }, "定期探访"), visits.el),
   );
 
@@ -152,6 +175,7 @@ export function create(app) {
     e.preventDefault();
     if (!readControls()) return;
     loadKpis();
+    dashboard.load();
     loadCalls();
   });
   callsForm.addEventListener("submit", (e) => {
@@ -533,6 +557,8 @@ export function create(app) {
       if (!shown) {
         shown = true;
         loadKpis();
+        dashboard.load();
+        league?.show();
         loadCalls();
         visits.show();
       }
