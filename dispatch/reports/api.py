@@ -195,13 +195,13 @@ def stats_export(
     from_: FromParam = None,
     to: ToParam = None,
     group_by: GroupParam = None,
-    layout: LayoutParam = "raw",
+    layout: LayoutParam = "zh",
 ) -> Response:
     """The same figures as ``/summary``, one row per group (or one row), for Excel.
 
-    ``layout=raw`` (the default, for scripts): the metric names as headers and exact values.
-    ``layout=zh`` (for people): Chinese headers, rates as percentages with one decimal
-    (``86.4%``), minutes to a tenth, the average rating to a hundredth.
+    ``layout=zh`` (the default, for people): Chinese headers, rates as percentages with one
+    decimal (``86.4%``), minutes to a tenth, the average rating to a hundredth.
+    ``layout=raw`` (for scripts): the metric names as headers and exact values.
     """
     summary = _summary(ctx, db, from_, to, group_by)
     period = _period(summary, ctx.settings.locale.timezone)
