@@ -608,7 +608,9 @@ def test_default_period_is_the_last_30_days(client, login, world, session_factor
 
 def test_csv_export_matches_the_summary(client, login, world) -> None:
     headers = login(Role.SUPERVISOR)
-    r = client.get("/api/v1/stats/export.csv", params=PERIOD | {"group_by": "category", "layout": "raw"}, headers=headers)
+    r = client.get(
+        "/api/v1/stats/export.csv", params=PERIOD | {"group_by": "category", "layout": "raw"}, headers=headers
+    )
     assert r.status_code == 200, r.text
     assert r.headers["content-type"].startswith("text/csv")
     assert "attachment" in r.headers["content-disposition"]

@@ -18,8 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("dispatch", "telephony", "models")
 COMPOSITION_ROOTS = frozenset({"dispatch.app", "dispatch.cli"})
-# Request plumbing routers share: the transaction, the current user, role checks, paging.
-HTTP_PLUMBING = frozenset({"dispatch.deps", "dispatch.pagination"})
+# Request plumbing routers share: the transaction, the current user, role checks, paging, downloads.
+HTTP_PLUMBING = frozenset({"dispatch.deps", "dispatch.downloads", "dispatch.pagination"})
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.deps import Ctx, Db, require_roles
+from dispatch.downloads import csv_response, xlsx_response
 from dispatch.errors import BadRequest
 from dispatch.inputs import AwareTime
 from dispatch.reports.kpis import GroupBy, Summary, summarise
-from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, csv_response, metric_column, xlsx_response
+from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, metric_column
 from dispatch.spreadsheet import SafeWriter
 from models import Role, User
 

@@ -14,10 +14,11 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.audit.service import Access, Seen, record, record_many
 from dispatch.deps import Ctx, Db, require_roles
+from dispatch.downloads import csv_response, xlsx_response
 from dispatch.errors import BadRequest, Forbidden
 from dispatch.inputs import AwareTime
 from dispatch.reports import orders_export
-from dispatch.reports.xlsx import XLSX_RESPONSES, Sheet, csv_response, xlsx_response
+from dispatch.reports.xlsx import XLSX_RESPONSES, Sheet
 from dispatch.spreadsheet import SafeWriter
 from models import OrderStatus, Role, User
 

@@ -12,10 +12,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.deps import Ctx, Db, require_roles
+from dispatch.downloads import xlsx_response
 from dispatch.errors import BadRequest, InvalidValue
 from dispatch.pagination import Page
 from dispatch.reports.league import METRICS, League, Period, Rules, league
-from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, xlsx_response
+from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet
 from models import ProviderKind, Role, User
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])

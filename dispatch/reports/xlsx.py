@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
 
-from fastapi import Response
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Font
@@ -156,24 +155,3 @@ def workbook(sheets: Iterable[Sheet]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-# --- downloads ----------------------------------------------------------------------------------
-
-
-def xlsx_response(sheets: Iterable[Sheet], filename: str) -> Response:
-    return Response(
-        content=workbook(sheets),
-        media_type=MEDIA_TYPE,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
-
-
-def csv_response(text: str, filename: str) -> Response:
-    """CSV as UTF-8 with a byte-order mark: without it Excel reads the file in the local ANSI
-    code page and the Chinese comes out garbled."""
-    return Response(
-        content=("\ufeff" + text).encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )

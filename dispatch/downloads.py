@@ -1,0 +1,27 @@
+"""Files to download: an Excel workbook or a CSV, as an attachment (HTTP plumbing routers share)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from fastapi import Response
+
+from dispatch.reports.xlsx import MEDIA_TYPE, Sheet, workbook
+
+
+def xlsx_response(sheets: Iterable[Sheet], filename: str) -> Response:
+    return Response(
+        content=workbook(sheets),
+        media_type=MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def csv_response(text: str, filename: str) -> Response:
+    """CSV as UTF-8 with a byte-order mark: without it Excel reads the file in the local ANSI
+    code page and the Chinese comes out garbled."""
+    return Response(
+        content=("\ufeff" + text).encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
