@@ -278,6 +278,11 @@ def touch(session: Session, order_id: int) -> None:
     session.info.setdefault(PENDING, set()).add(order_id)
 
 
+def touch_call(session: Session, call_id: int) -> None:
+    """Note a call written by a statement outside the unit of work (a bulk insert)."""
+    session.info.setdefault(PENDING_CALLS, set()).add(call_id)
+
+
 def inserted(session: Session, table: str, row: Any) -> None:
     """Note the order of a row inserted outside the unit of work (``db.insert_one``)."""
     if table == "order":
@@ -285,7 +290,7 @@ def inserted(session: Session, table: str, row: Any) -> None:
     elif table in ("offer", "rating"):
         touch(session, row["order_id"])
     elif table == "call":
-        session.info.setdefault(PENDING_CALLS, set()).add(row["id"])
+        touch_call(session, row["id"])
 
 
 def sync(session: Session) -> None:
@@ -308,7 +313,7 @@ def _flushed(session: Session, _context: Any) -> None:
         elif table in ("offer", "rating") and obj.order_id is not None:
             touch(session, obj.order_id)
         elif table == "call":
-            session.info.setdefault(PENDING_CALLS, set()).add(obj.id)
+            touch_call(session, obj.id)
 
 
 def _committing(session: Session) -> None:
