@@ -10,8 +10,12 @@ by provider, order facts follow the order's current provider, offer and rating c
 provider they concern — as ``kpis.summarise`` defines them. Counts are packed, twelve bits each,
 into two integers; a count that would not fit continues in another part (parts add up).
 
+Inbound calls have one row each in ``call_fact`` (start, wait until answered, flags, the caller
+number as an integer: ``caller_code``). Every row of both tables also holds its numbers packed in
+one blob (``ORDER_PACKED``, ``CALL_PACKED``), which is what ``kpis.summarise`` reads.
+
 Kept by session events (``install``, done by ``dispatch.db``): a flush notes the orders whose
-Order, Offer or Rating objects it wrote; statements that bypass the unit of work call ``touch``.
+Order, Offer or Rating objects it wrote (and the Call objects); statements that bypass the unit of work call ``touch``.
 Before the transaction commits (or before ``summarise`` reads, ``sync``) the noted orders' rows
 are rebuilt from what the database holds. The migration that creates the table fills it with
 ``backfill``. This module knows the tables by name only (no model classes) so that the migration
