@@ -6,7 +6,7 @@ from models.base import Base, UTCDateTime, utcnow
 from models.call import Call, CallDirection, Disposition, call_order
 from models.callback import Callback, CallbackReason, CallbackStatus, CallOutcome
 from models.catalogue import Category, ClockKind, Item, SlaClass
-from models.fact import OrderFact
+from models.fact import CallFact, OrderFact
 from models.inbox import CallEventInbox, InboxState
 from models.open311 import Open311Key, Open311KeyUse, Open311Submission, SubmissionStatus
 from models.order import (
@@ -78,6 +78,7 @@ __all__ = [
     "Offer",
     "OfferStatus",
     "Order",
+    "CallFact",
     "OrderFact",
     "OrderCounter",
     "OrderEvent",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -34,3 +34,21 @@ class OrderFact(Base):
     accepted_us: Mapped[int | None] = mapped_column(BigInteger)
     arrived_us: Mapped[int | None] = mapped_column(BigInteger)
     completed_us: Mapped[int | None] = mapped_column(BigInteger)  # only when completed or closed
+    packed: Mapped[bytes] = mapped_column(LargeBinary)  # the row's numbers in one blob (facts.ORDER_PACKED)
+
+
+class CallFact(Base):
+    """One inbound call's facts: start, the caller number as an integer (``facts.caller_code``),
+    answered / abandoned flags, and all of it packed (``facts.CALL_PACKED``) with the wait."""
+
+    __tablename__ = "call_fact"
+    __table_args__ = (
+        Index("ix_call_fact_call_id", "call_id", unique=True),
+        {"sqlite_with_rowid": False},
+    )
+
+    started_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # µs since 1970 UTC
+    call_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caller: Mapped[int] = mapped_column(BigInteger)
+    flags: Mapped[int] = mapped_column(Integer)
+    packed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import literal, select
 
 from dispatch.catalogue.service import ensure_sla_classes
+from dispatch.reports import facts
 from dispatch.reports.api import router
 from dispatch.reports.kpis import GroupBy, summarise
 from dispatch.validation import field_label
@@ -843,6 +844,28 @@ def test_repeat_calls_at_the_edges(session_factory, world) -> None:
                 assert figures["calls_inbound"] == 6 and figures["calls_answered"] == 5
                 assert figures["calls_answered_15s"] == 4 and figures["calls_abandoned"] == 1
                 assert figures["calls_repeat"] == 2  # t + 1 h from …01, and …02
+
+
+def test_repeat_calls_by_number_spelling(session_factory, world) -> None:
+    """Caller numbers are told apart exactly however they are spelt: a leading "+" or zero makes
+    another number, and numbers that are not digits (kept as text) repeat only themselves."""
+    t = datetime(2025, 6, 3, 10, tzinfo=SH)
+    spellings = ["+5710001", "5710001", "05710001", "anonymous", "anonymous", "Anonymous", "", ""]
+    calls = [K_(number, t + timedelta(minutes=n), A, 3) for n, number in enumerate(spellings)]
+    with session_factory() as s:
+        add_calls(s, calls, "spelling")
+        s.commit()
+        start = datetime(2025, 6, 3, tzinfo=SH)
+        for result in summaries(s, start=start, end=start + DAY):
+            figures = result.groups[0].metrics
+            assert figures["calls_inbound"] == 8 and figures["calls_repeat"] == 1
+
+
+def test_caller_codes_are_exact() -> None:
+    codes = [facts.caller_code(n) for n in ("+5710001", "5710001", "05710001", "0" * 17, "9" * 17)]
+    assert len(set(codes)) == len(codes) and all(0 < c < 1 << 62 for c in codes)
+    assert facts.caller_code("") == facts.NO_NUMBER
+    assert facts.caller_code("9" * 18) == facts.caller_code("ext. 12") == facts.TEXT_NUMBER
 
 
 @pytest.mark.parametrize(

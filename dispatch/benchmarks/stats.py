@@ -255,9 +255,9 @@ def build_database(session: Session, orders: int, seed: int = 7) -> dict[str, in
 
 
 def build_facts(session: Session) -> int:
-    """The KPI fact rows of the bulk-inserted orders, as the migration builds them (the bulk
+    """The KPI fact rows of the bulk-inserted orders and calls, as the migration builds them (the bulk
     inserts above bypass the sessions that keep them)."""
-    written = facts.backfill(session.connection())
+    written = facts.backfill(session.connection()) + facts.backfill_calls(session.connection())
     session.commit()
     return written
 

@@ -39,7 +39,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import Interval, and_, case, func, literal, or_, select
+from sqlalchemy import Interval, LargeBinary, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from dispatch.reports import facts
@@ -47,12 +47,14 @@ from dispatch.reports.portable import (
     DAY_MS,
     MISSING,
     collect,
+    collect_blob,
     collect_text,
     local_day,
     local_day_numbers,
     ms_since,
     ms_since_us,
     unpack,
+    unpack_blob,
     unpack_text,
     us_since_epoch,
 )
@@ -61,6 +63,7 @@ from models import (
     Call,
     Callback,
     CallDirection,
+    CallFact,
     Category,
     Disposition,
     Item,
@@ -564,13 +567,28 @@ def _repeated(caller: np.ndarray, at: np.ndarray) -> np.ndarray:
 # --- counting the fact rows (both databases) ----------------------------------------------------
 
 
-def _fact_key(group_by: GroupBy | None) -> Any:
-    return {
-        GroupBy.CATEGORY: OrderFact.category_id,
-        GroupBy.ITEM: OrderFact.item_id,
-        GroupBy.PROVIDER: OrderFact.provider_id,
-        GroupBy.COMMUNITY: OrderFact.community_id,
-    }.get(group_by)  # type: ignore[arg-type]
+_FACT_KEYS = {
+    GroupBy.CATEGORY: "category_id",
+    GroupBy.ITEM: "item_id",
+    GroupBy.COMMUNITY: "community_id",
+    GroupBy.PROVIDER: "provider_id",
+}
+
+
+def _fact_fields(group_by: GroupBy | None) -> tuple[Any, np.dtype]:
+    """The bytes of each packed order fact row wanted for a grouping, and their record type:
+    the numbers and flags, then the one group key needed (if any)."""
+    packed = facts.ORDER_PACKED
+    core = packed.fields["category_id"][1]  # the numbers and flags come first
+    names = [n for n in packed.names if n not in facts.ORDER_KEYS]
+    column: Any = func.substr(OrderFact.packed, 1, core)
+    name = _FACT_KEYS.get(group_by)  # type: ignore[arg-type]
+    if name is not None:
+        names.append(name)
+        column = column.op("||", return_type=LargeBinary())(
+            func.substr(OrderFact.packed, 1 + packed.fields[name][1], 4)
+        )
+    return column, np.dtype([(n, packed.fields[n][0]) for n in names])
 
 
 def _count_facts(
@@ -583,23 +601,23 @@ def _count_facts(
     satisfied_min_stars: int,
 ) -> dict[Key, Counts]:
     """The order, offer and rating metrics from the period's ``order_fact`` rows (see
-    ``dispatch.reports.facts``): a few integer columns handed over whole, counted in numpy."""
-    f = OrderFact
-    columns = [f.flags, f.offers, f.ratings, f.created_us, f.accepted_us, f.arrived_us, f.completed_us]
-    key = _fact_key(group_by)
-    if key is not None:
-        columns.append(key)
-    stmt = select(*(collect(c) for c in columns)).where(
-        f.created_us >= us_since_epoch(start), f.created_us < us_since_epoch(end)
+    ``dispatch.reports.facts``): their packed bytes handed over in one blob, counted in numpy."""
+    column, dtype = _fact_fields(group_by)
+    stmt = select(collect_blob(column)).where(
+        OrderFact.created_us >= us_since_epoch(start), OrderFact.created_us < us_since_epoch(end)
     )
-    flags, offers, ratings, created, *ends = (unpack(v) for v in session.execute(stmt).one())
-    if not len(flags):
+    rows = unpack_blob(session.execute(stmt).scalar(), dtype)
+    if not len(rows):
         return {}
+    flags, offers, ratings, created = rows["flags"], rows["offers"], rows["ratings"], rows["created_us"]
+    name = _FACT_KEYS.get(group_by)  # type: ignore[arg-type]
+    keys: np.ndarray | None = None
     if calendar is not None:
-        keys: np.ndarray | None = calendar.group_of(local_day_numbers(created, zone, start, end))
-    else:
-        keys = ends.pop() if key is not None else None
-    codes, groups = _codes(keys, len(flags))
+        keys = calendar.group_of(local_day_numbers(created, zone, start, end))
+    elif name is not None:
+        keys = rows[name].astype(np.int64)
+        keys[keys == facts.MISSING_KEY] = MISSING
+    codes, groups = _codes(keys, len(rows))
     sums = {
         name: (flags & bit) > 0
         for name, bit in (
@@ -618,12 +636,57 @@ def _count_facts(
     sums["stars"] = sum(k * n for k, n in stars.items())
     tallies = _tally(codes, groups, "rows", sums)
     since = ms_since_us(created, start)
-    for name, end_us in zip(("accept", "arrive", "complete"), ends[:3], strict=True):
-        present = end_us != MISSING
+    for name, end_field in (
+        ("accept", "accepted_us"),
+        ("arrive", "arrived_us"),
+        ("complete", "completed_us"),
+    ):
+        end_us = rows[end_field]
+        present = end_us != facts.MISSING
         took = ms_since_us(end_us[present], start) - since[present]
         for g, stats in enumerate(_spread(codes[present], len(groups), took)):
             tallies[groups[g]] |= _durations(name, *stats)
     return tallies
+
+
+def _count_call_facts(
+    session: Session, calendar: Calendar | None, zone: ZoneInfo, start: datetime, end: datetime
+) -> dict[Key, Counts]:
+    """Call metrics from the ``call_fact`` rows of the period and of the day before (for
+    repeats): caller numbers are integers (``facts.caller_code``), so finding repeats is a sort
+    of integers; the rare number that is not digits is read as text and numbered here."""
+    first, last = us_since_epoch(start), us_since_epoch(end)
+    stmt = select(collect_blob(CallFact.packed)).where(
+        CallFact.started_us >= us_since_epoch(start - REPEAT_LOOKBACK), CallFact.started_us < last
+    )
+    rows = unpack_blob(session.execute(stmt).scalar(), facts.CALL_PACKED)
+    if not len(rows):
+        return {}
+    started, caller, flags = rows["started_us"], rows["caller"].copy(), rows["flags"]
+    text = caller == facts.TEXT_NUMBER
+    if text.any():
+        ids = rows["call_id"][text]
+        numbers = dict(session.execute(select(Call.id, Call.caller).where(Call.id.in_(ids.tolist()))).all())
+        named: dict[str, int] = {}
+        caller[text] = [-2 - named.setdefault(numbers[int(i)], len(named)) for i in ids]
+    repeat = _repeated(caller, ms_since_us(started, start)) & (caller != facts.NO_NUMBER)
+    mine = started >= first
+    keys = None
+    if calendar is not None:
+        keys = calendar.group_of(local_day_numbers(started[mine], zone, start, end))
+    codes, groups = _codes(keys, int(mine.sum()))
+    wait = rows["wait_us"][mine]
+    answered = (flags[mine] & facts.ANSWERED) > 0
+    waited = np.where(
+        wait != facts.MISSING, ms_since_us(started[mine] + wait, start) - ms_since_us(started[mine], start), 0
+    )
+    sums = {
+        "calls_answered": answered,
+        "calls_answered_15s": answered & (wait != facts.MISSING) & (waited <= ANSWER_LIMIT_MS),
+        "calls_abandoned": (flags[mine] & facts.ABANDONED) > 0,
+        "calls_repeat": repeat[mine],
+    }
+    return _tally(codes, groups, "calls_inbound", sums)
 
 
 # --- assembling ---------------------------------------------------------------------------------
@@ -724,7 +787,10 @@ def summarise(
         callback_facts = _callback_facts(
             day(Callback.created_at) if calendar is not None else None, start, end
         )
-        if in_sql:
+        if from_facts:
+            sources.append(_count_call_facts(session, calendar, zone, start, end))
+            sources.append(_count_collected(session, callback_facts))
+        elif in_sql:
             sources += [_count_in_sql(session, _call_facts(call_key, start, end))]
             sources += [_repeats_in_sql(session, call_key, start, end)]
             sources += [_count_in_sql(session, callback_facts)]

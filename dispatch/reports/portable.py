@@ -97,6 +97,30 @@ def unpack(value: Any) -> np.ndarray:
     return np.array(value, dtype=np.int64)
 
 
+class collect_blob(FunctionElement[Any]):
+    """Every value of a blob expression over the selected rows, concatenated into one blob
+    (None for no rows): fixed-size packed rows that numpy reads in place (``np.frombuffer``)."""
+
+    name = "collect_blob"
+    inherit_cache = True
+
+
+@compiles(collect_blob, "sqlite")
+def _collect_blob_sqlite(element: collect_blob, compiler: SQLCompiler, **kw: Any) -> str:
+    # group_concat copies each value's bytes by length (NULs included); the cast keeps them bytes.
+    return f"CAST(group_concat({compiler.process(element.clauses, **kw)}, '') AS BLOB)"
+
+
+@compiles(collect_blob, "postgresql")
+def _collect_blob_postgres(element: collect_blob, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"string_agg({compiler.process(element.clauses, **kw)}, ''::bytea)"
+
+
+def unpack_blob(value: Any, dtype: np.dtype) -> np.ndarray:
+    """The records a :class:`collect_blob` column delivered."""
+    return np.frombuffer(bytes(value) if value is not None else b"", dtype=dtype)
+
+
 class collect_text(FunctionElement[Any]):
     """Like :class:`collect` for a text column (NULL stays None); read it with :func:`unpack_text`."""
 

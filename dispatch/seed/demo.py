@@ -194,6 +194,8 @@ def _insert_history(
         session.execute(insert(call_order), links)
     for order_id in order_ids:  # bulk inserts bypass the unit of work that notes them
         kpi_facts.touch(session, order_id)
+    for call in calls:
+        kpi_facts.touch_call(session, call.id)
     return ratings
 
 

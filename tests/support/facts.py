@@ -9,19 +9,22 @@ from dispatch.reports import facts
 
 
 def _rows(conn: Connection) -> list[tuple]:
-    table = facts.order_fact
-    return [tuple(r) for r in conn.execute(select(*table.c).order_by(table.c.order_id, table.c.part))]
+    orders, calls = facts.order_fact, facts.call_fact
+    rows = [tuple(r) for r in conn.execute(select(*orders.c).order_by(orders.c.order_id, orders.c.part))]
+    return rows + [("call", *r) for r in conn.execute(select(*calls.c).order_by(calls.c.call_id))]
 
 
 def _kept_and_rebuilt(conn: Connection) -> tuple[list[tuple], list[tuple]]:
     kept = _rows(conn)
     conn.execute(delete(facts.order_fact))
+    conn.execute(delete(facts.call_fact))
     facts.backfill(conn)
+    facts.backfill_calls(conn)
     return kept, _rows(conn)
 
 
 def assert_facts_current(bind: Engine | Session) -> int:
-    """Every order's fact rows are what its order, offers and ratings say now (nothing is
+    """Every order's and call's fact rows are what its order, offers and ratings (the call) say now (nothing is
     changed: the rebuild is rolled back); returns the number of rows."""
     if isinstance(bind, Session):
         savepoint = bind.begin_nested()
