@@ -22,7 +22,7 @@ from sqlalchemy import Engine, Insert, create_engine, event, insert, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 
-from dispatch.reports import facts
+from dispatch import facts
 
 facts.install()  # every session keeps the KPI fact rows of the orders it changes
 

@@ -1,4 +1,4 @@
-"""Per-order fact rows for the supervisor KPIs: see ``dispatch/reports/facts.py``, which keeps them."""
+"""Per-order fact rows for the supervisor KPIs: see ``dispatch/facts.py``, which keeps them."""
 
 from __future__ import annotations
 

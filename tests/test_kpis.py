@@ -16,8 +16,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import literal, select
 
+from dispatch import facts
 from dispatch.catalogue.service import ensure_sla_classes
-from dispatch.reports import facts
 from dispatch.reports.api import router
 from dispatch.reports.kpis import GroupBy, summarise
 from dispatch.validation import field_label

@@ -24,11 +24,10 @@ import numpy as np
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from dispatch import migrate
+from dispatch import facts, migrate
 from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
 from dispatch.db import make_engine, make_sessionmaker, transaction
-from dispatch.reports import facts
 from dispatch.reports.kpis import GroupBy, summarise
 from models import (
     Area,

@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from dispatch.errors import BadRequest, Conflict
+from dispatch.facts import touch
 from dispatch.geo.coords import geodesic_km
 from dispatch.orders import attachments
 from dispatch.orders.offers import DispatchContext, offer_if_auto, pending_offer, release_slot
@@ -25,7 +26,6 @@ from dispatch.orders.state import CHECKOUTABLE, EXTENDABLE, LABELS_ZH, RATEABLE,
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
-from dispatch.reports.facts import touch
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import MAX_EXTENSION_WORKING_DAYS, callback_due, order_deadlines
 from dispatch.timelimits.sla import order_limits

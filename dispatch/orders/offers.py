@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
 from dispatch.errors import BadRequest, Conflict, NotFound
+from dispatch.facts import touch
 from dispatch.geo.coords import geodesic_km
 from dispatch.matching.index import ProviderIndex
 from dispatch.matching.service import candidates, excluded_providers
@@ -26,7 +27,6 @@ from dispatch.orders.state import LABELS_ZH, Action
 from dispatch.orders.timeline import record_event
 from dispatch.orders.transitions import set_fields, transition
 from dispatch.outbox import messages
-from dispatch.reports.facts import touch
 from dispatch.timelimits.calendar import WorkCalendar
 from dispatch.timelimits.deadlines import offer_sign_by
 from dispatch.timelimits.sla import order_limits

@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from dispatch.errors import InvalidTransition
+from dispatch.facts import touch
 from dispatch.orders.state import LABELS_ZH, Action, IllegalTransition, next_status
 from dispatch.orders.timeline import record_event
-from dispatch.reports.facts import touch
 from models import Order, OutboxMessage, User
 
 _order = Order.__table__

@@ -42,7 +42,7 @@ import numpy as np
 from sqlalchemy import Interval, LargeBinary, and_, case, func, literal, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from dispatch.reports import facts
+from dispatch import facts
 from dispatch.reports.portable import (
     DAY_MS,
     MISSING,
@@ -601,7 +601,7 @@ def _count_facts(
     satisfied_min_stars: int,
 ) -> dict[Key, Counts]:
     """The order, offer and rating metrics from the period's ``order_fact`` rows (see
-    ``dispatch.reports.facts``): their packed bytes handed over in one blob, counted in numpy."""
+    ``dispatch.facts``): their packed bytes handed over in one blob, counted in numpy."""
     column, dtype = _fact_fields(group_by)
     stmt = select(collect_blob(column)).where(
         OrderFact.created_us >= us_since_epoch(start), OrderFact.created_us < us_since_epoch(end)

@@ -18,10 +18,10 @@ from datetime import date, datetime
 from sqlalchemy import Insert, func, insert, select, update
 from sqlalchemy.orm import Session
 
+from dispatch import facts as kpi_facts
 from dispatch.auth.security import hash_password
 from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
-from dispatch.reports import facts as kpi_facts
 from dispatch.seed.calls import CallBuilder, CallDraft
 from dispatch.seed.district import DISTRICT_CODE
 from dispatch.seed.draft import Draft

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-from dispatch.reports import facts
+from dispatch import facts
 
 revision: str = "0012"
 down_revision: str | None = "0011"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, Engine, delete, select
 from sqlalchemy.orm import Session
 
-from dispatch.reports import facts
+from dispatch import facts
 
 
 def _rows(conn: Connection) -> list[tuple]:
