@@ -264,6 +264,9 @@ def test_period_arithmetic() -> None:
     assert (start, end) == (datetime(2026, 1, 1, tzinfo=SH), datetime(2026, 4, 1, tzinfo=SH))
     assert star_level({"closure_rate": None}) is None
     assert star_level({"satisfaction_rate": 1.0, "return_rate": 0.0}) == 5.0
+    # Offers only: all of them returned is judged (1 star); none returned (pending, withdrawn) is not.
+    assert star_level({"closure_rate": None, "return_rate": 1.0}) == 1.0
+    assert star_level({"closure_rate": None, "return_rate": 0.0}) is None
 
 
 def test_an_organisation_admin_sees_only_their_own_and_the_averages(client, login, league_world) -> None:

@@ -13,7 +13,8 @@ again from the sums, as ``summarise`` works them out for one group.
 - ``star_level`` (1.0–5.0, one decimal) = 1 + 4 × score, where score is the weighted mean of
   satisfaction_rate (40 %), on_time_rate (20 %), closure_rate (20 %) and 1 − return_rate (20 %).
   A rate that is null (nothing to count) is left out and the other weights count in proportion;
-  with no rate at all the star level is null.
+  with no rate at all the star level is null, and so it is when 1 − return_rate is all there is and
+  nothing was returned (only offers still pending or withdrawn: no work to judge, so no 5 stars).
 - ``below_floor_periods``: consecutive periods, ending with this one, whose star level was below
   ``[evaluation] floor_stars``, looking back at most ``max(warning_after_periods, 2)`` periods
   (enough to decide the warning); a period without a star level ends the run.
@@ -162,6 +163,8 @@ def star_level(rates: dict[str, Any]) -> float | None:
         total += weight
     if not total:
         return None
+    if total == STAR_WEIGHTS["return_rate"] and not rates.get("return_rate"):
+        return None  # offers only, none returned (pending, withdrawn): nothing done to judge yet
     return round(1 + 4 * weighted / total, 1)
 
 

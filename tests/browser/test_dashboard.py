@@ -15,6 +15,13 @@ from playwright.sync_api import Page, expect
 from tests.browser.conftest import LiveServer
 
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def to_top(locator) -> None:
+    """Scroll so the element starts just below the console's fixed top bar (for a screenshot)."""
+    locator.evaluate("e => { e.scrollIntoView({block: 'start'}); window.scrollBy(0, -60); }")
+
+
 CHARTS = ("rates", "durations", "categories", "hourly", "map")
 
 
@@ -45,7 +52,7 @@ def rows_of(table) -> list[list[str]]:
 
 def test_charts_render_and_tables_hold_the_api_figures(page: Page, sign_in, live_server: LiveServer) -> None:
     period, board = open_dashboard(page, sign_in)
-    page.locator(".dashboard-card h2").scroll_into_view_if_needed()
+    to_top(page.locator(".dashboard-card h2"))
     page.screenshot(path=str(SHOTS / "dashboard.png"))
     rates = board.locator('.chart-card[data-chart="rates"]')
     # A canvas with something drawn on it (not blank).
@@ -139,7 +146,7 @@ def test_the_map_shows_the_communities_offline(page: Page, sign_in, live_server:
     )["communities"]
     assert points
     card = board.locator('.chart-card[data-chart="map"]')
-    card.scroll_into_view_if_needed()
+    to_top(card)
     page.screenshot(path=str(SHOTS / "map.png"))
     card.get_by_role("button", name="表格").click()
     shown = rows_of(card.locator(".chart-data table"))
@@ -184,7 +191,7 @@ def test_league_table_for_supervisors(page: Page, sign_in, live_server: LiveServ
     expect(table.locator("tbody tr")).to_have_count(workers["total"])
     screen.get_by_label("评价周期").select_option("quarter")
     expect(screen.locator(".league")).to_have_attribute("data-period", re.compile(r"^\d{4}-Q[1-4]$"))
-    screen.scroll_into_view_if_needed()
+    to_top(screen)
     page.screenshot(path=str(SHOTS / "league.png"))
 
 
