@@ -175,7 +175,11 @@ def fact_rows(order: Any, offers: Iterable[Any], ratings: Iterable[Any]) -> list
     flags = PRIMARY
     flags |= CANCELLED if order.status == "cancelled" else 0
     flags |= COMPLETED if done else 0
-    on_time = done and (order.complete_by is None or order.completed_at <= order.complete_by)
+    # As the direct computation's SQL: no deadline is on time; a missing completion time is not.
+    on_time = done and (
+        order.complete_by is None
+        or (order.completed_at is not None and order.completed_at <= order.complete_by)
+    )
     flags |= ON_TIME if on_time else 0
     flags |= REOPENED if (order.reopen_count or 0) >= 1 else 0
     common = {
