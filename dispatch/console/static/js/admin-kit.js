@@ -2,7 +2,7 @@
 // provider pickers. Their lists are paged tables (paged-table.js) like every list of the console.
 
 import { api } from "./api.js";
-import { clear, errorLine, h } from "./ui.js";
+import { clear, errorLine, errorText, h, toast } from "./ui.js";
 
 /** A list on the left and, once a record is open, its form beside it (like 工单). */
 export function splitPanes(name) {
@@ -142,4 +142,25 @@ export async function providerOptions(kind) {
         workers.map((p) => h("option", { value: p.id }, label(p))),
       ),
     );
+}
+
+/**
+ * A button whose request runs once at a time (disabled meanwhile; a click does not reach the row
+ * under it); a refusal is a toast. ``tag``: the element, e.g. "button.small".
+ */
+export function actionButton(label, title, run, tag = "button") {
+  const button = h(tag, { type: "button", title }, label);
+  button.addEventListener("click", async (e) => {
+    e.stopPropagation();
+    if (button.disabled) return;
+    button.disabled = true;
+    try {
+      await run();
+    } catch (err) {
+      toast(errorText(err), { kind: "error" });
+    } finally {
+      button.disabled = false;
+    }
+  });
+  return button;
 }

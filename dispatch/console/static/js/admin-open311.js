@@ -6,7 +6,7 @@
 // centre finds the place and makes the order, or turns the request down.
 
 import { api } from "./api.js";
-import { field, onSubmit } from "./admin-kit.js";
+import { actionButton as kitButton, field, onSubmit } from "./admin-kit.js";
 import { pagedTable } from "./paged-table.js";
 import { clear, errorText, h, timeEl, toast } from "./ui.js";
 
@@ -20,19 +20,8 @@ const OPERATIONS = {
   get_token: "查询 token",
 };
 
-// A button whose request runs once at a time (disabled meanwhile); a refusal is a toast.
-function actionButton(label, title, run) {
-  const button = h("button.small", { type: "button", title }, label);
-  button.onclick = (e) => {
-    e.stopPropagation();
-    if (button.disabled) return;
-    button.disabled = true;
-    run()
-      .catch((err) => toast(errorText(err), { kind: "error" }))
-      .finally(() => (button.disabled = false));
-  };
-  return button;
-}
+// The keys' and requests' buttons are the small kind.
+const actionButton = (label, title, run) => kitButton(label, title, run, "button.small");
 
 export function open311Section() {
   const issuedBox = h("div.open311-issued", { hidden: true });

@@ -4,30 +4,14 @@
 // events that kept failing (the ingest inbox), to send round again once the cause is fixed.
 
 import { api } from "./api.js";
+import { actionButton } from "./admin-kit.js";
 import { pagedTable } from "./paged-table.js";
-import { errorText, h, timeEl, toast } from "./ui.js";
+import { h, timeEl, toast } from "./ui.js";
 
 const CHANNELS = { sms: "短信", call: "电话", notify: "通知" };
 
 export function outboxSection(app) {
   const el = h("section.card.admin-outbox");
-
-  function actionButton(label, title, run) {
-    const button = h("button", { type: "button", title }, label);
-    button.addEventListener("click", async (e) => {
-      e.stopPropagation();
-      if (button.disabled) return;
-      button.disabled = true;
-      try {
-        await run();
-      } catch (err) {
-        toast(errorText(err), { kind: "error" });
-      } finally {
-        button.disabled = false;
-      }
-    });
-    return button;
-  }
 
   const messages = pagedTable({
     path: "/api/v1/outbox",
