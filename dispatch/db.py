@@ -47,6 +47,10 @@ class DatabaseBusy(TimeoutError):
 
 _LOCK_KEY = "sanshe_write_lock"
 READ_ONLY = "sanshe_read_only"  # execution option: a deferred read transaction (see read_only)
+# Execution option: PostgreSQL sends the statement's result in binary. Meant for the KPI
+# queries that return a period's rows in one aggregated value: a bytea arrives as its bytes
+# instead of hex text twice as long that psycopg then decodes (60-90 ms a month of orders).
+BINARY_RESULTS = "sanshe_binary_results"
 
 
 def _install_sqlite_transactions(engine: Engine) -> None:
@@ -75,6 +79,13 @@ def _install_sqlite_transactions(engine: Engine) -> None:
     event.listen(engine, "rollback", end)
 
 
+def _binary_results(_conn: Any, cursor: Any, _sql: Any, _params: Any, context: Any, _many: bool) -> None:
+    if context is not None and context.execution_options.get(BINARY_RESULTS):
+        from psycopg.pq import Format
+
+        cursor.format = Format.BINARY  # this execution's cursor only: SQLAlchemy opens one each time
+
+
 def make_engine(url: str, *, application_name: str | None = None, **kwargs: Any) -> Engine:
     """``application_name`` names the process in PostgreSQL's ``pg_stat_activity`` (and its log)."""
     parsed = make_url(url)
@@ -93,7 +104,10 @@ def make_engine(url: str, *, application_name: str | None = None, **kwargs: Any)
         return engine
     if application_name and parsed.get_backend_name() == "postgresql":
         kwargs["connect_args"] = {"application_name": application_name[:63], **kwargs.get("connect_args", {})}
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    if engine.dialect.driver == "psycopg":
+        event.listen(engine, "before_cursor_execute", _binary_results)
+    return engine
 
 
 def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Index, Integer, LargeBinary
+from sqlalchemy import BigInteger, Index, Integer, LargeBinary, PrimaryKeyConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base
@@ -12,18 +12,20 @@ class OrderFact(Base):
     """One order's facts for one provider (part 0: its own, with the order's current provider).
 
     Keyed by creation time first, so a period's rows lie together: on SQLite the table is stored
-    in that order (WITHOUT ROWID), on PostgreSQL the key's index finds them.
+    in that order (WITHOUT ROWID); on PostgreSQL the key's index also carries ``packed``, so a
+    period is read from the index alone (migration 0013).
     """
 
     __tablename__ = "order_fact"
     __table_args__ = (
+        PrimaryKeyConstraint("created_us", "order_id", "part", postgresql_include=["packed"]),
         Index("ix_order_fact_order_id_part", "order_id", "part", unique=True),
         {"sqlite_with_rowid": False},
     )
 
-    created_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # µs since 1970 UTC
-    order_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    part: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_us: Mapped[int] = mapped_column(BigInteger)  # µs since 1970 UTC
+    order_id: Mapped[int] = mapped_column(Integer)
+    part: Mapped[int] = mapped_column(Integer)
     flags: Mapped[int] = mapped_column(Integer)
     category_id: Mapped[int | None] = mapped_column(Integer)
     item_id: Mapped[int | None] = mapped_column(Integer)
@@ -43,12 +45,13 @@ class CallFact(Base):
 
     __tablename__ = "call_fact"
     __table_args__ = (
+        PrimaryKeyConstraint("started_us", "call_id", postgresql_include=["packed"]),
         Index("ix_call_fact_call_id", "call_id", unique=True),
         {"sqlite_with_rowid": False},
     )
 
-    started_us: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # µs since 1970 UTC
-    call_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    started_us: Mapped[int] = mapped_column(BigInteger)  # µs since 1970 UTC
+    call_id: Mapped[int] = mapped_column(Integer)
     caller: Mapped[int] = mapped_column(BigInteger)
     flags: Mapped[int] = mapped_column(Integer)
     packed: Mapped[bytes] = mapped_column(LargeBinary)

@@ -919,3 +919,65 @@ def test_milliseconds_are_rounded_half_away_from_zero(session, micros: int, sign
     exact = sign * ((micros + 500) // 1000)
     if session.get_bind().dialect.name == "postgresql" or micros % 1000 != 500:
         assert got == exact
+
+
+@pytest.mark.parametrize("signs", ["positive", "mixed"])
+def test_milliseconds_in_numpy_round_like_sql(signs: str) -> None:
+    """ms_since_us (numpy, with a shortcut when every instant is at or after the start) rounds
+    half away from zero like ms_since."""
+    import numpy as np
+
+    from dispatch.reports.portable import ms_since_us, us_since_epoch
+
+    start = datetime(2025, 3, 1, tzinfo=SH)
+    micros = [0, 1, 499, 500, 501, 1500, 2500, 86_399_999_500, 10**12 + 500]
+    offsets = micros + ([-m for m in micros] if signs == "mixed" else [])
+    got = ms_since_us(np.array(offsets, dtype=np.int64) + us_since_epoch(start), start)
+    assert got.tolist() == [(1 if m >= 0 else -1) * ((abs(m) + 500) // 1000) for m in offsets]
+
+
+@pytest.mark.parametrize("span_ms", [3 * 86_400_000, 200 * 86_400_000])
+def test_calls_are_ordered_by_number_then_time_as_lexsort_does(span_ms: int) -> None:
+    """The two-sort order of calls (and its fallback for spans over 2^33 ms) equals np.lexsort's,
+    ties aside: numbers of up to 57 bits, times before the start, several calls a millisecond."""
+    import numpy as np
+
+    from dispatch.reports.kpis import _by_number_then_time
+
+    rng = np.random.default_rng(17)
+    for n in (0, 1, 2, 50, 5000):
+        caller = rng.integers(0, max(1, n // 4), n) * (1 << 40) + facts.caller_code("9" * 17) % (1 << 40)
+        at = rng.integers(-86_400_000, span_ms, n) // 7 * 7
+        got, want = _by_number_then_time(caller, at), np.lexsort((at, caller))
+        assert sorted(got.tolist()) == list(range(n))
+        assert caller[got].tolist() == caller[want].tolist() and at[got].tolist() == at[want].tolist()
+
+
+@pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgres)])
+def test_postgres_reads_fact_rows_from_the_key_in_binary(backend, session_factory, world) -> None:
+    """PostgreSQL: the fact tables' keys carry the packed blob (migration 0013: index-only scans),
+    and the KPI queries that collect a period in one value get it in binary, the others in text.
+    (SQLite's fact tables are WITHOUT ROWID, stored in key order with the blob in place.)"""
+    from psycopg.pq import Format
+    from sqlalchemy import event, text
+
+    with session_factory() as s:
+        for table in ("order_fact", "call_fact"):
+            definition = s.execute(text(f"SELECT pg_get_indexdef('pk_{table}'::regclass)")).scalar_one()
+            assert definition.endswith("INCLUDE (packed)"), definition
+        formats: list[tuple[str, Format]] = []
+
+        def note(_conn, cursor, statement, *_args) -> None:
+            formats.append((statement, cursor.format))
+
+        engine = s.get_bind()
+        event.listen(engine, "after_cursor_execute", note)
+        try:
+            summarise(s, start=START, end=END, group_by=GroupBy.DAY)
+            summarise(s, start=START, end=END, from_facts=False, in_sql=False)
+            s.execute(select(Order.id).limit(1)).all()
+        finally:
+            event.remove(engine, "after_cursor_execute", note)
+    collected = [f for sql, f in formats if "string_agg" in sql or "array_agg" in sql]
+    assert len(collected) >= 4 and set(collected) == {Format.BINARY}
+    assert [f for sql, f in formats if "_agg" not in sql][-1:] == [Format.TEXT]

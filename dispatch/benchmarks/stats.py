@@ -6,7 +6,8 @@ an empty migrated database) and filled with bulk inserts: N orders over four mon
 and about one inbound call per order. Then one month is summarised overall and by each grouping;
 every timing is the median and the p99 (nearest rank) of 20 runs after a first (cold) run, which
 is reported too. The fact rows the summary reads are built after the bulk inserts, as the
-migration builds them for an existing database.
+migration builds them for an existing database; then the tables are analysed (on PostgreSQL
+vacuumed too, as autovacuum does after such inserts).
 """
 
 from __future__ import annotations
@@ -379,9 +380,14 @@ def bench_stats(orders: int = 1_000_000, backend_url: str | None = None, runs: i
         with transaction(sessions) as session:
             counts["facts"] = build_facts(session)
         facts_s = time.perf_counter() - t0
-        with engine.connect() as conn:  # fresh statistics, as a running server would have
-            conn.exec_driver_sql("ANALYZE")
-            conn.commit()
+        with engine.connect() as conn:
+            # Fresh statistics, as a running server would have; on PostgreSQL also the visibility
+            # map autovacuum keeps, which lets a past month be read from the fact keys' index alone.
+            if engine.dialect.name == "postgresql":
+                conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
+            else:
+                conn.exec_driver_sql("ANALYZE")
+                conn.commit()
         timings: dict[str, dict[str, Any]] = {}
         with sessions() as session:
             in_month = summarise(session, start=MONTH[0], end=MONTH[1]).groups[0].metrics["received"]

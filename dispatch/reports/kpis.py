@@ -49,6 +49,7 @@ from dispatch.reports.portable import (
     collect,
     collect_blob,
     collect_text,
+    in_one_piece,
     local_day,
     local_day_numbers,
     ms_since,
@@ -471,7 +472,9 @@ def _count_collected(session: Session, facts: _Facts) -> dict[Key, Counts]:
         columns += [facts.since, *facts.ends.values()]
     if facts.key is not None:
         columns.append(facts.key)
-    arrays = [unpack(v) for v in session.execute(facts.select(*(collect(c) for c in columns))).one()]
+    arrays = [
+        unpack(v) for v in session.execute(in_one_piece(facts.select(*(collect(c) for c in columns)))).one()
+    ]
     if not len(arrays[0]):
         return {}
     codes, groups = _codes(arrays[-1] if facts.key is not None else None, len(arrays[0]))
@@ -490,6 +493,8 @@ def _count_collected(session: Session, facts: _Facts) -> dict[Key, Counts]:
 def _tally(
     codes: np.ndarray, groups: list[Key], count_name: str, sums: dict[str, np.ndarray]
 ) -> dict[Key, Counts]:
+    if len(groups) == 1:  # one group (a whole period): plain sums cost a fraction of bincount's
+        return {groups[0]: {count_name: len(codes)} | {name: int(np.sum(v)) for name, v in sums.items()}}
     count = np.bincount(codes, minlength=len(groups))
     # Small integers: the float64 sums are exact.
     totals = {
@@ -537,7 +542,7 @@ def _collect_calls(session: Session, key: Any, start: datetime, end: datetime) -
         Call.started_at >= start - REPEAT_LOOKBACK,
         Call.started_at < end,
     ]
-    packed, started, callers, *keys = session.execute(select(*columns).where(*window)).one()
+    packed, started, callers, *keys = session.execute(in_one_piece(select(*columns).where(*window))).one()
     flags = unpack(packed)
     if not len(flags):
         return {}
@@ -552,7 +557,7 @@ def _collect_calls(session: Session, key: Any, start: datetime, end: datetime) -
 
 def _repeated(caller: np.ndarray, at: np.ndarray) -> np.ndarray:
     """Whether another call from the same number started earlier, at most the window before."""
-    order = np.lexsort((at, caller))
+    order = _by_number_then_time(caller, at)
     number, time = caller[order], at[order]
     first_of_tie = np.ones(len(order), dtype=bool)
     first_of_tie[1:] = (number[1:] != number[:-1]) | (time[1:] != time[:-1])
@@ -562,6 +567,21 @@ def _repeated(caller: np.ndarray, at: np.ndarray) -> np.ndarray:
     repeat = np.zeros(len(order), dtype=bool)
     repeat[order] = found
     return repeat
+
+
+def _by_number_then_time(caller: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The order of the calls by number, then time: ``np.lexsort((at, caller))``, at a third of
+    its cost. Numbers take up to 57 bits, so number and time do not fit one integer, but each
+    number's run of calls does: a sort by number groups the runs, then one integer sort of
+    run·2^33 + time (ms since the earliest, below 2^33 for 99 days) orders them."""
+    by_number = np.argsort(caller)
+    number = caller[by_number]
+    run = np.zeros(len(number), dtype=np.int64)
+    np.cumsum(number[1:] != number[:-1], out=run[1:])
+    since = at[by_number] - (at.min() if len(at) else 0)
+    if len(at) and since.max() >= 1 << 33:
+        return np.lexsort((at, caller))
+    return by_number[np.argsort((run << 33) | since)]
 
 
 # --- counting the fact rows (both databases) ----------------------------------------------------
@@ -606,7 +626,7 @@ def _count_facts(
     stmt = select(collect_blob(column)).where(
         OrderFact.created_us >= us_since_epoch(start), OrderFact.created_us < us_since_epoch(end)
     )
-    rows = unpack_blob(session.execute(stmt).scalar(), dtype)
+    rows = unpack_blob(session.execute(in_one_piece(stmt)).scalar(), dtype)
     if not len(rows):
         return {}
     flags, offers, ratings, created = rows["flags"], rows["offers"], rows["ratings"], rows["created_us"]
@@ -659,7 +679,7 @@ def _count_call_facts(
     stmt = select(collect_blob(CallFact.packed)).where(
         CallFact.started_us >= us_since_epoch(start - REPEAT_LOOKBACK), CallFact.started_us < last
     )
-    rows = unpack_blob(session.execute(stmt).scalar(), facts.CALL_PACKED)
+    rows = unpack_blob(session.execute(in_one_piece(stmt)).scalar(), facts.CALL_PACKED)
     if not len(rows):
         return {}
     started, caller, flags = rows["started_us"], rows["caller"].copy(), rows["flags"]

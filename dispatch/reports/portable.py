@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from sqlalchemy import BigInteger, ColumnElement, case, func, literal
+from sqlalchemy import BigInteger, ColumnElement, Executable, case, func, literal
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
 
+from dispatch.db import BINARY_RESULTS
 from models import UTCDateTime
 
 DAY_MS = 86_400_000
 # What a collected integer column holds where the value is NULL (far below any real value).
 MISSING = -(1 << 62)
+E = TypeVar("E", bound=Executable)
 
 
 class ms_since(FunctionElement[int]):
@@ -86,6 +88,13 @@ def _collect_sqlite(element: collect, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(collect, "postgresql")
 def _collect_postgres(element: collect, compiler: SQLCompiler, **kw: Any) -> str:
     return f"array_agg({compiler.process(element.clauses, **kw)})"
+
+
+def in_one_piece(statement: E) -> E:
+    """A statement of :class:`collect` columns, marked so PostgreSQL sends its result in binary:
+    a period's array or blob then arrives as it is kept, not as text several times longer that
+    the driver parses back (see ``dispatch.db.BINARY_RESULTS``). SQLite ignores the mark."""
+    return statement.execution_options(**{BINARY_RESULTS: True})
 
 
 def unpack(value: Any) -> np.ndarray:
@@ -210,6 +219,8 @@ def us_since_epoch(moment: datetime) -> int:
 def ms_since_us(us: np.ndarray, start: datetime) -> np.ndarray:
     """:class:`ms_since` in numpy, for instants given in µs since 1970 UTC."""
     micros = us - us_since_epoch(start)
+    if not len(micros) or micros.min() >= 0:  # the usual case: instants in the period
+        return (micros + 500) // 1000
     return np.where(micros >= 0, (micros + 500) // 1000, -((500 - micros) // 1000))
 
 
