@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Annotated, Any, Literal
 
-from fastapi import Response
+from fastapi import Query, Response
 
 from dispatch.reports.xlsx import MEDIA_TYPE, Sheet, workbook
+
+# Every CSV comes in two layouts: for people (the default) and for scripts.
+Layout = Literal["raw", "zh"]
+LayoutParam = Annotated[
+    Layout,
+    Query(
+        description="zh (default): Chinese headers and readable values, for people; raw: field names and exact values, for scripts"
+    ),
+]
+CSV_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {"text/csv": {}}, "description": "UTF-8 with a byte-order mark"}
+}
 
 
 def xlsx_response(sheets: Iterable[Sheet], filename: str) -> Response:

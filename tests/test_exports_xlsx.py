@@ -140,3 +140,85 @@ def test_the_stats_csv_for_people(client, login, league_world) -> None:
     assert only["统计开始"] == "2026-11-01T00:00:00+08:00" and only["接通率"] == ""
     bad = client.get("/api/v1/stats/export.csv", params={"layout": "pretty"}, headers=headers)
     assert bad.status_code == 422 and bad.json()["message"].startswith("格式：")
+
+
+def test_the_orders_csv_for_people_and_for_scripts(client, login, league_world, session_factory) -> None:
+    """orders.csv is for people by default (the workbook's Chinese headers and values, local
+    times to the minute) and keeps its old layout for scripts (layout=raw); both masked alike."""
+    with session_factory() as s:
+        order = s.scalars(select(Order).where(Order.number == "L0000")).one()
+        order.description = "=1+1 联系 13912345678"
+        s.commit()
+    headers = login(Role.SUPERVISOR)
+    r = client.get("/api/v1/exports/orders.csv", params=NOVEMBER, headers=headers)
+    assert r.status_code == 200 and r.content.startswith(b"\xef\xbb\xbf")
+    people = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    raw = client.get("/api/v1/exports/orders.csv", params=NOVEMBER | {"layout": "raw"}, headers=headers)
+    scripts = list(csv.DictReader(io.StringIO(raw.content.decode("utf-8-sig"))))
+    assert len(people) == len(scripts) == 8
+    assert list(people[0])[:4] == ["工单编号", "受理时间", "状态", "渠道"]
+    first, same = people[0], scripts[0]
+    assert (first["工单编号"], first["受理时间"], first["状态"], first["渠道"]) == (
+        "L0000",
+        "2026-11-02 10:00",
+        "已归档",
+        "电话",
+    )
+    assert (same["number"], same["created_at"], same["status"], same["channel"]) == (
+        "L0000",
+        "2026-11-02T10:00:00+08:00",
+        "closed",
+        "phone",
+    )
+    assert first["诉求内容"] == same["description"] and first["诉求内容"].startswith("'=")  # never a formula
+    assert "13912345678" not in r.text + raw.text
+    assert first["服务方"] == same["provider"] and first["办结时间"] == (same["completed_at"] or "")[
+        :16
+    ].replace("T", " ")
+
+
+def csv_rows(client, headers, path: str, **params) -> list[dict[str, str]]:
+    r = client.get(path, params=params, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.content.startswith(b"\xef\xbb\xbf") and r.headers["content-type"].startswith("text/csv")
+    return list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+
+
+def test_the_league_csv_for_people_and_for_scripts(client, login, league_world) -> None:
+    """providers.csv: the rows of /providers the caller may see; for people with the workbook's
+    headers, percentages, 是/否 and the district's averages last; for scripts the API's fields."""
+    headers = login(Role.SUPERVISOR)
+    api = client.get(
+        "/api/v1/stats/providers", params={"period": "2026-11", "kind": "worker"}, headers=headers
+    )
+    items = {r["name"]: r for r in api.json()["items"]}
+    people = csv_rows(client, headers, "/api/v1/stats/providers.csv", period="2026-11", kind="worker")
+    assert [r["名称"] for r in people] == ["李师傅", "张师傅", "王阿姨", "全区平均"]
+    zhang = next(r for r in people if r["名称"] == "张师傅")
+    assert zhang["淘汰预警"] == "是" and zhang["星级"] == "2.2" and zhang["退单率"] == "50.0%"
+    assert zhang["排名"] == str(items["张师傅"]["rank"]) and zhang["所属机构"] == (
+        items["张师傅"]["organisation_name"] or ""
+    )
+    average = people[-1]
+    assert average["星级"] == "2.6" and average["排名"] == "" and average["淘汰预警"] == ""
+    raw = csv_rows(
+        client, headers, "/api/v1/stats/providers.csv", period="2026-11", kind="worker", layout="raw"
+    )
+    assert [r["name"] for r in raw] == ["李师傅", "张师傅", "王阿姨"]
+    row = next(r for r in raw if r["name"] == "张师傅")
+    assert row["provider_id"] == str(items["张师傅"]["provider_id"]) and row["elimination_warning"] == "true"
+    assert float(row["return_rate"]) == items["张师傅"]["return_rate"]
+    # An organisation admin: their own workers and the averages, nobody else's figures.
+    mine = csv_rows(
+        client,
+        login(Role.ORG_ADMIN, provider_id=league_world["A"]),
+        "/api/v1/stats/providers.csv",
+        period="2026-11",
+        kind="worker",
+    )
+    assert [r["名称"] for r in mine] == ["李师傅", "王阿姨", "全区平均"] and mine[-1]["星级"] == "2.6"
+    for role in (Role.OPERATOR, Role.WORKER):
+        r = client.get("/api/v1/stats/providers.csv", params={"period": "2026-11"}, headers=login(role))
+        assert r.status_code == 403
+    bad = client.get("/api/v1/stats/providers.csv", params={"period": "2026-13"}, headers=headers)
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_period"

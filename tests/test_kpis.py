@@ -727,7 +727,11 @@ def test_benchmark_runs_at_a_small_size() -> None:
         "month",
     }
     assert result["timings"]["day"]["groups"] == 28
-    assert "category" in format_stats(result)
+    league = result["league"]  # 20 organisations, 180 of their workers
+    assert set(league) == {"organisation", "worker"}
+    assert 0 < league["organisation"]["rows"] <= 20 and 20 < league["worker"]["rows"] <= 180
+    text = format_stats(result)
+    assert "category" in text and "league table of the month" in text
 
 
 # --- the two ways of counting, and the edges of the definitions ---------------------------------

@@ -342,7 +342,7 @@ def test_a_reveal_needs_a_reason_names_one_thing_and_is_for_the_call_centre(
 
 
 def export(client, headers, **params) -> tuple[int, list[dict]]:
-    r = client.get("/api/v1/exports/orders.csv", params=params, headers=headers)
+    r = client.get("/api/v1/exports/orders.csv", params={"layout": "raw"} | params, headers=headers)
     if r.status_code != 200:
         return r.status_code, [r.json()]
     assert r.content.startswith("\ufeff".encode())

@@ -30,6 +30,7 @@ from dispatch.catalogue.csvio import read_catalogue
 from dispatch.catalogue.service import import_catalogue
 from dispatch.db import make_engine, make_sessionmaker, transaction
 from dispatch.reports.kpis import GroupBy, summarise
+from dispatch.reports.league import Period, Rules, league
 from models import (
     Area,
     AreaKind,
@@ -53,6 +54,8 @@ CST = timezone(timedelta(hours=8))
 START = datetime(2025, 1, 1, tzinfo=CST)
 DAYS = 120
 MONTH = (datetime(2025, 2, 1, tzinfo=CST), datetime(2025, 3, 1, tzinfo=CST))
+LEAGUE_PERIOD = "2025-02"  # MONTH, in ZONE
+ZONE = "Asia/Shanghai"
 PROVIDERS = 200
 COMMUNITIES = 40
 CHUNK = 20_000
@@ -142,12 +145,26 @@ def _world(session: Session) -> tuple[np.ndarray, np.ndarray, list[int], list[in
         )
         for n in range(COMMUNITIES)
     ]
-    providers = [
-        Provider(kind=ProviderKind.WORKER, name=f"服务方{n:03d}", lat=30.27, lon=120.15)
-        for n in range(PROVIDERS)
+    # A tenth of the providers are organisations, the rest their workers (the league's two kinds).
+    organisations = [
+        Provider(kind=ProviderKind.ORGANISATION, name=f"服务机构{n:02d}", lat=30.27, lon=120.15)
+        for n in range(PROVIDERS // 10)
     ]
-    session.add_all(communities + providers)
+    session.add_all(communities + organisations)
     session.flush()
+    workers = [
+        Provider(
+            kind=ProviderKind.WORKER,
+            name=f"服务方{n:03d}",
+            lat=30.27,
+            lon=120.15,
+            organisation_id=organisations[n % len(organisations)].id,
+        )
+        for n in range(PROVIDERS - len(organisations))
+    ]
+    session.add_all(workers)
+    session.flush()
+    providers = organisations + workers
     return items[:, 0], items[:, 1], [c.id for c in communities], [p.id for p in providers]
 
 
@@ -360,6 +377,25 @@ def _time_ms(session: Session, group_by: GroupBy | None, runs: int) -> tuple[flo
     return samples[0], samples[1:], groups
 
 
+LEAGUE_RUNS = 5
+
+
+def _time_league(session: Session, kind: ProviderKind, runs: int) -> tuple[float, list[float], int]:
+    """The star evaluation of the month (``GET /api/v1/stats/providers``): this month's and the
+    month before's provider figures (for the star change and 淘汰预警) and the complaints."""
+    rules = Rules(
+        floor=2.5, warning_after_periods=2, complaint_max_stars=2, satisfied_min_stars=4, timezone=ZONE
+    )
+    samples = []
+    rows = 0
+    for _ in range(runs + 1):
+        t0 = time.perf_counter()
+        rows = len(league(session, period=Period.parse(LEAGUE_PERIOD), kind=kind, rules=rules).items)
+        samples.append((time.perf_counter() - t0) * 1000)
+        session.rollback()
+    return samples[0], samples[1:], rows
+
+
 def _rank(samples: list[float], fraction: float) -> float:
     return sorted(samples)[math.ceil(len(samples) * fraction) - 1]
 
@@ -399,6 +435,15 @@ def bench_stats(orders: int = 1_000_000, backend_url: str | None = None, runs: i
                     "p99_ms": _rank(warm, 0.99),
                     "groups": groups,
                 }
+            league_timings: dict[str, dict[str, Any]] = {}
+            for kind in ProviderKind:
+                cold, warm, rows = _time_league(session, kind, min(runs, LEAGUE_RUNS))
+                league_timings[kind.value] = {
+                    "cold_ms": cold,
+                    "median_ms": statistics.median(warm),
+                    "max_ms": max(warm),
+                    "rows": rows,
+                }
         engine.dispose()
         return {
             "backend": engine.dialect.name,
@@ -407,6 +452,7 @@ def bench_stats(orders: int = 1_000_000, backend_url: str | None = None, runs: i
             "build_s": build_s,
             "facts_s": facts_s,
             "timings": timings,
+            "league": league_timings,
             "runs": runs,
             "load": os.getloadavg(),
         }
@@ -431,5 +477,12 @@ def format_stats(result: dict[str, Any]) -> str:
         flag = "  over target" if over else ""
         lines.append(
             f"  {name:<10} {t['groups']:>6} {t['median_ms']:>7.0f} {t['p99_ms']:>7.0f} {t['cold_ms']:>8.0f}{flag}"
+        )
+    league_runs = min(result["runs"], LEAGUE_RUNS)
+    lines.append(f"  league table of the month ({league_runs} runs after a cold one; no target)")
+    lines.append(f"  {'kind':<13} {'rows':>4} {'p50 ms':>7} {'max ms':>7} {'cold ms':>8}")
+    for kind, t in result["league"].items():
+        lines.append(
+            f"  {kind:<13} {t['rows']:>4} {t['median_ms']:>7.0f} {t['max_ms']:>7.0f} {t['cold_ms']:>8.0f}"
         )
     return "\n".join(lines)

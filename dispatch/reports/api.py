@@ -10,17 +10,17 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.deps import Ctx, Db, require_roles
-from dispatch.downloads import csv_response, xlsx_response
+from dispatch.downloads import CSV_RESPONSES, LayoutParam, csv_response, xlsx_response
 from dispatch.errors import BadRequest
 from dispatch.inputs import AwareTime
 from dispatch.reports.kpis import GroupBy, Summary, summarise
-from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, metric_column
+from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, csv_text, metric_column
 from dispatch.spreadsheet import SafeWriter
 from models import Role, User
 
@@ -117,11 +117,6 @@ def stats_summary(
     return head | {"group_by": group_by.value, "groups": groups}
 
 
-LayoutParam = Annotated[
-    Literal["raw", "zh"],
-    Query(description="raw: English column names and exact values (for scripts); zh: for people"),
-]
-CSV = {200: {"content": {"text/csv": {}}, "description": "UTF-8 with a byte-order mark"}}
 # The sheets of export.xlsx without group_by, and every grouping's sheet title and key column.
 SHEETS: tuple[GroupBy | None, ...] = (
     None,
@@ -173,22 +168,7 @@ def _sheet(summary: Summary, zone: ZoneInfo) -> Sheet:
     return Sheet(title, _columns(summary), _rows(summary, zone))
 
 
-def _readable(value: Any, column: Column) -> Any:
-    """A CSV cell for people: rates as 86.4%, minutes to a tenth, stars to a hundredth."""
-    if value is None:
-        return ""
-    if column.kind == "rate":
-        return f"{value * 100:.1f}%"
-    if column.kind == "minutes":
-        return round(value, 1)
-    if column.kind == "stars":
-        return round(value, 2)
-    if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
-    return value
-
-
-@router.get("/export.csv", response_class=Response, responses=CSV)
+@router.get("/export.csv", response_class=Response, responses=CSV_RESPONSES)
 def stats_export(
     ctx: Ctx,
     db: Db,
@@ -212,7 +192,7 @@ def stats_export(
         sheet = _sheet(summary, ctx.tz)
         writer.writerow([c.title for c in sheet.columns])
         for row in sheet.rows:
-            writer.writerow([_readable(v, c) for v, c in zip(row, sheet.columns, strict=True)])
+            writer.writerow([csv_text(v, c) for v, c in zip(row, sheet.columns, strict=True)])
     else:
         writer.writerow(["from", "to", "group_by", "key", "label", *summary.metric_names])
         for g in summary.groups:

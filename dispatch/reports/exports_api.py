@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.audit.service import Access, Seen, record, record_many
 from dispatch.deps import Ctx, Db, require_roles
-from dispatch.downloads import csv_response, xlsx_response
+from dispatch.downloads import LayoutParam, csv_response, xlsx_response
 from dispatch.errors import BadRequest, Forbidden
 from dispatch.inputs import AwareTime
 from dispatch.reports import orders_export
@@ -123,14 +123,22 @@ def _export(db: Db, ctx: Ctx, user: User, asked: Filters, *, file: str) -> Expor
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}, "description": "one row per order, oldest first"}},
 )
-def export_orders(db: Db, ctx: Ctx, user: Exporter, asked: Asked) -> Response:
+def export_orders(db: Db, ctx: Ctx, user: Exporter, asked: Asked, layout: LayoutParam = "zh") -> Response:
     """The orders created in [from, to) (default: the last 30 days), at most 20,000, for Excel
-    (UTF-8 with a BOM). Masked by default: surname only, numbers masked, no house numbers, no tags."""
+    (UTF-8 with a BOM). Masked by default: surname only, numbers masked, no house numbers, no tags.
+
+    ``layout=zh`` (the default, for people): Chinese headers, statuses, channels and priorities,
+    local times as ``2026-11-03 14:05``. ``layout=raw`` (for scripts): the field names as
+    headers, machine codes, local times in ISO 8601 (the CSV before 2026-12)."""
     exported = _export(db, ctx, user, asked, file="orders.csv")
     out = io.StringIO()
     writer = SafeWriter(out)
-    writer.writerow(orders_export.COLUMNS)
-    writer.writerows(orders_export.as_text(cells) for cells in exported.rows)
+    if layout == "zh":
+        writer.writerow([column.title for column in orders_export.TITLES])
+        writer.writerows(orders_export.for_people(cells) for cells in exported.rows)
+    else:
+        writer.writerow(orders_export.COLUMNS)
+        writer.writerows(orders_export.as_text(cells) for cells in exported.rows)
     return csv_response(out.getvalue(), exported.filename(ctx.tz, "csv"))
 
 

@@ -7,16 +7,18 @@ never another organisation's figures. Operators and workers may not read it.
 
 from __future__ import annotations
 
+import io
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Response
 
 from dispatch.deps import Ctx, Db, require_roles
-from dispatch.downloads import xlsx_response
+from dispatch.downloads import CSV_RESPONSES, LayoutParam, csv_response, xlsx_response
 from dispatch.errors import BadRequest, InvalidValue
 from dispatch.pagination import Page
 from dispatch.reports.league import METRICS, League, Period, Rules, league
-from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet
+from dispatch.reports.xlsx import XLSX_RESPONSES, Column, Sheet, csv_text
+from dispatch.spreadsheet import SafeWriter
 from models import ProviderKind, Role, User
 
 router = APIRouter(prefix="/api/v1/stats", tags=["stats"])
@@ -132,3 +134,32 @@ def providers_league_xlsx(
         Sheet("全区平均", [c for _, c in AVERAGE_COLUMNS], averages),
     ]
     return xlsx_response(sheets, f"sanshe-league-{kind.value}-{label}.xlsx")
+
+
+@router.get("/providers.csv", response_class=Response, responses=CSV_RESPONSES)
+def providers_league_csv(
+    ctx: Ctx,
+    db: Db,
+    user: Reader,
+    period: PeriodParam,
+    kind: KindParam = ProviderKind.ORGANISATION,
+    layout: LayoutParam = "zh",
+) -> Response:
+    """The league table as CSV: the rows the caller may see (as ``/providers``). ``layout=zh``
+    (the default, for people): the workbook's Chinese headers, rates as ``86.4%``, 是/否, and a
+    last row 全区平均 with the district's averages. ``layout=raw`` (for scripts): the API's field
+    names and exact values, the rows only (the averages are in ``/providers``)."""
+    table = league_for(ctx, db, period, kind)
+    rows = visible(table, user)
+    out = io.StringIO()
+    writer = SafeWriter(out)  # a provider's name may start with "="
+    if layout == "zh":
+        writer.writerow([c.title for _, c in COLUMNS])
+        writer.writerows([csv_text(r[key], c) for key, c in COLUMNS] for r in rows)
+        average = {"name": "全区平均"} | {k: table.averages[k] for k, _ in AVERAGE_COLUMNS}
+        writer.writerow([csv_text(average.get(key), c) for key, c in COLUMNS])
+    else:
+        keys = ["provider_id", *(key for key, _ in COLUMNS), "organisation_id"]
+        writer.writerow(keys)
+        writer.writerows([str(r[k]).lower() if isinstance(r[k], bool) else r[k] for k in keys] for r in rows)
+    return csv_response(out.getvalue(), f"sanshe-league-{kind.value}-{table.period.label}.csv")

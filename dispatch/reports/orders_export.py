@@ -22,7 +22,8 @@ from dispatch.residents.phones import national
 from dispatch.residents.privacy import mask_address, mask_name, mask_phone, mask_phones_in_text
 from models import Area, Category, Item, Order, OrderStatus, Provider, Resident
 
-# (machine name, Chinese title, kind): the CSV's header is the names, the workbook's the titles.
+# (machine name, Chinese title, kind): the headers of the CSV for scripts (layout=raw), and of the
+# CSV for people (layout=zh) and the workbook.
 FIELDS: tuple[tuple[str, str, Kind], ...] = (
     ("number", "工单编号", "text"),
     ("created_at", "受理时间", "datetime"),
@@ -69,9 +70,19 @@ def readable(cells: list[object]) -> list[object]:
 
 
 def as_text(cells: list[object]) -> list[object]:
-    """A row for the CSV: times as local ISO 8601 to the second, missing values empty."""
+    """A row for the CSV for scripts (``layout=raw``): times as local ISO 8601 to the second,
+    missing values empty."""
     return [
         c.isoformat(timespec="seconds") if isinstance(c, datetime) else "" if c is None else c for c in cells
+    ]
+
+
+def for_people(cells: list[object]) -> list[object]:
+    """A row for the CSV for people (``layout=zh``): :func:`readable`, times as local
+    ``2026-11-03 14:05`` as in the workbook, missing values empty."""
+    return [
+        c.strftime("%Y-%m-%d %H:%M") if isinstance(c, datetime) else "" if c is None else c
+        for c in readable(cells)
     ]
 
 

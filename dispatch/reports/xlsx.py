@@ -51,6 +51,24 @@ class Column:
     width: int | None = None  # characters; by kind (text: 14) when not given
 
 
+def csv_text(value: Any, column: Column) -> Any:
+    """A CSV cell for people (``layout=zh``), by the column's kind: rates as ``86.4%``, minutes
+    to a tenth, stars to a hundredth, yes/no as 是/否, missing values empty."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "是" if value else "否"
+    if column.kind == "rate":
+        return f"{value * 100:.1f}%"
+    if column.kind == "minutes":
+        return round(value, 1)
+    if column.kind == "stars":
+        return round(value, 2)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="seconds")
+    return value
+
+
 @dataclass(frozen=True)
 class Sheet:
     title: str  # at most 31 characters, none of []:*?/\

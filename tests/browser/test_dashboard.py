@@ -6,7 +6,13 @@ screenshots the README shows are taken here (docs/screenshots, 1280×800)."""
 
 from __future__ import annotations
 
+import csv
+import io
+import math
 import re
+import struct
+import time
+import zlib
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -164,6 +170,75 @@ def test_the_map_shows_the_communities_offline(page: Page, sign_in, live_server:
     )
 
 
+def png(rgb: tuple[int, int, int]) -> bytes:
+    """A one-pixel PNG of one colour (a map tile, stretched by the chart)."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes([0, *rgb])))
+        + chunk(b"IEND", b"")
+    )
+
+
+def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
+    """The Web Mercator (slippy map) tile holding a point at zoom z."""
+    r = math.radians(lat)
+    return int((lon + 180) / 360 * 2**z), int(
+        (1 - math.log(math.tan(r) + 1 / math.cos(r)) / math.pi) / 2 * 2**z
+    )
+
+
+def test_the_map_draws_tiles_when_a_tile_url_is_set(page: Page, sign_in, live_server: LiveServer) -> None:
+    """With ``[dashboard] tile_url`` set (the API's side is in test_dashboard_api), the map asks
+    this server for the Web Mercator tiles under every community, at one zoom, and shows the
+    attribution. The tile server is the edge faked here: the targets answer gets a tile_url and
+    the tiles are answered with a PNG."""
+    asked: list[str] = []
+
+    def with_tiles(route) -> None:
+        response = route.fetch()
+        body = response.json() | {"tile_url": "/tiles/{z}/{x}/{y}.png", "tile_attribution": "底图 © 测试图源"}
+        route.fulfill(response=response, json=body)
+
+    def tile(route) -> None:
+        asked.append(route.request.url)
+        route.fulfill(status=200, content_type="image/png", body=png((200, 220, 240)))
+
+    page.route("**/api/v1/stats/targets", with_tiles)
+    page.route(f"{live_server.url}/tiles/**", tile)
+    period, board = open_dashboard(page, sign_in)
+    expect(board.locator(".map-attribution")).to_have_text("底图 © 测试图源")
+    points = live_server.api(
+        "supervisor", "GET", "/api/v1/stats/map", params={"from": period["from"], "to": period["to"]}
+    )["communities"]
+    assert points
+
+    def tiles() -> set[tuple[int, ...]]:
+        return {
+            tuple(int(n) for n in re.search(r"/tiles/(\d+)/(\d+)/(\d+)\.png$", u).groups()) for u in asked
+        }
+
+    def covered(found: set[tuple[int, ...]]) -> bool:
+        zooms = {z for z, _, _ in found}
+        if len(zooms) != 1:
+            return False
+        z = next(iter(zooms))
+        return {(z, *tile_of(p["lon"], p["lat"], z)) for p in points} <= found
+
+    deadline = time.monotonic() + 30  # the tiles are asked for once the chart has drawn
+    while not covered(tiles()) and time.monotonic() < deadline:
+        page.wait_for_timeout(100)
+    found = tiles()
+    assert covered(found), (found, [(p["lon"], p["lat"]) for p in points])
+    assert 1 <= next(iter(found))[0] <= 18
+    assert len(found) <= 64  # the district's tiles, not the world's
+
+
 def test_league_table_for_supervisors(page: Page, sign_in, live_server: LiveServer) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
     sign_in("admin", "#/stats")
@@ -240,3 +315,36 @@ def test_monthly_report(page: Page, sign_in, live_server: LiveServer) -> None:
     page.screenshot(path=str(SHOTS / "report.png"))
     report.get_by_role("button", name="关闭").click()
     expect(page.locator("#shell")).to_be_visible()
+
+
+def test_reports_download_as_excel_and_csv(page: Page, sign_in, live_server: LiveServer) -> None:
+    """督办's downloads: the summary as a workbook with a sheet per grouping, the period's orders
+    as a workbook and as the CSV for people, each opened as a user's program would (openpyxl)."""
+    from openpyxl import load_workbook
+
+    def opened(saved):
+        assert saved.suggested_filename.endswith(".xlsx")
+        return load_workbook(io.BytesIO(Path(saved.path()).read_bytes()))
+
+    period, _board = open_dashboard(page, sign_in)
+    view = page.locator("section.view.stats")
+    with page.expect_download() as download:
+        view.get_by_role("button", name="导出 Excel", exact=True).click()
+    book = opened(download.value)
+    assert book.sheetnames[:4] == ["总体", "按类别", "按社区", "按服务方"]
+    overall = book["总体"]
+    assert overall.freeze_panes == "A2" and "办结率" in [c.value for c in overall[1]]
+    summary = live_server.api(
+        "supervisor", "GET", "/api/v1/stats/summary", params={"from": period["from"], "to": period["to"]}
+    )
+    received = [c.value for c in overall[1]].index("受理工单")
+    assert overall.cell(2, received + 1).value == summary["received"]
+
+    with page.expect_download() as download:
+        view.get_by_role("button", name="导出工单 Excel").click()
+    orders = opened(download.value)["工单"]
+    assert [c.value for c in orders[1]][:3] == ["工单编号", "受理时间", "状态"] and orders.max_row > 1
+    with page.expect_download() as download:
+        view.get_by_role("button", name="导出工单 CSV").click()
+    lines = list(csv.reader(io.StringIO(Path(download.value.path()).read_text(encoding="utf-8-sig"))))
+    assert lines[0][:3] == ["工单编号", "受理时间", "状态"] and len(lines) == orders.max_row

@@ -78,6 +78,8 @@ export function create(app) {
     GROUP_BY.map(([v, t]) => h("option", { value: v }, t)),
   );
   const exportButton = h("button", { type: "button", title: "GET /api/v1/stats/export.csv" }, "导出 CSV");
+  // Without a grouping the workbook has a sheet per grouping (总体, 按类别, 按社区, 按服务方, 按日).
+  const exportXlsx = h("button", { type: "button", title: "GET /api/v1/stats/export.xlsx" }, "导出 Excel");
   const exportLink = h("span.export-link");
   // The period's orders as CSV: masked (surname, 138****8000, no house numbers); admins may ask
   // for personal data, with a reason that is recorded.
@@ -91,6 +93,7 @@ export function create(app) {
     groupBy,
     h("button.primary", { type: "submit" }, "查询"),
     exportButton,
+    exportXlsx,
     exportLink,
   );
 
@@ -182,7 +185,8 @@ export function create(app) {
     e.preventDefault();
     loadCalls();
   });
-  exportButton.addEventListener("click", exportCsv);
+  exportButton.addEventListener("click", () => exportSummary(exportButton, "csv"));
+  exportXlsx.addEventListener("click", () => exportSummary(exportXlsx, "xlsx"));
 
   // --- needs attention now ----------------------------------------------------------------------
   // Supervision and overdue flags stay on an order after it is closed: those tiles count the
@@ -392,20 +396,21 @@ export function create(app) {
     }
   }
 
-  async function exportCsv() {
+  async function exportSummary(button, ext) {
     if (!readControls()) return;
-    exportButton.disabled = true;
+    button.disabled = true;
     clear(exportLink, h("span.muted.small", "生成中…"));
     try {
-      const response = await api("/api/v1/stats/export.csv", {
+      const path = { csv: "/api/v1/stats/export.csv", xlsx: "/api/v1/stats/export.xlsx" }[ext];
+      const response = await api(path, {
         query: { from: state.from, to: state.to, group_by: state.groupBy },
         raw: true,
       });
-      await saveDownload(response, exportLink, "sanshe-stats.csv");
+      await saveDownload(response, exportLink, `sanshe-stats.${ext}`);
     } catch (err) {
       clear(exportLink, errorLine(err));
     } finally {
-      exportButton.disabled = false;
+      button.disabled = false;
     }
   }
 
@@ -434,7 +439,8 @@ export function create(app) {
             reason,
           ]
         : h("span.muted.small", "（已脱敏）"),
-      h("button", { type: "submit" }, "导出工单 CSV"),
+      h("button", { type: "submit", value: "csv", title: "GET /api/v1/exports/orders.csv" }, "导出工单 CSV"),
+      h("button", { type: "submit", value: "xlsx", title: "GET /api/v1/exports/orders.xlsx" }, "导出工单 Excel"),
       box,
     );
     const syncReason = () => {
@@ -446,18 +452,20 @@ export function create(app) {
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       if (!readControls() || !form.reportValidity()) return;
-      const submit = form.querySelector("button[type=submit]");
-      submit.disabled = true;
+      const ext = e.submitter?.value === "xlsx" ? "xlsx" : "csv";
+      const buttons = [...form.querySelectorAll("button[type=submit]")];
+      for (const b of buttons) b.disabled = true;
       clear(box, h("span.muted.small", "生成中…"));
       try {
         const query = { from: state.from, to: state.to };
         if (personal.checked) Object.assign(query, { personal: true, reason: reason.value.trim() });
-        const response = await api("/api/v1/exports/orders.csv", { query, raw: true });
-        await saveDownload(response, box, "sanshe-orders.csv");
+        const path = { csv: "/api/v1/exports/orders.csv", xlsx: "/api/v1/exports/orders.xlsx" }[ext];
+        const response = await api(path, { query, raw: true });
+        await saveDownload(response, box, `sanshe-orders.${ext}`);
       } catch (err) {
         clear(box, errorLine(err));
       } finally {
-        submit.disabled = false;
+        for (const b of buttons) b.disabled = false;
       }
     });
     return form;
