@@ -985,3 +985,25 @@ def test_postgres_reads_fact_rows_from_the_key_in_binary(backend, session_factor
     collected = [f for sql, f in formats if "string_agg" in sql or "array_agg" in sql]
     assert len(collected) >= 4 and set(collected) == {Format.BINARY}
     assert [f for sql, f in formats if "_agg" not in sql][-1:] == [Format.TEXT]
+
+
+@pytest.mark.parametrize("group_by", [None, GroupBy.CATEGORY, GroupBy.DAY])
+def test_complaints_are_counted_alike_every_way(session_factory, world, group_by) -> None:
+    """``complaint_max_stars`` (the league's 差评) adds ``complaints``: rated ratings of at most
+    that many stars, by the group of their order (the same from the facts and directly), and
+    the figures are absent when not asked for."""
+    in_period = {o.name for o in ORDERS if START <= o.created < END}
+    rated = [
+        r
+        for r in RATINGS
+        if r.order in in_period and r.outcome == RatingOutcome.RATED and r.stars is not None
+    ]
+    with session_factory() as s:
+        for most in (1, 2, 5):
+            results = summaries(s, start=START, end=END, group_by=group_by, complaint_max_stars=most)
+            for other in results[1:]:
+                assert by_key(other) == by_key(results[0])
+            total = sum(g.metrics["complaints"] for g in results[0].groups)
+            assert total == sum(r.stars <= most for r in rated) and total > 0
+        plain = summarise(s, start=START, end=END, group_by=group_by)
+    assert all("complaints" not in g.metrics for g in plain.groups)

@@ -260,7 +260,9 @@ def _keys(group_by: GroupBy | None, day: Any) -> tuple[Any, Any, Any]:
     return column, column, column
 
 
-def _order_facts(key: Any, period: Any, start: datetime, satisfied_min_stars: int) -> list[_Facts]:
+def _order_facts(
+    key: Any, period: Any, start: datetime, satisfied_min_stars: int, complaint_max_stars: int | None
+) -> list[_Facts]:
     """Orders, their offers and their ratings."""
     order_key, offer_key, rating_key = key
     done = Order.status.in_(DONE)
@@ -304,7 +306,8 @@ def _order_facts(key: Any, period: Any, start: datetime, satisfied_min_stars: in
         rating_key,
         [period, Rating.outcome == RatingOutcome.RATED, Rating.stars.is_not(None)],
         (Rating, Order, Order.id == Rating.order_id),
-        counts={"ratings_satisfied": Rating.stars >= satisfied_min_stars},
+        counts={"ratings_satisfied": Rating.stars >= satisfied_min_stars}
+        | ({} if complaint_max_stars is None else {"complaints": Rating.stars <= complaint_max_stars}),
         totals={"stars": Rating.stars},
     )
     return [orders, offers, ratings]
@@ -619,6 +622,7 @@ def _count_facts(
     start: datetime,
     end: datetime,
     satisfied_min_stars: int,
+    complaint_max_stars: int | None,
 ) -> dict[Key, Counts]:
     """The order, offer and rating metrics from the period's ``order_fact`` rows (see
     ``dispatch.facts``): their packed bytes handed over in one blob, counted in numpy."""
@@ -654,6 +658,8 @@ def _count_facts(
     sums["ratings"] = sum(stars.values())
     sums["ratings_satisfied"] = sum(n for k, n in stars.items() if k >= satisfied_min_stars) + 0 * flags
     sums["stars"] = sum(k * n for k, n in stars.items())
+    if complaint_max_stars is not None:
+        sums["complaints"] = sum(n for k, n in stars.items() if k <= complaint_max_stars) + 0 * flags
     tallies = _tally(codes, groups, "rows", sums)
     since = ms_since_us(created, start)
     for name, end_field in (
@@ -731,7 +737,7 @@ def _rate(part: int, whole: int) -> float | None:
     return part / whole if whole else None
 
 
-def _metrics(c: Counts, with_calls: bool) -> dict[str, Metric]:
+def _metrics(c: Counts, with_calls: bool, with_complaints: bool) -> dict[str, Metric]:
     c = {"stars": 0} | c
     out: dict[str, Metric] = {name: c.get(name, 0) for name in ORDER_METRICS + CALL_METRICS}
     out |= {
@@ -754,6 +760,8 @@ def _metrics(c: Counts, with_calls: bool) -> dict[str, Metric]:
     if not with_calls:
         for name in CALL_METRICS:
             del out[name]
+    if with_complaints:
+        out["complaints"] = c.get("complaints", 0)
     return out
 
 
@@ -767,13 +775,15 @@ def summarise(
     satisfied_min_stars: int = 4,
     in_sql: bool | None = None,
     from_facts: bool = True,
+    complaint_max_stars: int | None = None,
 ) -> Summary:
     """All metrics for orders created (calls started) in [start, end); see the module docstring.
 
     Order, offer and rating metrics come from the fact rows (``from_facts``, the default), or
     straight from the orders, offers and ratings: the independent computation the tests hold the
     facts to. ``in_sql``: count calls (and, not from facts, orders) in SQL (PostgreSQL only) or in
-    numpy; by default whichever is faster on the session's database.
+    numpy; by default whichever is faster on the session's database. ``complaint_max_stars``:
+    also count ``complaints``, the ratings of at most that many stars (the league's 差评).
     """
     if start.tzinfo is None or end.tzinfo is None:
         raise ValueError("start and end must be aware datetimes")
@@ -792,10 +802,16 @@ def summarise(
         return calendar.group_sql(number) if calendar is not None else number
 
     period = and_(Order.created_at >= start, Order.created_at < end)
-    orders, offers, ratings = _order_facts(_keys(group_by, day), period, start, satisfied_min_stars)
+    orders, offers, ratings = _order_facts(
+        _keys(group_by, day), period, start, satisfied_min_stars, complaint_max_stars
+    )
     if from_facts:
         facts.sync(session)  # this transaction's own changes too
-        sources = [_count_facts(session, group_by, calendar, zone, start, end, satisfied_min_stars)]
+        sources = [
+            _count_facts(
+                session, group_by, calendar, zone, start, end, satisfied_min_stars, complaint_max_stars
+            )
+        ]
     elif in_sql:
         sources = [_count_in_sql(session, orders)]
         sources += [_count_in_sql(session, f) for f in _within_ids(sources[0], offers, ratings)]
@@ -823,7 +839,7 @@ def summarise(
         merged: Counts = {}
         for source in sources:
             merged |= source.get(i, {})
-        return _metrics(merged, with_calls)
+        return _metrics(merged, with_calls, complaint_max_stars is not None)
 
     if group_by is None:
         groups = [Group(None, None, metrics(None))]

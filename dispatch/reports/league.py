@@ -32,12 +32,12 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.errors import InvalidValue
 from dispatch.reports.kpis import GroupBy, summarise
-from models import Order, Provider, ProviderKind, ProviderStatus, Rating, RatingOutcome
+from models import Provider, ProviderKind, ProviderStatus
 
 # The counts a row is made of (summarise's names), summed for an organisation.
 COUNTS = (
@@ -196,22 +196,6 @@ def _row_of(member: Member, kind: ProviderKind) -> int | None:
     return None
 
 
-def _complaints(session: Session, start: datetime, end: datetime, max_stars: int) -> dict[int | None, int]:
-    stmt = (
-        select(Rating.provider_id, func.count())
-        .join(Order, Order.id == Rating.order_id)
-        .where(
-            Order.created_at >= start,
-            Order.created_at < end,
-            Rating.outcome == RatingOutcome.RATED,
-            Rating.stars.is_not(None),
-            Rating.stars <= max_stars,
-        )
-        .group_by(Rating.provider_id)
-    )
-    return {provider: n for provider, n in session.execute(stmt)}
-
-
 def tallies(
     session: Session, period: Period, kind: ProviderKind, rules: Rules, members: dict[int, Member]
 ) -> dict[int, Tally]:
@@ -224,8 +208,8 @@ def tallies(
         group_by=GroupBy.PROVIDER,
         timezone=rules.timezone,
         satisfied_min_stars=rules.satisfied_min_stars,
+        complaint_max_stars=rules.complaint_max_stars,
     )
-    complaints = _complaints(session, start, end, rules.complaint_max_stars)
     rows: dict[int, Tally] = {}
     for group in summary.groups:
         member = members.get(group.key) if isinstance(group.key, int) else None
@@ -236,7 +220,7 @@ def tallies(
         counts = {name: int(m[name] or 0) for name in COUNTS if name in m}
         # avg_rating × ratings is a sum of whole stars: rounding only undoes the division.
         counts["stars"] = round((m["avg_rating"] or 0) * (m["ratings"] or 0))
-        counts["complaints"] = complaints.get(member.id, 0)
+        counts["complaints"] = m["complaints"]
         rows.setdefault(row, Tally()).add(counts)
     return {i: t for i, t in rows.items() if t.counts["received"] or t.counts["offers"]}
 
