@@ -264,6 +264,14 @@ def test_league_table_for_supervisors(page: Page, sign_in, live_server: LiveServ
         "admin", "GET", "/api/v1/stats/providers", params={"period": period, "kind": "worker", "limit": 500}
     )
     expect(table.locator("tbody tr")).to_have_count(workers["total"])
+    # Months are chosen from a list in Chinese (not the browser's own month box).
+    month = screen.get_by_label("月份")
+    year, mm = period.split("-")
+    expect(month.locator("option:checked")).to_have_text(f"{year}年{int(mm)}月")
+    earlier = month.locator("option").nth(3).get_attribute("value")
+    month.select_option(earlier)
+    screen.get_by_role("button", name="查询").click()
+    expect(screen.locator(".league")).to_have_attribute("data-period", earlier)
     screen.get_by_label("评价周期").select_option("quarter")
     expect(screen.locator(".league")).to_have_attribute("data-period", re.compile(r"^\d{4}-Q[1-4]$"))
     to_top(screen)
@@ -306,6 +314,7 @@ def test_monthly_report(page: Page, sign_in, live_server: LiveServer) -> None:
     month = report.get_attribute("data-ready")
     year, mm = month.split("-")
     expect(report.locator("h1")).to_have_text(f"三社联动服务月报 · {year}年{int(mm)}月")
+    expect(report.get_by_label("月份").locator("option:checked")).to_have_text(f"{year}年{int(mm)}月")
     expect(report.locator('.report-kpis tr[data-metric="closure_rate"] td').nth(1)).to_have_text("98.0 %")
     expect(report.locator("table.league-table, .report-section .error").first).to_be_visible()
     assert report.locator(".report-section.page-break").count() == 3

@@ -37,6 +37,29 @@ export function lastMonth(today = new Date()) {
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}`;
 }
 
+/**
+ * A month chooser ("2026-11", shown as 2026年11月) of this month and the 35 before it: a select
+ * rather than <input type=month>, which Firefox shows as a plain text box and other browsers in
+ * their own locale. An older `value` is kept as the first choice.
+ */
+export function monthSelect(value, attrs = {}, today = new Date()) {
+  const months = Array.from({ length: 36 }, (_, n) => {
+    const d = new Date(today.getFullYear(), today.getMonth() - n, 1);
+    return [`${d.getFullYear()}-${pad(d.getMonth() + 1)}`, `${d.getFullYear()}年${d.getMonth() + 1}月`];
+  });
+  if (value && !months.some(([v]) => v === value)) {
+    const [y, m] = value.split("-").map(Number);
+    months.push([value, `${y}年${m}月`]);
+  }
+  const select = h(
+    "select",
+    attrs,
+    months.map(([v, label]) => h("option", { value: v }, label)),
+  );
+  select.value = value;
+  return select;
+}
+
 function starChange(change) {
   if (change === null || change === undefined) return h("span.muted.star-change", { title: "上期无星级" }, "新");
   if (change > 0) return h("span.star-change.up", { title: `比上期升 ${change}` }, `▲ ${change.toFixed(1)}`);
@@ -114,7 +137,7 @@ export function createLeague(app) {
     h("option", { value: "month" }, "月度"),
     h("option", { value: "quarter" }, "季度"),
   );
-  const month = h("input", { type: "month", "aria-label": "月份", value: lastMonth(), required: true });
+  const month = monthSelect(lastMonth(), { "aria-label": "月份" });
   const year = h("input", { type: "number", "aria-label": "年份", min: 2000, max: 2100, size: 5, hidden: true });
   const quarter = h(
     "select",
@@ -160,7 +183,6 @@ export function createLeague(app) {
   grain.addEventListener("change", () => {
     const q = grain.value === "quarter";
     month.hidden = q;
-    month.required = !q;
     year.hidden = !q;
     quarter.hidden = !q;
     form.requestSubmit();

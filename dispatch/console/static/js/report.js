@@ -17,7 +17,7 @@ import {
   ratesData,
   ratesOption,
 } from "./dashboard.js";
-import { fetchLeague, lastMonth, leagueTable } from "./league.js";
+import { fetchLeague, lastMonth, leagueTable, monthSelect } from "./league.js";
 import { clear, errorLine, h, localMidnight, ymd } from "./ui.js";
 
 // [key, 中文, kind, target key]: the report's KPI table.
@@ -79,7 +79,7 @@ function kpiTable(summary, targets) {
 /** Open the report of a month ("2026-11"; default last month) over the console. */
 export function openReport(app, month = lastMonth()) {
   document.querySelector(".report")?.remove();
-  const picker = h("input", { type: "month", value: month, "aria-label": "月份", required: true });
+  const picker = monthSelect(month, { "aria-label": "月份" });
   const printButton = h("button.primary", { type: "button", disabled: true }, "打印");
   const close = h("button.ghost", { type: "button" }, "关闭");
   const body = h("div.report-body");
