@@ -9,7 +9,7 @@ from fastapi import Query, Response
 
 from dispatch.reports.xlsx import MEDIA_TYPE, Sheet, workbook
 
-# Every CSV comes in two layouts: for people (the default) and for scripts.
+# The report CSVs come in two layouts: for people (the default) and for scripts.
 Layout = Literal["raw", "zh"]
 LayoutParam = Annotated[
     Layout,

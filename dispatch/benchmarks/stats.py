@@ -31,6 +31,7 @@ from dispatch.catalogue.service import import_catalogue
 from dispatch.db import make_engine, make_sessionmaker, transaction
 from dispatch.reports.kpis import GroupBy, summarise
 from dispatch.reports.league import Period, Rules, league
+from dispatch.settings import Settings
 from models import (
     Area,
     AreaKind,
@@ -54,8 +55,7 @@ CST = timezone(timedelta(hours=8))
 START = datetime(2025, 1, 1, tzinfo=CST)
 DAYS = 120
 MONTH = (datetime(2025, 2, 1, tzinfo=CST), datetime(2025, 3, 1, tzinfo=CST))
-LEAGUE_PERIOD = "2025-02"  # MONTH, in ZONE
-ZONE = "Asia/Shanghai"
+LEAGUE_PERIOD = "2025-02"  # MONTH, in the default [locale] timezone
 PROVIDERS = 200
 COMMUNITIES = 40
 CHUNK = 20_000
@@ -383,9 +383,7 @@ LEAGUE_RUNS = 5
 def _time_league(session: Session, kind: ProviderKind, runs: int) -> tuple[float, list[float], int]:
     """The star evaluation of the month (``GET /api/v1/stats/providers``): this month's and the
     month before's provider figures (for the star change and 淘汰预警) and the complaints."""
-    rules = Rules(
-        floor=2.5, warning_after_periods=2, complaint_max_stars=2, satisfied_min_stars=4, timezone=ZONE
-    )
+    rules = Rules.from_settings(Settings())  # the defaults: Asia/Shanghai, as MONTH
     samples = []
     rows = 0
     for _ in range(runs + 1):

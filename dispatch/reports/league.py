@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from dispatch.errors import InvalidValue
 from dispatch.reports.kpis import GroupBy, summarise
+from dispatch.settings import Settings
 from models import Provider, ProviderKind, ProviderStatus
 
 # The counts a row is made of (summarise's names), summed for an organisation.
@@ -107,6 +108,17 @@ class Rules:
     complaint_max_stars: int
     satisfied_min_stars: int
     timezone: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Rules:
+        """The rules ``[evaluation]``, ``[tracking] satisfied_min_stars`` and ``[locale] timezone`` set."""
+        return cls(
+            floor=settings.evaluation.floor_stars,
+            warning_after_periods=settings.evaluation.warning_after_periods,
+            complaint_max_stars=settings.evaluation.complaint_max_stars,
+            satisfied_min_stars=settings.tracking.satisfied_min_stars,
+            timezone=settings.locale.timezone,
+        )
 
 
 @dataclass

@@ -36,15 +36,7 @@ def league_for(ctx: Ctx, db: Db, period: str, kind: ProviderKind) -> League:
         parsed = Period.parse(period)
     except InvalidValue as exc:
         raise BadRequest(str(exc), code="invalid_period", message=exc.message) from None
-    s = ctx.settings
-    rules = Rules(
-        floor=s.evaluation.floor_stars,
-        warning_after_periods=s.evaluation.warning_after_periods,
-        complaint_max_stars=s.evaluation.complaint_max_stars,
-        satisfied_min_stars=s.tracking.satisfied_min_stars,
-        timezone=s.locale.timezone,
-    )
-    return league(db, period=parsed, kind=kind, rules=rules)
+    return league(db, period=parsed, kind=kind, rules=Rules.from_settings(ctx.settings))
 
 
 def visible(table: League, user: User) -> list[dict[str, Any]]:
@@ -115,10 +107,6 @@ AVERAGE_COLUMNS = tuple((key, column) for key, column in COLUMNS if key in METRI
 KIND_TITLES = {ProviderKind.ORGANISATION: "社会组织", ProviderKind.WORKER: "社工"}
 
 
-def _cell(value: Any) -> Any:
-    return ("是" if value else "否") if isinstance(value, bool) else value
-
-
 @router.get("/providers.xlsx", response_class=Response, responses=XLSX_RESPONSES)
 def providers_league_xlsx(
     ctx: Ctx, db: Db, user: Reader, period: PeriodParam, kind: KindParam = ProviderKind.ORGANISATION
@@ -127,7 +115,7 @@ def providers_league_xlsx(
     a second sheet with the district's averages."""
     table = league_for(ctx, db, period, kind)
     label = table.period.label
-    rows = [[_cell(r[key]) for key, _ in COLUMNS] for r in visible(table, user)]
+    rows = [[r[key] for key, _ in COLUMNS] for r in visible(table, user)]
     averages = [[table.averages[key] for key, _ in AVERAGE_COLUMNS]]
     sheets = [
         Sheet(f"{KIND_TITLES[kind]}星级评价 {label}", [c for _, c in COLUMNS], rows),

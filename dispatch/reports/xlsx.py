@@ -51,13 +51,17 @@ class Column:
     width: int | None = None  # characters; by kind (text: 14) when not given
 
 
+def yes_no(value: bool) -> str:
+    return "是" if value else "否"
+
+
 def csv_text(value: Any, column: Column) -> Any:
     """A CSV cell for people (``layout=zh``), by the column's kind: rates as ``86.4%``, minutes
     to a tenth, stars to a hundredth, yes/no as 是/否, missing values empty."""
     if value is None:
         return ""
     if isinstance(value, bool):
-        return "是" if value else "否"
+        return yes_no(value)
     if column.kind == "rate":
         return f"{value * 100:.1f}%"
     if column.kind == "minutes":
@@ -134,7 +138,10 @@ def metric_column(name: str) -> Column:
 
 def _value(value: Any, kind: Kind) -> Any:
     """A value as the cell should hold it: local date-times without their zone (Excel has none),
-    ISO days as dates, text without the control characters XML cannot carry."""
+    ISO days as dates, yes/no as 是/否 (as in the CSV for people), text without the control
+    characters XML cannot carry."""
+    if isinstance(value, bool):
+        return yes_no(value)
     if isinstance(value, datetime):
         return value.replace(tzinfo=None)
     if kind == "date" and isinstance(value, str) and _DAY.match(value):
